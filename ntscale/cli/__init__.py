@@ -1,0 +1,1 @@
+"""Command-line interface: parse, load config, call a runner; nothing else."""

@@ -1,0 +1,81 @@
+"""The `ntscale` command: sub-commands are registered from their own modules."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from ntscale import __version__
+from ntscale.errors import NtscaleError
+
+app = typer.Typer(
+    name="ntscale",
+    help="Run Nucleotide Transformer models over genomes and haplotypes into Zarr stores.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_state = {"debug": False}
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"ntscale {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-v, -vv).")
+    ] = 0,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """ntscale: Nucleotide Transformer embeddings and variant scores at genome scale."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _state["debug"] = debug or verbose >= 2
+
+
+def _register_commands() -> None:
+    """Import the modules that add sub-commands to `app` (each owns one command group)."""
+    import importlib
+    import pkgutil
+
+    import ntscale.cli as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith("cmd_"):
+            importlib.import_module(f"ntscale.cli.{info.name}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI; print ntscale errors without a traceback and exit non-zero."""
+    _register_commands()
+    try:
+        app(args=argv, standalone_mode=False)
+    except NtscaleError as err:
+        if _state["debug"]:
+            raise
+        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+        sys.exit(err.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        typer.secho("aborted", err=True)
+        sys.exit(130)
+    except Exception as err:  # click usage errors come here in non-standalone mode
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise
