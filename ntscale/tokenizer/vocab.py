@@ -1,0 +1,83 @@
+"""The two NT 6-mer vocabularies (v1 and v2), built in code rather than read from files.
+
+Both list every 6-mer over A, T, C, G in `itertools.product("ATCG", repeat=6)` order (first
+letter most significant), then the single letters A, T, C, G, N. They differ only in where
+the special tokens sit: v1 puts <eos>/<bos> after the letters, v2 before the 6-mers, so every
+6-mer and letter id of v2 is the v1 id + 2.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from ntscale.errors import ConfigError
+
+K = 6
+ALPHABET = "ATCG"  # code order: A=0, T=1, C=2, G=3; N is code 4
+LETTERS = "ATCGN"
+N_KMERS = len(ALPHABET) ** K
+
+UNK, PAD, MASK, CLS = "<unk>", "<pad>", "<mask>", "<cls>"
+EOS, BOS = "<eos>", "<bos>"
+
+
+@dataclass(frozen=True, kw_only=True)
+class VocabLayout:
+    """Where each block of tokens starts in one vocabulary.
+
+    Attributes:
+        version: "v1" or "v2".
+        tokens: id -> token string, every entry of the published vocabulary.
+        kmer_offset: id of the first 6-mer (AAAAAA).
+        letter_offset: id of the single letter A (then T, C, G, N).
+        model_vocab_size: embedding rows / logits of the model (ids 0..size-1).
+    """
+
+    version: str
+    tokens: tuple[str, ...]
+    kmer_offset: int
+    letter_offset: int
+    model_vocab_size: int
+
+
+def _kmers() -> list[str]:
+    return ["".join(p) for p in itertools.product(ALPHABET, repeat=K)]
+
+
+def build_vocab(version: str) -> VocabLayout:
+    """Build the vocabulary of an NT model family.
+
+    Args:
+        version: "v1" (NT v1 models, 4105 model rows) or "v2" (NT v2 models, 4107 rows).
+
+    Returns:
+        The token list and the offsets of its 6-mer and letter blocks.
+
+    Raises:
+        ConfigError: for an unknown version (the message lists the valid ones).
+    """
+    kmers = _kmers()
+    letters = list(LETTERS)
+    if version == "v1":
+        tokens = [UNK, PAD, MASK, CLS, *kmers, *letters, EOS, BOS]
+        return VocabLayout(
+            version="v1",
+            tokens=tuple(tokens),
+            kmer_offset=4,
+            letter_offset=4 + N_KMERS,
+            model_vocab_size=4 + N_KMERS + len(letters),
+        )
+    if version == "v2":
+        tokens = [UNK, PAD, MASK, CLS, EOS, BOS, *kmers, *letters]
+        return VocabLayout(
+            version="v2",
+            tokens=tuple(tokens),
+            kmer_offset=6,
+            letter_offset=6 + N_KMERS,
+            model_vocab_size=len(tokens),
+        )
+    raise ConfigError(f"unknown tokenizer version {version!r}; valid versions: 'v1', 'v2'")
+
+
+VERSIONS: tuple[str, ...] = ("v1", "v2")
