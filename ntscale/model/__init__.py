@@ -1,0 +1,28 @@
+"""Nucleotide Transformer v1/v2 in JAX: presets, checkpoints, jitted forward passes.
+
+Public API::
+
+    model = ntscale.model.load("50M_multi_species_v2", dtype="bf16")
+    out = model.apply(tokens, layers=(6, 12), logits=True)
+    fast = model.compiled(layers=(12,), logits=False, post=mean_pool)  # runner fast path
+"""
+
+from ntscale.model.checkpoint import Checkpoint, file_digest, read_checkpoint, save_checkpoint
+from ntscale.model.config import (
+    HUB_REPOS,
+    PRESETS,
+    NTConfig,
+    config_from_hyperparams,
+    get_preset,
+    preset_names,
+)
+from ntscale.model.ntmodel import CompiledForward, NTModel, bucket_length, init_model, load
+from ntscale.model.params import init_official, params_digest
+from ntscale.model.precision import Precision, attention_backend, precision_policy
+
+__all__ = [
+    "HUB_REPOS", "PRESETS", "Checkpoint", "CompiledForward", "NTConfig", "NTModel",
+    "Precision", "attention_backend", "bucket_length", "config_from_hyperparams",
+    "file_digest", "get_preset", "init_model", "init_official", "load", "params_digest",
+    "precision_policy", "preset_names", "read_checkpoint", "save_checkpoint",
+]

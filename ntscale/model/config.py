@@ -1,0 +1,254 @@
+"""Model hyperparameters (`NTConfig`) and the presets of the 8 published NT models.
+
+A checkpoint's own hyperparameters always win over a preset: presets exist so that a
+published name can be resolved to a hub repository and so that random-weight models of
+the published shapes can be built for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ntscale.errors import CheckpointError, ConfigError
+
+Version = Literal["v1", "v2"]
+
+_ACTIVATIONS = ("gelu-no-approx", "gelu", "swish", "silu", "relu")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NTConfig:
+    """Hyperparameters of one Nucleotide Transformer.
+
+    Attributes:
+        name: model name (a preset name, or a checkpoint directory name).
+        version: tokenizer/architecture family, "v1" (learned positions) or "v2" (rotary).
+        num_layers: number of transformer blocks L.
+        embed_dim: model width D.
+        num_heads: attention heads H.
+        key_size: per-head width K (H * K need not equal D).
+        ffn_dim: feed-forward width F (v2: fc1 has 2F outputs, the first F are the gate).
+        vocab_size: embedding rows / logits V (v1 4105, v2 4107).
+        max_tokens: longest token sequence the model accepts, CLS included.
+        positional: "learned" (table of max_tokens + 2 rows, ESM offsets) or "rotary".
+        ffn_activation: "gelu-no-approx" (exact erf GELU), "gelu" (tanh), "swish", "relu".
+        use_glu: gated FFN (SwiGLU with "swish").
+        ffn_bias: whether fc1/fc2 have biases.
+        token_dropout: ESM token-dropout rescaling at inference (v1).
+        masking_ratio: training masking ratio used by the token-dropout rescaling.
+        masking_prob: probability a masked token became <mask> during training.
+        layer_norm_eps: epsilon of every LayerNorm (official 1e-5; HF configs 1e-12).
+        embed_scale: multiplier of token embeddings.
+        rotary_base: rotary frequency base.
+        pad_token_id: id of <pad>.
+        mask_token_id: id of <mask>.
+    """
+
+    name: str
+    version: Version
+    num_layers: int
+    embed_dim: int
+    num_heads: int
+    key_size: int
+    ffn_dim: int
+    vocab_size: int
+    max_tokens: int
+    positional: Literal["learned", "rotary"]
+    ffn_activation: str
+    use_glu: bool
+    ffn_bias: bool
+    token_dropout: bool
+    masking_ratio: float = 0.15
+    masking_prob: float = 0.8
+    layer_norm_eps: float = 1e-5
+    embed_scale: float = 1.0
+    rotary_base: float = 10000.0
+    pad_token_id: int = 1
+    mask_token_id: int = 2
+
+    def __post_init__(self) -> None:
+        if self.version not in ("v1", "v2"):
+            raise ConfigError(f"model version must be 'v1' or 'v2', got {self.version!r}")
+        if self.positional not in ("learned", "rotary"):
+            raise ConfigError(f"positional must be 'learned' or 'rotary', got {self.positional!r}")
+        if self.ffn_activation not in _ACTIVATIONS:
+            raise ConfigError(
+                f"ffn_activation {self.ffn_activation!r} is not supported; "
+                f"use one of {_ACTIVATIONS}"
+            )
+        for field in ("num_layers", "embed_dim", "num_heads", "key_size", "ffn_dim",
+                      "vocab_size", "max_tokens"):
+            if int(getattr(self, field)) <= 0:
+                raise ConfigError(f"{field} must be positive, got {getattr(self, field)!r}")
+        if self.positional == "rotary" and self.key_size % 2:
+            raise ConfigError(f"rotary embeddings need an even key_size, got {self.key_size}")
+
+    def replace(self, **changes: Any) -> NTConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def num_params(self) -> int:
+        """Number of parameters of a model with this configuration."""
+        d, hk, f, v = self.embed_dim, self.num_heads * self.key_size, self.ffn_dim, self.vocab_size
+        fc1_out = 2 * f if self.use_glu else f
+        per_layer = 2 * d + 3 * (d * hk + hk) + hk * d + d + 2 * d + d * fc1_out + f * d
+        if self.ffn_bias:
+            per_layer += fc1_out + d
+        total = v * d + self.num_layers * per_layer + 2 * d + d * d + d + 2 * d + d * v + v
+        if self.positional == "learned":
+            total += (self.max_tokens + 2) * d
+        return total
+
+
+def _v1(name: str, layers: int, dim: int, heads: int, ffn: int) -> NTConfig:
+    return NTConfig(
+        name=name, version="v1", num_layers=layers, embed_dim=dim, num_heads=heads,
+        key_size=dim // heads, ffn_dim=ffn, vocab_size=4105, max_tokens=1000,
+        positional="learned", ffn_activation="gelu-no-approx", use_glu=False, ffn_bias=True,
+        token_dropout=True, masking_ratio=0.15, masking_prob=0.8,
+    )
+
+
+def _v2(name: str, layers: int, dim: int, heads: int, ffn: int) -> NTConfig:
+    return NTConfig(
+        name=name, version="v2", num_layers=layers, embed_dim=dim, num_heads=heads,
+        key_size=dim // heads, ffn_dim=ffn, vocab_size=4107, max_tokens=2048,
+        positional="rotary", ffn_activation="swish", use_glu=True, ffn_bias=False,
+        token_dropout=False, masking_ratio=0.0, masking_prob=0.0,
+    )
+
+
+PRESETS: Mapping[str, NTConfig] = {
+    c.name: c
+    for c in (
+        _v1("500M_human_ref", 24, 1280, 20, 5120),
+        _v1("500M_1000G", 24, 1280, 20, 5120),
+        _v1("2B5_1000G", 32, 2560, 20, 10240),
+        _v1("2B5_multi_species", 32, 2560, 20, 10240),
+        _v2("50M_multi_species_v2", 12, 512, 16, 2048),
+        _v2("100M_multi_species_v2", 22, 512, 16, 2048),
+        _v2("250M_multi_species_v2", 24, 768, 16, 3072),
+        _v2("500M_multi_species_v2", 29, 1024, 16, 4096),
+    )
+}
+
+HUB_REPOS: Mapping[str, str] = {
+    "500M_human_ref": "InstaDeepAI/nucleotide-transformer-500m-human-ref",
+    "500M_1000G": "InstaDeepAI/nucleotide-transformer-500m-1000g",
+    "2B5_1000G": "InstaDeepAI/nucleotide-transformer-2.5b-1000g",
+    "2B5_multi_species": "InstaDeepAI/nucleotide-transformer-2.5b-multi-species",
+    "50M_multi_species_v2": "InstaDeepAI/nucleotide-transformer-v2-50m-multi-species",
+    "100M_multi_species_v2": "InstaDeepAI/nucleotide-transformer-v2-100m-multi-species",
+    "250M_multi_species_v2": "InstaDeepAI/nucleotide-transformer-v2-250m-multi-species",
+    "500M_multi_species_v2": "InstaDeepAI/nucleotide-transformer-v2-500m-multi-species",
+}
+
+
+def preset_names() -> tuple[str, ...]:
+    """Names of the published models, in preset order."""
+    return tuple(PRESETS)
+
+
+def get_preset(name: str) -> NTConfig:
+    """The configuration of a published model.
+
+    Raises:
+        ConfigError: `name` is not a published model (the message lists the valid names).
+    """
+    for key, cfg in PRESETS.items():
+        if key.lower() == name.lower():
+            return cfg
+    raise ConfigError(f"unknown model {name!r}; published models are: {', '.join(PRESETS)}")
+
+
+def config_from_hyperparams(hp: Mapping[str, Any], *, name: str, path: str) -> NTConfig:
+    """Build a config from an official `jax_model/hyperparams.json` (v1 or v2 key style).
+
+    Missing keys take the reference's defaults (learned positions, exact GELU FFN with
+    biases), which is how the v1 files are written.
+
+    Raises:
+        CheckpointError: a required key is missing or a feature is not supported.
+    """
+    def need(key: str) -> Any:
+        if key not in hp:
+            raise CheckpointError(f"{path}: hyperparameter {key!r} is missing")
+        return hp[key]
+
+    if hp.get("emb_layer_norm_before", False):
+        raise CheckpointError(f"{path}: emb_layer_norm_before=true is not supported")
+    for flag in ("add_bias_kv", "mask_before_attention"):
+        if hp.get(flag, False):
+            raise CheckpointError(f"{path}: {flag}=true is not supported")
+    rotary = bool(hp.get("use_rotary_embedding", False))
+    pos = hp.get("positional_embedding", "learned")
+    if not rotary and pos != "learned":
+        raise CheckpointError(f"{path}: positional_embedding {pos!r} is not supported")
+    embed_dim = int(need("embed_dim"))
+    heads = int(need("attention_heads"))
+    key_size = hp.get("key_size")
+    try:
+        return NTConfig(
+            name=name,
+            version="v2" if rotary else "v1",
+            num_layers=int(need("num_layers")),
+            embed_dim=embed_dim,
+            num_heads=heads,
+            key_size=int(key_size) if key_size is not None else embed_dim // heads,
+            ffn_dim=int(need("ffn_embed_dim")),
+            vocab_size=int(need("alphabet_size")),
+            max_tokens=int(need("max_positions")),
+            positional="rotary" if rotary else "learned",
+            ffn_activation=str(hp.get("ffn_activation_name", "gelu-no-approx")),
+            use_glu=bool(hp.get("use_glu_in_ffn", False)),
+            ffn_bias=bool(hp.get("add_bias_ffn", True)),
+            token_dropout=bool(hp.get("token_dropout", False)),
+            masking_ratio=float(hp.get("masking_ratio", 0.0)),
+            masking_prob=float(hp.get("masking_prob", 0.0)),
+            layer_norm_eps=float(hp.get("layer_norm_eps", 1e-5)),
+            embed_scale=float(hp.get("embed_scale", 1.0)),
+            pad_token_id=int(hp.get("pad_token_id", 1)),
+            mask_token_id=int(hp.get("mask_token_id", 2)),
+        )
+    except ConfigError as e:
+        raise CheckpointError(f"{path}: {e}") from e
+
+
+def config_to_hyperparams(config: NTConfig) -> dict[str, Any]:
+    """The official `hyperparams.json` content for a config (v2 key style).
+
+    Only the reference's own keys are written, so the reference loader reads the file too;
+    `layer_norm_eps` is added only when it differs from the reference's fixed 1e-5.
+    """
+    hp: dict[str, Any] = {
+        "alphabet_size": config.vocab_size,
+        "pad_token_id": config.pad_token_id,
+        "mask_token_id": config.mask_token_id,
+        "max_positions": config.max_tokens,
+        "embed_scale": config.embed_scale,
+        "emb_layer_norm_before": False,
+        "attention_heads": config.num_heads,
+        "key_size": config.key_size,
+        "embed_dim": config.embed_dim,
+        "ffn_embed_dim": config.ffn_dim,
+        "num_layers": config.num_layers,
+        "positional_embedding": None if config.positional == "rotary" else "learned",
+        "lm_head": "roberta",
+        "add_bias_kv": False,
+        "add_bias_ffn": config.ffn_bias,
+        "use_rotary_embedding": config.positional == "rotary",
+        "ffn_activation_name": config.ffn_activation,
+        "use_glu_in_ffn": config.use_glu,
+        "mask_before_attention": False,
+        "token_dropout": config.token_dropout,
+        "masking_ratio": config.masking_ratio,
+        "masking_prob": config.masking_prob,
+        "use_gradient_checkpointing": False,
+    }
+    if config.layer_norm_eps != 1e-5:
+        hp["layer_norm_eps"] = config.layer_norm_eps
+    return hp

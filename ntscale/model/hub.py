@@ -1,0 +1,77 @@
+"""Download published checkpoints from the Hugging Face hub (cached, resumable).
+
+The official JAX files (``jax_model/``) are preferred; a repository without them falls
+back to its safetensors weights. Environment variables are read at call time
+(``HF_HUB_OFFLINE``, ``HF_HUB_CACHE``, ``HF_HOME``), so a process can switch them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from huggingface_hub import constants, hf_hub_download, snapshot_download
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+
+from ntscale.errors import CheckpointError
+from ntscale.model.checkpoint import HYPERPARAMS, PYTREE
+
+log = logging.getLogger(__name__)
+
+_HF_PATTERNS = ["config.json", "*.safetensors", "*.safetensors.index.json"]
+
+
+def hub_cache_dir() -> Path:
+    """The hub cache folder in effect now (HF_HUB_CACHE, else HF_HOME/hub, else default)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]) / "hub"
+    return Path(constants.HF_HUB_CACHE)
+
+
+def hub_offline() -> bool:
+    """Whether hub access is disabled (HF_HUB_OFFLINE set to a true value)."""
+    value = os.environ.get("HF_HUB_OFFLINE")
+    if value is None:
+        return bool(constants.HF_HUB_OFFLINE)
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def download_checkpoint(repo_id: str, *, model_name: str | None = None) -> Path:
+    """Fetch a hub checkpoint (or find it in the cache) and return its local folder.
+
+    Args:
+        repo_id: hub repository, e.g. "InstaDeepAI/nucleotide-transformer-v2-50m-multi-species".
+        model_name: published model name, for error messages.
+
+    Raises:
+        CheckpointError: offline and not cached, unreachable, or no checkpoint files;
+            the message names the model, the repository and the cache folder.
+    """
+    cache = hub_cache_dir()
+    offline = hub_offline()
+    what = f"model {model_name!r} ({repo_id})" if model_name else f"hub repository {repo_id!r}"
+    try:
+        try:
+            kwargs = {"cache_dir": cache, "local_files_only": offline}
+            hp = hf_hub_download(repo_id, f"jax_model/{HYPERPARAMS}", **kwargs)
+            hf_hub_download(repo_id, f"jax_model/{PYTREE}", **kwargs)
+            log.info("checkpoint %s at %s", repo_id, Path(hp).parent)
+            return Path(hp).parent.parent
+        except EntryNotFoundError:
+            log.info("%s has no cached/remote jax_model/; trying safetensors", repo_id)
+            folder = snapshot_download(repo_id, cache_dir=cache, local_files_only=offline,
+                                       allow_patterns=_HF_PATTERNS)
+            return Path(folder)
+    except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as e:
+        if offline:
+            hint = ("HF_HUB_OFFLINE is set and it is not in the cache: download it once "
+                    "online, or copy the checkpoint folder and pass its path")
+        else:
+            hint = "check the network/proxy and the repository name, or pass a local folder"
+        raise CheckpointError(
+            f"cannot get {what} from the Hugging Face hub (cache folder {cache}): {hint}. "
+            f"Cause: {type(e).__name__}: {e}"
+        ) from e

@@ -1,0 +1,310 @@
+"""`NTModel`: parameters on device + config + jitted forward passes; `load` and `init_model`.
+
+Jitted programs are cached per (layers, logits, post) and, inside jax.jit, per input
+shape: callers should pad token lengths to a few buckets (`bucket_length`) and keep the
+batch size fixed (pad the last batch), so only a handful of programs are ever compiled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ntscale.errors import CheckpointError, ConfigError
+from ntscale.model.config import HUB_REPOS, PRESETS, NTConfig, get_preset
+from ntscale.model.forward import forward
+from ntscale.model.params import (
+    Flat,
+    init_official,
+    params_digest,
+    stack_official,
+    unstack_to_official,
+)
+from ntscale.model.precision import (
+    AttentionImpl,
+    Precision,
+    attention_backend,
+    normalize_dtype,
+    precision_policy,
+)
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[dict[str, Any], jax.Array], Any]
+
+
+def bucket_length(n_tokens: int, max_tokens: int, *, step: int = 128) -> int:
+    """Padded token length for a sequence of `n_tokens`: next multiple of `step`, capped.
+
+    Raises:
+        ValueError: `n_tokens` exceeds `max_tokens` or is not positive.
+    """
+    if n_tokens <= 0 or n_tokens > max_tokens:
+        raise ValueError(f"n_tokens must be in 1..{max_tokens}, got {n_tokens}")
+    return min(-(-n_tokens // step) * step, max_tokens)
+
+
+class CompiledForward:
+    """A jitted forward pass for fixed (layers, logits, post); one program per (B, T).
+
+    Calling it returns numpy arrays (blocks until done); `dispatch` returns device arrays
+    without waiting, so a caller can overlap host work with the device.
+    """
+
+    def __init__(self, model: NTModel, layers: tuple[int, ...], logits: bool,
+                 post: Post | None) -> None:
+        self._model = model
+        self.layers, self.logits, self.post = layers, logits, post
+        self.attention: AttentionImpl = model.attention
+        self._jitted = self._build(self.attention)
+        self._shapes: set[tuple[int, int]] = set()
+
+    def _build(self, attention: AttentionImpl) -> Callable[..., Any]:
+        model, layers, logits, post = self._model, self.layers, self.logits, self.post
+
+        def run(params: Any, tokens: jax.Array) -> Any:
+            out = forward(params, tokens, config=model.config, precision=model.precision,
+                          attention=attention, layers=layers, logits=logits)
+            return post(out, tokens) if post is not None else out
+
+        return jax.jit(run)
+
+    def _precision_ctx(self) -> Any:
+        prec = self._model.precision.matmul_precision
+        return jax.default_matmul_precision(prec) if prec else contextlib.nullcontext()
+
+    def dispatch(self, tokens: np.ndarray) -> Any:
+        """Start the forward pass on tokens [B, T]; returns device arrays."""
+        tokens = self._model.check_tokens(tokens)
+        shape = tokens.shape
+        first = shape not in self._shapes
+        if first:
+            log.info("compiling %s forward for batch %d x %d tokens (layers %s, logits %s)",
+                     self._model.name, shape[0], shape[1], self.layers, self.logits)
+            self._shapes.add(shape)
+        with self._precision_ctx():
+            try:
+                return self._jitted(self._model.params, jnp.asarray(tokens))
+            except Exception as e:  # cuDNN rejects some shapes/GPUs at compile time
+                if not (first and self.attention == "cudnn"):
+                    raise
+                log.warning("cuDNN attention failed to compile for %s (%s); using XLA "
+                            "attention instead", shape, e)
+                self.attention = "xla"
+                self._jitted = self._build("xla")
+                return self._jitted(self._model.params, jnp.asarray(tokens))
+
+    def __call__(self, tokens: np.ndarray) -> Any:
+        """Run on tokens [B, T] int32 and return float32 numpy outputs."""
+        return jax.device_get(self.dispatch(tokens))
+
+    def compile_seconds(self, batch: int, n_tokens: int) -> float:
+        """Compile (without running) the program for one shape; returns seconds taken."""
+        t0 = time.perf_counter()
+        spec = jax.ShapeDtypeStruct((batch, n_tokens), jnp.int32)
+        with self._precision_ctx():
+            self._jitted.lower(self._model.params, spec).compile()
+        return time.perf_counter() - t0
+
+
+class NTModel:
+    """A Nucleotide Transformer ready to run: config, device parameters, compiled passes.
+
+    Attributes:
+        config: hyperparameters (`NTConfig`).
+        name: model name.
+        digest: sha256 of the checkpoint's parameter file(s) (of the arrays, for random init).
+        params: stacked parameter tree on device (matrices in the compute dtype).
+        precision: compute policy; `dtype` is its name ("float32" or "bfloat16").
+        attention: attention implementation ("xla" or "cudnn").
+    """
+
+    def __init__(self, config: NTConfig, stacked: Flat, *, dtype: str = "float32",
+                 digest: str, source: str | None = None,
+                 attention: AttentionImpl | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.digest = digest
+        self.source = source
+        self.precision: Precision = precision_policy(dtype)
+        self.dtype = self.precision.name
+        if attention not in (None, "xla", "cudnn"):
+            raise ConfigError(f"attention must be 'xla' or 'cudnn', got {attention!r}")
+        self.attention: AttentionImpl = attention or attention_backend(self.precision)
+        self.params = jax.device_put(_cast_params(stacked, self.precision))
+        self._compiled: dict[tuple[Any, ...], CompiledForward] = {}
+        self._tokenizer: Any = None
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"NTModel({self.name!r}, {c.version}, {c.num_layers} layers, dim {c.embed_dim}, "
+                f"{self.dtype}, attention={self.attention})")
+
+    @property
+    def tokenizer(self) -> Any:
+        """The exact NT tokenizer of this model's version (`ntscale.tokenizer`)."""
+        if self._tokenizer is None:
+            from ntscale.tokenizer import get_tokenizer
+
+            self._tokenizer = get_tokenizer(self.config.version)
+        return self._tokenizer
+
+    def check_tokens(self, tokens: np.ndarray) -> np.ndarray:
+        """Validate tokens [B, T] (ids in range, T <= max_tokens); returns int32 array.
+
+        Raises:
+            ValueError: wrong rank, too long, or ids outside the vocabulary.
+        """
+        arr = np.asarray(tokens)
+        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"tokens must be an integer array [B, T], got {arr.dtype}{arr.shape}")
+        if arr.shape[1] > self.config.max_tokens:
+            raise ValueError(f"{arr.shape[1]} tokens per row exceed the model's maximum "
+                             f"{self.config.max_tokens} ({self.name})")
+        if arr.size and (arr.min() < 0 or arr.max() >= self.config.vocab_size):
+            raise ValueError(f"token ids must be in 0..{self.config.vocab_size - 1} for "
+                             f"{self.name}, got {arr.min()}..{arr.max()}")
+        return arr.astype(np.int32, copy=False)
+
+    def _check_layers(self, layers: Iterable[int]) -> tuple[int, ...]:
+        out = tuple(sorted({int(x) for x in layers}))
+        bad = [x for x in out if not 1 <= x <= self.config.num_layers]
+        if bad:
+            raise ConfigError(f"layers must be in 1..{self.config.num_layers} for {self.name}, "
+                              f"got {bad}")
+        return out
+
+    def compiled(self, layers: tuple[int, ...], logits: bool,
+                 post: Post | None = None) -> CompiledForward:
+        """The jitted forward for these outputs (cached).
+
+        Args:
+            layers: 1-based layers whose embeddings [B, T, D] to return.
+            logits: whether to return logits [B, T, V].
+            post: optional pure jnp function `(outputs, tokens) -> pytree` run on device
+                before the transfer (e.g. mean-pooling so only [B, D] is copied back).
+                Pass the same function object each time to reuse the compiled program.
+        """
+        key = (self._check_layers(layers), bool(logits), post)
+        if key not in self._compiled:
+            self._compiled[key] = CompiledForward(self, key[0], key[1], post)
+        return self._compiled[key]
+
+    def apply(self, tokens: np.ndarray, layers: Iterable[int] = (),
+              logits: bool = True) -> dict[str, Any]:
+        """Run the model on tokens [B, T].
+
+        Returns:
+            {"embeddings": {layer: [B, T, D]}, "logits": [B, T, V] (if asked)}, float32 numpy.
+        """
+        out = self.compiled(self._check_layers(layers), logits)(tokens)
+        result: dict[str, Any] = {
+            "embeddings": {int(k): np.asarray(v, np.float32)
+                           for k, v in out["embeddings"].items()}
+        }
+        if logits:
+            result["logits"] = np.asarray(out["logits"], np.float32)
+        return result
+
+    def official_params(self) -> Flat:
+        """Parameters in the official checkpoint layout (float32 numpy)."""
+        host = jax.device_get(self.params)
+        return unstack_to_official(host, self.config)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write this model as an official JAX-layout checkpoint; returns the parameter file."""
+        from ntscale.model.checkpoint import save_checkpoint
+
+        return save_checkpoint(self.official_params(), self.config, directory)
+
+
+def _cast_params(stacked: Flat, precision: Precision) -> dict[str, dict[str, jax.Array]]:
+    """Weight matrices and embedding tables in the compute dtype (half the memory in bf16);
+    LayerNorm parameters and biases stay float32."""
+    out = {}
+    for module, leaves in stacked.items():
+        out[module] = {
+            n: jnp.asarray(a, precision.compute_dtype if n in ("w", "embeddings") else jnp.float32)
+            for n, a in leaves.items()
+        }
+    return out
+
+
+def _coerce_config(config: NTConfig | str) -> NTConfig:
+    return get_preset(config) if isinstance(config, str) else config
+
+
+def init_model(config: NTConfig | str, *, seed: int = 0, dtype: str = "float32",
+               attention: AttentionImpl | None = None) -> NTModel:
+    """A model with random weights (for tests and benchmarks), deterministic for a seed.
+
+    Args:
+        config: an `NTConfig` or a published model name (its preset shape).
+        seed: random seed.
+        dtype: "float32" or "bfloat16" ("fp32"/"bf16" accepted).
+        attention: force "xla" or "cudnn" (default: cuDNN on GPU in bf16, else XLA).
+    """
+    cfg = _coerce_config(config)
+    flat = init_official(cfg, seed=seed)
+    return NTModel(cfg, stack_official(flat, cfg), dtype=dtype, digest=params_digest(flat),
+                   source=f"random(seed={seed})", attention=attention)
+
+
+def _is_repo_id(source: str) -> bool:
+    parts = source.split("/")
+    return len(parts) == 2 and all(parts) and not source.startswith((".", "~"))
+
+
+def load(source: str | Path, dtype: str = "float32", *, name: str | None = None,
+         attention: AttentionImpl | None = None) -> NTModel:
+    """Load a Nucleotide Transformer.
+
+    Args:
+        source: a published model name (e.g. "50M_multi_species_v2", downloaded from the hub
+            and cached), a checkpoint folder (official JAX or Hugging Face layout), or a hub
+            repository id ("owner/name").
+        dtype: compute dtype, "float32" or "bfloat16" (also "fp32", "bf16").
+        name: model name to record (default: the published name or the folder name).
+        attention: force "xla" or "cudnn" (default: cuDNN on GPU in bf16, else XLA).
+
+    Raises:
+        CheckpointError: unknown source, download failure, or an invalid checkpoint.
+        ConfigError: unknown dtype.
+    """
+    from ntscale.model.checkpoint import read_checkpoint
+    from ntscale.model.hub import download_checkpoint
+
+    normalize_dtype(dtype)
+    t0 = time.perf_counter()
+    path = Path(source).expanduser()
+    if path.exists():
+        ckpt = read_checkpoint(path, name=name)
+    else:
+        text = str(source)
+        published = next((k for k in PRESETS if k.lower() == text.lower()), None)
+        if published is not None:
+            folder = download_checkpoint(HUB_REPOS[published], model_name=published)
+            ckpt = read_checkpoint(folder, name=name or published)
+        elif _is_repo_id(text):
+            folder = download_checkpoint(text)
+            ckpt = read_checkpoint(folder, name=name or text.split("/")[1])
+        else:
+            raise CheckpointError(
+                f"{text!r} is not a checkpoint folder, a published model "
+                f"({', '.join(PRESETS)}) or a hub repository id (owner/name)"
+            )
+    model = NTModel(ckpt.config, stack_official(ckpt.params, ckpt.config), dtype=dtype,
+                    digest=ckpt.digest, source=str(ckpt.path), attention=attention)
+    log.info("loaded %s from %s in %.1f s", model, ckpt.path, time.perf_counter() - t0)
+    return model
+
+
+__all__ = ["CompiledForward", "NTModel", "bucket_length", "init_model", "load"]

@@ -1,0 +1,135 @@
+"""The runner's fast path: compiled(), post-processing on device, caching, scans."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ntscale.model import init_model
+
+
+def mean_pool(outputs, tokens):
+    keep = (tokens != 1)[..., None].astype(jnp.float32)
+    return {layer: (e * keep).sum(1) / keep.sum(1) for layer, e in outputs["embeddings"].items()}
+
+
+@pytest.fixture(scope="module")
+def micro_model(micro_cfg):
+    return init_model(micro_cfg["v2"], seed=11)
+
+
+def _tokens(b: int, t: int, lengths: list[int]) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    tok = np.ones((b, t), np.int32)
+    for i, n in enumerate(lengths):
+        tok[i, 0] = 3
+        tok[i, 1:n] = rng.integers(6, 4107, n - 1)
+    return tok
+
+
+def test_post_runs_on_device_and_matches_apply(micro_model):
+    tokens = _tokens(3, 32, [32, 10, 5])
+    fast = micro_model.compiled((1, 3), logits=False, post=mean_pool)
+    pooled = fast(tokens)
+    full = micro_model.apply(tokens, layers=(1, 3), logits=False)
+    for layer in (1, 3):
+        assert isinstance(pooled[layer], np.ndarray) and pooled[layer].shape == (3, 32)
+        e = full["embeddings"][layer]
+        want = np.stack([e[i, : n].mean(0) for i, n in enumerate([32, 10, 5])])
+        np.testing.assert_allclose(pooled[layer], want, rtol=1e-5, atol=1e-5)
+
+
+def test_compiled_is_cached_and_dispatch_returns_device_arrays(micro_model):
+    a = micro_model.compiled((2,), logits=True, post=mean_pool)
+    assert micro_model.compiled((2,), True, mean_pool) is a
+    assert micro_model.compiled((2,), False, mean_pool) is not a
+    out = a.dispatch(_tokens(2, 16, [16, 4]))
+    assert isinstance(out[2], jax.Array)
+    assert a.compile_seconds(2, 32) > 0
+
+
+def test_middle_layers_match_a_truncated_model(micro_cfg):
+    """Layer l of an L-layer model equals the residual stream of its first l blocks."""
+    cfg = micro_cfg["v2"]
+    model = init_model(cfg, seed=2)
+    tokens = _tokens(2, 24, [24, 9])
+    out = model.apply(tokens, layers=(1, 2, 3), logits=True)
+    short = init_model(cfg.replace(num_layers=2), seed=2)
+    # copy the first two blocks of `model` into `short`
+    short.params = {k: ({n: a[:2] for n, a in v.items()} if k.startswith("nt/layers/") else v)
+                    for k, v in model.params.items()}
+    two = short.apply(tokens, layers=(1,), logits=False)
+    np.testing.assert_allclose(two["embeddings"][1], out["embeddings"][1], rtol=1e-6, atol=1e-6)
+    assert not np.allclose(out["embeddings"][2], out["embeddings"][3])
+
+
+def test_bfloat16_model_keeps_matrices_in_bf16(micro_cfg):
+    model = init_model(micro_cfg["v2"], seed=0, dtype="bf16")
+    assert model.params["nt/layers/query"]["w"].dtype == jnp.bfloat16
+    assert model.params["nt/layers/mha_ln"]["scale"].dtype == jnp.float32
+    assert model.params["nt/layers/query"]["w"].shape == (3, 32, 32)
+
+
+def test_random_init_is_deterministic(micro_cfg):
+    a, b = init_model(micro_cfg["v1"], seed=4), init_model(micro_cfg["v1"], seed=4)
+    assert a.digest == b.digest != init_model(micro_cfg["v1"], seed=5).digest
+
+
+def test_tokenizer_matches_version(models):
+    assert models("v1").tokenizer.encode("AAAAAA").tolist() == [3, 4]
+    assert models("v2").tokenizer.encode("AAAAAA").tolist() == [3, 6]
+
+
+def test_only_checkpoint_modules_touch_files():
+    """Model code is pure: file and network access live in checkpoint*.py and hub.py."""
+    pkg = Path(__file__).resolve().parents[2] / "ntscale" / "model"
+    io_modules = {"joblib", "safetensors", "huggingface_hub", "json", "pickle", "os", "shutil"}
+    allowed = {"checkpoint.py", "checkpoint_hf.py", "hub.py"}
+    bad = []
+    for f in sorted(pkg.glob("*.py")):
+        if f.name in allowed:
+            continue
+        tree = ast.parse(f.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            bad += [f"{f.name}: import {n}" for n in names if n.split(".")[0] in io_modules]
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "open":
+                bad.append(f"{f.name}: open()")
+            if isinstance(node, ast.Attribute) and node.attr in ("read_text", "read_bytes",
+                                                                 "write_text", "write_bytes"):
+                bad.append(f"{f.name}: .{node.attr}")
+    assert not bad, bad
+
+
+def test_unknown_attention_backend(micro_cfg):
+    from ntscale.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"attention must be 'xla' or 'cudnn', got 'flash'"):
+        init_model(micro_cfg["v2"], attention="flash")
+
+
+@pytest.mark.gpu
+def test_cudnn_bf16_close_to_float32_with_padding(models, expected):
+    """On a GPU, bf16 uses cuDNN fused attention; it must stay close to float32 XLA."""
+    from ntscale.model import load
+
+    tokens, nonpad, _, _ = expected("v2")
+    ref = models("v2").apply(tokens, layers=(1, 2))
+    fast = load(models("v2").source, dtype="bf16")
+    assert fast.attention == "cudnn"
+    padded = np.concatenate([tokens, np.ones((4, 72), np.int32)], axis=1)  # T = 128
+    low = fast.apply(padded, layers=(1, 2))
+    for layer in (1, 2):
+        a, b = low["embeddings"][layer][:, :56][nonpad], ref["embeddings"][layer][nonpad]
+        cos = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+        assert cos.min() >= 0.999
+    assert np.isfinite(low["logits"]).all()
