@@ -1,0 +1,297 @@
+"""VCF/BCF access for haplotypes: index checks, sample choice, contig names, region queries.
+
+Genotypes are read with cyvcf2 (about 3x faster than pysam on the 300-sample 1000 Genomes
+file). The 1-based VCF POS is converted once, here, to a 0-based `start`; the record keeps
+`pos1` only for messages and outputs. INFO is never parsed, so headers that declare INFO
+fields with a wrong Number (1000 Genomes AC) do no harm; htslib may still warn on stderr.
+
+Like pysam handles, cyvcf2 readers do not pickle: `VariantReader` pickles by path and
+reopens on first use in each process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ntscale.errors import ConfigError, InputError, MissingInputError
+
+logger = logging.getLogger(__name__)
+
+ContigMap = Mapping[str, str] | str | None  # FASTA name -> VCF name, "auto", or exact names
+
+
+@dataclass(frozen=True, slots=True)
+class VcfRecord:
+    """One VCF record: 0-based start, REF and ALT alleles (allele index 1.. = alts[i-1])."""
+
+    contig: str  # the VCF's contig name
+    start: int  # 0-based position of REF's first base
+    ref: str
+    alts: tuple[str, ...]
+    id: str | None = None
+
+    @property
+    def pos1(self) -> int:
+        return self.start + 1
+
+    @property
+    def end(self) -> int:
+        """0-based exclusive end of the REF allele on the reference."""
+        return self.start + len(self.ref)
+
+    def __str__(self) -> str:
+        alts = ",".join(self.alts) or "."
+        return f"{self.contig}:{self.pos1} {self.id or '.'} {self.ref}>{alts}"
+
+
+@dataclass(frozen=True, slots=True)
+class RegionVariants:
+    """Records overlapping one region and their genotypes for the chosen samples.
+
+    gt: int16 [R, S, 2] allele index per haplotype (0 = REF, -1 = missing).
+    phased: bool [R, S] whether the genotype is phased (or has a single allele).
+    """
+
+    records: tuple[VcfRecord, ...]
+    gt: np.ndarray
+    phased: np.ndarray
+
+
+def _index_of(path: Path) -> Path | None:
+    for suffix in (".csi", ".tbi"):
+        cand = path.with_name(path.name + suffix)
+        if cand.is_file():
+            return cand
+    return None
+
+
+def check_vcf(path: str | os.PathLike[str]) -> Path:
+    """Check that a VCF/BCF exists, is BGZF-compressed and indexed; return its path.
+
+    Raises:
+        MissingInputError: the file or its index is missing (the message gives the command).
+        InputError: a plain-text or plain-gzip VCF (cannot be indexed; gives the fix).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise MissingInputError("VCF/BCF file not found", path=p)
+    with open(p, "rb") as fh:
+        head = fh.read(18)
+    is_bgzf = head.startswith(b"\x1f\x8b") and len(head) >= 14 and head[12:14] == b"BC"
+    if not is_bgzf:
+        raise InputError(
+            "the VCF must be BGZF-compressed and indexed for region queries; run "
+            f"`bgzip -c {p} > {p}.gz && tabix -p vcf {p}.gz` (or `bcftools view -Oz -W`)",
+            path=p,
+        )
+    if _index_of(p) is None:
+        is_bcf = p.name.endswith(".bcf")
+        cmd = f"bcftools index {p}" if is_bcf else f"bcftools index {p}` or `tabix -p vcf {p}"
+        raise MissingInputError(
+            f"no index (.csi or .tbi) next to the VCF/BCF; create it with `{cmd}`", path=p
+        )
+    return p
+
+
+def _is_symbolic(allele: str) -> bool:
+    return allele in ("*", ".", "") or allele.startswith("<") or "[" in allele or "]" in allele
+
+
+class VariantReader:
+    """A bgzipped, indexed VCF/BCF restricted to chosen samples, queried by FASTA contig."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        samples: Sequence[str] | None = None,
+        fasta_contigs: Sequence[str] | None = None,
+        contig_map: ContigMap = None,
+    ) -> None:
+        """Open and validate the VCF.
+
+        Args:
+            path: bgzipped + indexed VCF or BCF.
+            samples: sample names in the wanted order (default: all, in file order).
+            fasta_contigs: FASTA contig names, to check naming against the VCF.
+            contig_map: FASTA name -> VCF name mapping; "auto" adds or strips a "chr"
+                prefix where that finds the contig; None uses names as they are.
+
+        Raises:
+            MissingInputError, InputError: see `check_vcf`; unknown samples; FASTA and VCF
+                contig names that do not match (names the fix).
+        """
+        self.path = check_vcf(path)
+        if not (contig_map is None or contig_map == "auto" or isinstance(contig_map, Mapping)):
+            raise ConfigError(f"contig_map must be a mapping, 'auto' or None, got {contig_map!r}")
+        self._contig_map = dict(contig_map) if isinstance(contig_map, Mapping) else contig_map
+        self._handle = None
+        vcf = self._open_all()
+        all_samples = tuple(vcf.samples)
+        self.vcf_contigs: tuple[str, ...] = tuple(vcf.seqnames)
+        vcf.close()
+        if samples is None:
+            chosen = all_samples
+        else:
+            chosen = tuple(samples)
+            unknown = [s for s in chosen if s not in set(all_samples)]
+            if unknown:
+                shown = ", ".join(all_samples[:8]) + (" ..." if len(all_samples) > 8 else "")
+                raise InputError(
+                    f"unknown sample(s) {', '.join(map(repr, unknown))}; the VCF has "
+                    f"{len(all_samples)} sample(s): {shown}",
+                    path=self.path,
+                )
+            dups = sorted({s for s in chosen if chosen.count(s) > 1})
+            if dups:
+                raise ConfigError(f"sample(s) chosen twice: {', '.join(dups)}")
+        if not chosen:
+            raise InputError("the VCF has no samples, so no haplotype can be built", path=self.path)
+        self.samples: tuple[str, ...] = chosen
+        self._haplotype_names = tuple(f"{s}:{h}" for s in chosen for h in (0, 1))
+        self._all_samples = all_samples
+        if fasta_contigs is not None:
+            self._check_contigs(fasta_contigs)
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        state["_handle"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+
+    @property
+    def haplotype_names(self) -> tuple[str, ...]:
+        """'SAMPLE:0', 'SAMPLE:1' for each sample (diploid; index = GT allele order)."""
+        return self._haplotype_names
+
+    def _open_all(self):  # noqa: ANN202 - cyvcf2.VCF
+        import cyvcf2
+
+        try:
+            return cyvcf2.VCF(str(self.path), lazy=True)
+        except OSError as e:
+            raise InputError(f"cannot read the VCF/BCF ({e})", path=self.path) from e
+
+    def _reader(self):  # noqa: ANN202 - cyvcf2.VCF
+        if self._handle is None:
+            import cyvcf2
+
+            subset = None if self.samples == self._all_samples else list(self.samples)
+            vcf = cyvcf2.VCF(str(self.path), samples=subset, lazy=True, gts012=False)
+            order = {s: i for i, s in enumerate(vcf.samples)}
+            self._columns = np.array([order[s] for s in self.samples], dtype=np.int64)
+            self._identity = bool(np.array_equal(self._columns, np.arange(len(self.samples))))
+            self._handle = vcf
+        return self._handle
+
+    def vcf_contig(self, fasta_contig: str) -> str | None:
+        """The VCF contig name for a FASTA contig, or None when the VCF has none."""
+        names = set(self.vcf_contigs)
+        cmap = self._contig_map
+        if isinstance(cmap, dict):
+            name = cmap.get(fasta_contig, fasta_contig)
+            return name if name in names else None
+        if fasta_contig in names:
+            return fasta_contig
+        if cmap == "auto":
+            for alt in _chr_variants(fasta_contig):
+                if alt in names:
+                    return alt
+        return None
+
+    def _check_contigs(self, fasta_contigs: Sequence[str]) -> None:
+        mapped = [c for c in fasta_contigs if self.vcf_contig(c) is not None]
+        if mapped:
+            return
+        vcf_shown = ", ".join(repr(c) for c in self.vcf_contigs[:5])
+        fa_shown = ", ".join(repr(c) for c in list(fasta_contigs)[:5])
+        by_chr = [c for c in fasta_contigs if any(a in self.vcf_contigs for a in _chr_variants(c))]
+        if by_chr and self._contig_map != "auto":
+            fix = (
+                f"the names differ only by a 'chr' prefix (FASTA {by_chr[0]!r}); pass "
+                "contig_map='auto' (or an explicit FASTA->VCF name mapping)"
+            )
+        else:
+            fix = "pass contig_map={FASTA name: VCF name} to match them"
+        raise InputError(
+            f"no FASTA contig is named as in the VCF (VCF: {vcf_shown}; FASTA: {fa_shown}); " + fix,
+            path=self.path,
+        )
+
+    def query(self, fasta_contig: str, start: int, end: int) -> RegionVariants:
+        """Records overlapping [start, end) of a FASTA contig, with chosen samples' genotypes."""
+        vcf = self._reader()
+        name = self.vcf_contig(fasta_contig)
+        n_s = len(self.samples)
+        records: list[VcfRecord] = []
+        gts: list[np.ndarray] = []
+        if name is not None and end > start:
+            for rec in vcf(f"{name}:{start + 1}-{end}"):
+                records.append(
+                    VcfRecord(
+                        contig=name,
+                        start=int(rec.start),
+                        ref=rec.REF,
+                        alts=tuple(rec.ALT),
+                        id=rec.ID,
+                    )
+                )
+                gts.append(rec.genotype.array())
+        if not records:
+            return RegionVariants((), np.zeros((0, n_s, 2), np.int16), np.zeros((0, n_s), bool))
+        arr = np.stack([_two_alleles(g) for g in gts])  # [R, S', 3]
+        if not self._identity:
+            arr = arr[:, self._columns]
+        gt = arr[:, :, :2].astype(np.int16)
+        phased = arr[:, :, 2] != 0
+        # -2 marks the end of a shorter (haploid) genotype: the single allele on both.
+        haploid = gt[:, :, 1] == -2
+        if haploid.any():
+            gt[:, :, 1] = np.where(haploid, gt[:, :, 0], gt[:, :, 1])
+            phased = phased | haploid
+        return RegionVariants(tuple(records), gt, phased)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _two_alleles(g: np.ndarray) -> np.ndarray:
+    """[S, k+1] cyvcf2 genotype array -> [S, 3] (allele 0, allele 1 or -2, phase)."""
+    if g.shape[1] == 3:
+        return g
+    if g.shape[1] == 2:  # haploid everywhere in this record
+        return np.stack([g[:, 0], np.full(g.shape[0], -2, g.dtype), g[:, 1]], axis=1)
+    raise InputError(f"genotypes with ploidy {g.shape[1] - 1} are not supported (diploid only)")
+
+
+def _chr_variants(name: str) -> list[str]:
+    if name.startswith("chr"):
+        return [name[3:]]
+    return ["chr" + name]
+
+
+def is_symbolic(allele: str) -> bool:
+    """True for alleles that are not literal sequence: <DEL>, <INS>, *, ., breakends."""
+    return _is_symbolic(allele)
+
+
+def vcf_samples(
+    path: str | os.PathLike[str], samples: Sequence[str] | None = None
+) -> tuple[str, ...]:
+    """The chosen samples of a VCF/BCF, checked (all samples in file order when None).
+
+    Raises:
+        MissingInputError, InputError, ConfigError: as `VariantReader` (file, index, unknown
+            or repeated samples).
+    """
+    return VariantReader(path, samples=samples).samples
