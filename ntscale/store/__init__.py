@@ -1,0 +1,23 @@
+"""Zarr v3 store of per-layer embeddings and variant scores (layout in store/schema.py).
+
+Driver: `create_or_open(url, layout, ...)` creates every array (or resumes a store made by
+the same run). Workers: `open_writer(url)` (or a pickled StoreWriter), then per unit
+`write_window_unit` / `write_variant_unit` followed by `mark_done`. Analysis:
+`open(url)` gives an xarray Dataset backed by dask arrays; `store_summary(url)` a summary.
+"""
+
+from ntscale.store.create import create_or_open
+from ntscale.store.reader import open, store_summary
+from ntscale.store.schema import PENDING, SCHEMA_VERSION, StoreLayout
+from ntscale.store.writer import StoreWriter, open_writer
+
+__all__ = [
+    "PENDING",
+    "SCHEMA_VERSION",
+    "StoreLayout",
+    "StoreWriter",
+    "create_or_open",
+    "open",
+    "open_writer",
+    "store_summary",
+]

@@ -1,0 +1,140 @@
+"""Opening Zarr v3 groups on local paths and fsspec URLs, and the codec choice.
+
+Local paths (and `file://` URLs) are what tests and single machines use; `s3://`, `gs://`
+and other fsspec URLs are what a cluster uses, with credentials from the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import zarr
+import zarr.codecs
+import zarr.errors
+
+from ntscale.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+# Cheap settings: float embeddings compress poorly (see docs/bench-parts/store.md), so a
+# higher level buys a few percent of size for a large loss of writer throughput.
+ZSTD_LEVEL = 1
+BLOSC_CNAME = "zstd"
+BLOSC_LEVEL = 1
+
+
+def is_url(url: str) -> bool:
+    return "://" in url
+
+
+def local_path(url: str) -> Path | None:
+    """The filesystem path of a local path or file:// URL; None for remote URLs."""
+    if url.startswith("file://"):
+        return Path(url[len("file://") :])
+    if is_url(url):
+        return None
+    return Path(url).expanduser()
+
+
+def _zarr_target(url: str) -> tuple[str, dict[str, Any] | None]:
+    if url.startswith("file://"):
+        # fsspec's local filesystem does not create parent folders unless asked to.
+        return url, {"auto_mkdir": True}
+    if is_url(url):
+        return url, None
+    return str(Path(url).expanduser()), None
+
+
+def open_group(url: str, mode: str) -> zarr.Group:
+    """Open the root group of a store (mode "r", "r+", "w-" or "w").
+
+    Raises:
+        FileNotFoundError, zarr.errors.GroupNotFoundError: no store at `url` (mode "r"/"r+").
+    """
+    target, options = _zarr_target(url)
+    kwargs: dict[str, Any] = {"mode": mode, "zarr_format": 3}
+    if options:
+        kwargs["storage_options"] = options
+    return zarr.open_group(target, **kwargs)
+
+
+def group_exists(url: str) -> bool:
+    """True if `url` holds a Zarr group; StoreError if it holds something else."""
+    path = local_path(url)
+    if path is not None:
+        if path.is_file():
+            raise StoreError(
+                f"output store path {url!r} is a regular file, not a Zarr store; "
+                "choose another --out path"
+            )
+        if path.is_dir() and not (path / "zarr.json").exists() and any(path.iterdir()):
+            raise StoreError(
+                f"output store path {url!r} is a non-empty folder that is not a "
+                "Zarr store; choose a new --out path or empty the folder"
+            )
+        if not (path / "zarr.json").exists():
+            return False
+    try:
+        open_group(url, "r")
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError):
+        return False
+    except zarr.errors.ContainsArrayError as e:
+        raise StoreError(f"{url!r} holds a Zarr array, not an ntscale store") from e
+    return True
+
+
+def open_existing(url: str, mode: str) -> zarr.Group:
+    """Open an existing store, turning 'not found' into a StoreError naming the URL."""
+    try:
+        return open_group(url, mode)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError) as e:
+        raise StoreError(
+            f"no ntscale store at {url!r} (nothing there, or not a Zarr v3 group)"
+        ) from e
+    except zarr.errors.ContainsArrayError as e:
+        raise StoreError(f"{url!r} holds a Zarr array, not an ntscale store") from e
+
+
+def check_writable(url: str) -> None:
+    """Fail early, naming the path, if a local store folder cannot be written."""
+    path = local_path(url)
+    if path is None:
+        return
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise StoreError(
+            f"cannot write the output store at {url!r}: {str(probe)!r} is a regular "
+            "file, not a folder; choose a writable --out path"
+        )
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise StoreError(
+            f"cannot write the output store at {url!r}: {str(probe)!r} is not "
+            "writable; choose a writable --out path"
+        )
+
+
+def write_error(url: str, err: OSError) -> StoreError:
+    """A StoreError naming the store URL for an OS-level write failure."""
+    reason = err.strerror or str(err)
+    where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+    return StoreError(
+        f"cannot write the output store at {url!r}: {reason}{where}; choose a writable --out path"
+    )
+
+
+def compressors(codec: str) -> Any:
+    """Zarr v3 compressor chain for a layout's codec name."""
+    if codec == "zstd":
+        return (zarr.codecs.ZstdCodec(level=ZSTD_LEVEL),)
+    if codec == "blosc":
+        return (zarr.codecs.BloscCodec(cname=BLOSC_CNAME, clevel=BLOSC_LEVEL, shuffle="shuffle"),)
+    if codec == "none":
+        return None
+    raise StoreError(f"unknown codec {codec!r}")

@@ -1,0 +1,269 @@
+"""Zarr layout of an ntscale store: names, dims, dtypes, fill values, chunks and codecs.
+
+One place says what every array is, so that the writer (many processes, one unit each)
+and the reader (xarray/dask) agree. Shape glossary as in `ntscale.types`:
+W windows, T tokens per window (CLS included), D embedding dim, N variants.
+
+Layout (schema version 1)::
+
+    /                                root attrs: schema_version, ntscale_version, created,
+                                     fingerprint, layout, contigs + the run's own attrs
+    windows/<field>                  [W] one row per window (WINDOW_FIELDS)
+    embeddings/layer_<L>/mean        [W, D] float32
+    embeddings/layer_<L>/cls         [W, D] float32          (optional)
+    embeddings/layer_<L>/tokens      [W, T, D] float16/32    (optional, sharded)
+    variants/<field>                 [N] one row per variant (VARIANT_FIELDS)
+    variants/scores/<name>           [N] float32
+    completion/window_units          [ceil(W / unit_windows)] bool, chunk 1
+    completion/variant_units         [ceil(N / unit_variants)] bool, chunk 1
+
+The window (variant) axis is chunked by work unit: unit k owns rows
+[k * unit, (k + 1) * unit) of every array, i.e. exactly one chunk (one shard for the
+per-token arrays), so writers in different processes never touch the same object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ntscale.errors import StoreError
+from ntscale.types import WindowStatus
+
+SCHEMA_VERSION = 1
+"""Bumped whenever a reader of the previous version would misread a new store."""
+
+PENDING = int(WindowStatus.PENDING)
+"""Status fill value of a row whose unit has not been written (windows and variants)."""
+
+# name -> (numpy dtype, fill value). Fill values mark rows never written.
+WINDOW_FIELDS: dict[str, tuple[str, Any]] = {
+    "contig_index": ("int32", -1),  # index into the root attr `contigs`
+    "start": ("int64", -1),
+    "end": ("int64", -1),
+    "strand": ("int8", -1),  # ntscale.types.Strand codes: 0 forward, 1 reverse
+    "haplotype": ("int32", -2),  # -1 = reference; -2 = row not written
+    "n_tokens": ("int32", 0),
+    "frac_n": ("float32", float("nan")),
+    "status": ("uint8", PENDING),  # ntscale.types.WindowStatus codes
+}
+
+VARIANT_FIELDS: dict[str, tuple[Any, Any]] = {
+    "contig_index": ("int32", -1),
+    "pos": ("int64", -1),  # 0-based start of the REF allele
+    "id": (str, ""),
+    "ref": (str, ""),
+    "alt": (str, ""),
+    "status": ("uint8", PENDING),  # scoring status codes; PENDING = not written
+}
+
+EMBEDDING_KINDS = ("mean", "cls", "tokens")
+PER_TOKEN_DTYPES = ("float16", "float32")
+CODECS = ("zstd", "blosc", "none")
+
+WINDOW_UNITS_DONE = "completion/window_units"
+VARIANT_UNITS_DONE = "completion/variant_units"
+
+# Root attribute keys owned by the store; the run's attrs may not override them.
+RESERVED_ATTRS = (
+    "schema_version",
+    "ntscale_version",
+    "created",
+    "fingerprint",
+    "layout",
+    "contigs",
+    "initialized",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreLayout:
+    """Shapes, chunking and options of one store; fixed when the store is created.
+
+    Attributes:
+        n_windows: W, rows of the window axis (every planned window keeps a row).
+        unit_windows: rows per window work unit = chunk (and shard) length of the window axis.
+        layers: transformer layers (1-based) whose embeddings are stored.
+        embed_dim: D.
+        cls: also store the CLS-token embedding per layer.
+        per_token: also store every token's embedding per layer ([W, T, D], large).
+        max_tokens: T of the per-token arrays (the padded token length, CLS included).
+        per_token_dtype: "float16" (default, half the bytes) or "float32".
+        n_variants: N, rows of the variant axis (0: no variant part).
+        unit_variants: rows per variant work unit.
+        score_names: one float32 [N] array per name under variants/scores/.
+        codec: "zstd" (default), "blosc" (zstd inside blosc with byte shuffle) or "none".
+    """
+
+    n_windows: int
+    unit_windows: int
+    layers: tuple[int, ...] = ()
+    embed_dim: int = 0
+    cls: bool = False
+    per_token: bool = False
+    max_tokens: int = 0
+    per_token_dtype: str = "float16"
+    n_variants: int = 0
+    unit_variants: int = 1024
+    score_names: tuple[str, ...] = ()
+    codec: str = "zstd"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(int(x) for x in self.layers))
+        object.__setattr__(self, "score_names", tuple(str(x) for x in self.score_names))
+        problems = []
+        if self.n_windows < 0:
+            problems.append(f"n_windows={self.n_windows!r} must be >= 0")
+        if self.unit_windows < 1:
+            problems.append(f"unit_windows={self.unit_windows!r} must be >= 1")
+        if self.n_variants < 0:
+            problems.append(f"n_variants={self.n_variants!r} must be >= 0")
+        if self.unit_variants < 1:
+            problems.append(f"unit_variants={self.unit_variants!r} must be >= 1")
+        if len(set(self.layers)) != len(self.layers) or any(x < 1 for x in self.layers):
+            problems.append(f"layers={self.layers!r} must be distinct layer numbers >= 1")
+        if self.layers and self.embed_dim < 1:
+            problems.append(f"embed_dim={self.embed_dim!r} must be >= 1 when layers are stored")
+        if self.per_token and self.max_tokens < 1:
+            problems.append(f"max_tokens={self.max_tokens!r} must be >= 1 with per_token=True")
+        if self.per_token_dtype not in PER_TOKEN_DTYPES:
+            hint = " (bfloat16 is not a Zarr data type)" if "bf" in self.per_token_dtype else ""
+            problems.append(
+                f"per_token_dtype={self.per_token_dtype!r} must be one of {PER_TOKEN_DTYPES}{hint}"
+            )
+        if len(set(self.score_names)) != len(self.score_names) or any(
+            not n or "/" in n for n in self.score_names
+        ):
+            problems.append(f"score_names={self.score_names!r} must be distinct names without '/'")
+        if self.codec not in CODECS:
+            problems.append(f"codec={self.codec!r} must be one of {CODECS}")
+        if problems:
+            raise StoreError("invalid store layout: " + "; ".join(problems))
+
+    @property
+    def n_window_units(self) -> int:
+        return math.ceil(self.n_windows / self.unit_windows)
+
+    @property
+    def n_variant_units(self) -> int:
+        return math.ceil(self.n_variants / self.unit_variants)
+
+    def window_rows(self, unit: int) -> tuple[int, int]:
+        """Rows [lo, hi) of window unit `unit` (the last unit may be short)."""
+        _check_unit(unit, self.n_window_units, "window")
+        lo = unit * self.unit_windows
+        return lo, min(lo + self.unit_windows, self.n_windows)
+
+    def variant_rows(self, unit: int) -> tuple[int, int]:
+        """Rows [lo, hi) of variant unit `unit` (the last unit may be short)."""
+        _check_unit(unit, self.n_variant_units, "variant")
+        lo = unit * self.unit_variants
+        return lo, min(lo + self.unit_variants, self.n_variants)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form stored in the root attrs (tuples become lists)."""
+        return to_plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StoreLayout:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise StoreError(f"store layout has unknown fields {unknown}; upgrade ntscale")
+        return cls(**data)
+
+
+def _check_unit(unit: int, n_units: int, kind: str) -> None:
+    if not 0 <= int(unit) < n_units:
+        raise StoreError(f"{kind} unit {unit!r} is out of range: the store has {n_units} units")
+
+
+def embedding_path(layer: int, kind: str) -> str:
+    """Array path of one layer's embeddings of one kind ("mean", "cls", "tokens")."""
+    return f"embeddings/layer_{int(layer)}/{kind}"
+
+
+def score_path(name: str) -> str:
+    return f"variants/scores/{name}"
+
+
+def embedding_kinds(layout: StoreLayout) -> tuple[str, ...]:
+    """The embedding kinds this layout stores, in EMBEDDING_KINDS order."""
+    flags = {"mean": True, "cls": layout.cls, "tokens": layout.per_token}
+    return tuple(k for k in EMBEDDING_KINDS if flags[k])
+
+
+def to_plain(value: Any) -> Any:
+    """JSON-normalise a value (tuples -> lists, numpy scalars -> Python) for comparisons."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten nested dicts into dotted keys ("layout.n_windows") for readable diffs."""
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, sub in value.items():
+            out.update(flatten(sub, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+_ABSENT = object()
+
+
+def diff_fingerprints(stored: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """One line per key whose value differs between a store and this run, sorted by key."""
+    a, b = flatten(to_plain(stored)), flatten(to_plain(new))
+    lines = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key, _ABSENT), b.get(key, _ABSENT)
+        if va != vb:
+            lines.append(f"{key}: {_describe_difference(va, vb)}")
+    return lines
+
+
+def _describe_difference(va: Any, vb: Any, max_chars: int = 160) -> str:
+    sa = "<absent>" if va is _ABSENT else repr(va)
+    sb = "<absent>" if vb is _ABSENT else repr(vb)
+    if len(sa) + len(sb) <= max_chars or not (isinstance(va, list) and isinstance(vb, list)):
+        return f"store has {sa}, this run has {sb}"
+    # Long lists (a genome's contigs): name the first differing entry, not the whole list.
+    first = next(
+        (i for i, (x, y) in enumerate(zip(va, vb, strict=False)) if x != y), min(len(va), len(vb))
+    )
+    xa = repr(va[first]) if first < len(va) else "<absent>"
+    xb = repr(vb[first]) if first < len(vb) else "<absent>"
+    return (
+        f"store has {len(va)} entries, this run has {len(vb)}; first difference at "
+        f"entry {first}: store has {xa}, this run has {xb}"
+    )
+
+
+def check_schema_version(attrs: dict[str, Any], url: str) -> None:
+    """Refuse stores that are not ntscale stores or come from a newer schema."""
+    version = attrs.get("schema_version")
+    if version is None:
+        raise StoreError(
+            f"{url!r} is a Zarr group but not an ntscale store (no 'schema_version' root "
+            "attribute); choose another --out path"
+        )
+    if not isinstance(version, int) or version < 1:
+        raise StoreError(f"{url!r} has an invalid schema_version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{url!r} was written with store schema version {version}, newer than this "
+            f"ntscale reads (up to {SCHEMA_VERSION}); upgrade ntscale to read it"
+        )
