@@ -36,7 +36,9 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """ntscale: Nucleotide Transformer embeddings and variant scores at genome scale."""
@@ -57,11 +59,27 @@ def _register_commands() -> None:
             importlib.import_module(f"ntscale.cli.{info.name}")
 
 
+# Options whose value is optional: given bare, they take this value (click options cannot).
+_BARE_OPTION_VALUES = {"--ray": "local"}
+
+
+def _expand_bare_options(argv: list[str]) -> list[str]:
+    out = []
+    for i, arg in enumerate(argv):
+        bare = i + 1 == len(argv) or argv[i + 1].startswith("-")
+        if arg in _BARE_OPTION_VALUES and bare:
+            out.append(f"{arg}={_BARE_OPTION_VALUES[arg]}")
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; print ntscale errors without a traceback and exit non-zero."""
     _register_commands()
+    args = _expand_bare_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=args, standalone_mode=False)
     except NtscaleError as err:
         if _state["debug"]:
             raise
@@ -72,10 +90,9 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.secho("aborted", err=True)
         sys.exit(130)
-    except Exception as err:  # click usage errors come here in non-standalone mode
-        import click
-
-        if isinstance(err, click.ClickException):
+    except Exception as err:  # usage errors come here in non-standalone mode
+        # typer may bundle its own click: recognise its exceptions by shape, not by class.
+        if hasattr(err, "show") and isinstance(getattr(err, "exit_code", None), int):
             err.show()
             sys.exit(err.exit_code)
         raise

@@ -3,7 +3,7 @@
 Dataset shape (see docs/store.md):
   dims      layer, window, dim, token (per-token stores), variant (variant stores)
   coords    layer; per window: contig (names), start, end, strand ("+", "-", "." unwritten),
-            haplotype, status, n_tokens, frac_n; per variant: variant_contig, variant_pos,
+            haplotype, status, n_tokens, frac_n, n_variants; per variant: variant_contig, variant_pos,
             variant_id, variant_ref, variant_alt, variant_status
   data vars embedding_mean (layer, window, dim), embedding_cls (layer, window, dim),
             embedding_tokens (layer, window, token, dim), score_<name> (variant)
@@ -96,7 +96,7 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
     coords["contig"] = ("window", _contig_names(w["contig_index"], names))
     strand = np.array(["+", "-", "."])[np.where(w["strand"] < 0, 2, w["strand"])]
     coords["strand"] = ("window", strand)
-    for name in ("start", "end", "haplotype", "n_tokens", "frac_n"):
+    for name in ("start", "end", "haplotype", "n_tokens", "frac_n", "n_variants"):
         coords[name] = ("window", w[name])
     coords["status"] = ("window", w["status"], _status_attrs(window_status_names()))
 

@@ -50,6 +50,7 @@ WINDOW_FIELDS: dict[str, tuple[str, Any]] = {
     "haplotype": ("int32", -2),  # -1 = reference; -2 = row not written
     "n_tokens": ("int32", 0),
     "frac_n": ("float32", float("nan")),
+    "n_variants": ("int32", 0),  # VCF alleles applied to this haplotype window
     "status": ("uint8", PENDING),  # ntscale.types.WindowStatus codes
 }
 

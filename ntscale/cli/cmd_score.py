@@ -1,0 +1,108 @@
+"""`ntscale score`: zero-shot variant effect scores of a VCF into Zarr (+ VCF/TSV/Parquet)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ntscale.cli.common import (
+    command_line,
+    merge_settings,
+    parse_int_list,
+    parse_str_list,
+    print_summary,
+    run_job,
+)
+from ntscale.cli.main import app
+from ntscale.config import build_config
+
+Opt = typer.Option
+
+
+@app.command()
+def score(
+    fasta: Annotated[
+        str | None, Opt(help="Genome FASTA (plain or bgzipped; .fai made if missing).")
+    ] = None,
+    vcf: Annotated[str | None, Opt(help="Variants to score (VCF/BCF; samples ignored).")] = None,
+    model: Annotated[
+        str | None, Opt(help="Published model name, checkpoint directory or hub repo id.")
+    ] = None,
+    out: Annotated[str | None, Opt(help="Output Zarr store (path or fsspec URL).")] = None,
+    scores: Annotated[
+        str | None,
+        Opt(help="Scores: llr (= llr_masked + llr_wt), llr_masked, llr_wt, l2, cosine."),
+    ] = None,
+    layers: Annotated[
+        str | None, Opt(help="Layers of the distance scores, e.g. 6,12 (default: the last).")
+    ] = None,
+    window: Annotated[
+        int | None, Opt(help="Window length in bp (default: the model's maximum).")
+    ] = None,
+    window_mode: Annotated[
+        str | None,
+        Opt(help="centred (a window per variant) or tiled (fixed tiles shared by variants)."),
+    ] = None,
+    strands: Annotated[
+        str | None, Opt(help="forward, reverse or both (scores averaged over strands).")
+    ] = None,
+    share_windows: Annotated[
+        bool | None,
+        Opt("--share-windows/--no-share-windows",
+            help="Share forward passes of identical windows (off: one pass per variant)."),
+    ] = None,
+    unit_variants: Annotated[
+        int | None, Opt(help="Variants per work unit (= store chunk).")
+    ] = None,
+    batch_size: Annotated[int | None, Opt(help="Windows per forward pass.")] = None,
+    dtype: Annotated[str | None, Opt(help="Compute dtype: bf16 or fp32.")] = None,
+    ray: Annotated[
+        str | None,
+        Opt(help="Run on Ray: 'local' (private), 'auto' or HOST:PORT."),
+    ] = None,
+    max_actors: Annotated[int | None, Opt(help="At most this many Ray actors.")] = None,
+    vcf_out: Annotated[
+        str | None, Opt(help="Also write a bgzipped, tabix-indexed VCF with scores as INFO.")
+    ] = None,
+    table_out: Annotated[
+        str | None, Opt(help="Also write a table, one row per ALT (.tsv or .parquet).")
+    ] = None,
+    config: Annotated[str | None, Opt(help="YAML file of settings (flags win).")] = None,
+    progress: Annotated[bool | None, Opt("--progress/--no-progress", help="Progress bar.")] = None,
+) -> None:
+    """Score every ALT allele of a VCF with a Nucleotide Transformer and write a Zarr store."""
+    from ntscale.runner.score_job import ScoreConfig, ScoreJob
+    from ntscale.store.export import export_table, export_vcf
+
+    settings = merge_settings(
+        config,
+        {
+            "fasta": fasta,
+            "vcf": vcf,
+            "model": model,
+            "out": out,
+            "scores": parse_str_list(scores),
+            "layers": parse_int_list(layers, name="layers"),
+            "window_bp": window,
+            "window_mode": window_mode,
+            "strands": strands,
+            "share_windows": share_windows,
+            "unit_variants": unit_variants,
+            "batch_size": batch_size,
+            "dtype": dtype,
+            "ray": ray,
+            "max_actors": max_actors,
+            "vcf_out": vcf_out,
+            "table_out": table_out,
+            "progress": progress,
+        },
+    )
+    cfg = build_config(ScoreConfig, settings, source=config or "the command line")
+    job = ScoreJob.plan_from_config(cfg, command_line=command_line())
+    summary = run_job(job, cfg.execution, label="variants")
+    print_summary(summary, store=cfg.out, what="variant scores")
+    if cfg.vcf_out:
+        typer.echo(f"VCF with scores: {export_vcf(cfg.out, cfg.vcf_out)}")
+    if cfg.table_out:
+        typer.echo(f"table: {export_table(cfg.out, cfg.table_out)}")

@@ -1,0 +1,73 @@
+"""Helpers shared by the job commands (embed, score): settings merge, execution, output."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from typing import Any
+
+import typer
+
+from ntscale.config import ExecutionConfig, read_yaml
+from ntscale.errors import ConfigError
+
+
+def parse_int_list(value: str | None, *, name: str) -> tuple[int, ...] | None:
+    """Parse '1,2,12' (or '1 2 12') into a tuple of ints; None when not given."""
+    if value is None:
+        return None
+    try:
+        return tuple(int(v) for v in value.replace(",", " ").split())
+    except ValueError as e:
+        raise ConfigError(f"--{name} takes integers such as 1,6,12; got {value!r}") from e
+
+
+def parse_str_list(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(v for v in value.replace(",", " ").split() if v)
+
+
+def merge_settings(config_path: str | None, cli_values: dict[str, Any]) -> dict[str, Any]:
+    """YAML settings overlaid by the CLI flags that were given (None means not given)."""
+    merged = read_yaml(config_path) if config_path else {}
+    merged.update({k: v for k, v in cli_values.items() if v is not None})
+    return merged
+
+
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["ntscale", *sys.argv[1:]])
+
+
+def run_job(job: Any, execution: ExecutionConfig, *, label: str) -> dict:
+    """Run a job locally (no Ray) or on Ray, as the execution settings say."""
+    progress = execution.progress and sys.stderr.isatty()
+    if execution.ray is None:
+        from ntscale.runner.local import run_local
+
+        return run_local(job, progress=progress, label=label)
+    from ntscale.runner.ray import run_ray
+
+    return run_ray(
+        job,
+        address=execution.ray,
+        max_actors=execution.max_actors,
+        cpus_per_actor=execution.cpus_per_actor,
+        gpu_memory_fraction=execution.gpu_memory_fraction,
+        in_flight_per_actor=execution.max_in_flight_per_actor,
+        max_unit_retries=execution.max_unit_retries,
+        progress=progress,
+        label=label,
+    )
+
+
+def print_summary(summary: dict, *, store: str, what: str) -> None:
+    """Tell the user what was written, with what status, and how to open it."""
+    run = summary.get("run", {})
+    st = summary.get("store", {})
+    typer.echo(f"{what} written to {store}")
+    typer.echo(json.dumps({"run": run, "store": st}, indent=2, default=str))
+    typer.echo(
+        "open it with:  python -c \"import ntscale.store as s; print(s.open('" + store + "'))\""
+    )

@@ -1,0 +1,158 @@
+"""Run settings as frozen dataclasses, loaded from YAML files in configs/ and CLI flags.
+
+A YAML file holds one run's settings with the same names as the CLI flags (underscores
+or dashes). Unknown keys are errors, so a typo never silently falls back to a default.
+CLI flags given explicitly win over the YAML file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ntscale.errors import ConfigError
+
+VALID_STRANDS = ("forward", "reverse", "both")
+VALID_DTYPES = ("bf16", "fp32")
+VALID_LAST_WINDOW = ("shift", "truncate", "drop")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionConfig:
+    """Where and how work units run (shared by embed and score)."""
+
+    ray: str | None = (
+        None  # None: one local process; "local": a private Ray; "auto"/address: a cluster
+    )
+    max_actors: int | None = None  # cap on actors (default: every GPU, else every CPU slot)
+    cpus_per_actor: int = 1
+    gpu_memory_fraction: float = 0.9
+    max_in_flight_per_actor: int = 2
+    max_unit_retries: int = 3
+    batch_size: int = 8
+    dtype: str = "bf16"
+    progress: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbedConfig:
+    """One whole-genome (or haplotype) embedding run."""
+
+    fasta: str
+    model: str
+    out: str
+    layers: tuple[int, ...] = ()  # empty: the last layer
+    regions: str | None = None  # BED file
+    include_contigs: tuple[str, ...] = ()
+    exclude_contigs: tuple[str, ...] = ()
+    min_contig_bp: int = 0
+    vcf: str | None = None
+    samples: tuple[str, ...] = ()  # empty with a VCF: every sample
+    unphased: str = "error"
+    ref_mismatch: str = "error"
+    contig_map: Mapping[str, str] = field(default_factory=dict)
+    window_bp: int | None = None  # None: the model's maximum
+    stride_bp: int | None = None  # None: = window_bp
+    strands: str = "forward"
+    last_window: str = "shift"
+    per_token: bool = False
+    cls: bool = False
+    unit_windows: int = 64
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+
+    def __post_init__(self) -> None:
+        _check_choice("strands", self.strands, VALID_STRANDS)
+        _check_choice("dtype", self.execution.dtype, VALID_DTYPES)
+        _check_choice("last_window", self.last_window, VALID_LAST_WINDOW)
+        for name in ("window_bp", "stride_bp"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                raise ConfigError(f"{name} must be a positive number of bp, got {v!r}")
+        if self.unit_windows <= 0:
+            raise ConfigError(f"unit_windows must be positive, got {self.unit_windows!r}")
+        if self.execution.batch_size <= 0:
+            raise ConfigError(f"batch_size must be positive, got {self.execution.batch_size!r}")
+        if any(layer <= 0 for layer in self.layers):
+            raise ConfigError(f"layers are numbered from 1, got {list(self.layers)!r}")
+
+
+def _check_choice(name: str, value: object, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ConfigError(f"{name} must be one of {', '.join(valid)}; got {value!r}")
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping of settings; keys are normalised to use underscores."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(p)!r} must hold a mapping of settings")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def build_config(cls: type, values: Mapping[str, Any], *, source: str = "settings") -> Any:
+    """Build a frozen config dataclass from a flat mapping; unknown keys are errors.
+
+    Keys that belong to `ExecutionConfig` may be given at the top level (as on the CLI)
+    or under an `execution:` mapping.
+    """
+    values = dict(values)
+    exec_fields = {f.name for f in dataclasses.fields(ExecutionConfig)}
+    own_fields = {f.name: f for f in dataclasses.fields(cls)}
+    exec_values = dict(values.pop("execution", None) or {})
+    for key in list(values):
+        if key in exec_fields and key not in own_fields:
+            exec_values[key] = values.pop(key)
+    unknown = sorted(set(values) - set(own_fields)) + sorted(
+        f"execution.{k}" for k in set(exec_values) - exec_fields
+    )
+    if unknown:
+        valid = sorted(set(own_fields) - {"execution"} | exec_fields)
+        raise ConfigError(
+            f"unknown setting(s) {', '.join(unknown)} in {source}; "
+            f"valid settings: {', '.join(valid)}"
+        )
+    for name, f in own_fields.items():
+        if name in values and values[name] is not None and "tuple" in str(f.type):
+            v = values[name]
+            values[name] = tuple(v) if isinstance(v, list | tuple) else (v,)
+    if "execution" in own_fields:
+        values["execution"] = ExecutionConfig(**exec_values)
+    missing = [
+        n
+        for n, f in own_fields.items()
+        if f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+        and n not in values
+    ]
+    if missing:
+        raise ConfigError(f"missing required setting(s) {', '.join(missing)} in {source}")
+    try:
+        return cls(**values)
+    except TypeError as e:
+        raise ConfigError(f"invalid settings in {source}: {e}") from e
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A plain, YAML/JSON-friendly dict of a config (stored in the output's attributes)."""
+
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, tuple | list):
+            return [plain(x) for x in v]
+        if isinstance(v, Mapping):
+            return {str(k): plain(x) for k, x in v.items()}
+        return v
+
+    return plain(config)

@@ -1,0 +1,213 @@
+"""The variants to score: one row per ALT allele of a VCF/BCF, each with a status.
+
+Reading is cheap (coordinates and alleles only; samples are dropped) so that the driver
+can plan a whole VCF. Checks that need no sequence are made here (symbolic or missing
+ALT, non-ACGT letters, unknown contig, REF past the contig end, duplicates); the
+sequence-dependent ones (REF mismatch, token limit) are made by the scoring worker.
+Every input ALT keeps exactly one row, whatever its status.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pysam
+
+from ntscale.errors import InputError, MissingInputError
+
+log = logging.getLogger(__name__)
+
+_ACGT = re.compile(r"^[ACGT]+$")
+_LETTERS = re.compile(r"^[ACGTNRYSWKMBDHVU]+$")
+
+
+class ScoreStatus(enum.IntEnum):
+    """Outcome of scoring one ALT allele (one row of `variants/*`).
+
+    Codes below 10 are scored rows (some scores may be NaN by design, e.g. no LLR for an
+    indel); codes from 10 up are rows that were not scored (every score NaN).
+    """
+
+    OK = 0  # SNV at the window centre: every score
+    NO_LLR_NOT_SNV = 1  # indel or MNV: distances only, LLR is NaN
+    OFF_CENTRE = 2  # SNV whose window was clipped at a contig end: scored, not central
+    OFF_CENTRE_NOT_SNV = 3  # indel/MNV with a clipped window: distances only
+    ALT_WINDOW_SHORT = 4  # deletion at a contig end: alt window shorter (nothing to extend)
+    # -- not scored ------------------------------------------------------------------
+    SYMBOLIC_ALLELE = 10  # <DEL>, <*>, *, breakends
+    MISSING_ALT = 11  # ALT is '.'
+    ALLELE_NOT_ACGT = 12  # REF or ALT has N or another IUPAC letter
+    CONTIG_NOT_IN_FASTA = 13
+    DUPLICATE_RECORD = 14  # same contig, pos, REF, ALT as an earlier row (which is scored)
+    OUTSIDE_CONTIG = 15  # REF runs past the contig end
+    REF_MISMATCH = 16  # REF differs from the FASTA
+    ALLELE_EXCEEDS_WINDOW = 17  # REF or ALT runs past the end of the window
+    OVER_TOKEN_LIMIT = 18  # N-rich window: more tokens than the model accepts
+    PENDING = 255  # unit not written yet (store fill value)
+
+    @property
+    def scored(self) -> bool:
+        """Whether rows with this status carry scores."""
+        return int(self) < 10
+
+
+def score_status_names() -> dict[str, str]:
+    """Code -> lower-case name (string keys, JSON-ready) for the store's root attributes."""
+    return {str(int(s)): s.name.lower() for s in ScoreStatus}
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class VariantTable:
+    """One row per ALT allele, in VCF order. `pos` is 0-based (the VCF POS - 1).
+
+    Attributes:
+        contig, id, ref, alt: [N] str arrays (alleles upper-cased; id "" when '.').
+        pos: [N] int64 0-based start of REF.
+        record: [N] int64 0-based index of the VCF data line the row comes from.
+        status: [N] uint8 `ScoreStatus` from the sequence-free checks; OK or
+            NO_LLR_NOT_SNV for rows still to be scored.
+        n_records: VCF data lines read.
+        extra_contigs: contigs of the VCF that the FASTA lacks, in order of appearance.
+    """
+
+    contig: np.ndarray
+    pos: np.ndarray
+    id: np.ndarray
+    ref: np.ndarray
+    alt: np.ndarray
+    record: np.ndarray
+    status: np.ndarray
+    n_records: int
+    extra_contigs: tuple[str, ...]
+
+    @property
+    def n_variants(self) -> int:
+        return int(self.pos.shape[0])
+
+    def is_snv(self) -> np.ndarray:
+        """[N] bool: REF and ALT are single bases."""
+        return (np.char.str_len(self.ref) == 1) & (np.char.str_len(self.alt) == 1)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status name (for logs and summaries)."""
+        codes, n = np.unique(self.status, return_counts=True)
+        return {ScoreStatus(int(c)).name.lower(): int(k) for c, k in zip(codes, n, strict=True)}
+
+
+def _allele_status(ref: str, alt: str | None) -> ScoreStatus:
+    if alt is None or alt == ".":
+        return ScoreStatus.MISSING_ALT
+    if alt.startswith("<") or "[" in alt or "]" in alt or alt == "*" or "." in alt:
+        return ScoreStatus.SYMBOLIC_ALLELE
+    if not _LETTERS.match(ref) or not _LETTERS.match(alt):
+        return ScoreStatus.SYMBOLIC_ALLELE  # anything else htslib let through
+    if not _ACGT.match(ref) or not _ACGT.match(alt):
+        return ScoreStatus.ALLELE_NOT_ACGT
+    if len(ref) == 1 and len(alt) == 1:
+        return ScoreStatus.OK
+    return ScoreStatus.NO_LLR_NOT_SNV
+
+
+def _open_vcf(path: Path) -> pysam.VariantFile:
+    if not path.is_file():
+        raise MissingInputError("VCF file not found", path=path)
+    try:
+        return pysam.VariantFile(str(path), drop_samples=True)
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read the file as VCF/BCF ({e})", path=path) from e
+
+
+def _records(vf: pysam.VariantFile, path: Path) -> Iterable[tuple[int, pysam.VariantRecord]]:
+    i = -1
+    it = iter(vf)
+    while True:
+        try:
+            rec = next(it)
+        except StopIteration:
+            return
+        except (OSError, ValueError) as e:
+            raise InputError(
+                f"malformed VCF record ({e}); fix or remove the line", path=path,
+                record=f"data line {i + 2} (after the record at data line {i + 1})",
+            ) from e
+        i += 1
+        yield i, rec
+
+
+def read_variant_table(
+    path: str | Path, *, contigs: Iterable[tuple[str, int]]
+) -> VariantTable:
+    """Read every record of a VCF/BCF into one row per ALT, with sequence-free statuses.
+
+    Args:
+        path: VCF (plain or bgzipped) or BCF; no index needed, samples are ignored.
+        contigs: (name, length) of the FASTA's contigs.
+
+    Returns:
+        The variant table (rows in file order; ALTs of one record in ALT order).
+
+    Raises:
+        MissingInputError: the file does not exist.
+        InputError: the file is not VCF/BCF or a record is malformed (names the line).
+    """
+    path = Path(path)
+    lengths = dict(contigs)
+    fields = ("contig", "pos", "id", "ref", "alt", "record", "status")
+    rows: dict[str, list] = {k: [] for k in fields}
+    seen: set[tuple[str, int, str, str]] = set()
+    extra: dict[str, None] = {}
+    n_records = 0
+    with _open_vcf(path) as vf:
+        for i, rec in _records(vf, path):
+            n_records = i + 1
+            contig, start = rec.contig, int(rec.start)
+            ref = (rec.ref or "").upper()
+            alts = rec.alts or (None,)
+            for alt_raw in alts:
+                alt = alt_raw
+                if alt is not None and _LETTERS.match(alt.upper()):
+                    alt = alt.upper()  # VCF alleles are case-insensitive; symbolic ones kept
+                status = _allele_status(ref, alt)
+                if contig not in lengths:
+                    extra.setdefault(contig)
+                    if status.scored:
+                        status = ScoreStatus.CONTIG_NOT_IN_FASTA
+                elif status.scored and start + len(ref) > lengths[contig]:
+                    status = ScoreStatus.OUTSIDE_CONTIG
+                key = (contig, start, ref, alt or ".")
+                if status.scored:
+                    if key in seen:
+                        status = ScoreStatus.DUPLICATE_RECORD
+                    seen.add(key)
+                rows["contig"].append(contig)
+                rows["pos"].append(start)
+                rows["id"].append("" if rec.id in (None, ".") else str(rec.id))
+                rows["ref"].append(ref)
+                rows["alt"].append(alt or ".")
+                rows["record"].append(i)
+                rows["status"].append(int(status))
+    table = VariantTable(
+        contig=np.array(rows["contig"], dtype=str),
+        pos=np.array(rows["pos"], dtype=np.int64),
+        id=np.array(rows["id"], dtype=str),
+        ref=np.array(rows["ref"], dtype=str),
+        alt=np.array(rows["alt"], dtype=str),
+        record=np.array(rows["record"], dtype=np.int64),
+        status=np.array(rows["status"], dtype=np.uint8),
+        n_records=n_records,
+        extra_contigs=tuple(extra),
+    )
+    if table.n_variants == 0:
+        raise InputError("the VCF has no records to score", path=path)
+    log.info("%s: %d records, %d ALT rows, %s", path.name, n_records, table.n_variants,
+             table.counts())
+    return table
+
+
+__all__ = ["ScoreStatus", "VariantTable", "read_variant_table", "score_status_names"]

@@ -1,0 +1,376 @@
+"""The whole-genome (or haplotype) embedding job: windows in, pooled per-layer embeddings out.
+
+One unit = a run of consecutive planned windows = one chunk row of every `windows/*` and
+`embeddings/*` array. Per unit: fetch sequences (pysam, haplotypes applied) -> tokenize ->
+forward in fixed-shape batches -> pool on the device -> write the unit's chunks -> mark done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ntscale.config import EmbedConfig, config_to_dict
+from ntscale.errors import ConfigError
+from ntscale.runner.faults import before_unit
+from ntscale.runner.job import UnitResult
+from ntscale.runner.model_info import describe_model
+from ntscale.types import WindowStatus
+
+log = logging.getLogger(__name__)
+
+_STRANDS = {"forward": ("+",), "reverse": ("-",), "both": ("+", "-")}
+_SKIPPED = (WindowStatus.SKIPPED_ALL_N, WindowStatus.SKIPPED_HAPLOTYPE)
+
+
+@dataclass(frozen=True)
+class EmbedJob:
+    """A planned embedding run: settings, the window plan and the model's identity."""
+
+    config: EmbedConfig
+    plan: object  # ntscale.genome.WindowPlan
+    layers: tuple[int, ...]
+    max_tokens: int
+    embed_dim: int
+    window_bp: int
+    stride_bp: int
+    model_info: dict
+    contigs: tuple[tuple[str, int], ...]
+    fai_digest: str
+    samples: tuple[str, ...]
+    command_line: str
+
+    # -- driver side -------------------------------------------------------------------
+    @classmethod
+    def plan_from_config(cls, config: EmbedConfig, *, command_line: str = "") -> EmbedJob:
+        """Resolve the model, read the FASTA index (and BED/VCF header) and plan the windows."""
+        from ntscale.genome import (
+            FastaSource,
+            default_window_bp,
+            plan_windows,
+            read_bed,
+            vcf_samples,
+            with_haplotypes,
+        )
+
+        info = describe_model(config.model)
+        max_tokens = int(info["config"]["max_tokens"])
+        num_layers = int(info["config"]["num_layers"])
+        layers = tuple(config.layers) or (num_layers,)
+        bad = [layer for layer in layers if layer > num_layers]
+        if bad:
+            raise ConfigError(
+                f"layers {bad} do not exist in model {config.model!r}: "
+                f"it has layers 1..{num_layers}"
+            )
+        # Haplotypes whose length is not a multiple of 6 gain up to 5 single-letter tokens;
+        # reserving them keeps nearly every haplotype window unshrunk (docs/genome.md).
+        window_bp = config.window_bp or default_window_bp(
+            max_tokens, reserve_tokens=5 if config.vcf else 0
+        )
+        stride_bp = config.stride_bp or window_bp
+        fasta = FastaSource(config.fasta)
+        contigs = tuple(fasta.contigs)
+        regions = read_bed(config.regions, contigs=contigs) if config.regions else None
+        plan = plan_windows(
+            contigs,
+            window_bp=window_bp,
+            stride_bp=stride_bp,
+            strands=_STRANDS[config.strands],
+            include=config.include_contigs or None,
+            exclude=config.exclude_contigs or None,
+            min_contig_bp=config.min_contig_bp,
+            regions=regions,
+            last_window=config.last_window,
+        )
+        samples: tuple[str, ...] = ()
+        if config.vcf:
+            samples = tuple(vcf_samples(config.vcf, config.samples or None))
+            names = tuple(f"{s}:{h}" for s in samples for h in (0, 1))
+            plan = with_haplotypes(plan, len(names), names)
+        if plan.n_windows == 0:
+            raise ConfigError(
+                f"no windows to embed in {config.fasta!r} with these settings "
+                "(check include/exclude contigs, min_contig_bp and regions)"
+            )
+        return cls(
+            config=config,
+            plan=plan,
+            layers=layers,
+            max_tokens=max_tokens,
+            embed_dim=int(info["config"]["embed_dim"]),
+            window_bp=window_bp,
+            stride_bp=stride_bp,
+            model_info=info,
+            contigs=contigs,
+            fai_digest=fasta.fai_digest(),
+            samples=samples,
+            command_line=command_line,
+        )
+
+    @property
+    def store_url(self) -> str:
+        return self.config.out
+
+    def n_units(self) -> int:
+        u = self.config.unit_windows
+        return (self.plan.n_windows + u - 1) // u
+
+    def unit_range(self, unit: int) -> tuple[int, int]:
+        u = self.config.unit_windows
+        return unit * u, min((unit + 1) * u, self.plan.n_windows)
+
+    def unit_rows(self, unit: int) -> int:
+        a, b = self.unit_range(unit)
+        return b - a
+
+    def unit_bp(self, unit: int) -> int:
+        a, b = self.unit_range(unit)
+        return int((self.plan.end[a:b] - self.plan.start[a:b]).sum())
+
+    def layout(self):
+        from ntscale.store import StoreLayout
+
+        return StoreLayout(
+            n_windows=self.plan.n_windows,
+            unit_windows=self.config.unit_windows,
+            layers=self.layers,
+            embed_dim=self.embed_dim,
+            cls=self.config.cls,
+            per_token=self.config.per_token,
+            max_tokens=self.max_tokens,
+        )
+
+    def fingerprint(self) -> dict:
+        """What must match for a store to be resumed (or refused) by this run."""
+        c = self.config
+        return {
+            "job": "embed",
+            "model": self.model_info["name"],
+            "checkpoint_digest": self.model_info["digest"],
+            "dtype": c.execution.dtype,
+            "fasta": Path(c.fasta).name,
+            "fai_digest": self.fai_digest,
+            "window_bp": self.window_bp,
+            "stride_bp": self.stride_bp,
+            "strands": c.strands,
+            "last_window": c.last_window,
+            "layers": list(self.layers),
+            "regions": Path(c.regions).name if c.regions else None,
+            "include_contigs": list(c.include_contigs),
+            "exclude_contigs": list(c.exclude_contigs),
+            "min_contig_bp": c.min_contig_bp,
+            "vcf": Path(c.vcf).name if c.vcf else None,
+            "samples": list(self.samples),
+            "per_token": c.per_token,
+            "cls": c.cls,
+            "unit_windows": c.unit_windows,
+            "n_windows": self.plan.n_windows,
+        }
+
+    def prepare(self) -> np.ndarray:
+        from ntscale.store import create_or_open
+
+        writer = create_or_open(
+            self.store_url,
+            self.layout(),
+            fingerprint=self.fingerprint(),
+            attrs=self.attrs(),
+            contigs=list(self.contigs),
+        )
+        return np.flatnonzero(~writer.done_units())
+
+    def attrs(self) -> dict:
+        c = self.config
+        return {
+            "job": "embed",
+            "model": {
+                "name": self.model_info["name"],
+                "source": c.model,
+                "hyperparameters": self.model_info["config"],
+                "checkpoint_digest": self.model_info["digest"],
+                "dtype": c.execution.dtype,
+            },
+            "windows": {
+                "window_bp": self.window_bp,
+                "stride_bp": self.stride_bp,
+                "strands": c.strands,
+                "last_window": c.last_window,
+                "max_tokens": self.max_tokens,
+                "unit_windows": c.unit_windows,
+            },
+            "fasta": {"name": Path(c.fasta).name, "fai_digest": self.fai_digest},
+            "vcf": {"name": Path(c.vcf).name, "samples": list(self.samples)} if c.vcf else None,
+            "haplotype_names": list(self.plan.haplotype_names),
+            "pooling": "mean over sequence tokens (CLS and pad excluded)",
+            "command_line": self.command_line,
+            "config": config_to_dict(c),
+        }
+
+    def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
+        from ntscale.store import open_writer, store_summary
+
+        results = list(results)
+        model_seconds = sum(r.model_seconds for r in results)
+        run = {
+            "units_run": len(results),
+            "windows_run": sum(r.n_rows for r in results),
+            "bp_run": sum(r.bp for r in results),
+            "seconds": round(seconds, 3),
+            "model_seconds": round(model_seconds, 3),
+            "windows_per_second": round(sum(r.n_rows for r in results) / seconds, 3)
+            if seconds > 0
+            else None,
+        }
+        if results:
+            open_writer(self.store_url).set_attrs(last_run=run)
+        return {"run": run, "store": store_summary(self.store_url)}
+
+    # -- executing side ----------------------------------------------------------------
+    def open_worker(self) -> EmbedWorker:
+        return EmbedWorker(self)
+
+
+def _pool_on_device(
+    layers: tuple[int, ...], *, pad_id: int, cls_id: int, cls: bool, per_token: bool
+):
+    """A pure jnp function reducing model outputs to what the store keeps, before transfer."""
+    import jax.numpy as jnp
+
+    def post(outputs: dict, tokens):  # tokens [B, T]
+        keep = ((tokens != pad_id) & (tokens != cls_id)).astype(jnp.float32)[..., None]  # [B,T,1]
+        count = jnp.maximum(keep.sum(axis=1), 1.0)  # [B,1]
+        result = {}
+        for layer in layers:
+            emb = outputs["embeddings"][layer].astype(jnp.float32)  # [B,T,D]
+            result[f"{layer}/mean"] = (emb * keep).sum(axis=1) / count  # [B,D]
+            if cls:
+                result[f"{layer}/cls"] = emb[:, 0, :]
+            if per_token:
+                result[f"{layer}/tokens"] = emb.astype(jnp.float16)
+        return result
+
+    return post
+
+
+class EmbedWorker:
+    """Holds the model, the window source and the store writer in one process."""
+
+    def __init__(self, job: EmbedJob) -> None:
+        from ntscale.genome import HaplotypePolicy, WindowSource
+        from ntscale.model import load
+        from ntscale.store import open_writer
+
+        c = job.config
+        self.job = job
+        t0 = time.perf_counter()
+        self.model = load(c.model, dtype="bfloat16" if c.execution.dtype == "bf16" else "float32")
+        self.tokenizer = self.model.tokenizer
+        log.info("model %s loaded in %.1f s", self.model.name, time.perf_counter() - t0)
+        policy = HaplotypePolicy(unphased=c.unphased, ref_mismatch=c.ref_mismatch)
+
+        def make_source() -> WindowSource:
+            return WindowSource(
+                c.fasta,
+                tokenizer=self.tokenizer,
+                max_tokens=job.max_tokens,
+                vcf_path=c.vcf,
+                samples=list(job.samples) or None,
+                policy=policy,
+                contig_map=dict(c.contig_map) or None,
+            )
+
+        # htslib file handles are not thread-safe: each thread gets its own source.
+        self._make_source = make_source
+        self._local = threading.local()
+        self.writer = open_writer(job.store_url)
+        post = _pool_on_device(
+            job.layers,
+            pad_id=self.tokenizer.pad_id,
+            cls_id=self.tokenizer.cls_id,
+            cls=c.cls,
+            per_token=c.per_token,
+        )
+        self.forward = self.model.compiled(job.layers, False, post=post)
+        self.batch_size = c.execution.batch_size
+        self._device = threading.Lock()  # one unit on the device at a time; host work overlaps
+
+    def __call__(self, unit: int) -> UnitResult:
+        from ntscale.model import bucket_length
+
+        before_unit(unit)
+        t0 = time.perf_counter()
+        job, c = self.job, self.job.config
+        a, b = job.unit_range(unit)
+        rows = np.arange(a, b)
+        source = getattr(self._local, "source", None)
+        if source is None:
+            source = self._local.source = self._make_source()
+        seqs = source.fetch_rows(job.plan, rows)
+        n = len(rows)
+        status = np.array([int(s.status) for s in seqs], dtype=np.uint8)
+        todo = [i for i, s in enumerate(seqs) if s.status not in _SKIPPED]
+
+        # Host work first (tokenize into fixed-shape batches), then the device, under a lock.
+        B, pad = self.batch_size, self.tokenizer.pad_id
+        batches = []
+        for k in range(0, len(todo), B):
+            idx = todo[k : k + B]
+            ids = self.tokenizer.encode_batch([seqs[i].sequence for i in idx])
+            batch = np.full((B, bucket_length(ids.shape[1], job.max_tokens)), pad, np.int32)
+            batch[: len(idx), : ids.shape[1]] = ids
+            batches.append((idx, batch, (ids != pad).sum(axis=1)))
+
+        D, T = job.embed_dim, job.max_tokens
+        out = {layer: {"mean": np.full((n, D), np.nan, np.float32)} for layer in job.layers}
+        for layer in job.layers:
+            if c.cls:
+                out[layer]["cls"] = np.full((n, D), np.nan, np.float32)
+            if c.per_token:
+                out[layer]["tokens"] = np.full((n, T, D), np.nan, np.float16)
+
+        model_seconds = 0.0
+        for idx, batch, n_tok in batches:
+            with self._device:
+                tm = time.perf_counter()
+                res = {key: np.asarray(v) for key, v in self.forward(batch).items()}
+                model_seconds += time.perf_counter() - tm
+            m = len(idx)
+            for layer in job.layers:
+                out[layer]["mean"][idx] = res[f"{layer}/mean"][:m]
+                if c.cls:
+                    out[layer]["cls"][idx] = res[f"{layer}/cls"][:m]
+                if c.per_token:
+                    for j, i in enumerate(idx):  # positions past a window's tokens stay NaN
+                        out[layer]["tokens"][i, : n_tok[j]] = res[f"{layer}/tokens"][j, : n_tok[j]]
+
+        windows = {
+            "contig_index": job.plan.contig_index[a:b],
+            "start": job.plan.start[a:b],
+            "end": np.array([s.end for s in seqs], dtype=np.int64),
+            "strand": job.plan.strand[a:b],
+            "haplotype": job.plan.haplotype[a:b],
+            "n_tokens": np.array([s.n_tokens for s in seqs], dtype=np.int32),
+            "frac_n": np.array([s.frac_n for s in seqs], dtype=np.float32),
+            "n_variants": np.array([s.n_variants for s in seqs], dtype=np.int32),
+            "status": status,
+        }
+        nbytes = self.writer.write_window_unit(unit, windows=windows, embeddings=out)
+        self.writer.mark_done(unit)
+        counts = Counter(WindowStatus(int(s)).name.lower() for s in status)
+        return UnitResult(
+            unit=unit,
+            n_rows=n,
+            status_counts=dict(counts),
+            bp=int((windows["end"] - windows["start"]).sum()),
+            model_seconds=model_seconds,
+            seconds=time.perf_counter() - t0,
+            bytes_written=int(nbytes),
+        )

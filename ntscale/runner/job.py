@@ -1,0 +1,64 @@
+"""The contract between a job (embed, score) and the executors (local, Ray).
+
+A job is a small picklable description of a run. The driver calls `prepare()` once
+(creates or verifies the output store, metadata first) and gets back the unit ids still
+to do; each executing process calls `open_worker()` once (opens its own files, loads the
+model) and then calls the worker with unit ids. A worker writes its unit's chunks, marks
+the unit done, and returns a tiny `UnitResult`. Nothing large crosses process boundaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class UnitResult:
+    """What a worker reports back for one unit (kept small: it travels through Ray)."""
+
+    unit: int
+    n_rows: int
+    status_counts: dict[str, int] = field(default_factory=dict)
+    bp: int = 0
+    model_seconds: float = 0.0
+    seconds: float = 0.0
+    bytes_written: int = 0
+
+
+class UnitWorker(Protocol):
+    """Runs units inside one process; holds the open files and the loaded model."""
+
+    def __call__(self, unit: int) -> UnitResult: ...
+
+
+class Job(Protocol):
+    """A run split into independent, chunk-aligned work units."""
+
+    @property
+    def store_url(self) -> str: ...
+
+    def prepare(self) -> np.ndarray:
+        """Create or verify the store (driver only); return the unit ids not yet done."""
+        ...
+
+    def n_units(self) -> int: ...
+
+    def unit_rows(self, unit: int) -> int:
+        """Number of rows (windows or variants) in a unit, for progress reporting."""
+        ...
+
+    def unit_bp(self, unit: int) -> int:
+        """Reference bp covered by a unit, for progress reporting (0 where meaningless)."""
+        ...
+
+    def open_worker(self) -> UnitWorker:
+        """Open files and load the model in the calling process (actor or local)."""
+        ...
+
+    def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
+        """Write the run summary to the store (driver only) and return it."""
+        ...

@@ -1,0 +1,55 @@
+"""Run a job's units in this process, without Ray (tests, laptops, small jobs).
+
+Two units are in flight at once on a small thread pool: while one unit holds the model
+(the worker serialises device work with a lock), the other reads, tokenizes or writes,
+so host work overlaps device work the same way it does inside a Ray actor.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+from ntscale.runner.job import Job
+from ntscale.runner.progress import Progress
+
+log = logging.getLogger(__name__)
+
+
+def run_local(
+    job: Job, *, progress: bool = False, in_flight: int = 2, label: str = "units"
+) -> dict:
+    """Run every pending unit of `job` here; return the run summary.
+
+    Args:
+        job: the job to run (its store is created or resumed by `job.prepare()`).
+        progress: draw a progress bar (CLI only).
+        in_flight: units processed concurrently (host/device overlap); 1 = strictly serial.
+        label: progress bar label.
+    """
+    pending = [int(u) for u in job.prepare()]
+    n_units = job.n_units()
+    tracker = Progress(
+        total_rows=sum(job.unit_rows(u) for u in range(n_units)),
+        total_bp=sum(job.unit_bp(u) for u in range(n_units)),
+        label=label,
+        enabled=progress,
+    )
+    done = sorted(set(range(n_units)) - set(pending))
+    tracker.skip(sum(job.unit_rows(u) for u in done), sum(job.unit_bp(u) for u in done))
+    log.info("%d of %d units to run (%d already done)", len(pending), n_units, len(done))
+    try:
+        if pending:
+            worker = job.open_worker()
+            with ThreadPoolExecutor(max_workers=max(1, in_flight)) as pool:
+                queue = list(reversed(pending))
+                running = set()
+                while queue or running:
+                    while queue and len(running) < max(1, in_flight):
+                        running.add(pool.submit(worker, queue.pop()))
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        tracker.update(fut.result())
+    finally:
+        tracker.close()
+    return job.finish(tracker.results, seconds=tracker.elapsed) | {"progress": tracker.summary()}

@@ -1,0 +1,20 @@
+"""What the driver needs to know of a model to plan a run and fingerprint its store."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+def describe_model(source: str) -> dict:
+    """{"name", "digest", "config": hyperparameters} of a model.
+
+    Uses `ntscale.model.describe` (hyperparameters + checkpoint digest, parameters not
+    loaded) so a driver can plan a 2.5B-parameter run without holding its weights.
+    """
+    import ntscale.model as m
+
+    if hasattr(m, "describe"):
+        info = m.describe(source)
+        return {"name": info.name, "digest": info.digest, "config": dataclasses.asdict(info.config)}
+    model = m.load(source, dtype="float32")
+    return {"name": model.name, "digest": model.digest, "config": dataclasses.asdict(model.config)}

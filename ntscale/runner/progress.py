@@ -1,0 +1,96 @@
+"""Driver-side progress: a live bar (windows or variants, Mbp/s, ETA) and the final summary."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable
+
+from ntscale.runner.job import UnitResult
+
+
+class Progress:
+    """Tracks finished units; draws a rich progress bar when `enabled`.
+
+    The library never prints; the CLI asks for a bar with `enabled=True`. Without it the
+    tracker still accumulates the numbers used for the run summary.
+    """
+
+    def __init__(self, *, total_rows: int, total_bp: int, label: str, enabled: bool) -> None:
+        self.total_rows = total_rows
+        self.total_bp = total_bp
+        self.rows = 0
+        self.bp = 0
+        self.model_seconds = 0.0
+        self.bytes_written = 0
+        self.status_counts: Counter[str] = Counter()
+        self.results: list[UnitResult] = []
+        self._start = time.perf_counter()
+        self._bar = None
+        if enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self._task = self._bar.add_task(label, total=total_rows, rate="")
+            self._bar.start()
+
+    def skip(self, rows: int, bp: int) -> None:
+        """Account for rows already done by an earlier (resumed) run."""
+        self.total_rows -= rows
+        self.total_bp -= bp
+        if self._bar is not None:
+            self._bar.update(self._task, total=self.total_rows)
+
+    def update(self, result: UnitResult) -> None:
+        self.results.append(result)
+        self.rows += result.n_rows
+        self.bp += result.bp
+        self.model_seconds += result.model_seconds
+        self.bytes_written += result.bytes_written
+        self.status_counts.update(result.status_counts)
+        if self._bar is not None:
+            mbps = self.bp / 1e6 / max(self.elapsed, 1e-9)
+            self._bar.update(self._task, completed=self.rows, rate=f"{mbps:.2f} Mbp/s")
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._start
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def summary(self) -> dict:
+        secs = self.elapsed
+        return {
+            "rows_done": self.rows,
+            "units_done": len(self.results),
+            "bp_done": self.bp,
+            "seconds": round(secs, 3),
+            "rows_per_second": round(self.rows / secs, 3) if secs > 0 else None,
+            "mbp_per_second": round(self.bp / 1e6 / secs, 4) if secs > 0 else None,
+            "model_seconds": round(self.model_seconds, 3),
+            "bytes_written": self.bytes_written,
+            "status_counts": dict(sorted(self.status_counts.items())),
+        }
+
+
+def results_total(results: Iterable[UnitResult]) -> int:
+    return sum(r.n_rows for r in results)

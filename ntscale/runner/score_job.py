@@ -1,0 +1,258 @@
+"""The variant scoring job: a VCF in, zero-shot variant effect scores out (see docs/scoring.md).
+
+One unit = a run of consecutive variant rows (one per ALT, in VCF order) = one chunk of
+every `variants/*` array. The driver reads only coordinates and alleles and plans each
+row's window(s); a worker fetches sequences, builds ref/alt windows, plans the forward
+passes (shared between variants with the same reference window), runs them in
+fixed-shape batches with the reductions on the device, combines the scores, writes the
+unit and marks it done. Every row keeps a status (`ScoreStatus`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ntscale.config import ExecutionConfig, config_to_dict
+from ntscale.errors import ConfigError
+from ntscale.runner.job import UnitResult
+from ntscale.runner.model_info import describe_model
+
+if TYPE_CHECKING:
+    from ntscale.runner.score_worker import ScoreWorker
+
+log = logging.getLogger(__name__)
+
+STRANDS = {"forward": ("+",), "reverse": ("-",), "both": ("+", "-")}
+WINDOW_MODES = ("centred", "tiled")
+
+SCORE_DOCS = {
+    "llr_masked": "log p(alt) - log p(ref) at the variant's token, that token masked "
+    "(natural log, log-softmax over the full vocabulary); SNVs only",
+    "llr_wt": "log p(alt) - log p(ref) at the variant's token of the unmasked reference "
+    "window (wild-type marginal); SNVs only",
+    "l2_mean": "L2 distance between mean-pooled ref and alt window embeddings",
+    "cosine_mean": "1 - cosine similarity of mean-pooled ref and alt window embeddings",
+    "l2_variant": "L2 distance between the mean embeddings of the tokens covering the variant",
+    "cosine_variant": "1 - cosine similarity of the tokens covering the variant",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreConfig:
+    """One variant scoring run (CLI flags and YAML keys have the same names)."""
+
+    fasta: str
+    vcf: str
+    model: str
+    out: str
+    scores: tuple[str, ...] = ("llr", "l2", "cosine")
+    layers: tuple[int, ...] = ()  # empty: the last layer
+    window_bp: int | None = None  # None: the model's maximum
+    window_mode: str = "centred"
+    strands: str = "forward"  # forward, reverse or both (averaged)
+    share_windows: bool = True  # False: one forward pass per variant (benchmarks)
+    unit_variants: int = 1024
+    vcf_out: str | None = None
+    table_out: str | None = None
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+
+    def __post_init__(self) -> None:
+        from ntscale.scoring import parse_scores
+
+        checks = (("strands", self.strands, tuple(STRANDS)),
+                  ("window_mode", self.window_mode, WINDOW_MODES),
+                  ("dtype", self.execution.dtype, ("bf16", "fp32")))
+        for name, value, valid in checks:
+            if value not in valid:
+                raise ConfigError(f"{name} must be one of {', '.join(valid)}; got {value!r}")
+        if self.window_bp is not None and self.window_bp < 6:
+            raise ConfigError(f"window_bp must be at least 6 bp, got {self.window_bp!r}")
+        if self.unit_variants <= 0:
+            raise ConfigError(f"unit_variants must be positive, got {self.unit_variants!r}")
+        if self.execution.batch_size <= 0:
+            raise ConfigError(f"batch_size must be positive, got {self.execution.batch_size!r}")
+        if any(layer <= 0 for layer in self.layers):
+            raise ConfigError(f"layers are numbered from 1, got {list(self.layers)!r}")
+        parse_scores(self.scores)
+        if self.table_out and not self.table_out.endswith((".tsv", ".parquet")):
+            raise ConfigError(f"table_out must end in .tsv or .parquet, got {self.table_out!r}")
+
+
+def table_digest(table: object) -> str:
+    """sha256 of the rows' contig, pos, REF and ALT: identifies the VCF's variants."""
+    h = hashlib.sha256()
+    for c, p, r, a in zip(table.contig, table.pos, table.ref, table.alt, strict=True):
+        h.update(f"{c}\t{p}\t{r}\t{a}\n".encode())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    """A planned scoring run: settings, the variant table, its windows, the model's identity."""
+
+    config: ScoreConfig
+    table: object  # ntscale.genome.variant_table.VariantTable
+    windows: object  # ntscale.genome.variant_windows.VariantWindows
+    kinds: tuple[str, ...]
+    layers: tuple[int, ...]
+    names: tuple[str, ...]
+    max_tokens: int
+    model_info: dict
+    contigs: tuple[tuple[str, int], ...]
+    fai_digest: str
+    variants_digest: str
+    command_line: str
+
+    # -- driver side -------------------------------------------------------------------
+    @classmethod
+    def plan_from_config(cls, config: ScoreConfig, *, command_line: str = "") -> ScoreJob:
+        """Resolve the model, read the VCF (alleles only) and plan every variant's window."""
+        from ntscale.genome import FastaSource
+        from ntscale.genome.variant_table import read_variant_table
+        from ntscale.genome.variant_windows import plan_variant_windows
+        from ntscale.scoring import parse_scores, score_names
+
+        info = describe_model(config.model)
+        max_tokens = int(info["config"]["max_tokens"])
+        num_layers = int(info["config"]["num_layers"])
+        layers = tuple(sorted(set(config.layers))) or (num_layers,)
+        bad = [layer for layer in layers if layer > num_layers]
+        if bad:
+            raise ConfigError(
+                f"layers {bad} do not exist in model {config.model!r}: "
+                f"it has layers 1..{num_layers}"
+            )
+        window_bp = config.window_bp or (max_tokens - 1) * 6
+        fasta = FastaSource(config.fasta)
+        table = read_variant_table(config.vcf, contigs=fasta.contigs)
+        windows = plan_variant_windows(table, dict(fasta.contigs), window_bp=window_bp,
+                                       strands=STRANDS[config.strands], mode=config.window_mode)
+        kinds = parse_scores(config.scores)
+        contigs = tuple(fasta.contigs) + tuple((c, 0) for c in table.extra_contigs)
+        return cls(config=config, table=table, windows=windows, kinds=kinds, layers=layers,
+                   names=score_names(kinds, layers), max_tokens=max_tokens, model_info=info,
+                   contigs=contigs, fai_digest=fasta.fai_digest(),
+                   variants_digest=table_digest(table), command_line=command_line)
+
+    @property
+    def store_url(self) -> str:
+        return self.config.out
+
+    @property
+    def n_variants(self) -> int:
+        return int(self.table.n_variants)
+
+    def n_units(self) -> int:
+        u = self.config.unit_variants
+        return (self.n_variants + u - 1) // u
+
+    def unit_range(self, unit: int) -> tuple[int, int]:
+        u = self.config.unit_variants
+        return unit * u, min((unit + 1) * u, self.n_variants)
+
+    def unit_rows(self, unit: int) -> int:
+        a, b = self.unit_range(unit)
+        return b - a
+
+    def unit_bp(self, unit: int) -> int:
+        return 0
+
+    def layout(self):
+        from ntscale.store import StoreLayout
+
+        return StoreLayout(n_windows=0, unit_windows=1, n_variants=self.n_variants,
+                           unit_variants=self.config.unit_variants, score_names=self.names)
+
+    def fingerprint(self) -> dict:
+        """What must match for a store to be resumed (or refused) by this run."""
+        c = self.config
+        return {
+            "job": "score",
+            "model": self.model_info["name"],
+            "checkpoint_digest": self.model_info["digest"],
+            "dtype": c.execution.dtype,
+            "fasta": Path(c.fasta).name,
+            "fai_digest": self.fai_digest,
+            "vcf": Path(c.vcf).name,
+            "variants_digest": self.variants_digest,
+            "window_bp": self.windows.window_bp,
+            "window_mode": c.window_mode,
+            "strands": c.strands,
+            "scores": list(self.names),
+            "layers": list(self.layers),
+        }
+
+    def attrs(self) -> dict:
+        from ntscale.genome.variant_table import score_status_names
+
+        c = self.config
+        return {
+            "job": "score",
+            "model": {
+                "name": self.model_info["name"],
+                "source": c.model,
+                "hyperparameters": self.model_info["config"],
+                "checkpoint_digest": self.model_info["digest"],
+                "dtype": c.execution.dtype,
+            },
+            "scoring": {
+                "window_bp": self.windows.window_bp,
+                "window_mode": c.window_mode,
+                "strands": c.strands,
+                "layers": list(self.layers),
+                "score_names": list(self.names),
+                "score_docs": {k: v for k, v in SCORE_DOCS.items()
+                               if any(n.startswith(k) for n in self.names)},
+                "log_probabilities": "natural log, log-softmax over the full vocabulary",
+                "unit_variants": c.unit_variants,
+                "max_tokens": self.max_tokens,
+            },
+            "fasta": {"name": Path(c.fasta).name, "fai_digest": self.fai_digest},
+            "vcf": {"name": Path(c.vcf).name, "records": int(self.table.n_records),
+                    "rows": self.n_variants},
+            "variant_status_names": score_status_names(),
+            "command_line": self.command_line,
+            "config": config_to_dict(c),
+        }
+
+    def prepare(self) -> np.ndarray:
+        from ntscale.store import create_or_open
+
+        writer = create_or_open(self.store_url, self.layout(), fingerprint=self.fingerprint(),
+                                attrs=self.attrs(), contigs=list(self.contigs))
+        return np.flatnonzero(~writer.done_units("variants"))
+
+    def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
+        from ntscale.store import open_writer, store_summary
+
+        results = list(results)
+        n = sum(r.n_rows for r in results)
+        statuses: Counter = Counter()
+        for r in results:
+            statuses.update(r.status_counts)
+        run = {
+            "units_run": len(results),
+            "variants_run": n,
+            "by_status": dict(statuses),
+            "seconds": round(seconds, 3),
+            "model_seconds": round(sum(r.model_seconds for r in results), 3),
+            "variants_per_second": round(n / seconds, 3) if seconds > 0 else None,
+        }
+        if results:
+            open_writer(self.store_url).set_attrs(last_run=run)
+        return {"run": run, "store": store_summary(self.store_url)}
+
+    # -- executing side ----------------------------------------------------------------
+    def open_worker(self) -> ScoreWorker:
+        from ntscale.runner.score_worker import ScoreWorker
+
+        return ScoreWorker(self)
+

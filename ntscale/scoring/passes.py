@@ -1,0 +1,158 @@
+"""Planning the forward passes of a batch of variants, shared where possible, and
+combining their reduced outputs into scores (host side, numpy only).
+
+A variant on one strand (an `Item`) needs up to three passes: its reference window
+(mean embeddings, variant-token pooling, and the SNV table for the wild-type LLR), its
+alternative window (mean embeddings, variant-token pooling) and, for an SNV with the
+masked marginal, its reference window with the SNV's token replaced by <mask> (SNV
+table). Passes are keyed so that variants with the same reference window (or the same
+masked token of it) run it once; each pass records which variant-token poolings and
+which table rows its users read, so only those are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ntscale.scoring.scores import cosine_distance, l2_distance, snv_llr
+
+
+@dataclass
+class Pass:
+    """One forward pass: its tokens and what to read from it."""
+
+    tokens: np.ndarray  # [n_tokens] int32, CLS first
+    table_tokens: np.ndarray | None = None  # unmasked tokens of a masked pass
+    embed: bool = False  # mean embeddings (+ pooled sets) needed
+    table: bool = False  # SNV table needed
+    pools: list[np.ndarray] = field(default_factory=list)  # [n_tokens] weights each
+    table_rows: set[int] = field(default_factory=set)  # token indices read from the table
+
+
+@dataclass(frozen=True)
+class Item:
+    """One variant row on one strand and where its scores come from (-1 = none)."""
+
+    row: int
+    strand: int
+    ref_pass: int
+    ref_pool: int = -1
+    alt_pass: int = -1
+    alt_pool: int = -1
+    masked_pass: int = -1
+    token: int = -1  # SNV: token holding it in the reference window (CLS = 0)
+    offset: int = -1  # SNV: base inside that token
+    ref_base: str = ""  # SNV bases on this strand
+    alt_base: str = ""
+
+
+class PassPlan:
+    """Forward passes of one work unit, deduplicated by key."""
+
+    def __init__(self) -> None:
+        self.passes: list[Pass] = []
+        self._index: dict[Hashable, int] = {}
+
+    def add(self, key: Hashable, tokens: np.ndarray, *,
+            table_tokens: np.ndarray | None = None) -> int:
+        """Id of the pass for `key`, creating it with `tokens` on first use.
+
+        `table_tokens` (a masked pass) are the unmasked ids the SNV table refers to.
+        """
+        pid = self._index.get(key)
+        if pid is None:
+            pid = self._index[key] = len(self.passes)
+            self.passes.append(Pass(tokens=np.asarray(tokens, np.int32),
+                                    table_tokens=table_tokens))
+        return pid
+
+    def pool(self, pid: int, weights: np.ndarray) -> int:
+        """Register a variant-token pooling on pass `pid`; returns its slot (shared if equal)."""
+        p = self.passes[pid]
+        p.embed = True
+        for slot, w in enumerate(p.pools):
+            if np.array_equal(w, weights):
+                return slot
+        p.pools.append(np.asarray(weights, np.float32))
+        return len(p.pools) - 1
+
+    def read_table(self, pid: int, token: int) -> None:
+        p = self.passes[pid]
+        p.table = True
+        p.table_rows.add(int(token))
+
+    def __len__(self) -> int:
+        return len(self.passes)
+
+
+@dataclass
+class PassResult:
+    """What a pass returned: mean [D] and pooled [G, D] per layer, table rows [6, 4]."""
+
+    mean: dict[int, np.ndarray] = field(default_factory=dict)
+    pooled: dict[int, np.ndarray] = field(default_factory=dict)
+    table: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+def combine_scores(
+    items: list[Item],
+    results: list[PassResult],
+    *,
+    n_rows: int,
+    names: tuple[str, ...],
+    layers: tuple[int, ...],
+) -> dict[str, np.ndarray]:
+    """Scores of every row: each strand's value, averaged over the row's strands.
+
+    Args:
+        items: every (row, strand) that was scored.
+        results: one `PassResult` per pass of the plan.
+        n_rows: rows of the unit (rows without items keep NaN).
+        names: score names to fill (see `ntscale.scoring.score_names`).
+        layers: layers of the distance scores.
+
+    Returns:
+        name -> [n_rows] float32.
+    """
+    sums = {n: np.zeros(n_rows, np.float64) for n in names}
+    counts = np.zeros(n_rows, np.int64)
+    for it in items:
+        counts[it.row] += 1
+        values = _item_scores(it, results, names, layers)
+        for n in names:
+            sums[n][it.row] += values.get(n, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {n: np.where(counts > 0, sums[n] / counts, np.nan).astype(np.float32) for n in names}
+
+
+def _llr(table_row: np.ndarray, offset: int, ref: str, alt: str) -> float:
+    return snv_llr(table_row[None], 0, offset, ref, alt)  # table_row: [6, 4] of one token
+
+
+def _item_scores(it: Item, results: list[PassResult], names: tuple[str, ...],
+                 layers: tuple[int, ...]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    ref = results[it.ref_pass]
+    if it.token >= 0:
+        if "llr_wt" in names:
+            out["llr_wt"] = _llr(ref.table[it.token], it.offset, it.ref_base, it.alt_base)
+        if "llr_masked" in names and it.masked_pass >= 0:
+            masked = results[it.masked_pass].table[it.token]
+            out["llr_masked"] = _llr(masked, it.offset, it.ref_base, it.alt_base)
+    if it.alt_pass >= 0:
+        alt = results[it.alt_pass]
+        for layer in layers:
+            pairs = {
+                "mean": (ref.mean[layer], alt.mean[layer]),
+                "variant": (ref.pooled[layer][it.ref_pool], alt.pooled[layer][it.alt_pool]),
+            }
+            for where, (x, y) in pairs.items():
+                out[f"l2_{where}_layer_{layer}"] = float(l2_distance(x, y))
+                out[f"cosine_{where}_layer_{layer}"] = float(cosine_distance(x, y))
+    return out
+
+
+__all__ = ["Item", "Pass", "PassPlan", "PassResult", "combine_scores"]

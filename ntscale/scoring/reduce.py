@@ -1,0 +1,146 @@
+"""Reductions of model outputs to what variant scoring needs (numpy or jax.numpy).
+
+These run on the device inside the jitted forward (so only small arrays are copied back)
+and equally on numpy arrays in tests. Shapes: B batch, T tokens (CLS first), D embedding
+dim, V vocabulary, G token sets pooled per row.
+
+The SNV table is the heart of the LLR scores: for every token t and every base j inside
+it, `table[b, t, j, d]` is log p(token t with base j replaced by letter BASES[d]) under
+the model's distribution at t, a log-softmax over the FULL vocabulary (no renormalisation
+over 6-mers). One table from one forward pass scores every possible SNV of the window.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+BASES = "ACGT"
+"""Letter order of the last axis of the SNV table."""
+
+K = 6
+_ATCG_DIGIT = {"A": 0, "T": 1, "C": 2, "G": 3}  # 6-mer id digits: product("ATCG") order
+
+
+def _xp(x: Any) -> Any:
+    if isinstance(x, np.ndarray | np.generic):
+        return np
+    import jax.numpy as jnp
+
+    return jnp
+
+
+def log_softmax(logits: Any) -> Any:
+    """log-softmax over the last axis, in float32 ([..., V] -> [..., V])."""
+    xp = _xp(logits)
+    x = logits.astype(xp.float32)
+    m = xp.max(x, axis=-1, keepdims=True)
+    return x - (m + xp.log(xp.sum(xp.exp(x - m), axis=-1, keepdims=True)))
+
+
+def snv_table(
+    logits: Any, tokens: Any, *, kmer_offset: int, letter_ids: dict[str, int]
+) -> Any:
+    """Log-probabilities of every single-base substitution of every token.
+
+    Args:
+        logits: [B, T, V] model logits.
+        tokens: [B, T] token ids of the same rows.
+        kmer_offset: id of the first 6-mer (ids are kmer_offset + index in product("ATCG")).
+        letter_ids: single letter -> id (A, C, G, T used).
+
+    Returns:
+        [B, T, 6, 4] float32: for a 6-mer token, [t, j, d] = log p(the 6-mer with base j
+        set to BASES[d]); for a single-letter token (A/C/G/T), [t, 0, d] = log p(letter
+        BASES[d]) and j > 0 is NaN; NaN for every other token (CLS, pad, mask, N).
+    """
+    xp = _xp(logits)
+    logp = log_softmax(logits)  # [B, T, V]
+    tok = tokens.astype(xp.int32)
+    idx = tok - kmer_offset  # [B, T]
+    is_kmer = (idx >= 0) & (idx < 4**K)
+    idx = xp.where(is_kmer, idx, 0)
+    weights = 4 ** np.arange(K - 1, -1, -1, dtype=np.int32)  # [6], first base most significant
+    digits = (idx[..., None] // weights) % 4  # [B, T, 6]
+    new = np.array([_ATCG_DIGIT[b] for b in BASES], dtype=np.int32)  # [4]
+    ids = idx[..., None, None] + (new[None, None, None, :] - digits[..., None]) * weights[
+        None, None, :, None
+    ]  # [B, T, 6, 4]
+    b, t = tok.shape
+    kmer_lp = xp.take_along_axis(
+        logp, (ids + kmer_offset).reshape(b, t, K * 4), axis=-1
+    ).reshape(b, t, K, 4)
+
+    letters = np.array([letter_ids[x] for x in BASES], dtype=np.int32)  # [4]
+    is_letter = xp.any(tok[..., None] == letters, axis=-1)  # [B, T]
+    letter_lp = logp[..., letters]  # [B, T, 4]
+    nan = xp.float32(np.nan)
+    first = xp.where(is_letter[..., None], letter_lp, nan)[..., None, :]  # [B, T, 1, 4]
+    rest = xp.full((b, t, K - 1, 4), nan, dtype=xp.float32)
+    letter_table = xp.concatenate([first, rest], axis=2)
+    return xp.where(is_kmer[..., None, None], kmer_lp, letter_table).astype(xp.float32)
+
+
+def sequence_mask(tokens: Any, *, pad_id: int, cls_id: int) -> Any:
+    """[B, T] float32: 1 for sequence tokens, 0 for CLS and padding."""
+    xp = _xp(tokens)
+    return ((tokens != pad_id) & (tokens != cls_id)).astype(xp.float32)
+
+
+def mean_pool(embeddings: Any, tokens: Any, *, pad_id: int, cls_id: int) -> Any:
+    """Mean of the sequence tokens' embeddings ([B, T, D] -> [B, D]; CLS and pads excluded)."""
+    xp = _xp(embeddings)
+    keep = sequence_mask(tokens, pad_id=pad_id, cls_id=cls_id)[..., None]  # [B, T, 1]
+    count = xp.maximum(keep.sum(axis=1), 1.0)  # [B, 1]
+    return (embeddings.astype(xp.float32) * keep).sum(axis=1) / count
+
+
+def weighted_pool(embeddings: Any, weights: Any) -> Any:
+    """G weighted sums of token embeddings per row ([B, T, D], [B, G, T] -> [B, G, D]).
+
+    With weights 1/n on the n tokens covering a variant (0 elsewhere) this is the mean
+    embedding of those tokens.
+    """
+    xp = _xp(embeddings)
+    return xp.einsum("bgt,btd->bgd", weights.astype(xp.float32), embeddings.astype(xp.float32))
+
+
+def reduce_outputs(
+    outputs: dict[str, Any],
+    tokens: Any,
+    weights: Any | None,
+    *,
+    pad_id: int,
+    cls_id: int,
+    kmer_offset: int,
+    letter_ids: dict[str, int],
+    table: bool,
+    table_tokens: Any | None = None,
+) -> dict[str, Any]:
+    """Everything scoring reads from one batch of forward passes.
+
+    Args:
+        outputs: {"embeddings": {layer: [B, T, D]}, "logits": [B, T, V] (if table)}.
+        tokens: [B, T] ids.
+        weights: [B, G, T] token-pooling weights, or None (no variant-token pooling).
+        table: whether to build the SNV table from the logits.
+        table_tokens: [B, T] ids the table substitutes into (default `tokens`): the
+            unmasked reference tokens when a token was replaced by <mask>.
+
+    Returns:
+        {"mean": {layer: [B, D]}, "pooled": {layer: [B, G, D]} (if weights),
+        "table": [B, T, 6, 4] (if table)}.
+    """
+    out: dict[str, Any] = {"mean": {}, "pooled": {}}
+    for layer, emb in outputs["embeddings"].items():
+        out["mean"][layer] = mean_pool(emb, tokens, pad_id=pad_id, cls_id=cls_id)
+        if weights is not None:
+            out["pooled"][layer] = weighted_pool(emb, weights)
+    if table:
+        out["table"] = snv_table(
+            outputs["logits"],
+            tokens if table_tokens is None else table_tokens,
+            kmer_offset=kmer_offset, letter_ids=letter_ids
+        )
+    return out

@@ -1,0 +1,145 @@
+"""Variant effect scores from reduced model outputs: distances, LLR, score names.
+
+Formulas (x = reference, y = alternative, both [..., D] pooled embeddings):
+  l2      ||x - y||_2
+  cosine  1 - x.y / (||x|| ||y||)           (a distance: 0 for parallel vectors)
+  llr     log p(alt token) - log p(ref token) at the token holding an SNV, read from the
+          SNV table (`ntscale.scoring.reduce.snv_table`) of the reference window, with the
+          token masked (masked marginal) or not (wild-type marginal).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ntscale.errors import ConfigError
+from ntscale.scoring.reduce import BASES, K, _xp
+
+SCORE_KINDS = ("llr_masked", "llr_wt", "l2", "cosine")
+"""What `--scores` may name (plus "llr" for both LLR kinds)."""
+
+_COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
+
+
+def l2_distance(x: Any, y: Any) -> Any:
+    """Euclidean distance over the last axis."""
+    xp = _xp(x)
+    d = x.astype(xp.float32) - y.astype(xp.float32)
+    return xp.sqrt(xp.sum(d * d, axis=-1))
+
+
+def cosine_distance(x: Any, y: Any) -> Any:
+    """1 - cosine similarity over the last axis (NaN if either vector is zero)."""
+    xp = _xp(x)
+    x, y = x.astype(xp.float32), y.astype(xp.float32)
+    nx = xp.sqrt(xp.sum(x * x, axis=-1))
+    ny = xp.sqrt(xp.sum(y * y, axis=-1))
+    denom = nx * ny
+    safe = xp.where(denom > 0, denom, 1.0)
+    return xp.where(denom > 0, 1.0 - xp.sum(x * y, axis=-1) / safe, xp.float32(np.nan))
+
+
+def snv_llr(table: np.ndarray, token: int, offset: int, ref: str, alt: str) -> float:
+    """log p(alt) - log p(ref) for one SNV from one row's SNV table.
+
+    Args:
+        table: [T, 6, 4] SNV table of the window (masked or not).
+        token: index of the token holding the SNV (CLS = 0).
+        offset: base of the SNV inside that token (0 for a single-letter token).
+        ref, alt: the reference and alternative base (A, C, G or T) on the window's strand.
+
+    Returns:
+        The log-likelihood ratio (natural log); NaN if the token has no table entry.
+    """
+    row = table[token, offset]
+    return float(row[BASES.index(alt)] - row[BASES.index(ref)])
+
+
+def complement(base: str) -> str:
+    """Complement of one base (A, C, G, T)."""
+    return _COMPLEMENT[base]
+
+
+def parse_scores(kinds: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Normalise `--scores` values ("llr" = both LLR kinds) to SCORE_KINDS order.
+
+    Raises:
+        ConfigError: an unknown kind (lists the valid ones), or none at all.
+    """
+    wanted: set[str] = set()
+    for kind in kinds:
+        k = str(kind).strip().lower()
+        if k == "llr":
+            wanted |= {"llr_masked", "llr_wt"}
+        elif k in SCORE_KINDS:
+            wanted.add(k)
+        else:
+            raise ConfigError(
+                f"unknown score {kind!r}; valid scores: llr, {', '.join(SCORE_KINDS)}"
+            )
+    if not wanted:
+        raise ConfigError("no scores requested; give at least one of llr, l2, cosine")
+    return tuple(k for k in SCORE_KINDS if k in wanted)
+
+
+def score_names(kinds: tuple[str, ...], layers: tuple[int, ...]) -> tuple[str, ...]:
+    """Names of the stored score arrays for these kinds and layers.
+
+    `llr_masked`, `llr_wt`, and per layer L: `l2_mean_layer_L`, `l2_variant_layer_L`,
+    `cosine_mean_layer_L`, `cosine_variant_layer_L`.
+    """
+    names = [k for k in ("llr_masked", "llr_wt") if k in kinds]
+    for metric in ("l2", "cosine"):
+        if metric in kinds:
+            for layer in layers:
+                names += [f"{metric}_mean_layer_{layer}", f"{metric}_variant_layer_{layer}"]
+    return tuple(names)
+
+
+def token_weights(starts: np.ndarray, lengths: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Pooling weights over a window's tokens for the tokens overlapping bases [lo, hi).
+
+    Args:
+        starts, lengths: token spans after CLS (`Tokenizer.token_spans`).
+        lo, hi: 0-based half-open interval of the variant in the window; an empty
+            interval (hi == lo) selects the token holding base lo.
+
+    Returns:
+        [n_tokens] float32 (CLS first, weight 0): 1/n on the n covering tokens.
+    """
+    hi = max(hi, lo + 1)
+    hit = (starts < hi) & (starts + lengths > lo)
+    w = np.zeros(len(starts) + 1, np.float32)
+    n = int(hit.sum())
+    if n:
+        w[1:][hit] = 1.0 / n
+    return w
+
+
+def token_at(starts: np.ndarray, lengths: np.ndarray, base: int) -> tuple[int, int]:
+    """(token index with CLS = 0, offset inside the token) of the token holding `base`.
+
+    Raises:
+        ValueError: `base` is outside the tokenized sequence.
+    """
+    i = int(np.searchsorted(starts, base, side="right")) - 1
+    if i < 0 or base >= starts[i] + lengths[i]:
+        raise ValueError(f"base {base} is not covered by any token")
+    return i + 1, int(base - starts[i])
+
+
+__all__ = [
+    "BASES",
+    "K",
+    "SCORE_KINDS",
+    "complement",
+    "cosine_distance",
+    "l2_distance",
+    "parse_scores",
+    "score_names",
+    "snv_llr",
+    "token_at",
+    "token_weights",
+]

@@ -1,0 +1,174 @@
+"""A real single-node Ray head on 127.0.0.1 for tests: own ports, own temp dir, own processes.
+
+Every process of the cluster inherits a unique tag in its environment; `stop()` kills only
+the processes carrying that tag (never `ray stop`, which would kill every Ray on the machine).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+TAG_VAR = "NTSCALE_TEST_RAY_TAG"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _free_range(n: int) -> int:
+    """A base port with `n` consecutive free ports after it (for Ray's worker ports)."""
+    for _ in range(200):
+        base = _free_port()
+        if base + n >= 65000:
+            continue
+        ok = True
+        for p in range(base, base + n):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError(f"no {n} consecutive free ports found")
+
+
+def _tagged_pids(tag: str) -> list[int]:
+    pids = []
+    needle = f"{TAG_VAR}={tag}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                if needle in fh.read().split(b"\0"):
+                    pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+@dataclass
+class RayHead:
+    """A started head: `dashboard_url` is what `ntscale submit --address` takes."""
+
+    tag: str
+    temp_dir: Path
+    dashboard_url: str
+    gcs_address: str
+    env: dict[str, str] = field(repr=False)
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = _tagged_pids(self.tag)
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + grace_s
+            while _tagged_pids(self.tag) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if not _tagged_pids(self.tag):
+                break
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def start_head(num_cpus: int = 2, timeout_s: float = 60.0) -> RayHead:
+    """Start a Ray head bound to 127.0.0.1 with the dashboard (job API) on a free port."""
+    tag = uuid.uuid4().hex[:12]
+    # Ray's socket paths must stay under ~107 bytes: keep the temp dir short.
+    temp_dir = Path(tempfile.mkdtemp(prefix="ntr", dir="/tmp"))
+    env = dict(os.environ)
+    env.update(
+        {
+            TAG_VAR: tag,
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+            "JAX_PLATFORMS": "cpu",
+        }
+    )
+    env.pop("RAY_ADDRESS", None)
+    # Token auth on, with this cluster's own token (never ~/.ray/auth_token): the default
+    # of recent Ray, and what `ntscale submit` must handle.
+    token_path = temp_dir / "auth_token"
+    token_path.write_text(secrets.token_hex(32))
+    env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_path)})
+    env.pop("RAY_AUTH_TOKEN", None)
+    gcs_port, dash_port = _free_port(), _free_port()
+    workers = _free_range(24)
+    cmd = [
+        str(VENV_BIN / "ray"), "start", "--head",
+        "--node-ip-address", "127.0.0.1",
+        "--port", str(gcs_port),
+        "--dashboard-host", "127.0.0.1",
+        "--dashboard-port", str(dash_port),
+        "--include-dashboard", "true",
+        "--temp-dir", str(temp_dir),
+        "--num-cpus", str(num_cpus),
+        "--num-gpus", "0",
+        "--object-store-memory", str(200 * 1024**2),
+        "--ray-client-server-port", str(_free_port()),
+        "--dashboard-agent-listen-port", str(_free_port()),
+        "--dashboard-agent-grpc-port", str(_free_port()),
+        "--runtime-env-agent-port", str(_free_port()),
+        "--metrics-export-port", str(_free_port()),
+        "--node-manager-port", str(_free_port()),
+        "--object-manager-port", str(_free_port()),
+        "--min-worker-port", str(workers),
+        "--max-worker-port", str(workers + 23),
+        "--disable-usage-stats",
+    ]  # fmt: skip
+    head = RayHead(
+        tag=tag,
+        temp_dir=temp_dir,
+        dashboard_url=f"http://127.0.0.1:{dash_port}",
+        gcs_address=f"127.0.0.1:{gcs_port}",
+        env=env,
+    )
+    try:
+        proc = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"ray start failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        _wait_for_jobs_api(head.dashboard_url, token_path.read_text(), timeout_s)
+    except BaseException:
+        head.stop()
+        raise
+    return head
+
+
+def _wait_for_jobs_api(url: str, token: str, timeout_s: float) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    request = urllib.request.Request(
+        f"{url}/api/version", headers={"Authorization": f"Bearer {token}"}
+    )
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(request, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError as err:
+            last = err
+        time.sleep(0.3)
+    raise RuntimeError(f"the dashboard at {url} did not answer in {timeout_s}s: {last}")

@@ -1,0 +1,96 @@
+"""Embedding runs in one process: store contents equal a direct forward pass; resume; refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ntscale.errors import StoreError
+from ntscale.runner.embed_job import EmbedJob
+from ntscale.runner.local import run_local
+from ntscale.store import open as open_store
+from ntscale.types import WindowStatus
+
+
+def expected_means(model, seqs, layers):
+    """Mean over sequence tokens (CLS, pad excluded) from NTModel.apply, one window at a time."""
+    tok = model.tokenizer
+    out = {layer: [] for layer in layers}
+    for s in seqs:
+        ids = tok.encode(s)[None, :]
+        res = model.apply(ids, layers=layers, logits=False)
+        for layer in layers:
+            out[layer].append(res["embeddings"][layer][0, 1:].mean(axis=0))
+    return {layer: np.stack(v) for layer, v in out.items()}
+
+
+def test_local_run_matches_direct_apply(small_config, example):
+    from ntscale.genome import FastaSource
+    from ntscale.model import load
+
+    cfg = small_config()
+    job = EmbedJob.plan_from_config(cfg, command_line="test")
+    summary = run_local(job)
+    windows = summary["store"]["windows"]
+    assert windows["units_done"] == windows["units_total"] == job.n_units()
+
+    ds = open_store(cfg.out)
+    n = job.plan.n_windows
+    assert ds.sizes["window"] == n
+    status = ds["status"].values
+    start, end = ds["start"].values, ds["end"].values
+    # the all-N windows are kept with their status; one window is shrunk to fit the tokens
+    assert (status == WindowStatus.SKIPPED_ALL_N).sum() >= 1
+    assert (status == WindowStatus.OK).sum() >= 6
+    np.testing.assert_array_equal(start, job.plan.start)
+    assert np.all(end <= job.plan.end) and np.all(end > start)
+
+    model = load(cfg.model, dtype="float32")
+    fasta = FastaSource(cfg.fasta)
+    ok = np.flatnonzero(status != WindowStatus.SKIPPED_ALL_N)
+    seqs = [fasta.fetch("20", int(start[i]), int(end[i])) for i in ok]
+    want = expected_means(model, seqs, (1, 2))
+    for layer in (1, 2):
+        got = ds["embedding_mean"].sel(layer=layer).values
+        np.testing.assert_allclose(got[ok], want[layer], rtol=1e-4, atol=1e-4)
+        skipped = np.flatnonzero(status == WindowStatus.SKIPPED_ALL_N)
+        assert np.isnan(got[skipped]).all()
+    # n_tokens recorded per window equals the tokenizer's count of what was embedded
+    n_tok = ds["n_tokens"].values
+    assert [model.tokenizer.count_tokens(s) for s in seqs] == list(n_tok[ok])
+
+
+def test_rerun_skips_done_units_and_refuses_other_settings(small_config):
+    cfg = small_config()
+    job = EmbedJob.plan_from_config(cfg)
+    first = run_local(job)
+    assert first["run"]["units_run"] == job.n_units()
+    again = run_local(EmbedJob.plan_from_config(cfg))
+    assert again["run"]["units_run"] == 0
+
+    other = small_config(layers=[1])
+    with pytest.raises(StoreError) as e:
+        EmbedJob.plan_from_config(other).prepare()
+    assert "layers" in str(e.value)
+
+
+def test_per_token_and_cls_outputs(small_config):
+    from ntscale.model import load
+
+    cfg = small_config(per_token=True, cls=True, layers=[2])
+    job = EmbedJob.plan_from_config(cfg)
+    run_local(job)
+    ds = open_store(cfg.out)
+    tokens = ds["embedding_tokens"].sel(layer=2).values.astype(np.float32)
+    cls = ds["embedding_cls"].sel(layer=2).values
+    model = load(cfg.model, dtype="float32")
+    i = int(np.flatnonzero(ds["status"].values == WindowStatus.OK)[0])
+    seq_end = int(ds["end"].values[i])
+    from ntscale.genome import FastaSource
+
+    seq = FastaSource(cfg.fasta).fetch("20", int(ds["start"].values[i]), seq_end)
+    emb = model.apply(model.tokenizer.encode(seq)[None], layers=(2,), logits=False)["embeddings"][2][0]
+    n = emb.shape[0]
+    np.testing.assert_allclose(tokens[i, :n], emb, rtol=1e-2, atol=1e-2)  # float16 storage
+    assert np.isnan(tokens[i, n:]).all()
+    np.testing.assert_allclose(cls[i], emb[0], rtol=1e-4, atol=1e-4)

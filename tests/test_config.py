@@ -1,0 +1,100 @@
+"""Run settings: YAML + flags into frozen dataclasses; unknown keys and bad values are errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ntscale.cli.common import merge_settings, parse_int_list
+from ntscale.config import EmbedConfig, build_config, config_to_dict, read_yaml
+from ntscale.errors import ConfigError
+
+BASE = {"fasta": "g.fa", "model": "m", "out": "o.zarr"}
+
+
+def test_defaults_and_execution_keys_at_top_level():
+    cfg = build_config(EmbedConfig, BASE | {"layers": [2, 4], "batch_size": 3, "ray": "auto"})
+    assert cfg.layers == (2, 4)
+    assert cfg.execution.batch_size == 3
+    assert cfg.execution.ray == "auto"
+    assert cfg.strands == "forward"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.out = "x"  # type: ignore[misc]
+
+
+def test_unknown_key_is_an_error_listing_valid_keys():
+    with pytest.raises(ConfigError) as e:
+        build_config(EmbedConfig, BASE | {"windwo_bp": 100}, source="run.yaml")
+    msg = str(e.value)
+    assert "unknown setting(s) windwo_bp in run.yaml" in msg
+    assert "window_bp" in msg
+
+
+def test_unknown_execution_key_is_reported_with_its_section():
+    with pytest.raises(ConfigError, match=r"execution\.gpus"):
+        build_config(EmbedConfig, BASE | {"execution": {"gpus": 2}})
+
+
+def test_missing_required_setting():
+    with pytest.raises(ConfigError, match="missing required setting.*fasta"):
+        build_config(EmbedConfig, {"model": "m", "out": "o"})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("strands", "up", "strands must be one of forward, reverse, both; got 'up'"),
+        ("dtype", "fp8", "dtype must be one of bf16, fp32; got 'fp8'"),
+        ("window_bp", -5, "window_bp must be a positive number of bp, got -5"),
+        ("layers", [0], r"layers are numbered from 1, got \[0\]"),
+        ("last_window", "wrap", "last_window must be one of shift, truncate, drop"),
+    ],
+)
+def test_bad_values(key, value, match):
+    with pytest.raises(ConfigError, match=match):
+        build_config(EmbedConfig, BASE | {key: value})
+
+
+def test_yaml_dashes_and_flags_override(tmp_path):
+    p = tmp_path / "run.yaml"
+    p.write_text("fasta: a.fa\nmodel: m\nout: o.zarr\nbatch-size: 2\nstrands: both\n")
+    assert read_yaml(p)["batch_size"] == 2
+    merged = merge_settings(str(p), {"strands": "reverse", "out": None})
+    cfg = build_config(EmbedConfig, merged)
+    assert cfg.strands == "reverse" and cfg.out == "o.zarr" and cfg.execution.batch_size == 2
+
+
+def test_yaml_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_yaml(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        read_yaml(bad)
+    lst = tmp_path / "list.yaml"
+    lst.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        read_yaml(lst)
+
+
+def test_config_to_dict_is_plain():
+    cfg = build_config(EmbedConfig, BASE | {"layers": [1]})
+    d = config_to_dict(cfg)
+    assert d["layers"] == [1] and d["execution"]["dtype"] == "bf16"
+
+
+def test_parse_int_list():
+    assert parse_int_list("1,6 12", name="layers") == (1, 6, 12)
+    assert parse_int_list(None, name="layers") is None
+    with pytest.raises(ConfigError, match="--layers takes integers"):
+        parse_int_list("a,b", name="layers")
+
+
+def test_shipped_configs_are_valid(repo_root):
+    for path in sorted((repo_root / "configs").glob("*.yaml")):
+        values = read_yaml(path)
+        if "score" in path.name:
+            continue  # scoring configs are checked by tests/scoring
+        values = {"fasta": "g.fa", "model": "m", "out": "o"} | values
+        build_config(EmbedConfig, values, source=str(path))
