@@ -10,14 +10,19 @@ from __future__ import annotations
 import logging
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from ntscale.runner.job import Job
+from ntscale.runner.job import Job, UnitWorker
 from ntscale.runner.progress import Progress
 
 log = logging.getLogger(__name__)
 
 
 def run_local(
-    job: Job, *, progress: bool = False, in_flight: int = 2, label: str = "units"
+    job: Job,
+    *,
+    progress: bool = False,
+    in_flight: int = 2,
+    label: str = "units",
+    worker: UnitWorker | None = None,
 ) -> dict:
     """Run every pending unit of `job` here; return the run summary.
 
@@ -26,6 +31,7 @@ def run_local(
         progress: draw a progress bar (CLI only).
         in_flight: units processed concurrently (host/device overlap); 1 = strictly serial.
         label: progress bar label.
+        worker: an already opened worker of this job (benchmarks reuse a warm one).
     """
     pending = [int(u) for u in job.prepare()]
     n_units = job.n_units()
@@ -40,7 +46,7 @@ def run_local(
     log.info("%d of %d units to run (%d already done)", len(pending), n_units, len(done))
     try:
         if pending:
-            worker = job.open_worker()
+            worker = worker or job.open_worker()
             with ThreadPoolExecutor(max_workers=max(1, in_flight)) as pool:
                 queue = list(reversed(pending))
                 running = set()
