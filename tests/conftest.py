@@ -25,7 +25,7 @@ def _find_shared() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """The project's shared/ folder: real genomes (data/) and reference golden outputs (fixtures/)."""
+    """The shared/ folder: real genomes (data/) and reference golden outputs (fixtures/)."""
     return _find_shared()
 
 

@@ -37,7 +37,9 @@ def test_debug_shows_traceback(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("fasta: a\nmodel: m\nout: o\nbogus: 1\n")
     r = run_cli("embed", "--config", str(cfg))
-    assert r.returncode == 2 and "unknown setting(s) bogus" in r.stderr and "Traceback" not in r.stderr
+    assert (
+        r.returncode == 2 and "unknown setting(s) bogus" in r.stderr and "Traceback" not in r.stderr
+    )
     r = run_cli("--debug", "embed", "--config", str(cfg))
     assert r.returncode != 0 and "Traceback" in r.stderr and "ConfigError" in r.stderr
 
@@ -50,5 +52,10 @@ def test_usage_error_exit_code(capsys):
 
 def test_bare_ray_flag_means_local():
     assert _expand_bare_options(["embed", "--ray"]) == ["embed", "--ray=local"]
-    assert _expand_bare_options(["embed", "--ray", "--out", "x"]) == ["embed", "--ray=local", "--out", "x"]
+    assert _expand_bare_options(["embed", "--ray", "--out", "x"]) == [
+        "embed",
+        "--ray=local",
+        "--out",
+        "x",
+    ]
     assert _expand_bare_options(["embed", "--ray", "auto"]) == ["embed", "--ray", "auto"]

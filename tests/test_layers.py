@@ -1,4 +1,4 @@
-"""Layer boundaries of DESIGN.md: pure layers import no file/cluster libraries; Ray only in runner."""
+"""Layer boundaries of DESIGN.md: pure layers import no file or cluster library; Ray in runner."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 Dataset shape (see docs/store.md):
   dims      layer, window, dim, token (per-token stores), variant (variant stores)
   coords    layer; per window: contig (names), start, end, strand ("+", "-", "." unwritten),
-            haplotype, status, n_tokens, frac_n, n_variants; per variant: variant_contig, variant_pos,
+            haplotype, status, n_tokens, frac_n,
+            n_variants; per variant: variant_contig, variant_pos,
             variant_id, variant_ref, variant_alt, variant_status
   data vars embedding_mean (layer, window, dim), embedding_cls (layer, window, dim),
             embedding_tokens (layer, window, token, dim), score_<name> (variant)

@@ -89,7 +89,9 @@ def test_per_token_and_cls_outputs(small_config):
     from ntscale.genome import FastaSource
 
     seq = FastaSource(cfg.fasta).fetch("20", int(ds["start"].values[i]), seq_end)
-    emb = model.apply(model.tokenizer.encode(seq)[None], layers=(2,), logits=False)["embeddings"][2][0]
+    emb = model.apply(model.tokenizer.encode(seq)[None], layers=(2,), logits=False)["embeddings"][
+        2
+    ][0]
     n = emb.shape[0]
     np.testing.assert_allclose(tokens[i, :n], emb, rtol=1e-2, atol=1e-2)  # float16 storage
     assert np.isnan(tokens[i, n:]).all()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from storecmp import assert_same_bytes
 
 from ntscale.runner.embed_job import EmbedJob
 from ntscale.runner.local import run_local
 from ntscale.runner.ray import run_ray
-
-from storecmp import assert_same_bytes
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

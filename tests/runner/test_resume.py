@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 import pytest
-
 from storecmp import assert_same_bytes
 
 pytestmark = pytest.mark.slow
