@@ -45,6 +45,23 @@ class Checkpoint:
     path: Path
 
 
+@dataclass(frozen=True, kw_only=True)
+class ModelInfo:
+    """What a checkpoint is, read without loading its parameters (see `describe`).
+
+    Attributes:
+        name: model name, as `load` would record it.
+        digest: sha256 of the parameter file(s), equal to `load(...).digest`.
+        config: its hyperparameters.
+        path: the folder `load` would read (``jax_model/`` or the HF folder).
+    """
+
+    name: str
+    digest: str
+    config: NTConfig
+    path: Path
+
+
 def file_digest(paths: Sequence[Path]) -> str:
     """sha256 of the parameter files' bytes, concatenated in the given (shard) order.
 
@@ -77,18 +94,48 @@ def read_checkpoint(directory: str | Path, *, name: str | None = None) -> Checkp
     Raises:
         CheckpointError: not a checkpoint, unreadable, or names/shapes do not match.
     """
+    directory, name, layout = _locate(directory, name)
+    if layout == "jax":
+        return _read_jax(directory, name=name)
+    from ntscale.model.checkpoint_hf import read_hf_checkpoint
+
+    config, flat, files = read_hf_checkpoint(directory, name=name)
+    return Checkpoint(config=config, params=flat, digest=file_digest(files), path=directory)
+
+
+def read_checkpoint_info(directory: str | Path, *, name: str | None = None) -> ModelInfo:
+    """Name, digest and hyperparameters of a checkpoint folder, without loading parameters.
+
+    Reads only ``hyperparams.json`` / ``config.json`` and streams the parameter file(s)
+    through sha256, so the result matches `read_checkpoint(directory).digest` while memory
+    stays flat (a 2.5B checkpoint is ~10 GB). Names and shapes are not validated.
+
+    Raises:
+        CheckpointError: not a checkpoint, or unreadable hyperparameters/weight index.
+    """
+    directory, name, layout = _locate(directory, name)
+    if layout == "jax":
+        config = _read_hyperparams(directory, name=name)
+        files = [directory / PYTREE]
+    else:
+        from ntscale.model.checkpoint_hf import read_hf_config, weight_files
+
+        _, config = read_hf_config(directory, name=name)
+        files = weight_files(directory)
+    return ModelInfo(name=name, digest=file_digest(files), config=config, path=directory)
+
+
+def _locate(directory: str | Path, name: str | None) -> tuple[Path, str, str]:
+    """(folder to read, model name, "jax" or "hf") of a checkpoint directory."""
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: checkpoint folder does not exist")
     name = name or (directory.parent.name if directory.name == "jax_model" else directory.name)
     jax_dir = find_jax_dir(directory)
     if jax_dir is not None:
-        return _read_jax(jax_dir, name=name)
+        return jax_dir, name, "jax"
     if (directory / "config.json").is_file():
-        from ntscale.model.checkpoint_hf import read_hf_checkpoint
-
-        config, flat, files = read_hf_checkpoint(directory, name=name)
-        return Checkpoint(config=config, params=flat, digest=file_digest(files), path=directory)
+        return directory, name, "hf"
     raise CheckpointError(
         f"{directory}: not a checkpoint: expected jax_model/{HYPERPARAMS} and "
         f"jax_model/{PYTREE} (official layout) or config.json with model.safetensors "
@@ -96,15 +143,20 @@ def read_checkpoint(directory: str | Path, *, name: str | None = None) -> Checkp
     )
 
 
-def _read_jax(jax_dir: Path, *, name: str) -> Checkpoint:
-    hp_path, pt_path = jax_dir / HYPERPARAMS, jax_dir / PYTREE
+def _read_hyperparams(jax_dir: Path, *, name: str) -> NTConfig:
+    hp_path = jax_dir / HYPERPARAMS
     try:
         hp = json.loads(hp_path.read_text())
     except (OSError, ValueError) as e:
         raise CheckpointError(f"{hp_path}: cannot read hyperparameters: {e}") from e
     if not isinstance(hp, dict):
         raise CheckpointError(f"{hp_path}: expected a JSON object, got {type(hp).__name__}")
-    config = config_from_hyperparams(hp, name=name, path=str(hp_path))
+    return config_from_hyperparams(hp, name=name, path=str(hp_path))
+
+
+def _read_jax(jax_dir: Path, *, name: str) -> Checkpoint:
+    pt_path = jax_dir / PYTREE
+    config = _read_hyperparams(jax_dir, name=name)
     try:
         raw = joblib.load(pt_path)
     except (OSError, EOFError, ValueError, KeyError, pickle.UnpicklingError) as e:

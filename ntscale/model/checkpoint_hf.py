@@ -174,6 +174,22 @@ def convert_hf_state(state: Mapping[str, np.ndarray], config: NTConfig,
     return flat
 
 
+def read_hf_config(directory: Path, *, name: str) -> tuple[dict[str, Any], NTConfig]:
+    """The raw ``config.json`` of an HF checkpoint folder and its `NTConfig`.
+
+    Raises:
+        CheckpointError: unreadable or unsupported config.
+    """
+    cfg_path = directory / "config.json"
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{cfg_path}: cannot read config: {e}") from e
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{cfg_path}: expected a JSON object, got {type(cfg).__name__}")
+    return cfg, config_from_hf(cfg, name=name, path=str(cfg_path))
+
+
 def read_hf_checkpoint(directory: Path, *, name: str) -> tuple[NTConfig, Flat, list[Path]]:
     """Read and convert an HF checkpoint folder.
 
@@ -183,12 +199,7 @@ def read_hf_checkpoint(directory: Path, *, name: str) -> tuple[NTConfig, Flat, l
     Raises:
         CheckpointError: unreadable config/weights or a mismatch (names the keys).
     """
-    cfg_path = directory / "config.json"
-    try:
-        cfg = json.loads(cfg_path.read_text())
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{cfg_path}: cannot read config: {e}") from e
-    config = config_from_hf(cfg, name=name, path=str(cfg_path))
+    cfg, config = read_hf_config(directory, name=name)
     files = weight_files(directory)
     state: dict[str, np.ndarray] = {}
     for f in files:

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +35,9 @@ from ntscale.model.precision import (
     normalize_dtype,
     precision_policy,
 )
+
+if TYPE_CHECKING:
+    from ntscale.model.checkpoint import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +266,36 @@ def _is_repo_id(source: str) -> bool:
     return len(parts) == 2 and all(parts) and not source.startswith((".", "~"))
 
 
+def resolve_source(source: str | Path, *, name: str | None = None) -> tuple[Path, str | None]:
+    """The local checkpoint folder of a source, downloading from the hub if need be.
+
+    Args:
+        source: a checkpoint folder, a published model name or a hub repo id "owner/name".
+        name: model name to record (default: published name, repo name or folder name).
+
+    Returns:
+        (folder, name to record; None means "the folder's name").
+
+    Raises:
+        CheckpointError: unknown source or download failure.
+    """
+    from ntscale.model.hub import download_checkpoint
+
+    path = Path(source).expanduser()
+    if path.exists():
+        return path, name
+    text = str(source)
+    published = next((k for k in PRESETS if k.lower() == text.lower()), None)
+    if published is not None:
+        return download_checkpoint(HUB_REPOS[published], model_name=published), name or published
+    if _is_repo_id(text):
+        return download_checkpoint(text), name or text.split("/")[1]
+    raise CheckpointError(
+        f"{text!r} is not a checkpoint folder, a published model "
+        f"({', '.join(PRESETS)}) or a hub repository id (owner/name)"
+    )
+
+
 def load(source: str | Path, dtype: str = "float32", *, name: str | None = None,
          attention: AttentionImpl | None = None) -> NTModel:
     """Load a Nucleotide Transformer.
@@ -280,31 +313,34 @@ def load(source: str | Path, dtype: str = "float32", *, name: str | None = None,
         ConfigError: unknown dtype.
     """
     from ntscale.model.checkpoint import read_checkpoint
-    from ntscale.model.hub import download_checkpoint
 
     normalize_dtype(dtype)
     t0 = time.perf_counter()
-    path = Path(source).expanduser()
-    if path.exists():
-        ckpt = read_checkpoint(path, name=name)
-    else:
-        text = str(source)
-        published = next((k for k in PRESETS if k.lower() == text.lower()), None)
-        if published is not None:
-            folder = download_checkpoint(HUB_REPOS[published], model_name=published)
-            ckpt = read_checkpoint(folder, name=name or published)
-        elif _is_repo_id(text):
-            folder = download_checkpoint(text)
-            ckpt = read_checkpoint(folder, name=name or text.split("/")[1])
-        else:
-            raise CheckpointError(
-                f"{text!r} is not a checkpoint folder, a published model "
-                f"({', '.join(PRESETS)}) or a hub repository id (owner/name)"
-            )
+    folder, name = resolve_source(source, name=name)
+    ckpt = read_checkpoint(folder, name=name)
     model = NTModel(ckpt.config, stack_official(ckpt.params, ckpt.config), dtype=dtype,
                     digest=ckpt.digest, source=str(ckpt.path), attention=attention)
     log.info("loaded %s from %s in %.1f s", model, ckpt.path, time.perf_counter() - t0)
     return model
 
 
-__all__ = ["CompiledForward", "NTModel", "bucket_length", "init_model", "load"]
+def describe(source: str | Path, *, name: str | None = None) -> ModelInfo:
+    """Name, digest, hyperparameters and folder of a model, without loading its parameters.
+
+    Resolves `source` exactly like `load` (published names and repo ids are downloaded to
+    the hub cache if not there), then reads only the hyperparameters and hashes the
+    parameter file(s): `describe(s).digest == load(s).digest` and `.name`/`.config` agree,
+    at the memory cost of a file read buffer. Lets a driver plan a run for a 2.5B model
+    without holding its 10 GB of parameters.
+
+    Raises:
+        CheckpointError: unknown source, download failure, or not a checkpoint folder.
+    """
+    from ntscale.model.checkpoint import read_checkpoint_info
+
+    folder, name = resolve_source(source, name=name)
+    return read_checkpoint_info(folder, name=name)
+
+
+__all__ = ["CompiledForward", "NTModel", "bucket_length", "describe", "init_model", "load",
+           "resolve_source"]
