@@ -7,6 +7,16 @@ from typing import Annotated
 import typer
 
 from ntscale.cli.common import (
+    BatchSizeOpt,
+    ConfigOpt,
+    DtypeOpt,
+    FastaOpt,
+    MaxActorsOpt,
+    ModelOpt,
+    OutOpt,
+    ProgressOpt,
+    RayOpt,
+    WindowOpt,
     command_line,
     merge_settings,
     parse_int_list,
@@ -22,15 +32,9 @@ Opt = typer.Option
 
 @app.command()
 def embed(
-    fasta: Annotated[
-        str | None, Opt(help="Genome FASTA (plain or bgzipped; .fai made if missing).")
-    ] = None,
-    model: Annotated[
-        str | None, Opt(help="Published model name, checkpoint directory or hub repo id.")
-    ] = None,
-    out: Annotated[
-        str | None, Opt(help="Output Zarr store (path or fsspec URL such as s3://...).")
-    ] = None,
+    fasta: FastaOpt = None,
+    model: ModelOpt = None,
+    out: OutOpt = None,
     layers: Annotated[
         str | None, Opt(help="Layers to keep, e.g. 6,12 (default: the last).")
     ] = None,
@@ -46,9 +50,7 @@ def embed(
     include_contigs: Annotated[str | None, Opt(help="Contig names or patterns to include.")] = None,
     exclude_contigs: Annotated[str | None, Opt(help="Contig names or patterns to exclude.")] = None,
     min_contig_bp: Annotated[int | None, Opt(help="Skip contigs shorter than this.")] = None,
-    window: Annotated[
-        int | None, Opt(help="Window length in bp (default: the model's maximum).")
-    ] = None,
+    window: WindowOpt = None,
     stride: Annotated[int | None, Opt(help="Stride in bp (default: the window length).")] = None,
     strands: Annotated[str | None, Opt(help="forward, reverse or both.")] = None,
     last_window: Annotated[str | None, Opt(help="At contig ends: shift, truncate or drop.")] = None,
@@ -63,15 +65,12 @@ def embed(
         str | None, Opt(help="Unphased heterozygous genotypes: error, ref, alt or skip.")
     ] = None,
     unit_windows: Annotated[int | None, Opt(help="Windows per work unit (= store chunk).")] = None,
-    batch_size: Annotated[int | None, Opt(help="Windows per forward pass.")] = None,
-    dtype: Annotated[str | None, Opt(help="Compute dtype: bf16 or fp32.")] = None,
-    ray: Annotated[
-        str | None,
-        Opt(help="Run on Ray: 'local' (private), 'auto' or HOST:PORT. Bare --ray = local."),
-    ] = None,
-    max_actors: Annotated[int | None, Opt(help="At most this many Ray actors.")] = None,
-    config: Annotated[str | None, Opt(help="YAML file of settings (flags win).")] = None,
-    progress: Annotated[bool | None, Opt("--progress/--no-progress", help="Progress bar.")] = None,
+    batch_size: BatchSizeOpt = None,
+    dtype: DtypeOpt = None,
+    ray: RayOpt = None,
+    max_actors: MaxActorsOpt = None,
+    config: ConfigOpt = None,
+    progress: ProgressOpt = None,
 ) -> None:
     """Embed every window of a genome (or of VCF haplotypes) and write a Zarr store."""
     from ntscale.runner.embed_job import EmbedJob

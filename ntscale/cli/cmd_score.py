@@ -7,6 +7,16 @@ from typing import Annotated
 import typer
 
 from ntscale.cli.common import (
+    BatchSizeOpt,
+    ConfigOpt,
+    DtypeOpt,
+    FastaOpt,
+    MaxActorsOpt,
+    ModelOpt,
+    OutOpt,
+    ProgressOpt,
+    RayOpt,
+    WindowOpt,
     command_line,
     merge_settings,
     parse_int_list,
@@ -22,14 +32,10 @@ Opt = typer.Option
 
 @app.command()
 def score(
-    fasta: Annotated[
-        str | None, Opt(help="Genome FASTA (plain or bgzipped; .fai made if missing).")
-    ] = None,
+    fasta: FastaOpt = None,
     vcf: Annotated[str | None, Opt(help="Variants to score (VCF/BCF; samples ignored).")] = None,
-    model: Annotated[
-        str | None, Opt(help="Published model name, checkpoint directory or hub repo id.")
-    ] = None,
-    out: Annotated[str | None, Opt(help="Output Zarr store (path or fsspec URL).")] = None,
+    model: ModelOpt = None,
+    out: OutOpt = None,
     scores: Annotated[
         str | None,
         Opt(help="Scores: llr (= llr_masked + llr_wt), llr_masked, llr_wt, l2, cosine."),
@@ -37,9 +43,7 @@ def score(
     layers: Annotated[
         str | None, Opt(help="Layers of the distance scores, e.g. 6,12 (default: the last).")
     ] = None,
-    window: Annotated[
-        int | None, Opt(help="Window length in bp (default: the model's maximum).")
-    ] = None,
+    window: WindowOpt = None,
     window_mode: Annotated[
         str | None,
         Opt(help="centred (a window per variant) or tiled (fixed tiles shared by variants)."),
@@ -49,27 +53,26 @@ def score(
     ] = None,
     share_windows: Annotated[
         bool | None,
-        Opt("--share-windows/--no-share-windows",
-            help="Share forward passes of identical windows (off: one pass per variant)."),
+        Opt(
+            "--share-windows/--no-share-windows",
+            help="Share forward passes of identical windows (off: one pass per variant).",
+        ),
     ] = None,
     unit_variants: Annotated[
         int | None, Opt(help="Variants per work unit (= store chunk).")
     ] = None,
-    batch_size: Annotated[int | None, Opt(help="Windows per forward pass.")] = None,
-    dtype: Annotated[str | None, Opt(help="Compute dtype: bf16 or fp32.")] = None,
-    ray: Annotated[
-        str | None,
-        Opt(help="Run on Ray: 'local' (private), 'auto' or HOST:PORT."),
-    ] = None,
-    max_actors: Annotated[int | None, Opt(help="At most this many Ray actors.")] = None,
+    batch_size: BatchSizeOpt = None,
+    dtype: DtypeOpt = None,
+    ray: RayOpt = None,
+    max_actors: MaxActorsOpt = None,
     vcf_out: Annotated[
         str | None, Opt(help="Also write a bgzipped, tabix-indexed VCF with scores as INFO.")
     ] = None,
     table_out: Annotated[
         str | None, Opt(help="Also write a table, one row per ALT (.tsv or .parquet).")
     ] = None,
-    config: Annotated[str | None, Opt(help="YAML file of settings (flags win).")] = None,
-    progress: Annotated[bool | None, Opt("--progress/--no-progress", help="Progress bar.")] = None,
+    config: ConfigOpt = None,
+    progress: ProgressOpt = None,
 ) -> None:
     """Score every ALT allele of a VCF with a Nucleotide Transformer and write a Zarr store."""
     from ntscale.runner.score_job import ScoreConfig, ScoreJob

@@ -5,12 +5,37 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from ntscale.config import ExecutionConfig, read_yaml
 from ntscale.errors import ConfigError
+
+Opt = typer.Option
+
+# Options shared by the job commands (same name, type and help everywhere).
+FastaOpt = Annotated[
+    str | None, Opt("--fasta", help="Genome FASTA (plain or bgzipped; .fai made if missing).")
+]
+ModelOpt = Annotated[
+    str | None, Opt("--model", help="Published model name, checkpoint directory or hub repo id.")
+]
+OutOpt = Annotated[
+    str | None, Opt("--out", help="Output Zarr store (path or fsspec URL such as s3://...).")
+]
+WindowOpt = Annotated[
+    int | None, Opt("--window", help="Window length in bp (default: the model's maximum).")
+]
+BatchSizeOpt = Annotated[int | None, Opt("--batch-size", help="Windows per forward pass.")]
+DtypeOpt = Annotated[str | None, Opt("--dtype", help="Compute dtype: bf16 or fp32.")]
+RayOpt = Annotated[
+    str | None,
+    Opt("--ray", help="Run on Ray: 'local' (private), 'auto' or HOST:PORT. Bare --ray = local."),
+]
+MaxActorsOpt = Annotated[int | None, Opt("--max-actors", help="At most this many Ray actors.")]
+ConfigOpt = Annotated[str | None, Opt("--config", help="YAML file of settings (flags win).")]
+ProgressOpt = Annotated[bool | None, Opt("--progress/--no-progress", help="Progress bar.")]
 
 
 def parse_int_list(value: str | None, *, name: str) -> tuple[int, ...] | None:

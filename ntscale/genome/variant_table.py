@@ -133,16 +133,15 @@ def _records(vf: pysam.VariantFile, path: Path) -> Iterable[tuple[int, pysam.Var
             return
         except (OSError, ValueError) as e:
             raise InputError(
-                f"malformed VCF record ({e}); fix or remove the line", path=path,
+                f"malformed VCF record ({e}); fix or remove the line",
+                path=path,
                 record=f"data line {i + 2} (after the record at data line {i + 1})",
             ) from e
         i += 1
         yield i, rec
 
 
-def read_variant_table(
-    path: str | Path, *, contigs: Iterable[tuple[str, int]]
-) -> VariantTable:
+def read_variant_table(path: str | Path, *, contigs: Iterable[tuple[str, int]]) -> VariantTable:
     """Read every record of a VCF/BCF into one row per ALT, with sequence-free statuses.
 
     Args:
@@ -205,8 +204,9 @@ def read_variant_table(
     )
     if table.n_variants == 0:
         raise InputError("the VCF has no records to score", path=path)
-    log.info("%s: %d records, %d ALT rows, %s", path.name, n_records, table.n_variants,
-             table.counts())
+    log.info(
+        "%s: %d records, %d ALT rows, %s", path.name, n_records, table.n_variants, table.counts()
+    )
     return table
 
 

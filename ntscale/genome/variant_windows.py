@@ -132,12 +132,14 @@ def plan_variant_windows(
     status[exceeds] = ScoreStatus.ALLELE_EXCEEDS_WINDOW
     for arr in (start, end):
         arr[exceeds] = -1
-    return VariantWindows(start=start, end=end, strands=tuple(strands), status=status,
-                          window_bp=window_bp, mode=mode)
+    return VariantWindows(
+        start=start, end=end, strands=tuple(strands), status=status, window_bp=window_bp, mode=mode
+    )
 
 
-def _tiled(table: VariantTable, lengths: np.ndarray, window_bp: int,
-           todo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _tiled(
+    table: VariantTable, lengths: np.ndarray, window_bp: int, todo: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     a = np.zeros(table.n_variants, np.int64)
     for contig in np.unique(table.contig[todo]):
         rows = np.flatnonzero(todo & (table.contig == contig))
@@ -181,13 +183,14 @@ def apply_allele(fetched: str, offset: int, ref: str, alt: str, window_bp: int) 
         ref, alt: the alleles.
         window_bp: length of the reference window.
     """
-    seq = fetched[:offset] + alt + fetched[offset + len(ref):]
+    seq = fetched[:offset] + alt + fetched[offset + len(ref) :]
     seq = seq[:window_bp]
     return seq, len(seq) < window_bp
 
 
-def variant_sequences(fasta: object, contig: str, start: int, end: int, *, pos: int,
-                      ref: str, alt: str) -> VariantSequences:
+def variant_sequences(
+    fasta: object, contig: str, start: int, end: int, *, pos: int, ref: str, alt: str
+) -> VariantSequences:
     """Fetch a variant's reference window and build its alternative window.
 
     Args:
@@ -200,10 +203,15 @@ def variant_sequences(fasta: object, contig: str, start: int, end: int, *, pos: 
     fetched = fasta.fetch(contig, start, stop).upper()
     offset = pos - start
     width = end - start
-    ref_matches = fetched[offset:offset + len(ref)] == ref
+    ref_matches = fetched[offset : offset + len(ref)] == ref
     alt_seq, short = apply_allele(fetched, offset, ref, alt, width)
-    return VariantSequences(ref_seq=fetched[:width], alt_seq=alt_seq, offset=offset,
-                            ref_matches=ref_matches, short=short)
+    return VariantSequences(
+        ref_seq=fetched[:width],
+        alt_seq=alt_seq,
+        offset=offset,
+        ref_matches=ref_matches,
+        short=short,
+    )
 
 
 __all__ = [

@@ -7,13 +7,10 @@ so host work overlaps device work the same way it does inside a Ray actor.
 
 from __future__ import annotations
 
-import logging
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from ntscale.runner.job import Job, UnitWorker
-from ntscale.runner.progress import Progress
-
-log = logging.getLogger(__name__)
+from ntscale.runner.progress import start_progress
 
 
 def run_local(
@@ -34,16 +31,7 @@ def run_local(
         worker: an already opened worker of this job (benchmarks reuse a warm one).
     """
     pending = [int(u) for u in job.prepare()]
-    n_units = job.n_units()
-    tracker = Progress(
-        total_rows=sum(job.unit_rows(u) for u in range(n_units)),
-        total_bp=sum(job.unit_bp(u) for u in range(n_units)),
-        label=label,
-        enabled=progress,
-    )
-    done = sorted(set(range(n_units)) - set(pending))
-    tracker.skip(sum(job.unit_rows(u) for u in done), sum(job.unit_bp(u) for u in done))
-    log.info("%d of %d units to run (%d already done)", len(pending), n_units, len(done))
+    tracker = start_progress(job, pending, enabled=progress, label=label)
     try:
         if pending:
             worker = worker or job.open_worker()

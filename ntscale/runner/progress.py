@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
 
-from ntscale.runner.job import UnitResult
+from ntscale.runner.job import Job, UnitResult
+
+log = logging.getLogger(__name__)
 
 
 class Progress:
@@ -92,5 +94,16 @@ class Progress:
         }
 
 
-def results_total(results: Iterable[UnitResult]) -> int:
-    return sum(r.n_rows for r in results)
+def start_progress(job: Job, pending: list[int], *, enabled: bool, label: str) -> Progress:
+    """A tracker over the whole job, with units done by an earlier run already counted out."""
+    n_units = job.n_units()
+    tracker = Progress(
+        total_rows=sum(job.unit_rows(u) for u in range(n_units)),
+        total_bp=sum(job.unit_bp(u) for u in range(n_units)),
+        label=label,
+        enabled=enabled,
+    )
+    done = sorted(set(range(n_units)) - set(pending))
+    tracker.skip(sum(job.unit_rows(u) for u in done), sum(job.unit_bp(u) for u in done))
+    log.info("%d of %d units to run (%d already done)", len(pending), n_units, len(done))
+    return tracker

@@ -18,7 +18,7 @@ from collections import Counter, deque
 from ntscale.errors import ClusterError, NtscaleError
 from ntscale.runner.faults import forwarded_env
 from ntscale.runner.job import Job
-from ntscale.runner.progress import Progress
+from ntscale.runner.progress import start_progress
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +128,7 @@ def run_ray(
     )
 
     pending_ids = [int(u) for u in job.prepare()]
-    n_units = job.n_units()
-    tracker = Progress(
-        total_rows=sum(job.unit_rows(u) for u in range(n_units)),
-        total_bp=sum(job.unit_bp(u) for u in range(n_units)),
-        label=label,
-        enabled=progress,
-    )
-    done = sorted(set(range(n_units)) - set(pending_ids))
-    tracker.skip(sum(job.unit_rows(u) for u in done), sum(job.unit_bp(u) for u in done))
+    tracker = start_progress(job, pending_ids, enabled=progress, label=label)
     if not pending_ids:
         tracker.close()
         return job.finish([], seconds=0.0) | {"progress": tracker.summary()}

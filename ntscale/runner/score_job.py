@@ -67,9 +67,11 @@ class ScoreConfig:
     def __post_init__(self) -> None:
         from ntscale.scoring import parse_scores
 
-        checks = (("strands", self.strands, tuple(STRANDS)),
-                  ("window_mode", self.window_mode, WINDOW_MODES),
-                  ("dtype", self.execution.dtype, ("bf16", "fp32")))
+        checks = (
+            ("strands", self.strands, tuple(STRANDS)),
+            ("window_mode", self.window_mode, WINDOW_MODES),
+            ("dtype", self.execution.dtype, ("bf16", "fp32")),
+        )
         for name, value, valid in checks:
             if value not in valid:
                 raise ConfigError(f"{name} must be one of {', '.join(valid)}; got {value!r}")
@@ -133,14 +135,29 @@ class ScoreJob:
         window_bp = config.window_bp or (max_tokens - 1) * 6
         fasta = FastaSource(config.fasta)
         table = read_variant_table(config.vcf, contigs=fasta.contigs)
-        windows = plan_variant_windows(table, dict(fasta.contigs), window_bp=window_bp,
-                                       strands=STRANDS[config.strands], mode=config.window_mode)
+        windows = plan_variant_windows(
+            table,
+            dict(fasta.contigs),
+            window_bp=window_bp,
+            strands=STRANDS[config.strands],
+            mode=config.window_mode,
+        )
         kinds = parse_scores(config.scores)
         contigs = tuple(fasta.contigs) + tuple((c, 0) for c in table.extra_contigs)
-        return cls(config=config, table=table, windows=windows, kinds=kinds, layers=layers,
-                   names=score_names(kinds, layers), max_tokens=max_tokens, model_info=info,
-                   contigs=contigs, fai_digest=fasta.fai_digest(),
-                   variants_digest=table_digest(table), command_line=command_line)
+        return cls(
+            config=config,
+            table=table,
+            windows=windows,
+            kinds=kinds,
+            layers=layers,
+            names=score_names(kinds, layers),
+            max_tokens=max_tokens,
+            model_info=info,
+            contigs=contigs,
+            fai_digest=fasta.fai_digest(),
+            variants_digest=table_digest(table),
+            command_line=command_line,
+        )
 
     @property
     def store_url(self) -> str:
@@ -168,8 +185,13 @@ class ScoreJob:
     def layout(self):
         from ntscale.store import StoreLayout
 
-        return StoreLayout(n_windows=0, unit_windows=1, n_variants=self.n_variants,
-                           unit_variants=self.config.unit_variants, score_names=self.names)
+        return StoreLayout(
+            n_windows=0,
+            unit_windows=1,
+            n_variants=self.n_variants,
+            unit_variants=self.config.unit_variants,
+            score_names=self.names,
+        )
 
     def fingerprint(self) -> dict:
         """What must match for a store to be resumed (or refused) by this run."""
@@ -209,15 +231,19 @@ class ScoreJob:
                 "strands": c.strands,
                 "layers": list(self.layers),
                 "score_names": list(self.names),
-                "score_docs": {k: v for k, v in SCORE_DOCS.items()
-                               if any(n.startswith(k) for n in self.names)},
+                "score_docs": {
+                    k: v for k, v in SCORE_DOCS.items() if any(n.startswith(k) for n in self.names)
+                },
                 "log_probabilities": "natural log, log-softmax over the full vocabulary",
                 "unit_variants": c.unit_variants,
                 "max_tokens": self.max_tokens,
             },
             "fasta": {"name": Path(c.fasta).name, "fai_digest": self.fai_digest},
-            "vcf": {"name": Path(c.vcf).name, "records": int(self.table.n_records),
-                    "rows": self.n_variants},
+            "vcf": {
+                "name": Path(c.vcf).name,
+                "records": int(self.table.n_records),
+                "rows": self.n_variants,
+            },
             "variant_status_names": score_status_names(),
             "command_line": self.command_line,
             "config": config_to_dict(c),
@@ -226,8 +252,13 @@ class ScoreJob:
     def prepare(self) -> np.ndarray:
         from ntscale.store import create_or_open
 
-        writer = create_or_open(self.store_url, self.layout(), fingerprint=self.fingerprint(),
-                                attrs=self.attrs(), contigs=list(self.contigs))
+        writer = create_or_open(
+            self.store_url,
+            self.layout(),
+            fingerprint=self.fingerprint(),
+            attrs=self.attrs(),
+            contigs=list(self.contigs),
+        )
         return np.flatnonzero(~writer.done_units("variants"))
 
     def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
@@ -255,4 +286,3 @@ class ScoreJob:
         from ntscale.runner.score_worker import ScoreWorker
 
         return ScoreWorker(self)
-

@@ -34,8 +34,14 @@ class PassRunner:
     programs are compiled per (embeddings?, table?) flavour.
     """
 
-    def __init__(self, model: object, layers: tuple[int, ...], *, batch_size: int,
-                 lock: threading.Lock | None = None) -> None:
+    def __init__(
+        self,
+        model: object,
+        layers: tuple[int, ...],
+        *,
+        batch_size: int,
+        lock: threading.Lock | None = None,
+    ) -> None:
         self.model = model
         self.layers = layers
         self.batch_size = batch_size
@@ -58,15 +64,27 @@ class PassRunner:
         # capture settings only, never the model (its params would stay alive in the cache)
         cfg, prec, att = self.model.config, self.model.precision, self.model.attention
         tok = self.model.tokenizer
-        ids = {"pad_id": tok.pad_id, "cls_id": tok.cls_id, "kmer_offset": int(tok.kmer_ids[0]),
-               "letter_ids": dict(tok.letter_ids)}
+        ids = {
+            "pad_id": tok.pad_id,
+            "cls_id": tok.cls_id,
+            "kmer_offset": int(tok.kmer_ids[0]),
+            "letter_ids": dict(tok.letter_ids),
+        }
         layers = self.layers if embed else ()
 
         def run(params, tokens, weights, table_tokens):
-            out = forward(params, tokens, config=cfg, precision=prec, attention=att,
-                          layers=layers, logits=table)
-            return reduce_outputs(out, tokens, weights, table=table, table_tokens=table_tokens,
-                                  **ids)
+            out = forward(
+                params,
+                tokens,
+                config=cfg,
+                precision=prec,
+                attention=att,
+                layers=layers,
+                logits=table,
+            )
+            return reduce_outputs(
+                out, tokens, weights, table=table, table_tokens=table_tokens, **ids
+            )
 
         return jax.jit(run)
 
@@ -90,7 +108,7 @@ class PassRunner:
             fn = self._fn(embed, table)
             ids.sort(key=lambda i: len(passes[i].tokens))
             for k in range(0, len(ids), B):
-                chunk = ids[k:k + B]
+                chunk = ids[k : k + B]
                 T = bucket_length(max(len(passes[i].tokens) for i in chunk), max_tokens)
                 tokens = np.full((B, T), pad, np.int32)
                 weights = table_tokens = None
@@ -101,18 +119,17 @@ class PassRunner:
                     table_tokens = np.full((B, T), pad, np.int32)
                 for j, i in enumerate(chunk):
                     p = passes[i]
-                    tokens[j, :len(p.tokens)] = p.tokens
+                    tokens[j, : len(p.tokens)] = p.tokens
                     if table:
                         ref = p.tokens if p.table_tokens is None else p.table_tokens
-                        table_tokens[j, :len(ref)] = ref
+                        table_tokens[j, : len(ref)] = ref
                     for g, w in enumerate(p.pools):
-                        weights[j, g, :len(w)] = w
+                        weights[j, g, : len(w)] = w
                 ctx = jax.default_matmul_precision(prec) if prec else contextlib.nullcontext()
                 with self.lock:
                     t0 = time.perf_counter()
                     with ctx:
-                        out = jax.device_get(fn(self.model.params, tokens, weights,
-                                                table_tokens))
+                        out = jax.device_get(fn(self.model.params, tokens, weights, table_tokens))
                     model_seconds += time.perf_counter() - t0
                 for j, i in enumerate(chunk):
                     p = passes[i]
@@ -145,8 +162,9 @@ class ScoreWorker:
         self._count = threading.Lock()
         self._local = threading.local()  # pysam handles are not thread-safe: one per thread
         self.passes_run = 0  # forward passes (batch rows) run by this worker, all units
-        self.runner = PassRunner(self.model, job.layers,
-                                 batch_size=c.execution.batch_size, lock=self._device)
+        self.runner = PassRunner(
+            self.model, job.layers, batch_size=c.execution.batch_size, lock=self._device
+        )
 
     def _fasta(self):
         fasta = getattr(self._local, "fasta", None)
@@ -172,16 +190,27 @@ class ScoreWorker:
             self.passes_run += len(plan)
         scores = combine_scores(items, results, n_rows=b - a, names=job.names, layers=job.layers)
         t = job.table
-        variants = {"contig": t.contig[a:b], "pos": t.pos[a:b], "id": t.id[a:b],
-                    "ref": t.ref[a:b], "alt": t.alt[a:b], "status": status}
+        variants = {
+            "contig": t.contig[a:b],
+            "pos": t.pos[a:b],
+            "id": t.id[a:b],
+            "ref": t.ref[a:b],
+            "alt": t.alt[a:b],
+            "status": status,
+        }
         nbytes = self.writer.write_variant_unit(unit, variants=variants, scores=scores)
         self.writer.mark_done(unit, part="variants")
         from ntscale.genome.variant_table import ScoreStatus
 
         counts = Counter(ScoreStatus(int(s)).name.lower() for s in status)
-        return UnitResult(unit=unit, n_rows=b - a, status_counts=dict(counts),
-                          model_seconds=model_seconds,
-                          seconds=time.perf_counter() - t0, bytes_written=int(nbytes))
+        return UnitResult(
+            unit=unit,
+            n_rows=b - a,
+            status_counts=dict(counts),
+            model_seconds=model_seconds,
+            seconds=time.perf_counter() - t0,
+            bytes_written=int(nbytes),
+        )
 
     def _plan_row(self, row: int, r: int, plan: object, items: list, status: int) -> int:
         """Build one row's windows and register its passes; returns its final status."""
@@ -206,7 +235,8 @@ class ScoreWorker:
             vs = fetched.get((ws, we))
             if vs is None:
                 vs = fetched[(ws, we)] = variant_sequences(
-                    self._fasta(), contig, ws, we, pos=pos, ref=ref, alt=alt)
+                    self._fasta(), contig, ws, we, pos=pos, ref=ref, alt=alt
+                )
             if not vs.ref_matches:
                 return int(ScoreStatus.REF_MISMATCH)
             short |= vs.short
@@ -244,8 +274,9 @@ class ScoreWorker:
                 if "llr_masked" in job.kinds:
                     masked = rtok.copy()
                     masked[token] = tok.mask_id
-                    mpass = plan.add(("masked", j, ws, we, token, *share), masked,
-                                     table_tokens=rtok)
+                    mpass = plan.add(
+                        ("masked", j, ws, we, token, *share), masked, table_tokens=rtok
+                    )
                     plan.read_table(mpass, token)
                     fields["masked_pass"] = mpass
             items.append(Item(**fields))

@@ -56,8 +56,9 @@ class PassPlan:
         self.passes: list[Pass] = []
         self._index: dict[Hashable, int] = {}
 
-    def add(self, key: Hashable, tokens: np.ndarray, *,
-            table_tokens: np.ndarray | None = None) -> int:
+    def add(
+        self, key: Hashable, tokens: np.ndarray, *, table_tokens: np.ndarray | None = None
+    ) -> int:
         """Id of the pass for `key`, creating it with `tokens` on first use.
 
         `table_tokens` (a masked pass) are the unmasked ids the SNV table refers to.
@@ -65,8 +66,7 @@ class PassPlan:
         pid = self._index.get(key)
         if pid is None:
             pid = self._index[key] = len(self.passes)
-            self.passes.append(Pass(tokens=np.asarray(tokens, np.int32),
-                                    table_tokens=table_tokens))
+            self.passes.append(Pass(tokens=np.asarray(tokens, np.int32), table_tokens=table_tokens))
         return pid
 
     def pool(self, pid: int, weights: np.ndarray) -> int:
@@ -132,8 +132,9 @@ def _llr(table_row: np.ndarray, offset: int, ref: str, alt: str) -> float:
     return snv_llr(table_row[None], 0, offset, ref, alt)  # table_row: [6, 4] of one token
 
 
-def _item_scores(it: Item, results: list[PassResult], names: tuple[str, ...],
-                 layers: tuple[int, ...]) -> dict[str, float]:
+def _item_scores(
+    it: Item, results: list[PassResult], names: tuple[str, ...], layers: tuple[int, ...]
+) -> dict[str, float]:
     out: dict[str, float] = {}
     ref = results[it.ref_pass]
     if it.token >= 0:

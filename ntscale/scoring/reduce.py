@@ -39,9 +39,7 @@ def log_softmax(logits: Any) -> Any:
     return x - (m + xp.log(xp.sum(xp.exp(x - m), axis=-1, keepdims=True)))
 
 
-def snv_table(
-    logits: Any, tokens: Any, *, kmer_offset: int, letter_ids: dict[str, int]
-) -> Any:
+def snv_table(logits: Any, tokens: Any, *, kmer_offset: int, letter_ids: dict[str, int]) -> Any:
     """Log-probabilities of every single-base substitution of every token.
 
     Args:
@@ -64,13 +62,14 @@ def snv_table(
     weights = 4 ** np.arange(K - 1, -1, -1, dtype=np.int32)  # [6], first base most significant
     digits = (idx[..., None] // weights) % 4  # [B, T, 6]
     new = np.array([_ATCG_DIGIT[b] for b in BASES], dtype=np.int32)  # [4]
-    ids = idx[..., None, None] + (new[None, None, None, :] - digits[..., None]) * weights[
-        None, None, :, None
-    ]  # [B, T, 6, 4]
+    ids = (
+        idx[..., None, None]
+        + (new[None, None, None, :] - digits[..., None]) * weights[None, None, :, None]
+    )  # [B, T, 6, 4]
     b, t = tok.shape
-    kmer_lp = xp.take_along_axis(
-        logp, (ids + kmer_offset).reshape(b, t, K * 4), axis=-1
-    ).reshape(b, t, K, 4)
+    kmer_lp = xp.take_along_axis(logp, (ids + kmer_offset).reshape(b, t, K * 4), axis=-1).reshape(
+        b, t, K, 4
+    )
 
     letters = np.array([letter_ids[x] for x in BASES], dtype=np.int32)  # [4]
     is_letter = xp.any(tok[..., None] == letters, axis=-1)  # [B, T]
@@ -141,6 +140,7 @@ def reduce_outputs(
         out["table"] = snv_table(
             outputs["logits"],
             tokens if table_tokens is None else table_tokens,
-            kmer_offset=kmer_offset, letter_ids=letter_ids
+            kmer_offset=kmer_offset,
+            letter_ids=letter_ids,
         )
     return out

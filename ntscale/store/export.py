@@ -46,17 +46,19 @@ def variant_frame(url: str, *, require_complete: bool = True) -> pd.DataFrame:
             f"store {url!r} is incomplete: {pending} of {status.size} variant rows are not "
             "written yet; run the same `ntscale score` command again to finish it, then export"
         )
-    frame = pd.DataFrame({
-        "contig": ds["variant_contig"].values.astype(str),
-        "pos1": np.asarray(ds["variant_pos"].values) + 1,
-        "id": ds["variant_id"].values.astype(str),
-        "ref": ds["variant_ref"].values.astype(str),
-        "alt": ds["variant_alt"].values.astype(str),
-        "status": [names.get(int(s), str(int(s))) for s in status],
-    })
+    frame = pd.DataFrame(
+        {
+            "contig": ds["variant_contig"].values.astype(str),
+            "pos1": np.asarray(ds["variant_pos"].values) + 1,
+            "id": ds["variant_id"].values.astype(str),
+            "ref": ds["variant_ref"].values.astype(str),
+            "alt": ds["variant_alt"].values.astype(str),
+            "status": [names.get(int(s), str(int(s))) for s in status],
+        }
+    )
     for var in ds.data_vars:
         if str(var).startswith("score_"):
-            frame[str(var)[len("score_"):]] = np.asarray(ds[var].values, np.float32)
+            frame[str(var)[len("score_") :]] = np.asarray(ds[var].values, np.float32)
     return frame
 
 
@@ -91,8 +93,10 @@ def _header(ds_attrs: dict, score_cols: list[str], contigs: list) -> list[str]:
     for name, length in contigs:
         lines.append(f"##contig=<ID={name},length={length}>" if length else f"##contig=<ID={name}>")
     status_list = ",".join(v for k, v in sorted(names.items()))
-    lines.append(f'##INFO=<ID={STATUS_FIELD},Number=1,Type=String,Description="ntscale '
-                 f'scoring status, one of: {status_list}">')
+    lines.append(
+        f'##INFO=<ID={STATUS_FIELD},Number=1,Type=String,Description="ntscale '
+        f'scoring status, one of: {status_list}">'
+    )
     for col in score_cols:
         kind = next((k for k in sorted(docs, key=len, reverse=True) if col.startswith(k)), None)
         desc = docs.get(kind, "ntscale variant score") if kind else "ntscale variant score"
@@ -128,8 +132,11 @@ def export_vcf(url: str, path: str | Path) -> Path:
     order = {name: i for i, (name, _) in enumerate(contigs)}
     frame = frame.assign(_c=frame["contig"].map(order), _row=np.arange(len(frame)))
     frame = frame.sort_values(["_c", "pos1", "_row"], kind="stable")
-    score_cols = [c for c in frame.columns
-                  if c not in ("contig", "pos1", "id", "ref", "alt", "status", "_c", "_row")]
+    score_cols = [
+        c
+        for c in frame.columns
+        if c not in ("contig", "pos1", "id", "ref", "alt", "status", "_c", "_row")
+    ]
     lines = _header(ds.attrs, score_cols, contigs)
     values = {c: frame[c].to_numpy(np.float64) for c in score_cols}
     for k, row in enumerate(frame.itertuples(index=False)):
@@ -138,8 +145,10 @@ def export_vcf(url: str, path: str | Path) -> Path:
             v = _fmt(values[c][k])
             if v is not None:
                 info.append(f"{c}={v}")
-        lines.append(f"{row.contig}\t{row.pos1}\t{row.id or '.'}\t{row.ref}\t{row.alt}\t.\t.\t"
-                     + ";".join(info))
+        lines.append(
+            f"{row.contig}\t{row.pos1}\t{row.id or '.'}\t{row.ref}\t{row.alt}\t.\t.\t"
+            + ";".join(info)
+        )
     plain = path.with_name(path.name + ".tmp.vcf")
     try:
         plain.write_text("\n".join(lines) + "\n")

@@ -48,6 +48,7 @@ def unit_windows(layout: st.StoreLayout, unit: int, seed: int = 0) -> dict[str, 
         "haplotype": rng.integers(REFERENCE_HAPLOTYPE, 4, n).astype(np.int32),
         "n_tokens": rng.integers(1, layout.max_tokens + 1, n).astype(np.int32),
         "frac_n": rng.random(n).astype(np.float32),
+        "n_variants": rng.integers(0, 9, n).astype(np.int32),
         "status": rng.choice(
             [int(WindowStatus.OK), int(WindowStatus.SKIPPED_ALL_N)], n, p=[0.8, 0.2]
         ).astype(np.uint8),
