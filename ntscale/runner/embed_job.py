@@ -21,7 +21,7 @@ from ntscale.config import EmbedConfig, config_to_dict
 from ntscale.errors import ConfigError
 from ntscale.runner.faults import before_unit
 from ntscale.runner.job import UnitResult
-from ntscale.runner.model_info import describe_model
+from ntscale.runner.model_info import describe_model, model_attrs
 from ntscale.types import WindowStatus
 
 log = logging.getLogger(__name__)
@@ -191,13 +191,7 @@ class EmbedJob:
         c = self.config
         return {
             "job": "embed",
-            "model": {
-                "name": self.model_info["name"],
-                "source": c.model,
-                "hyperparameters": self.model_info["config"],
-                "checkpoint_digest": self.model_info["digest"],
-                "dtype": c.execution.dtype,
-            },
+            "model": model_attrs(self.model_info, source=c.model, dtype=c.execution.dtype),
             "windows": {
                 "window_bp": self.window_bp,
                 "stride_bp": self.stride_bp,

@@ -18,3 +18,14 @@ def describe_model(source: str) -> dict:
         return {"name": info.name, "digest": info.digest, "config": dataclasses.asdict(info.config)}
     model = m.load(source, dtype="float32")
     return {"name": model.name, "digest": model.digest, "config": dataclasses.asdict(model.config)}
+
+
+def model_attrs(info: dict, *, source: str, dtype: str) -> dict:
+    """The `model` root attribute of a store: identity, hyperparameters and compute dtype."""
+    return {
+        "name": info["name"],
+        "source": source,
+        "hyperparameters": info["config"],
+        "checkpoint_digest": info["digest"],
+        "dtype": dtype,
+    }

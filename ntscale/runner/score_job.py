@@ -23,7 +23,7 @@ import numpy as np
 from ntscale.config import ExecutionConfig, config_to_dict
 from ntscale.errors import ConfigError
 from ntscale.runner.job import UnitResult
-from ntscale.runner.model_info import describe_model
+from ntscale.runner.model_info import describe_model, model_attrs
 
 if TYPE_CHECKING:
     from ntscale.runner.score_worker import ScoreWorker
@@ -218,13 +218,7 @@ class ScoreJob:
         c = self.config
         return {
             "job": "score",
-            "model": {
-                "name": self.model_info["name"],
-                "source": c.model,
-                "hyperparameters": self.model_info["config"],
-                "checkpoint_digest": self.model_info["digest"],
-                "dtype": c.execution.dtype,
-            },
+            "model": model_attrs(self.model_info, source=c.model, dtype=c.execution.dtype),
             "scoring": {
                 "window_bp": self.windows.window_bp,
                 "window_mode": c.window_mode,
