@@ -34,7 +34,7 @@ def example(
         str | None, typer.Option(help="Run on Ray ('local', 'auto' or an address).")
     ] = None,
 ) -> None:
-    """Embed the bundled 2 Mbp of human chr20 and 4 samples' haplotypes with the tiny model."""
+    """Embed bundled chr20 regions and two samples' haplotypes with the bundled tiny model."""
     import os
 
     from ntscale.cli.main import main as cli_main
