@@ -1,8 +1,8 @@
 """Hugging Face (`transformers` ESM-style) checkpoints -> the official parameter layout.
 
-Reads ``config.json`` and safetensors weights (one ``model.safetensors`` or shards listed
-in ``*.safetensors.index.json``). PyTorch ``pytorch_model.bin`` files are pickles that need
-torch to read safely; they are refused with an error that says how to convert them.
+Reads ``config.json`` and the weights: safetensors (one ``model.safetensors`` or shards
+listed in ``*.safetensors.index.json``), else PyTorch ``pytorch_model.bin`` (or shards listed
+in ``pytorch_model.bin.index.json``), read without torch by `checkpoint_torch`.
 Torch ``Linear`` weights are ``[out, in]`` and are transposed to our ``[in, out]``.
 """
 
@@ -19,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file
 
 from ntscale.errors import CheckpointError, ConfigError
+from ntscale.model.checkpoint_torch import read_torch_state
 from ntscale.model.config import NTConfig
 from ntscale.model.params import PREFIX, Flat, layer_path, validate_official
 
@@ -97,37 +98,58 @@ def config_from_hf(cfg: Mapping[str, Any], *, name: str, path: str) -> NTConfig:
         raise CheckpointError(f"{path}: {e}") from e
 
 
+def _indexed_files(index: Path) -> list[Path]:
+    """The shard files named by a ``*.index.json`` weight map, in name order."""
+    try:
+        weight_map = json.loads(index.read_text())["weight_map"]
+        names = sorted(set(weight_map.values()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise CheckpointError(f"{index}: cannot read the shard index: {e!r}") from e
+    files = [index.parent / f for f in names]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise CheckpointError(f"{index}: shard file(s) missing: {', '.join(missing)}")
+    return files
+
+
 def weight_files(directory: Path) -> list[Path]:
-    """The safetensors file(s) of an HF checkpoint folder, in shard order.
+    """The weight file(s) of an HF checkpoint folder, in shard (= name) order.
+
+    Safetensors win over PyTorch ``.bin`` when both are present; within a format a single
+    file wins over an index, and an index over bare shards. Only ``pytorch_model*.bin``
+    files count (hub repos also hold other pickles, e.g. ``training_args.bin``).
 
     Raises:
-        CheckpointError: no safetensors weights (a .bin-only folder gets a conversion hint).
+        CheckpointError: no weights, or an unreadable index / missing shard (names it).
     """
-    single = directory / "model.safetensors"
-    if single.is_file():
-        return [single]
-    indexes = sorted(directory.glob("*.safetensors.index.json"))
-    if indexes:
-        try:
-            weight_map = json.loads(indexes[0].read_text())["weight_map"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise CheckpointError(f"{indexes[0]}: cannot read the shard index: {e!r}") from e
-        files = [directory / f for f in sorted(set(weight_map.values()))]
-        missing = [str(f) for f in files if not f.is_file()]
-        if missing:
-            raise CheckpointError(f"{indexes[0]}: shard file(s) missing: {', '.join(missing)}")
-        return files
-    shards = sorted(directory.glob("*.safetensors"))
-    if shards:
-        return shards
-    if (directory / "pytorch_model.bin").is_file() or list(directory.glob("pytorch_model*.bin")):
-        raise CheckpointError(
-            f"{directory}: only PyTorch pytorch_model*.bin weights found; ntscale reads "
-            "safetensors (no torch dependency). Convert once with torch installed, e.g. "
-            "`transformers` model.save_pretrained(dir, safe_serialization=True), or use the "
-            "official jax_model/ checkpoint."
-        )
-    raise CheckpointError(f"{directory}: config.json found but no model.safetensors weights")
+    for single, index_glob, shard_glob in (
+        ("model.safetensors", "*.safetensors.index.json", "*.safetensors"),
+        ("pytorch_model.bin", "pytorch_model*.bin.index.json", "pytorch_model*.bin"),
+    ):
+        if (directory / single).is_file():
+            return [directory / single]
+        indexes = sorted(directory.glob(index_glob))
+        if indexes:
+            return _indexed_files(indexes[0])
+        shards = sorted(p for p in directory.glob(shard_glob) if p.is_file())
+        if shards:
+            return shards
+    raise CheckpointError(f"{directory}: config.json found but no model.safetensors or "
+                          "pytorch_model.bin weights (nor shards with an *.index.json)")
+
+
+def read_state(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of one weight file: safetensors, or a ``torch.save`` zip (``.bin``).
+
+    Raises:
+        CheckpointError: unreadable or corrupt file, or a disallowed pickle (names it).
+    """
+    if path.suffix == ".bin":
+        return read_torch_state(path)
+    try:
+        return load_file(str(path))
+    except (OSError, SafetensorError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: cannot read safetensors weights: {e}") from e
 
 
 def convert_hf_state(state: Mapping[str, np.ndarray], config: NTConfig,
@@ -203,10 +225,7 @@ def read_hf_checkpoint(directory: Path, *, name: str) -> tuple[NTConfig, Flat, l
     files = weight_files(directory)
     state: dict[str, np.ndarray] = {}
     for f in files:
-        try:
-            state.update(load_file(str(f)))
-        except (OSError, SafetensorError, ValueError, TypeError) as e:
-            raise CheckpointError(f"{f}: cannot read safetensors weights: {e}") from e
+        state.update(read_state(f))
     flat = convert_hf_state(state, config, tie_embeddings=bool(cfg.get("tie_word_embeddings")),
                             where=str(directory))
     return config, flat, files

@@ -20,6 +20,8 @@ from ntscale.model.checkpoint import HYPERPARAMS, PYTREE
 log = logging.getLogger(__name__)
 
 _HF_PATTERNS = ["config.json", "*.safetensors", "*.safetensors.index.json"]
+# PyTorch weights only where a repository has no safetensors (they are never both fetched).
+_HF_BIN_PATTERNS = ["config.json", "pytorch_model*.bin", "pytorch_model*.bin.index.json"]
 
 
 def hub_cache_dir() -> Path:
@@ -61,10 +63,14 @@ def download_checkpoint(repo_id: str, *, model_name: str | None = None) -> Path:
             log.info("checkpoint %s at %s", repo_id, Path(hp).parent)
             return Path(hp).parent.parent
         except EntryNotFoundError:
-            log.info("%s has no cached/remote jax_model/; trying safetensors", repo_id)
-            folder = snapshot_download(repo_id, cache_dir=cache, local_files_only=offline,
-                                       allow_patterns=_HF_PATTERNS)
-            return Path(folder)
+            log.info("%s has no cached/remote jax_model/; trying the Hugging Face layout", repo_id)
+            folder = Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=offline,
+                                            allow_patterns=_HF_PATTERNS))
+            if not any(folder.glob("*.safetensors")):
+                folder = Path(snapshot_download(repo_id, cache_dir=cache,
+                                                local_files_only=offline,
+                                                allow_patterns=_HF_BIN_PATTERNS))
+            return folder
     except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as e:
         if offline:
             hint = ("HF_HUB_OFFLINE is set and it is not in the cache: download it once "

@@ -93,14 +93,6 @@ def test_wrong_hf_shape_is_named(hf_dir, tmp_path):
         load(out)
 
 
-def test_pytorch_bin_only_gives_a_conversion_hint(hf_dir, tmp_path):
-    out = _copy_config(hf_dir, tmp_path / "bin")
-    (out / "pytorch_model.bin").write_bytes(b"PK\x03\x04")
-    with pytest.raises(CheckpointError, match=r"only PyTorch pytorch_model\*.bin weights "
-                       r"found; ntscale reads safetensors"):
-        load(out)
-
-
 def test_missing_shard_is_named(hf_dir, tmp_path):
     out = _copy_config(hf_dir, tmp_path / "lost")
     (out / "model.safetensors.index.json").write_text(
