@@ -15,6 +15,7 @@ FORBIDDEN = {
     "scoring": {"pysam", "cyvcf2", "pyfaidx", "zarr", "ray", "xarray", "dask"},
     "genome": {"jax", "haiku", "ray", "zarr"},
     "store": {"jax", "haiku", "ray"},
+    "analysis": {"jax", "haiku", "ray"},
 }
 # Upward imports between ntscale layers are forbidden too (imports point downwards).
 LOWER_THAN = {
@@ -23,7 +24,8 @@ LOWER_THAN = {
     "genome": {"model", "store", "scoring", "runner", "cli"},
     "store": {"model", "scoring", "runner", "cli", "genome"},
     "scoring": {"genome", "store", "runner", "cli"},
-    "runner": {"cli"},
+    "runner": {"cli", "analysis"},
+    "analysis": {"model", "scoring", "runner", "cli"},
 }
 
 

@@ -19,7 +19,7 @@ from ntscale.errors import StoreError
 
 logger = logging.getLogger(__name__)
 
-# Cheap settings: float embeddings compress poorly (see docs/bench-parts/store.md), so a
+# Cheap settings: float embeddings compress poorly (see docs/benchmarks.md, "Store writes"), so a
 # higher level buys a few percent of size for a large loss of writer throughput.
 ZSTD_LEVEL = 1
 BLOSC_CNAME = "zstd"

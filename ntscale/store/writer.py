@@ -111,7 +111,7 @@ class StoreWriter:
 
         try:
             # zarr's own event loop: encoding and storing of the arrays overlap (1.3-1.5x
-            # faster than one array after the other, see docs/bench-parts/store.md).
+            # faster than one array after the other, see docs/benchmarks.md, "Store writes").
             zarr_sync(write())
         except OSError as e:
             raise backend.write_error(self.url, e) from e
