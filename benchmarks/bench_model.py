@@ -53,8 +53,12 @@ def main() -> None:
     p.add_argument("--iters", type=int, default=3, help="timed batches")
     p.add_argument("--layers", type=int, nargs="*", default=None, help="default: last layer")
     p.add_argument("--logits", action="store_true", help="also compute and copy back logits")
-    p.add_argument("--attention", default=None, choices=["xla", "cudnn"],
-                   help="default: cuDNN on GPU in bf16, else XLA")
+    p.add_argument(
+        "--attention",
+        default=None,
+        choices=["xla", "cudnn"],
+        help="default: cuDNN on GPU in bf16, else XLA",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON line")
     args = p.parse_args()
 
@@ -62,8 +66,9 @@ def main() -> None:
     if args.checkpoint:
         model = load(args.checkpoint, dtype=args.dtype, attention=args.attention)
     else:
-        model = init_model(get_preset(args.preset), seed=0, dtype=args.dtype,
-                           attention=args.attention)
+        model = init_model(
+            get_preset(args.preset), seed=0, dtype=args.dtype, attention=args.attention
+        )
     jax.block_until_ready(model.params)
     setup_s = time.perf_counter() - t0
     cfg = model.config
@@ -82,12 +87,21 @@ def main() -> None:
     windows_s = args.batch * args.iters / run_s
     tflops = windows_s * flops_per_window(cfg, args.tokens, args.logits) / 1e12
     result = {
-        "model": model.name, "params_m": round(cfg.num_params / 1e6, 1), "dtype": model.dtype,
-        "attention": fast.attention, "batch": args.batch, "tokens": args.tokens,
-        "layers": list(layers), "logits": args.logits, "setup_s": round(setup_s, 2),
-        "compile_s": round(compile_s, 2), "windows_per_s": round(windows_s, 3),
-        "tflops": round(tflops, 4), "device": str(jax.devices()[0].device_kind),
-        "backend": jax.default_backend(), "host": platform.processor() or platform.machine(),
+        "model": model.name,
+        "params_m": round(cfg.num_params / 1e6, 1),
+        "dtype": model.dtype,
+        "attention": fast.attention,
+        "batch": args.batch,
+        "tokens": args.tokens,
+        "layers": list(layers),
+        "logits": args.logits,
+        "setup_s": round(setup_s, 2),
+        "compile_s": round(compile_s, 2),
+        "windows_per_s": round(windows_s, 3),
+        "tflops": round(tflops, 4),
+        "device": str(jax.devices()[0].device_kind),
+        "backend": jax.default_backend(),
+        "host": platform.processor() or platform.machine(),
     }
     if args.json:
         print(json.dumps(result))

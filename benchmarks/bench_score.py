@@ -58,10 +58,18 @@ def cut_vcf(out: Path, n: int, *, snv_only: bool, start: int = 1_000_000) -> Pat
 
 
 def run(tmp: Path, vcf: Path, model: str, mode: str, args: argparse.Namespace) -> dict:
-    values = {"fasta": str(SHARED / "20.fa.gz"), "vcf": str(vcf), "model": model,
-              "out": str(tmp / f"{mode}.zarr"), "window_bp": args.window, "dtype": args.dtype,
-              "batch_size": args.batch_size, "unit_variants": args.unit_variants,
-              "progress": False, **MODES[mode]}
+    values = {
+        "fasta": str(SHARED / "20.fa.gz"),
+        "vcf": str(vcf),
+        "model": model,
+        "out": str(tmp / f"{mode}.zarr"),
+        "window_bp": args.window,
+        "dtype": args.dtype,
+        "batch_size": args.batch_size,
+        "unit_variants": args.unit_variants,
+        "progress": False,
+        **MODES[mode],
+    }
     job = ScoreJob.plan_from_config(build_config(ScoreConfig, values))
     shutil.rmtree(values["out"], ignore_errors=True)
     # warm-up: compile every shape (jitted programs are cached per process), count passes
@@ -105,18 +113,27 @@ def main() -> None:
 
             model = str(tmp / args.preset)
             init_model(args.preset, seed=0).save(model)
-        results = {"machine": {"nproc": os.cpu_count(), "cpu": _cpu(), "gpu": "none",
-                               "python": platform.python_version()},
-                   "settings": {k: v for k, v in vars(args).items() if k != "json"},
-                   "runs": {}}
+        results = {
+            "machine": {
+                "nproc": os.cpu_count(),
+                "cpu": _cpu(),
+                "gpu": "none",
+                "python": platform.python_version(),
+            },
+            "settings": {k: v for k, v in vars(args).items() if k != "json"},
+            "runs": {},
+        }
         for kind in ("snv", "mixed"):
             vcf = cut_vcf(tmp / f"{kind}.vcf", args.variants, snv_only=kind == "snv")
             for mode in args.modes.split(","):
                 r = run(tmp, vcf, model, mode, args)
                 results["runs"][f"{kind}/{mode}"] = r
-                print(f"{kind:6s} {mode:12s} {r['variants_per_s']:9.2f} variants/s "
-                      f"({r['seconds']:.2f} s, model {r['model_seconds']:.2f} s, "
-                      f"{r['forward_passes']} passes)", flush=True)
+                print(
+                    f"{kind:6s} {mode:12s} {r['variants_per_s']:9.2f} variants/s "
+                    f"({r['seconds']:.2f} s, model {r['model_seconds']:.2f} s, "
+                    f"{r['forward_passes']} passes)",
+                    flush=True,
+                )
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
     finally:

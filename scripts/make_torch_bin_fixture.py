@@ -42,8 +42,8 @@ def main() -> None:
     state[STRIDED_KEY] = state[STRIDED_KEY].t().contiguous().t()
     bias = state[OFFSET_KEY]
     big = torch.full((5 + bias.numel() + 3,), -7.0)
-    big[5:5 + bias.numel()] = bias
-    state[OFFSET_KEY] = big[5:5 + bias.numel()]
+    big[5 : 5 + bias.numel()] = bias
+    state[OFFSET_KEY] = big[5 : 5 + bias.numel()]
     assert not state[STRIDED_KEY].is_contiguous() and state[OFFSET_KEY].storage_offset() == 5
 
     for out in (OUT, OUT_SHARDED):
@@ -59,8 +59,9 @@ def main() -> None:
         torch.save(OrderedDict((k, state[k].contiguous()) for k in part), OUT_SHARDED / fname)
         weight_map.update({k: fname for k in part})
     total = sum(t.numel() * t.element_size() for t in state.values())
-    (OUT_SHARDED / "pytorch_model.bin.index.json").write_text(json.dumps(
-        {"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1) + "\n")
+    (OUT_SHARDED / "pytorch_model.bin.index.json").write_text(
+        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1) + "\n"
+    )
 
     probe = OrderedDict(
         f64=torch.tensor([1.5, -2.25], dtype=torch.float64),
@@ -78,8 +79,7 @@ def main() -> None:
         param=torch.nn.Parameter(torch.tensor([9.0, 8.0])),
     )
     torch.save(probe, OUT / "dtypes_probe.pt")
-    print(f"torch {torch.__version__}, python {sys.version.split()[0]}: wrote {OUT}, "
-          f"{OUT_SHARDED}")
+    print(f"torch {torch.__version__}, python {sys.version.split()[0]}: wrote {OUT}, {OUT_SHARDED}")
 
 
 if __name__ == "__main__":

@@ -163,16 +163,16 @@ def _read_jax(jax_dir: Path, *, name: str) -> Checkpoint:
         raise CheckpointError(f"{pt_path}: cannot read parameters (corrupt file?): {e!r}") from e
     if not isinstance(raw, Mapping) or not all(isinstance(v, Mapping) for v in raw.values()):
         raise CheckpointError(
-            f"{pt_path}: expected a dict of module path -> dict of arrays, "
-            f"got {type(raw).__name__}"
+            f"{pt_path}: expected a dict of module path -> dict of arrays, got {type(raw).__name__}"
         )
     flat = normalize_official(raw)
     validate_official(flat, config, where=str(pt_path))
     return Checkpoint(config=config, params=flat, digest=file_digest([pt_path]), path=jax_dir)
 
 
-def save_checkpoint(params: Mapping[str, Mapping[str, np.ndarray]], config: NTConfig,
-                    directory: str | Path) -> Path:
+def save_checkpoint(
+    params: Mapping[str, Mapping[str, np.ndarray]], config: NTConfig, directory: str | Path
+) -> Path:
     """Write parameters in the official JAX layout (readable by the reference loader too).
 
     Args:
@@ -187,8 +187,10 @@ def save_checkpoint(params: Mapping[str, Mapping[str, np.ndarray]], config: NTCo
     Raises:
         CheckpointError: the parameters do not match the config.
     """
-    flat = {m: {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in leaves.items()}
-            for m, leaves in normalize_official(params).items()}
+    flat = {
+        m: {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in leaves.items()}
+        for m, leaves in normalize_official(params).items()
+    }
     validate_official(flat, config, where=f"save_checkpoint({directory})")
     out = Path(directory) / "jax_model"
     out.mkdir(parents=True, exist_ok=True)

@@ -62,6 +62,7 @@ def config_from_hf(cfg: Mapping[str, Any], *, name: str, path: str) -> NTConfig:
     Raises:
         CheckpointError: a required key is missing or a feature is not supported.
     """
+
     def need(key: str) -> Any:
         if key not in cfg:
             raise CheckpointError(f"{path}: config key {key!r} is missing")
@@ -80,16 +81,23 @@ def config_from_hf(cfg: Mapping[str, Any], *, name: str, path: str) -> NTConfig:
     dropout = bool(cfg.get("token_dropout", False))
     try:
         return NTConfig(
-            name=name, version="v2" if rotary else "v1",
-            num_layers=int(need("num_hidden_layers")), embed_dim=dim, num_heads=heads,
-            key_size=dim // heads, ffn_dim=int(need("intermediate_size")),
-            vocab_size=int(need("vocab_size")), max_tokens=max_tokens,
+            name=name,
+            version="v2" if rotary else "v1",
+            num_layers=int(need("num_hidden_layers")),
+            embed_dim=dim,
+            num_heads=heads,
+            key_size=dim // heads,
+            ffn_dim=int(need("intermediate_size")),
+            vocab_size=int(need("vocab_size")),
+            max_tokens=max_tokens,
             positional="rotary" if rotary else "learned",
-            ffn_activation="swish" if glu else "gelu-no-approx", use_glu=glu,
+            ffn_activation="swish" if glu else "gelu-no-approx",
+            use_glu=glu,
             ffn_bias=bool(cfg.get("add_bias_fc", not glu)),
             token_dropout=dropout,
             # ESM's token dropout rescales with the training masking rate 0.15 * 0.8
-            masking_ratio=0.15 if dropout else 0.0, masking_prob=0.8 if dropout else 0.0,
+            masking_ratio=0.15 if dropout else 0.0,
+            masking_prob=0.8 if dropout else 0.0,
             layer_norm_eps=float(cfg.get("layer_norm_eps", 1e-12)),
             pad_token_id=int(cfg.get("pad_token_id", 1)),
             mask_token_id=int(cfg.get("mask_token_id", 2)),
@@ -134,8 +142,10 @@ def weight_files(directory: Path) -> list[Path]:
         shards = sorted(p for p in directory.glob(shard_glob) if p.is_file())
         if shards:
             return shards
-    raise CheckpointError(f"{directory}: config.json found but no model.safetensors or "
-                          "pytorch_model.bin weights (nor shards with an *.index.json)")
+    raise CheckpointError(
+        f"{directory}: config.json found but no model.safetensors or "
+        "pytorch_model.bin weights (nor shards with an *.index.json)"
+    )
 
 
 def read_state(path: Path) -> dict[str, np.ndarray]:
@@ -152,8 +162,9 @@ def read_state(path: Path) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path}: cannot read safetensors weights: {e}") from e
 
 
-def convert_hf_state(state: Mapping[str, np.ndarray], config: NTConfig,
-                     *, tie_embeddings: bool = False, where: str) -> Flat:
+def convert_hf_state(
+    state: Mapping[str, np.ndarray], config: NTConfig, *, tie_embeddings: bool = False, where: str
+) -> Flat:
     """HF state dict -> validated official flat dict.
 
     Raises:
@@ -183,8 +194,9 @@ def convert_hf_state(state: Mapping[str, np.ndarray], config: NTConfig,
             flat.setdefault(module, {})["embeddings"] = a
             continue
         is_norm = "norm" in module
-        name = _LEAF.get(leaf) or (("scale" if is_norm else "w") if leaf == "weight"
-                                   else ("offset" if is_norm else "b"))
+        name = _LEAF.get(leaf) or (
+            ("scale" if is_norm else "w") if leaf == "weight" else ("offset" if is_norm else "b")
+        )
         flat.setdefault(module, {})[name] = a.T if name == "w" else a
     if unknown:
         shown = ", ".join(unknown[:6]) + (" ..." if len(unknown) > 6 else "")
@@ -226,6 +238,7 @@ def read_hf_checkpoint(directory: Path, *, name: str) -> tuple[NTConfig, Flat, l
     state: dict[str, np.ndarray] = {}
     for f in files:
         state.update(read_state(f))
-    flat = convert_hf_state(state, config, tie_embeddings=bool(cfg.get("tie_word_embeddings")),
-                            where=str(directory))
+    flat = convert_hf_state(
+        state, config, tie_embeddings=bool(cfg.get("tie_word_embeddings")), where=str(directory)
+    )
     return config, flat, files

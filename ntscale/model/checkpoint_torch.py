@@ -39,10 +39,16 @@ _STORAGE_DTYPES: dict[str, np.dtype] = {
 }
 # torch dtype objects (e.g. torch.float32) may appear as plain values (metadata)
 _TORCH_DTYPES: dict[str, np.dtype] = {
-    "float64": np.dtype("<f8"), "float32": np.dtype("<f4"), "float16": np.dtype("<f2"),
-    "bfloat16": np.dtype(ml_dtypes.bfloat16), "int64": np.dtype("<i8"),
-    "int32": np.dtype("<i4"), "int16": np.dtype("<i2"), "int8": np.dtype("i1"),
-    "uint8": np.dtype("u1"), "bool": np.dtype("?"),
+    "float64": np.dtype("<f8"),
+    "float32": np.dtype("<f4"),
+    "float16": np.dtype("<f2"),
+    "bfloat16": np.dtype(ml_dtypes.bfloat16),
+    "int64": np.dtype("<i8"),
+    "int32": np.dtype("<i4"),
+    "int16": np.dtype("<i2"),
+    "int8": np.dtype("i1"),
+    "uint8": np.dtype("u1"),
+    "bool": np.dtype("?"),
 }
 
 
@@ -62,8 +68,9 @@ class _TorchDtype:
         self.dtype = _TORCH_DTYPES[name]
 
 
-def _rebuild_tensor(storage: np.ndarray, offset: int, size: tuple[int, ...],
-                    stride: tuple[int, ...], *_rest: Any) -> np.ndarray:
+def _rebuild_tensor(
+    storage: np.ndarray, offset: int, size: tuple[int, ...], stride: tuple[int, ...], *_rest: Any
+) -> np.ndarray:
     """A tensor as an owned numpy array: view `storage` with offset/size/stride, then copy."""
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     offset = int(offset)
@@ -71,12 +78,14 @@ def _rebuild_tensor(storage: np.ndarray, offset: int, size: tuple[int, ...],
         return np.zeros(size, storage.dtype)
     last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
     if offset < 0 or min(stride, default=0) < 0 or last >= storage.size:
-        raise ValueError(f"tensor view (offset {offset}, size {size}, stride {stride}) "
-                         f"lies outside its storage of {storage.size} elements")
+        raise ValueError(
+            f"tensor view (offset {offset}, size {size}, stride {stride}) "
+            f"lies outside its storage of {storage.size} elements"
+        )
     item = storage.itemsize
-    view = np.lib.stride_tricks.as_strided(storage[offset:], shape=size,
-                                           strides=tuple(s * item for s in stride),
-                                           writeable=False)
+    view = np.lib.stride_tricks.as_strided(
+        storage[offset:], shape=size, strides=tuple(s * item for s in stride), writeable=False
+    )
     return np.array(view, copy=True, order="C")
 
 
@@ -99,8 +108,9 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 class _StateUnpickler(pickle.Unpickler):
     """Unpickler that resolves only `_ALLOWED` globals and reads storages from the zip."""
 
-    def __init__(self, data: bytes, load_storage: Callable[[_StorageType, str, int],
-                                                            np.ndarray], path: Path) -> None:
+    def __init__(
+        self, data: bytes, load_storage: Callable[[_StorageType, str, int], np.ndarray], path: Path
+    ) -> None:
         super().__init__(io.BytesIO(data))
         self._load_storage = load_storage
         self._path = path
@@ -115,8 +125,12 @@ class _StateUnpickler(pickle.Unpickler):
             ) from None
 
     def persistent_load(self, pid: Any) -> np.ndarray:
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType)):
+        if not (
+            isinstance(pid, tuple)
+            and len(pid) == 5
+            and pid[0] == "storage"
+            and isinstance(pid[1], _StorageType)
+        ):
             raise CheckpointError(f"{self._path}: unsupported persistent id {pid!r}")
         _, storage_type, key, _location, numel = pid
         return self._load_storage(storage_type, str(key), int(numel))
@@ -126,8 +140,9 @@ def _prefix(names: list[str], path: Path) -> str:
     """The archive's top folder, the one holding ``data.pkl``."""
     pkls = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
     if len(pkls) != 1:
-        raise CheckpointError(f"{path}: not a torch.save archive (expected one "
-                              f"<prefix>/data.pkl, found {len(pkls)})")
+        raise CheckpointError(
+            f"{path}: not a torch.save archive (expected one <prefix>/data.pkl, found {len(pkls)})"
+        )
     return pkls[0].split("/")[0]
 
 
@@ -153,13 +168,23 @@ def read_torch_state(path: str | Path) -> dict[str, np.ndarray]:
             raise CheckpointError(
                 f"{path}: legacy (pre-1.6, non-zip) torch.save file, not supported: re-save "
                 "it with a current torch (torch.save(torch.load(f), f)) or convert it to "
-                "safetensors (save_pretrained(dir, safe_serialization=True))")
+                "safetensors (save_pretrained(dir, safe_serialization=True))"
+            )
         raise CheckpointError(f"{path}: not a torch.save zip archive (truncated or corrupt?)")
     try:
         with zipfile.ZipFile(path) as zf:
             return _read_archive(zf, path)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, TypeError,
-            pickle.UnpicklingError, KeyError, IndexError, AttributeError) as e:
+    except (
+        zipfile.BadZipFile,
+        EOFError,
+        OSError,
+        ValueError,
+        TypeError,
+        pickle.UnpicklingError,
+        KeyError,
+        IndexError,
+        AttributeError,
+    ) as e:
         raise CheckpointError(f"{path}: cannot read PyTorch weights (corrupt file?): {e!r}") from e
 
 
@@ -180,8 +205,10 @@ def _read_archive(zf: zipfile.ZipFile, path: Path) -> dict[str, np.ndarray]:
                 dtype = dtype.newbyteorder(">")
             raw = zf.read(f"{prefix}/data/{key}")
             if len(raw) < numel * dtype.itemsize:
-                raise CheckpointError(f"{path}: storage {key} has {len(raw)} bytes, expected "
-                                      f"{numel} x {storage_type.name}")
+                raise CheckpointError(
+                    f"{path}: storage {key} has {len(raw)} bytes, expected "
+                    f"{numel} x {storage_type.name}"
+                )
             cache[key] = np.frombuffer(raw, dtype=dtype, count=numel)
         return cache[key]
 
@@ -191,7 +218,9 @@ def _read_archive(zf: zipfile.ZipFile, path: Path) -> dict[str, np.ndarray]:
     state: dict[str, np.ndarray] = {}
     for key, value in obj.items():
         if not isinstance(key, str) or not isinstance(value, np.ndarray):
-            raise CheckpointError(f"{path}: entry {key!r} is not a tensor "
-                                  f"({type(value).__name__}); expected a flat state dict")
+            raise CheckpointError(
+                f"{path}: entry {key!r} is not a tensor "
+                f"({type(value).__name__}); expected a flat state dict"
+            )
         state[key] = value.astype(value.dtype.newbyteorder("="), copy=False)
     return state

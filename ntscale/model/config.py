@@ -79,8 +79,15 @@ class NTConfig:
                 f"ffn_activation {self.ffn_activation!r} is not supported; "
                 f"use one of {_ACTIVATIONS}"
             )
-        for field in ("num_layers", "embed_dim", "num_heads", "key_size", "ffn_dim",
-                      "vocab_size", "max_tokens"):
+        for field in (
+            "num_layers",
+            "embed_dim",
+            "num_heads",
+            "key_size",
+            "ffn_dim",
+            "vocab_size",
+            "max_tokens",
+        ):
             if int(getattr(self, field)) <= 0:
                 raise ConfigError(f"{field} must be positive, got {getattr(self, field)!r}")
         if self.positional == "rotary" and self.key_size % 2:
@@ -106,19 +113,43 @@ class NTConfig:
 
 def _v1(name: str, layers: int, dim: int, heads: int, ffn: int) -> NTConfig:
     return NTConfig(
-        name=name, version="v1", num_layers=layers, embed_dim=dim, num_heads=heads,
-        key_size=dim // heads, ffn_dim=ffn, vocab_size=4105, max_tokens=1000,
-        positional="learned", ffn_activation="gelu-no-approx", use_glu=False, ffn_bias=True,
-        token_dropout=True, masking_ratio=0.15, masking_prob=0.8,
+        name=name,
+        version="v1",
+        num_layers=layers,
+        embed_dim=dim,
+        num_heads=heads,
+        key_size=dim // heads,
+        ffn_dim=ffn,
+        vocab_size=4105,
+        max_tokens=1000,
+        positional="learned",
+        ffn_activation="gelu-no-approx",
+        use_glu=False,
+        ffn_bias=True,
+        token_dropout=True,
+        masking_ratio=0.15,
+        masking_prob=0.8,
     )
 
 
 def _v2(name: str, layers: int, dim: int, heads: int, ffn: int) -> NTConfig:
     return NTConfig(
-        name=name, version="v2", num_layers=layers, embed_dim=dim, num_heads=heads,
-        key_size=dim // heads, ffn_dim=ffn, vocab_size=4107, max_tokens=2048,
-        positional="rotary", ffn_activation="swish", use_glu=True, ffn_bias=False,
-        token_dropout=False, masking_ratio=0.0, masking_prob=0.0,
+        name=name,
+        version="v2",
+        num_layers=layers,
+        embed_dim=dim,
+        num_heads=heads,
+        key_size=dim // heads,
+        ffn_dim=ffn,
+        vocab_size=4107,
+        max_tokens=2048,
+        positional="rotary",
+        ffn_activation="swish",
+        use_glu=True,
+        ffn_bias=False,
+        token_dropout=False,
+        masking_ratio=0.0,
+        masking_prob=0.0,
     )
 
 
@@ -174,6 +205,7 @@ def config_from_hyperparams(hp: Mapping[str, Any], *, name: str, path: str) -> N
     Raises:
         CheckpointError: a required key is missing or a feature is not supported.
     """
+
     def need(key: str) -> Any:
         if key not in hp:
             raise CheckpointError(f"{path}: hyperparameter {key!r} is missing")

@@ -21,8 +21,14 @@ from ntscale.model.precision import AttentionImpl, Precision
 Params = Mapping[str, Mapping[str, jax.Array]]
 
 
-def build_forward(config: NTConfig, *, precision: Precision, attention: AttentionImpl,
-                  layers: tuple[int, ...] = (), logits: bool = True) -> hk.Transformed:
+def build_forward(
+    config: NTConfig,
+    *,
+    precision: Precision,
+    attention: AttentionImpl,
+    layers: tuple[int, ...] = (),
+    logits: bool = True,
+) -> hk.Transformed:
     """The transformed NT for fixed outputs: `init(rng, tokens)`, `apply(params, tokens)`.
 
     Args:
@@ -43,8 +49,14 @@ def build_forward(config: NTConfig, *, precision: Precision, attention: Attentio
 
 
 def forward(
-    params: Params, tokens: jax.Array, *, config: NTConfig, precision: Precision,
-    attention: AttentionImpl, layers: tuple[int, ...] = (), logits: bool = True,
+    params: Params,
+    tokens: jax.Array,
+    *,
+    config: NTConfig,
+    precision: Precision,
+    attention: AttentionImpl,
+    layers: tuple[int, ...] = (),
+    logits: bool = True,
 ) -> dict[str, object]:
     """Run the model on tokens [B, T] int32.
 
@@ -61,6 +73,7 @@ def forward(
     Returns:
         {"embeddings": {layer: [B, T, D] float32}, "logits": [B, T, V] float32 (if asked)}.
     """
-    transformed = build_forward(config, precision=precision, attention=attention,
-                                layers=layers, logits=logits)
+    transformed = build_forward(
+        config, precision=precision, attention=attention, layers=layers, logits=logits
+    )
     return transformed.apply(params, tokens)

@@ -64,17 +64,27 @@ def download_checkpoint(repo_id: str, *, model_name: str | None = None) -> Path:
             return Path(hp).parent.parent
         except EntryNotFoundError:
             log.info("%s has no cached/remote jax_model/; trying the Hugging Face layout", repo_id)
-            folder = Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=offline,
-                                            allow_patterns=_HF_PATTERNS))
+            folder = Path(
+                snapshot_download(
+                    repo_id, cache_dir=cache, local_files_only=offline, allow_patterns=_HF_PATTERNS
+                )
+            )
             if not any(folder.glob("*.safetensors")):
-                folder = Path(snapshot_download(repo_id, cache_dir=cache,
-                                                local_files_only=offline,
-                                                allow_patterns=_HF_BIN_PATTERNS))
+                folder = Path(
+                    snapshot_download(
+                        repo_id,
+                        cache_dir=cache,
+                        local_files_only=offline,
+                        allow_patterns=_HF_BIN_PATTERNS,
+                    )
+                )
             return folder
     except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as e:
         if offline:
-            hint = ("HF_HUB_OFFLINE is set and it is not in the cache: download it once "
-                    "online, or copy the checkpoint folder and pass its path")
+            hint = (
+                "HF_HUB_OFFLINE is set and it is not in the cache: download it once "
+                "online, or copy the checkpoint folder and pass its path"
+            )
         else:
             hint = "check the network/proxy and the repository name, or pass a local folder"
         raise CheckpointError(

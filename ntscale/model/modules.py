@@ -64,8 +64,9 @@ def apply_rotary(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
 
 def layer_norm(x: jax.Array, *, eps: float, name: str) -> jax.Array:
     """LayerNorm over the last axis with float32 statistics and float32 parameters."""
-    return hk.LayerNorm(axis=-1, create_scale=True, create_offset=True, eps=eps,
-                        name=name)(x.astype(F32))
+    return hk.LayerNorm(axis=-1, create_scale=True, create_offset=True, eps=eps, name=name)(
+        x.astype(F32)
+    )
 
 
 class Dense(hk.Module):
@@ -75,18 +76,30 @@ class Dense(hk.Module):
     (float32). The bias is added in `out_dtype`.
     """
 
-    def __init__(self, output_size: int, *, dtype: jnp.dtype, out_dtype: jnp.dtype = F32,
-                 with_bias: bool = True, name: str | None = None) -> None:
+    def __init__(
+        self,
+        output_size: int,
+        *,
+        dtype: jnp.dtype,
+        out_dtype: jnp.dtype = F32,
+        with_bias: bool = True,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name)
         self.output_size, self.dtype, self.out_dtype = output_size, dtype, out_dtype
         self.with_bias = with_bias
 
     def __call__(self, x: jax.Array) -> jax.Array:  # [..., in] -> [..., out]
         fan_in = x.shape[-1]
-        w = hk.get_parameter("w", [fan_in, self.output_size], F32,
-                             init=hk.initializers.TruncatedNormal(1.0 / np.sqrt(fan_in)))
-        y = jnp.dot(x.astype(self.dtype), w.astype(self.dtype),
-                    preferred_element_type=self.out_dtype)
+        w = hk.get_parameter(
+            "w",
+            [fan_in, self.output_size],
+            F32,
+            init=hk.initializers.TruncatedNormal(1.0 / np.sqrt(fan_in)),
+        )
+        y = jnp.dot(
+            x.astype(self.dtype), w.astype(self.dtype), preferred_element_type=self.out_dtype
+        )
         if self.with_bias:
             b = hk.get_parameter("b", [self.output_size], F32, init=jnp.zeros)
             y = y + b.astype(self.out_dtype)
@@ -134,14 +147,26 @@ class SelfAttention(hk.Module):
     lengths (valid because the tokenizer right-pads).
     """
 
-    def __init__(self, config: NTConfig, *, precision: Precision, attention: AttentionImpl,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        config: NTConfig,
+        *,
+        precision: Precision,
+        attention: AttentionImpl,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name)
         self.config, self.precision, self.attention = config, precision, attention
 
     @hk.transparent
-    def __call__(self, h: jax.Array, *, key_mask: jax.Array, kv_len: jax.Array,
-                 rotary: tuple[jax.Array, jax.Array] | None) -> jax.Array:  # [B, T, D]
+    def __call__(
+        self,
+        h: jax.Array,
+        *,
+        key_mask: jax.Array,
+        kv_len: jax.Array,
+        rotary: tuple[jax.Array, jax.Array] | None,
+    ) -> jax.Array:  # [B, T, D]
         c, cd = self.config, self.precision.compute_dtype
         b, t, _ = h.shape
         hk_dim = c.num_heads * c.key_size
@@ -155,18 +180,19 @@ class SelfAttention(hk.Module):
         scale = 1.0 / float(np.sqrt(c.key_size))
         if self.attention == "cudnn":
             out = jax.nn.dot_product_attention(
-                q, k, v, scale=scale, key_value_seq_lengths=kv_len, implementation="cudnn")
+                q, k, v, scale=scale, key_value_seq_lengths=kv_len, implementation="cudnn"
+            )
         else:
             out = jax.nn.dot_product_attention(
-                q, k, v, mask=key_mask[:, None, None, :], scale=scale, implementation="xla")
+                q, k, v, mask=key_mask[:, None, None, :], scale=scale, implementation="xla"
+            )
         return Dense(c.embed_dim, dtype=cd, name="mha_output")(out.reshape(b, t, hk_dim))
 
 
 class FeedForward(hk.Module):
     """v1: dense -> exact GELU -> dense (biases); v2: SwiGLU, fc1 = [D, 2F] gate first."""
 
-    def __init__(self, config: NTConfig, *, precision: Precision,
-                 name: str | None = None) -> None:
+    def __init__(self, config: NTConfig, *, precision: Precision, name: str | None = None) -> None:
         super().__init__(name=name)
         self.config, self.precision = config, precision
 
@@ -177,7 +203,7 @@ class FeedForward(hk.Module):
         # the widest activation [B, T, F or 2F] stays in the compute dtype (memory traffic)
         y = Dense(width, dtype=cd, out_dtype=cd, with_bias=c.ffn_bias, name="fc1")(h)
         if c.use_glu:
-            gate, linear = y[..., : c.ffn_dim], y[..., c.ffn_dim:]
+            gate, linear = y[..., : c.ffn_dim], y[..., c.ffn_dim :]
             y = activation(c.ffn_activation, gate) * linear
         else:
             y = activation(c.ffn_activation, y)
@@ -187,18 +213,31 @@ class FeedForward(hk.Module):
 class TransformerBlock(hk.Module):
     """Pre-LayerNorm block: x += MHA(LN(x)); x += FFN(LN(x)); residual stream float32."""
 
-    def __init__(self, config: NTConfig, *, precision: Precision, attention: AttentionImpl,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        config: NTConfig,
+        *,
+        precision: Precision,
+        attention: AttentionImpl,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name)
         self.config, self.precision, self.attention = config, precision, attention
 
     @hk.transparent
-    def __call__(self, x: jax.Array, *, key_mask: jax.Array, kv_len: jax.Array,
-                 rotary: tuple[jax.Array, jax.Array] | None) -> jax.Array:  # [B, T, D]
+    def __call__(
+        self,
+        x: jax.Array,
+        *,
+        key_mask: jax.Array,
+        kv_len: jax.Array,
+        rotary: tuple[jax.Array, jax.Array] | None,
+    ) -> jax.Array:  # [B, T, D]
         eps = self.config.layer_norm_eps
         attn = SelfAttention(self.config, precision=self.precision, attention=self.attention)
-        x = x + attn(layer_norm(x, eps=eps, name="mha_ln"), key_mask=key_mask, kv_len=kv_len,
-                     rotary=rotary)
+        x = x + attn(
+            layer_norm(x, eps=eps, name="mha_ln"), key_mask=key_mask, kv_len=kv_len, rotary=rotary
+        )
         ffn = FeedForward(self.config, precision=self.precision)
         return x + ffn(layer_norm(x, eps=eps, name="ffn_ln"))
 
@@ -206,13 +245,15 @@ class TransformerBlock(hk.Module):
 class RobertaLMHead(hk.Module):
     """emb_layer_norm_after -> dense D->D -> exact GELU -> LayerNorm -> dense D->V."""
 
-    def __init__(self, config: NTConfig, *, precision: Precision,
-                 name: str | None = "lm_head") -> None:
+    def __init__(
+        self, config: NTConfig, *, precision: Precision, name: str | None = "lm_head"
+    ) -> None:
         super().__init__(name=name)
         self.config, self.precision = config, precision
 
-    def __call__(self, x: jax.Array, *, logits: bool
-                 ) -> tuple[jax.Array, jax.Array | None]:  # [B, T, D] -> ([B,T,D], [B,T,V])
+    def __call__(
+        self, x: jax.Array, *, logits: bool
+    ) -> tuple[jax.Array, jax.Array | None]:  # [B, T, D] -> ([B,T,D], [B,T,V])
         """Returns (final embeddings, logits or None when `logits` is False)."""
         c, cd = self.config, self.precision.compute_dtype
         final = layer_norm(x, eps=c.layer_norm_eps, name="emb_ln_after")
@@ -226,13 +267,20 @@ class RobertaLMHead(hk.Module):
 class NucleotideTransformer(hk.Module):
     """The whole NT: embeddings, L blocks under `hk.layer_stack`, RoBERTa LM head."""
 
-    def __init__(self, config: NTConfig, *, precision: Precision, attention: AttentionImpl,
-                 name: str | None = "nt") -> None:
+    def __init__(
+        self,
+        config: NTConfig,
+        *,
+        precision: Precision,
+        attention: AttentionImpl,
+        name: str | None = "nt",
+    ) -> None:
         super().__init__(name=name)
         self.config, self.precision, self.attention = config, precision, attention
 
-    def __call__(self, tokens: jax.Array, *, layers: tuple[int, ...] = (),
-                 logits: bool = True) -> dict[str, object]:
+    def __call__(
+        self, tokens: jax.Array, *, layers: tuple[int, ...] = (), logits: bool = True
+    ) -> dict[str, object]:
         """Run on tokens [B, T] int32 (right-padded with <pad>).
 
         Args:
@@ -251,8 +299,7 @@ class NucleotideTransformer(hk.Module):
         key_mask = nonpad | ~jnp.any(nonpad, axis=1, keepdims=True)
         idx = jnp.arange(t, dtype=jnp.int32)[None, :]
         kv_len = jnp.maximum(jnp.max(jnp.where(nonpad, idx + 1, 0), axis=1), 1).astype(jnp.int32)
-        rotary = (rotary_tables(t, c.key_size, c.rotary_base)
-                  if c.positional == "rotary" else None)
+        rotary = rotary_tables(t, c.key_size, c.rotary_base) if c.positional == "rotary" else None
 
         x = TokenEmbedding(c)(tokens)  # [B, T, D] f32
         last = c.num_layers
@@ -267,7 +314,8 @@ class NucleotideTransformer(hk.Module):
         def block(carry, slot):
             x, saved = carry
             x = TransformerBlock(c, precision=self.precision, attention=self.attention)(
-                x, key_mask=key_mask, kv_len=kv_len, rotary=rotary)
+                x, key_mask=key_mask, kv_len=kv_len, rotary=rotary
+            )
             if saved is not None:
                 saved = jax.lax.dynamic_update_index_in_dim(saved, x, slot, axis=0)
             return (x, saved), None

@@ -62,8 +62,9 @@ class CompiledForward:
     without waiting, so a caller can overlap host work with the device.
     """
 
-    def __init__(self, model: NTModel, layers: tuple[int, ...], logits: bool,
-                 post: Post | None) -> None:
+    def __init__(
+        self, model: NTModel, layers: tuple[int, ...], logits: bool, post: Post | None
+    ) -> None:
         self._model = model
         self.layers, self.logits, self.post = layers, logits, post
         self.attention: AttentionImpl = model.attention
@@ -74,8 +75,15 @@ class CompiledForward:
         model, layers, logits, post = self._model, self.layers, self.logits, self.post
 
         def run(params: Any, tokens: jax.Array) -> Any:
-            out = forward(params, tokens, config=model.config, precision=model.precision,
-                          attention=attention, layers=layers, logits=logits)
+            out = forward(
+                params,
+                tokens,
+                config=model.config,
+                precision=model.precision,
+                attention=attention,
+                layers=layers,
+                logits=logits,
+            )
             return post(out, tokens) if post is not None else out
 
         return jax.jit(run)
@@ -90,8 +98,14 @@ class CompiledForward:
         shape = tokens.shape
         first = shape not in self._shapes
         if first:
-            log.info("compiling %s forward for batch %d x %d tokens (layers %s, logits %s)",
-                     self._model.name, shape[0], shape[1], self.layers, self.logits)
+            log.info(
+                "compiling %s forward for batch %d x %d tokens (layers %s, logits %s)",
+                self._model.name,
+                shape[0],
+                shape[1],
+                self.layers,
+                self.logits,
+            )
             self._shapes.add(shape)
         with self._precision_ctx():
             try:
@@ -99,8 +113,11 @@ class CompiledForward:
             except Exception as e:  # cuDNN rejects some shapes/GPUs at compile time
                 if not (first and self.attention == "cudnn"):
                     raise
-                log.warning("cuDNN attention failed to compile for %s (%s); using XLA "
-                            "attention instead", shape, e)
+                log.warning(
+                    "cuDNN attention failed to compile for %s (%s); using XLA attention instead",
+                    shape,
+                    e,
+                )
                 self.attention = "xla"
                 self._jitted = self._build("xla")
                 return self._jitted(self._model.params, jnp.asarray(tokens))
@@ -130,9 +147,16 @@ class NTModel:
         attention: attention implementation ("xla" or "cudnn").
     """
 
-    def __init__(self, config: NTConfig, stacked: Flat, *, dtype: str = "float32",
-                 digest: str, source: str | None = None,
-                 attention: AttentionImpl | None = None) -> None:
+    def __init__(
+        self,
+        config: NTConfig,
+        stacked: Flat,
+        *,
+        dtype: str = "float32",
+        digest: str,
+        source: str | None = None,
+        attention: AttentionImpl | None = None,
+    ) -> None:
         self.config = config
         self.name = config.name
         self.digest = digest
@@ -148,8 +172,10 @@ class NTModel:
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"NTModel({self.name!r}, {c.version}, {c.num_layers} layers, dim {c.embed_dim}, "
-                f"{self.dtype}, attention={self.attention})")
+        return (
+            f"NTModel({self.name!r}, {c.version}, {c.num_layers} layers, dim {c.embed_dim}, "
+            f"{self.dtype}, attention={self.attention})"
+        )
 
     @property
     def tokenizer(self) -> Any:
@@ -170,23 +196,29 @@ class NTModel:
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
             raise ValueError(f"tokens must be an integer array [B, T], got {arr.dtype}{arr.shape}")
         if arr.shape[1] > self.config.max_tokens:
-            raise ValueError(f"{arr.shape[1]} tokens per row exceed the model's maximum "
-                             f"{self.config.max_tokens} ({self.name})")
+            raise ValueError(
+                f"{arr.shape[1]} tokens per row exceed the model's maximum "
+                f"{self.config.max_tokens} ({self.name})"
+            )
         if arr.size and (arr.min() < 0 or arr.max() >= self.config.vocab_size):
-            raise ValueError(f"token ids must be in 0..{self.config.vocab_size - 1} for "
-                             f"{self.name}, got {arr.min()}..{arr.max()}")
+            raise ValueError(
+                f"token ids must be in 0..{self.config.vocab_size - 1} for "
+                f"{self.name}, got {arr.min()}..{arr.max()}"
+            )
         return arr.astype(np.int32, copy=False)
 
     def _check_layers(self, layers: Iterable[int]) -> tuple[int, ...]:
         out = tuple(sorted({int(x) for x in layers}))
         bad = [x for x in out if not 1 <= x <= self.config.num_layers]
         if bad:
-            raise ConfigError(f"layers must be in 1..{self.config.num_layers} for {self.name}, "
-                              f"got {bad}")
+            raise ConfigError(
+                f"layers must be in 1..{self.config.num_layers} for {self.name}, got {bad}"
+            )
         return out
 
-    def compiled(self, layers: tuple[int, ...], logits: bool,
-                 post: Post | None = None) -> CompiledForward:
+    def compiled(
+        self, layers: tuple[int, ...], logits: bool, post: Post | None = None
+    ) -> CompiledForward:
         """The jitted forward for these outputs (cached).
 
         Args:
@@ -201,8 +233,9 @@ class NTModel:
             self._compiled[key] = CompiledForward(self, key[0], key[1], post)
         return self._compiled[key]
 
-    def apply(self, tokens: np.ndarray, layers: Iterable[int] = (),
-              logits: bool = True) -> dict[str, Any]:
+    def apply(
+        self, tokens: np.ndarray, layers: Iterable[int] = (), logits: bool = True
+    ) -> dict[str, Any]:
         """Run the model on tokens [B, T].
 
         Returns:
@@ -210,8 +243,7 @@ class NTModel:
         """
         out = self.compiled(self._check_layers(layers), logits)(tokens)
         result: dict[str, Any] = {
-            "embeddings": {int(k): np.asarray(v, np.float32)
-                           for k, v in out["embeddings"].items()}
+            "embeddings": {int(k): np.asarray(v, np.float32) for k, v in out["embeddings"].items()}
         }
         if logits:
             result["logits"] = np.asarray(out["logits"], np.float32)
@@ -245,8 +277,13 @@ def _coerce_config(config: NTConfig | str) -> NTConfig:
     return get_preset(config) if isinstance(config, str) else config
 
 
-def init_model(config: NTConfig | str, *, seed: int = 0, dtype: str = "float32",
-               attention: AttentionImpl | None = None) -> NTModel:
+def init_model(
+    config: NTConfig | str,
+    *,
+    seed: int = 0,
+    dtype: str = "float32",
+    attention: AttentionImpl | None = None,
+) -> NTModel:
     """A model with random weights (for tests and benchmarks), deterministic for a seed.
 
     Args:
@@ -257,8 +294,14 @@ def init_model(config: NTConfig | str, *, seed: int = 0, dtype: str = "float32",
     """
     cfg = _coerce_config(config)
     flat = init_official(cfg, seed=seed)
-    return NTModel(cfg, stack_official(flat, cfg), dtype=dtype, digest=params_digest(flat),
-                   source=f"random(seed={seed})", attention=attention)
+    return NTModel(
+        cfg,
+        stack_official(flat, cfg),
+        dtype=dtype,
+        digest=params_digest(flat),
+        source=f"random(seed={seed})",
+        attention=attention,
+    )
 
 
 def _is_repo_id(source: str) -> bool:
@@ -296,8 +339,13 @@ def resolve_source(source: str | Path, *, name: str | None = None) -> tuple[Path
     )
 
 
-def load(source: str | Path, dtype: str = "float32", *, name: str | None = None,
-         attention: AttentionImpl | None = None) -> NTModel:
+def load(
+    source: str | Path,
+    dtype: str = "float32",
+    *,
+    name: str | None = None,
+    attention: AttentionImpl | None = None,
+) -> NTModel:
     """Load a Nucleotide Transformer.
 
     Args:
@@ -318,8 +366,14 @@ def load(source: str | Path, dtype: str = "float32", *, name: str | None = None,
     t0 = time.perf_counter()
     folder, name = resolve_source(source, name=name)
     ckpt = read_checkpoint(folder, name=name)
-    model = NTModel(ckpt.config, stack_official(ckpt.params, ckpt.config), dtype=dtype,
-                    digest=ckpt.digest, source=str(ckpt.path), attention=attention)
+    model = NTModel(
+        ckpt.config,
+        stack_official(ckpt.params, ckpt.config),
+        dtype=dtype,
+        digest=ckpt.digest,
+        source=str(ckpt.path),
+        attention=attention,
+    )
     log.info("loaded %s from %s in %.1f s", model, ckpt.path, time.perf_counter() - t0)
     return model
 
@@ -342,5 +396,12 @@ def describe(source: str | Path, *, name: str | None = None) -> ModelInfo:
     return read_checkpoint_info(folder, name=name)
 
 
-__all__ = ["CompiledForward", "NTModel", "bucket_length", "describe", "init_model", "load",
-           "resolve_source"]
+__all__ = [
+    "CompiledForward",
+    "NTModel",
+    "bucket_length",
+    "describe",
+    "init_model",
+    "load",
+    "resolve_source",
+]

@@ -149,8 +149,10 @@ def stack_official(flat: Flat, config: NTConfig) -> Flat:
         leaves = flat[layer_path(0, suffix)]
         out[f"{LAYERS}/{name}"] = {
             k: np.stack(
-                [np.asarray(flat[layer_path(i, suffix)][k], np.float32)
-                 for i in range(config.num_layers)]
+                [
+                    np.asarray(flat[layer_path(i, suffix)][k], np.float32)
+                    for i in range(config.num_layers)
+                ]
             )
             for k in leaves
         }

@@ -16,8 +16,13 @@ import jax.numpy as jnp
 from ntscale.errors import ConfigError
 
 DTypeName = Literal["float32", "bfloat16"]
-_ALIASES = {"float32": "float32", "fp32": "float32", "f32": "float32",
-            "bfloat16": "bfloat16", "bf16": "bfloat16"}
+_ALIASES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "f32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,8 +59,9 @@ def precision_policy(dtype: str) -> Precision:
     """The mixed-precision policy for a dtype name ("float32", "bfloat16", "fp32", "bf16")."""
     name = normalize_dtype(dtype)
     if name == "float32":
-        return Precision(name=name, compute_dtype=jnp.dtype(jnp.float32),
-                         matmul_precision="float32")
+        return Precision(
+            name=name, compute_dtype=jnp.dtype(jnp.float32), matmul_precision="float32"
+        )
     return Precision(name=name, compute_dtype=jnp.dtype(jnp.bfloat16), matmul_precision=None)
 
 

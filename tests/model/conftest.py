@@ -58,14 +58,38 @@ def expected(ref_dir: Path, hf_dir: Path):
 
 
 MICRO = NTConfig(
-    name="micro", version="v2", num_layers=3, embed_dim=32, num_heads=2, key_size=16,
-    ffn_dim=48, vocab_size=4107, max_tokens=64, positional="rotary", ffn_activation="swish",
-    use_glu=True, ffn_bias=False, token_dropout=False, masking_ratio=0.0, masking_prob=0.0,
+    name="micro",
+    version="v2",
+    num_layers=3,
+    embed_dim=32,
+    num_heads=2,
+    key_size=16,
+    ffn_dim=48,
+    vocab_size=4107,
+    max_tokens=64,
+    positional="rotary",
+    ffn_activation="swish",
+    use_glu=True,
+    ffn_bias=False,
+    token_dropout=False,
+    masking_ratio=0.0,
+    masking_prob=0.0,
 )
 MICRO_V1 = NTConfig(
-    name="micro_v1", version="v1", num_layers=3, embed_dim=32, num_heads=2, key_size=16,
-    ffn_dim=48, vocab_size=4105, max_tokens=64, positional="learned",
-    ffn_activation="gelu-no-approx", use_glu=False, ffn_bias=True, token_dropout=True,
+    name="micro_v1",
+    version="v1",
+    num_layers=3,
+    embed_dim=32,
+    num_heads=2,
+    key_size=16,
+    ffn_dim=48,
+    vocab_size=4105,
+    max_tokens=64,
+    positional="learned",
+    ffn_activation="gelu-no-approx",
+    use_glu=False,
+    ffn_bias=True,
+    token_dropout=True,
 )
 
 

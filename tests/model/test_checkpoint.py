@@ -100,8 +100,12 @@ def test_jax_model_folder_and_renamed_paths_are_accepted(micro_ckpt, tmp_path):
     direct = load(micro_ckpt / "jax_model")
     assert direct.name == "micro" and direct.digest == base.digest
     raw = joblib.load(micro_ckpt / "jax_model/pytree_ckpt.joblib")
-    swaps = [("esm_transformer", "my_model"), ("/mha_layer_norm", "/self_attention_layer_norm"),
-             ("/mha/", "/self_attention/"), ("esm_roberta_lm_head", "roberta_lm_head")]
+    swaps = [
+        ("esm_transformer", "my_model"),
+        ("/mha_layer_norm", "/self_attention_layer_norm"),
+        ("/mha/", "/self_attention/"),
+        ("esm_roberta_lm_head", "roberta_lm_head"),
+    ]
     renamed = {}
     for key, value in raw.items():
         for old, new in swaps:
@@ -113,8 +117,9 @@ def test_jax_model_folder_and_renamed_paths_are_accepted(micro_ckpt, tmp_path):
     shutil.copy(micro_ckpt / "jax_model/hyperparams.json", out)
     joblib.dump(renamed, out / "pytree_ckpt.joblib")
     tokens = np.array([[3, 10, 11, 12, 1]], np.int32)
-    np.testing.assert_array_equal(load(tmp_path / "renamed").apply(tokens)["logits"],
-                                  base.apply(tokens)["logits"])
+    np.testing.assert_array_equal(
+        load(tmp_path / "renamed").apply(tokens)["logits"], base.apply(tokens)["logits"]
+    )
 
 
 def _rewrite(ckpt: Path, edit) -> None:
@@ -126,26 +131,37 @@ def _rewrite(ckpt: Path, edit) -> None:
 
 def test_missing_key_is_named(micro_ckpt):
     _rewrite(micro_ckpt, lambda p: p["esm_transformer/attention_layer_1/~/mha/key"].pop("b"))
-    with pytest.raises(CheckpointError, match=r"missing 1 parameter\(s\): "
-                       r"esm_transformer/attention_layer_1/~/mha/key:b"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing 1 parameter\(s\): "
+        r"esm_transformer/attention_layer_1/~/mha/key:b",
+    ):
         load(micro_ckpt)
 
 
 def test_unexpected_key_is_named(micro_ckpt):
     def edit(p):
         p["esm_transformer/attention_layer_0/~/fc1"]["b"] = np.zeros(96, np.float32)
+
     _rewrite(micro_ckpt, edit)
-    with pytest.raises(CheckpointError, match=r"unexpected 1 parameter\(s\): "
-                       r"esm_transformer/attention_layer_0/~/fc1:b"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"unexpected 1 parameter\(s\): "
+        r"esm_transformer/attention_layer_0/~/fc1:b",
+    ):
         load(micro_ckpt)
 
 
 def test_wrong_shape_is_named(micro_ckpt):
     def edit(p):
         p["esm_transformer/~/embed"]["embeddings"] = np.zeros((4105, 32), np.float32)
+
     _rewrite(micro_ckpt, edit)
-    with pytest.raises(CheckpointError, match=r"esm_transformer/~/embed:embeddings has shape "
-                       r"\(4105, 32\), expected \(4107, 32\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"esm_transformer/~/embed:embeddings has shape "
+        r"\(4105, 32\), expected \(4107, 32\)",
+    ):
         load(micro_ckpt)
 
 
@@ -154,8 +170,11 @@ def test_hyperparams_disagreeing_with_weights(micro_ckpt):
     hp = json.loads(hp_path.read_text())
     hp["num_layers"] = 4
     hp_path.write_text(json.dumps(hp))
-    with pytest.raises(CheckpointError, match=r"4 layers.*missing 14 parameter\(s\): "
-                       r"esm_transformer/attention_layer_3"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"4 layers.*missing 14 parameter\(s\): "
+        r"esm_transformer/attention_layer_3",
+    ):
         load(micro_ckpt)
 
 
@@ -168,8 +187,11 @@ def test_corrupt_parameter_file(micro_ckpt):
 
 def test_parameter_file_of_the_wrong_type(micro_ckpt):
     joblib.dump([1, 2, 3], micro_ckpt / "jax_model/pytree_ckpt.joblib")
-    with pytest.raises(CheckpointError, match=r"expected a dict of module path -> dict of "
-                       r"arrays, got list"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"expected a dict of module path -> dict of "
+        r"arrays, got list",
+    ):
         load(micro_ckpt)
 
 
@@ -199,8 +221,11 @@ def test_unsupported_feature(micro_ckpt):
 
 def test_folder_that_is_not_a_checkpoint(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CheckpointError, match=r"empty: not a checkpoint: expected "
-                       r"jax_model/hyperparams.json"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"empty: not a checkpoint: expected "
+        r"jax_model/hyperparams.json",
+    ):
         load(tmp_path / "empty")
     with pytest.raises(CheckpointError, match=r"checkpoint folder does not exist"):
         read_checkpoint(tmp_path / "nowhere")
@@ -210,6 +235,9 @@ def test_save_refuses_params_that_do_not_match(tmp_path, micro_cfg):
     micro = micro_cfg["v2"]
     flat = init_official(micro, seed=0)
     del flat["esm_transformer/~/embed"]
-    with pytest.raises(CheckpointError, match=r"save_checkpoint.*missing 1 parameter\(s\): "
-                       r"esm_transformer/~/embed:embeddings"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"save_checkpoint.*missing 1 parameter\(s\): "
+        r"esm_transformer/~/embed:embeddings",
+    ):
         save_checkpoint(flat, micro, tmp_path / "bad")

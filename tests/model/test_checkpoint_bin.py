@@ -41,8 +41,9 @@ def _hf_folder(hf_dir: Path, out: Path) -> Path:
     return out
 
 
-def _torch_zip(path: Path, pkl: bytes, storages: dict[str, bytes] | None = None,
-               prefix: str = "archive") -> Path:
+def _torch_zip(
+    path: Path, pkl: bytes, storages: dict[str, bytes] | None = None, prefix: str = "archive"
+) -> Path:
     """A zip laid out like torch.save's: <prefix>/data.pkl, data/<key>, byteorder."""
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr(f"{prefix}/data.pkl", pkl)
@@ -58,8 +59,9 @@ def test_bin_folder_matches_expected_outputs(bin_model, expected, models):
     out = bin_model.apply(tokens, layers=tuple(layers), logits=True)
     np.testing.assert_allclose(out["logits"][nonpad], logits[nonpad], rtol=1e-4, atol=1e-4)
     for layer, want in layers.items():
-        np.testing.assert_allclose(out["embeddings"][layer][nonpad], want[nonpad],
-                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            out["embeddings"][layer][nonpad], want[nonpad], rtol=1e-4, atol=1e-4
+        )
     # same weights as the safetensors checkpoint, bit for bit
     np.testing.assert_array_equal(out["logits"], models("hf").apply(tokens)["logits"])
     assert bin_model.config == models("hf").config.replace(name="nt_hf_v1_bin")
@@ -128,12 +130,19 @@ def test_disallowed_global_is_refused_and_never_executed(hf_dir, tmp_path):
     marker = tmp_path / "pwned"
     cmd = f"touch {marker}".encode()
     # {"w": os.system("touch ...")}, hand-written protocol 2 (pickle.dumps would say posix)
-    evil = (b"\x80\x02}X\x01\x00\x00\x00wcos\nsystem\nX" + len(cmd).to_bytes(4, "little")
-            + cmd + b"\x85Rs.")
+    evil = (
+        b"\x80\x02}X\x01\x00\x00\x00wcos\nsystem\nX"
+        + len(cmd).to_bytes(4, "little")
+        + cmd
+        + b"\x85Rs."
+    )
     out = _hf_folder(hf_dir, tmp_path / "evil")
     _torch_zip(out / "pytorch_model.bin", evil)
-    with pytest.raises(CheckpointError, match=r"evil/pytorch_model.bin: refusing to unpickle "
-                       r"global os.system: only tensors and state dicts are allowed"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"evil/pytorch_model.bin: refusing to unpickle "
+        r"global os.system: only tensors and state dicts are allowed",
+    ):
         load(out)
     assert not marker.exists()
 
@@ -141,8 +150,11 @@ def test_disallowed_global_is_refused_and_never_executed(hf_dir, tmp_path):
 def test_numpy_pickle_is_not_a_torch_state_dict(tmp_path):
     pkl = pickle.dumps({"w": np.zeros(2, "f4")}, protocol=2)
     path = _torch_zip(tmp_path / "np.bin", pkl)
-    with pytest.raises(CheckpointError, match=r"np.bin: refusing to unpickle global "
-                       r"numpy\.\S*_reconstruct"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"np.bin: refusing to unpickle global "
+        r"numpy\.\S*_reconstruct",
+    ):
         read_torch_state(path)
 
 
@@ -150,10 +162,14 @@ def test_legacy_non_zip_bin_gets_the_fix(hf_dir, tmp_path):
     out = _hf_folder(hf_dir, tmp_path / "legacy")
     # legacy torch.save starts with the pickled magic number 0x1950a86a20f9469cfc6c
     (out / "pytorch_model.bin").write_bytes(
-        b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03.")
-    with pytest.raises(CheckpointError, match=r"legacy/pytorch_model.bin: legacy \(pre-1.6, "
-                       r"non-zip\) torch.save file, not supported: re-save it with a current "
-                       r"torch .* or convert it to safetensors"):
+        b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03."
+    )
+    with pytest.raises(
+        CheckpointError,
+        match=r"legacy/pytorch_model.bin: legacy \(pre-1.6, "
+        r"non-zip\) torch.save file, not supported: re-save it with a current "
+        r"torch .* or convert it to safetensors",
+    ):
         load(out)
 
 
@@ -161,8 +177,11 @@ def test_truncated_zip_is_named(hf_dir, tmp_path):
     out = _hf_folder(hf_dir, tmp_path / "cut")
     raw = (BIN_DIR / "pytorch_model.bin").read_bytes()
     (out / "pytorch_model.bin").write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(CheckpointError, match=r"cut/pytorch_model.bin: not a torch.save zip "
-                       r"archive \(truncated or corrupt\?\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"cut/pytorch_model.bin: not a torch.save zip "
+        r"archive \(truncated or corrupt\?\)",
+    ):
         load(out)
 
 
@@ -171,14 +190,16 @@ def test_corrupt_storage_bytes_fail_the_crc(tmp_path):
     with zipfile.ZipFile(BIN_DIR / "pytorch_model.bin") as zf:
         info = max(zf.infolist(), key=lambda i: i.file_size)  # a big storage
     head = info.header_offset  # local header: name and extra lengths at +26, +28
-    name_len, extra_len = (int.from_bytes(raw[head + i:head + i + 2], "little")
-                           for i in (26, 28))
+    name_len, extra_len = (int.from_bytes(raw[head + i : head + i + 2], "little") for i in (26, 28))
     start = head + 30 + name_len + extra_len
     raw[start + info.file_size // 2] ^= 0xFF
     path = tmp_path / "flip.bin"
     path.write_bytes(bytes(raw))
-    with pytest.raises(CheckpointError, match=r"flip.bin: cannot read PyTorch weights "
-                       r"\(corrupt file\?\): BadZipFile\(.*CRC"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"flip.bin: cannot read PyTorch weights "
+        r"\(corrupt file\?\): BadZipFile\(.*CRC",
+    ):
         read_torch_state(path)
 
 
@@ -186,8 +207,11 @@ def test_zip_without_data_pkl(tmp_path):
     path = tmp_path / "plain.bin"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("readme.txt", "hello")
-    with pytest.raises(CheckpointError, match=r"plain.bin: not a torch.save archive "
-                       r"\(expected one <prefix>/data.pkl, found 0\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"plain.bin: not a torch.save archive "
+        r"\(expected one <prefix>/data.pkl, found 0\)",
+    ):
         read_torch_state(path)
 
 
@@ -199,14 +223,19 @@ def test_non_tensor_entry_is_named(tmp_path):
 
 def test_short_storage_is_named(tmp_path):
     # {"w": _rebuild_tensor_v2(<FloatStorage key "0", 4 elements>, 0, (4,), (1,))}
-    pkl = (b"\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n("
-           b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000"
-           b"X\x03\x00\x00\x00cpuK\x04tQK\x00K\x04\x85K\x01\x85\x89tRs.")
+    pkl = (
+        b"\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n("
+        b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000"
+        b"X\x03\x00\x00\x00cpuK\x04tQK\x00K\x04\x85K\x01\x85\x89tRs."
+    )
     ok = _torch_zip(tmp_path / "ok.bin", pkl, {"0": np.arange(4, dtype="<f4").tobytes()})
     np.testing.assert_array_equal(read_torch_state(ok)["w"], np.arange(4, dtype="f4"))
     short = _torch_zip(tmp_path / "short.bin", pkl, {"0": b"\x00" * 12})
-    with pytest.raises(CheckpointError, match=r"short.bin: storage 0 has 12 bytes, "
-                       r"expected 4 x FloatStorage"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"short.bin: storage 0 has 12 bytes, "
+        r"expected 4 x FloatStorage",
+    ):
         read_torch_state(short)
 
 
@@ -214,8 +243,11 @@ def test_bin_index_with_missing_shard(hf_dir, tmp_path):
     out = _hf_folder(hf_dir, tmp_path / "lost")
     shutil.copy(SHARDED_DIR / "pytorch_model.bin.index.json", out)
     shutil.copy(SHARDED_DIR / SHARDS[0], out)
-    with pytest.raises(CheckpointError, match=r"pytorch_model.bin.index.json: shard file\(s\) "
-                       r"missing: .*pytorch_model-00002-of-00002.bin"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"pytorch_model.bin.index.json: shard file\(s\) "
+        r"missing: .*pytorch_model-00002-of-00002.bin",
+    ):
         describe(out)
 
 
@@ -223,6 +255,9 @@ def test_other_bin_files_are_not_weights(hf_dir, tmp_path):
     out = _hf_folder(hf_dir, tmp_path / "args")
     (out / "training_args.bin").write_bytes(b"\x80\x02}.")
     (out / "extra.json").write_text(json.dumps({}))
-    with pytest.raises(CheckpointError, match=r"config.json found but no model.safetensors "
-                       r"or pytorch_model.bin weights \(nor shards with an \*.index.json\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"config.json found but no model.safetensors "
+        r"or pytorch_model.bin weights \(nor shards with an \*.index.json\)",
+    ):
         load(out)

@@ -40,7 +40,7 @@ def test_post_runs_on_device_and_matches_apply(micro_model):
     for layer in (1, 3):
         assert isinstance(pooled[layer], np.ndarray) and pooled[layer].shape == (3, 32)
         e = full["embeddings"][layer]
-        want = np.stack([e[i, : n].mean(0) for i, n in enumerate([32, 10, 5])])
+        want = np.stack([e[i, :n].mean(0) for i, n in enumerate([32, 10, 5])])
         np.testing.assert_allclose(pooled[layer], want, rtol=1e-5, atol=1e-5)
 
 
@@ -61,8 +61,10 @@ def test_middle_layers_match_a_truncated_model(micro_cfg):
     out = model.apply(tokens, layers=(1, 2, 3), logits=True)
     short = init_model(cfg.replace(num_layers=2), seed=2)
     # copy the first two blocks of `model` into `short`
-    short.params = {k: ({n: a[:2] for n, a in v.items()} if k.startswith("nt/layers/") else v)
-                    for k, v in model.params.items()}
+    short.params = {
+        k: ({n: a[:2] for n, a in v.items()} if k.startswith("nt/layers/") else v)
+        for k, v in model.params.items()
+    }
     two = short.apply(tokens, layers=(1,), logits=False)
     np.testing.assert_allclose(two["embeddings"][1], out["embeddings"][1], rtol=1e-6, atol=1e-6)
     assert not np.allclose(out["embeddings"][2], out["embeddings"][3])
@@ -104,8 +106,12 @@ def test_only_checkpoint_modules_touch_files():
             bad += [f"{f.name}: import {n}" for n in names if n.split(".")[0] in io_modules]
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "open":
                 bad.append(f"{f.name}: open()")
-            if isinstance(node, ast.Attribute) and node.attr in ("read_text", "read_bytes",
-                                                                 "write_text", "write_bytes"):
+            if isinstance(node, ast.Attribute) and node.attr in (
+                "read_text",
+                "read_bytes",
+                "write_text",
+                "write_bytes",
+            ):
                 bad.append(f"{f.name}: .{node.attr}")
     assert not bad, bad
 

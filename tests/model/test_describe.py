@@ -84,8 +84,11 @@ def test_published_name_from_offline_cache(tmp_path, micro_ckpt, monkeypatch):
     info = describe("50m_multi_species_V2")
     _same_as_load(info, load("50M_multi_species_v2"))
     assert info.name == "50M_multi_species_v2" and info.config.num_layers == 3
-    with pytest.raises(CheckpointError, match=r"hub repository 'someone/absent'.*"
-                       r"HF_HUB_OFFLINE is set"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"hub repository 'someone/absent'.*"
+        r"HF_HUB_OFFLINE is set",
+    ):
         describe("someone/absent")
 
 

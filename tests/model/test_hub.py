@@ -49,8 +49,11 @@ def test_offline_and_not_cached_names_model_and_cache(offline_home):
 
 
 def test_offline_repo_id_not_cached(offline_home):
-    with pytest.raises(CheckpointError, match=r"hub repository 'someone/some-model'.*"
-                       r"HF_HUB_OFFLINE is set"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"hub repository 'someone/some-model'.*"
+        r"HF_HUB_OFFLINE is set",
+    ):
         load("someone/some-model")
 
 
@@ -71,11 +74,15 @@ def test_cached_hf_layout_is_the_fallback(offline_home, hf_dir, models, expected
     tokens = expected("hf")[0]
     model = load("someone/nt-hf")
     assert model.name == "nt-hf"
-    np.testing.assert_array_equal(model.apply(tokens)["logits"],
-                                  models("hf").apply(tokens)["logits"])
+    np.testing.assert_array_equal(
+        model.apply(tokens)["logits"], models("hf").apply(tokens)["logits"]
+    )
 
 
 def test_unknown_source_lists_published_models(tmp_path):
-    with pytest.raises(CheckpointError, match=r"'no-such-model' is not a checkpoint folder, "
-                       r"a published model \(500M_human_ref, .*500M_multi_species_v2\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"'no-such-model' is not a checkpoint folder, "
+        r"a published model \(500M_human_ref, .*500M_multi_species_v2\)",
+    ):
         load("no-such-model")

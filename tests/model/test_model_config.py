@@ -33,18 +33,30 @@ def test_presets_of_the_published_models():
     assert set(HUB_REPOS) == set(PRESETS)
     for name, shape in SHAPES.items():
         c = get_preset(name)
-        assert (c.num_layers, c.embed_dim, c.num_heads, c.ffn_dim, c.vocab_size,
-                c.max_tokens) == shape
+        assert (
+            c.num_layers,
+            c.embed_dim,
+            c.num_heads,
+            c.ffn_dim,
+            c.vocab_size,
+            c.max_tokens,
+        ) == shape
         assert c.key_size * c.num_heads == c.embed_dim
         assert c.version == ("v2" if name.endswith("_v2") else "v1")
         assert HUB_REPOS[name].startswith("InstaDeepAI/nucleotide-transformer-")
 
 
-@pytest.mark.parametrize(("name", "count", "nominal"), [
-    ("500M_human_ref", 485_698_825, 500e6), ("2B5_multi_species", 2_547_800_585, 2.5e9),
-    ("50M_multi_species_v2", 54_855_179, 50e6), ("100M_multi_species_v2", 96_839_179, 100e6),
-    ("250M_multi_species_v2", 233_545_995, 250e6), ("500M_multi_species_v2", 496_245_771, 500e6),
-])
+@pytest.mark.parametrize(
+    ("name", "count", "nominal"),
+    [
+        ("500M_human_ref", 485_698_825, 500e6),
+        ("2B5_multi_species", 2_547_800_585, 2.5e9),
+        ("50M_multi_species_v2", 54_855_179, 50e6),
+        ("100M_multi_species_v2", 96_839_179, 100e6),
+        ("250M_multi_species_v2", 233_545_995, 250e6),
+        ("500M_multi_species_v2", 496_245_771, 500e6),
+    ],
+)
 def test_parameter_counts(name, count, nominal):
     # pinned: the official layout's parameters (no unused HF extras); close to the name
     assert get_preset(name).num_params == count
@@ -52,8 +64,11 @@ def test_parameter_counts(name, count, nominal):
 
 
 def test_unknown_preset_lists_names():
-    with pytest.raises(ConfigError, match=r"unknown model 'NT-42'; published models are: "
-                       r"500M_human_ref, 500M_1000G"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown model 'NT-42'; published models are: "
+        r"500M_human_ref, 500M_1000G",
+    ):
         get_preset("NT-42")
 
 
@@ -66,8 +81,10 @@ def test_invalid_config_values(micro_cfg):
         micro_cfg["v2"].replace(key_size=15)
 
 
-@pytest.mark.parametrize(("alias", "name"), [("fp32", "float32"), ("float32", "float32"),
-                                              ("bf16", "bfloat16"), ("BFloat16", "bfloat16")])
+@pytest.mark.parametrize(
+    ("alias", "name"),
+    [("fp32", "float32"), ("float32", "float32"), ("bf16", "bfloat16"), ("BFloat16", "bfloat16")],
+)
 def test_dtype_aliases(alias, name):
     assert precision_policy(alias).name == name
 
@@ -83,10 +100,19 @@ def test_attention_backend_choice():
     assert attention_backend(precision_policy("bf16"), "cpu") == "xla"
 
 
-@pytest.mark.parametrize(("n", "max_tokens", "want"), [
-    (1, 2048, 128), (128, 2048, 128), (129, 2048, 256), (2000, 2048, 2048),
-    (2048, 2048, 2048), (999, 1000, 1000), (897, 1000, 1000), (10, 56, 56),
-])
+@pytest.mark.parametrize(
+    ("n", "max_tokens", "want"),
+    [
+        (1, 2048, 128),
+        (128, 2048, 128),
+        (129, 2048, 256),
+        (2000, 2048, 2048),
+        (2048, 2048, 2048),
+        (999, 1000, 1000),
+        (897, 1000, 1000),
+        (10, 56, 56),
+    ],
+)
 def test_bucket_length(n, max_tokens, want):
     assert bucket_length(n, max_tokens) == want
 
@@ -100,8 +126,11 @@ def test_token_validation(models):
     model = models("v1")
     with pytest.raises(ValueError, match=r"57 tokens per row exceed the model's maximum 56"):
         model.apply(np.full((1, 57), 1, np.int32))
-    with pytest.raises(ValueError, match=r"token ids must be in 0..4104 for v1_model, got "
-                       r"3..4106"):
+    with pytest.raises(
+        ValueError,
+        match=r"token ids must be in 0..4104 for v1_model, got "
+        r"3..4106",
+    ):
         model.apply(np.array([[3, 4106]], np.int32))  # <bos> is not a v1 embedding row
     with pytest.raises(ValueError, match=r"tokens must be an integer array \[B, T\]"):
         model.apply(np.zeros(5, np.int32))

@@ -21,8 +21,9 @@ def _shapes(tree) -> dict:
 def test_haiku_tree_is_the_stacked_layout(version, micro_cfg):
     """No renaming: hk.transform's init creates exactly the names/shapes checkpoints fill."""
     cfg = micro_cfg[version]
-    net = build_forward(cfg, precision=precision_policy("float32"), attention="xla",
-                        layers=(1,), logits=True)
+    net = build_forward(
+        cfg, precision=precision_policy("float32"), attention="xla", layers=(1,), logits=True
+    )
     tokens = jax.ShapeDtypeStruct((2, 16), jnp.int32)
     haiku_shapes = _shapes(jax.eval_shape(net.init, jax.random.PRNGKey(0), tokens))
     assert haiku_shapes == _shapes(stack_official(init_official(cfg, seed=0), cfg))
@@ -38,8 +39,11 @@ def test_haiku_init_params_run(micro_cfg):
     tokens = jnp.asarray(np.r_[[3], np.arange(6, 20), [1]][None, :], jnp.int32)  # [1, 16]
     params = jax.jit(net.init)(jax.random.PRNGKey(1), tokens)
     out = jax.jit(net.apply)(params, tokens)
-    again = jax.jit(lambda p, t: forward(p, t, config=cfg, precision=prec, attention="xla",
-                                         layers=(2, 3), logits=True))(params, tokens)
+    again = jax.jit(
+        lambda p, t: forward(
+            p, t, config=cfg, precision=prec, attention="xla", layers=(2, 3), logits=True
+        )
+    )(params, tokens)
     assert out["logits"].shape == (1, 16, cfg.vocab_size)
     assert np.isfinite(out["logits"]).all() and float(out["logits"][0, -1].max()) == 0.0
     np.testing.assert_array_equal(out["embeddings"][2], again["embeddings"][2])

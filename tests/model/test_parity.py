@@ -84,10 +84,15 @@ def test_extra_padding_does_not_change_outputs(which, models, expected):
     padded = model.apply(longer, layers=(1, 2))
     keep = nonpad[1:3, :16]
     for layer in (1, 2):
-        np.testing.assert_allclose(padded["embeddings"][layer][:, :16][keep],
-                                   base["embeddings"][layer][keep], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(padded["logits"][:, :16][keep], base["logits"][keep],
-                               rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            padded["embeddings"][layer][:, :16][keep],
+            base["embeddings"][layer][keep],
+            rtol=1e-5,
+            atol=1e-5,
+        )
+    np.testing.assert_allclose(
+        padded["logits"][:, :16][keep], base["logits"][keep], rtol=1e-5, atol=1e-5
+    )
 
 
 def test_rows_are_independent_of_the_batch(models, expected):

@@ -14,7 +14,7 @@ def write_fasta(path: Path, contigs: dict[str, str]) -> Path:
         for name, seq in contigs.items():
             fh.write(f">{name}\n")
             for i in range(0, len(seq), 60):
-                fh.write(seq[i:i + 60] + "\n")
+                fh.write(seq[i : i + 60] + "\n")
     pysam.faidx(str(path))
     return path
 

@@ -36,7 +36,7 @@ def _table_by_loop(logits: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         word = TOK.id_to_token(int(tokens[b, t]))
         if len(word) == 6:
             for j, d in itertools.product(range(6), range(4)):
-                new = word[:j] + "ACGT"[d] + word[j + 1:]
+                new = word[:j] + "ACGT"[d] + word[j + 1 :]
                 out[b, t, j, d] = logp[b, t, TOK.token_to_id(new)]
         elif word in "ACGT" and len(word) == 1:
             for d in range(4):
@@ -121,9 +121,15 @@ def test_parse_scores_and_names():
     assert parse_scores(["llr", "l2"]) == ("llr_masked", "llr_wt", "l2")
     assert parse_scores(("COSINE", "llr_wt")) == ("llr_wt", "cosine")
     assert score_names(("llr_wt", "l2", "cosine"), (1, 2)) == (
-        "llr_wt", "l2_mean_layer_1", "l2_variant_layer_1", "l2_mean_layer_2",
-        "l2_variant_layer_2", "cosine_mean_layer_1", "cosine_variant_layer_1",
-        "cosine_mean_layer_2", "cosine_variant_layer_2",
+        "llr_wt",
+        "l2_mean_layer_1",
+        "l2_variant_layer_1",
+        "l2_mean_layer_2",
+        "l2_variant_layer_2",
+        "cosine_mean_layer_1",
+        "cosine_variant_layer_1",
+        "cosine_mean_layer_2",
+        "cosine_variant_layer_2",
     )
     with pytest.raises(ConfigError, match="unknown score 'kl'; valid scores: llr"):
         parse_scores(["kl"])

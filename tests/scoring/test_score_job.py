@@ -20,11 +20,21 @@ SEQ = random_dna(1000, seed=11)
 LAYERS = (1, 2)
 
 
-def _score(tmp_path: Path, fasta: Path, vcf: Path, model: Path, name: str = "out",
-           **overrides) -> tuple[dict, object]:
-    values = {"fasta": str(fasta), "vcf": str(vcf), "model": str(model),
-              "out": str(tmp_path / f"{name}.zarr"), "window_bp": W, "layers": list(LAYERS),
-              "unit_variants": 4, "batch_size": 4, "dtype": "fp32", "progress": False}
+def _score(
+    tmp_path: Path, fasta: Path, vcf: Path, model: Path, name: str = "out", **overrides
+) -> tuple[dict, object]:
+    values = {
+        "fasta": str(fasta),
+        "vcf": str(vcf),
+        "model": str(model),
+        "out": str(tmp_path / f"{name}.zarr"),
+        "window_bp": W,
+        "layers": list(LAYERS),
+        "unit_variants": 4,
+        "batch_size": 4,
+        "dtype": "fp32",
+        "progress": False,
+    }
     values.update(overrides)
     job = ScoreJob.plan_from_config(build_config(ScoreConfig, values))
     summary = run_local(job)
@@ -55,7 +65,7 @@ def _expected(model, ref: str, alt: str, *, offset: int, ref_len: int, alt_len: 
     if ref_len == alt_len == 1:
         t = 1 + offset // 6
         start = (t - 1) * 6
-        rid, aid = tok.token_to_id(ref[start:start + 6]), tok.token_to_id(alt[start:start + 6])
+        rid, aid = tok.token_to_id(ref[start : start + 6]), tok.token_to_id(alt[start : start + 6])
 
         def logp(logits):
             z = logits.astype(np.float64)
@@ -100,15 +110,19 @@ def test_scores_equal_an_independent_computation(scored, genome, tiny_model):
     for row, pos in enumerate(ds["variant_pos"].values):
         ref, alt = str(ds["variant_ref"].values[row]), str(ds["variant_alt"].values[row])
         start = int(pos) - 63
-        ref_win = SEQ[start:start + W]
-        fetched = SEQ[start:start + W + max(0, len(ref) - len(alt))]
-        alt_win = (fetched[:63] + alt + fetched[63 + len(ref):])[:W]
-        assert len(alt_win) == W and ref_win[63:63 + len(ref)] == ref
-        exp = _expected(tiny_model, ref_win, alt_win, offset=63, ref_len=len(ref),
-                        alt_len=len(alt))
+        ref_win = SEQ[start : start + W]
+        fetched = SEQ[start : start + W + max(0, len(ref) - len(alt))]
+        alt_win = (fetched[:63] + alt + fetched[63 + len(ref) :])[:W]
+        assert len(alt_win) == W and ref_win[63 : 63 + len(ref)] == ref
+        exp = _expected(tiny_model, ref_win, alt_win, offset=63, ref_len=len(ref), alt_len=len(alt))
         for name, value in exp.items():
-            np.testing.assert_allclose(got[name][row], value, rtol=2e-4, atol=2e-5,
-                                       err_msg=f"{name} of row {row} ({ref}>{alt})")
+            np.testing.assert_allclose(
+                got[name][row],
+                value,
+                rtol=2e-4,
+                atol=2e-5,
+                err_msg=f"{name} of row {row} ({ref}>{alt})",
+            )
 
 
 def test_the_variant_sits_mid_token_on_each_strand():
@@ -154,8 +168,11 @@ def test_strand_averaging_on_a_palindrome(tmp_path, tiny_model_dir):
     fasta = write_fasta(tmp_path / "pal.fa", {"p": pal})
     i, x = 40, "A" if pal[40] != "A" else "C"
     j, y = W - 1 - i, reverse_complement(x)  # the mirror variant on the other strand
-    vcf = write_vcf(tmp_path / "pal.vcf", {"p": W},
-                    [("p", i + 1, "v", pal[i], (x,)), ("p", j + 1, "m", pal[j], (y,))])
+    vcf = write_vcf(
+        tmp_path / "pal.vcf",
+        {"p": W},
+        [("p", i + 1, "v", pal[i], (x,)), ("p", j + 1, "m", pal[j], (y,))],
+    )
     _, both = _score(tmp_path, fasta, vcf, tiny_model_dir, name="both", strands="both")
     _, fwd = _score(tmp_path, fasta, vcf, tiny_model_dir, name="fwd", strands="forward")
     _, rev = _score(tmp_path, fasta, vcf, tiny_model_dir, name="rev", strands="reverse")
@@ -175,9 +192,16 @@ def test_sharing_windows_runs_fewer_passes_and_gives_the_same_scores(
     summary, ds = scored
     counts = []
     for share in (True, False):
-        values = {"fasta": str(genome["fasta"]), "vcf": str(genome["vcf"]),
-                  "model": str(tiny_model_dir), "out": str(tmp_path / f"p{share}.zarr"),
-                  "window_bp": W, "unit_variants": 4, "dtype": "fp32", "share_windows": share}
+        values = {
+            "fasta": str(genome["fasta"]),
+            "vcf": str(genome["vcf"]),
+            "model": str(tiny_model_dir),
+            "out": str(tmp_path / f"p{share}.zarr"),
+            "window_bp": W,
+            "unit_variants": 4,
+            "dtype": "fp32",
+            "share_windows": share,
+        }
         job = ScoreJob.plan_from_config(build_config(ScoreConfig, values))
         job.prepare()
         worker = job.open_worker()
@@ -185,16 +209,30 @@ def test_sharing_windows_runs_fewer_passes_and_gives_the_same_scores(
         counts.append(worker.passes_run)
     # shared: 3 ref + 4 alt + 2 masked windows; one pass per variant: 4 + 4 + 3
     assert counts == [9, 11]
-    s2, ds2 = _score(tmp_path, genome["fasta"], genome["vcf"], tiny_model_dir, name="noshare",
-                     share_windows=False)
+    s2, ds2 = _score(
+        tmp_path,
+        genome["fasta"],
+        genome["vcf"],
+        tiny_model_dir,
+        name="noshare",
+        share_windows=False,
+    )
     a, b = _scores(ds), _scores(ds2)
     for name in a:
         np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-5, equal_nan=True)
 
 
 def test_tiled_mode_scores_llr_wt_from_shared_tiles(genome, tiny_model_dir, tmp_path):
-    _, ds = _score(tmp_path, genome["fasta"], genome["vcf"], tiny_model_dir, name="tiled",
-                   window_mode="tiled", scores=["llr_wt"], unit_variants=8)
+    _, ds = _score(
+        tmp_path,
+        genome["fasta"],
+        genome["vcf"],
+        tiny_model_dir,
+        name="tiled",
+        window_mode="tiled",
+        scores=["llr_wt"],
+        unit_variants=8,
+    )
     got = _scores(ds)
     assert list(got) == ["llr_wt"]
     snv = ds["variant_status"].values == 0
@@ -202,10 +240,18 @@ def test_tiled_mode_scores_llr_wt_from_shared_tiles(genome, tiny_model_dir, tmp_
 
 
 def test_resume_skips_done_units(genome, tiny_model_dir, tmp_path):
-    values = {"fasta": str(genome["fasta"]), "vcf": str(genome["vcf"]),
-              "model": str(tiny_model_dir), "out": str(tmp_path / "r.zarr"), "window_bp": W,
-              "unit_variants": 2, "batch_size": 4, "dtype": "fp32",
-              "scores": ["llr_wt", "l2"], "progress": False}
+    values = {
+        "fasta": str(genome["fasta"]),
+        "vcf": str(genome["vcf"]),
+        "model": str(tiny_model_dir),
+        "out": str(tmp_path / "r.zarr"),
+        "window_bp": W,
+        "unit_variants": 2,
+        "batch_size": 4,
+        "dtype": "fp32",
+        "scores": ["llr_wt", "l2"],
+        "progress": False,
+    }
     job = ScoreJob.plan_from_config(build_config(ScoreConfig, values))
     assert list(job.prepare()) == [0, 1, 2]
     job.open_worker()(1)  # an interrupted run finished unit 1 only
@@ -213,8 +259,16 @@ def test_resume_skips_done_units(genome, tiny_model_dir, tmp_path):
     assert summary["run"]["units_run"] == 2 and summary["store"]["complete"]
     again = run_local(job)
     assert again["run"]["units_run"] == 0
-    _, ds = _score(tmp_path, genome["fasta"], genome["vcf"], tiny_model_dir, name="whole",
-                   unit_variants=2, scores=["llr_wt", "l2"], layers=[2])
+    _, ds = _score(
+        tmp_path,
+        genome["fasta"],
+        genome["vcf"],
+        tiny_model_dir,
+        name="whole",
+        unit_variants=2,
+        scores=["llr_wt", "l2"],
+        layers=[2],
+    )
     resumed = nstore.open(str(tmp_path / "r.zarr"))
     for name, values in _scores(ds).items():
         np.testing.assert_array_equal(_scores(resumed)[name], values)
@@ -225,10 +279,17 @@ def test_ray_store_is_byte_identical_to_local(genome, tiny_model_dir, tmp_path):
     from ntscale.runner.ray import run_ray
 
     def job(name: str) -> ScoreJob:
-        values = {"fasta": str(genome["fasta"]), "vcf": str(genome["vcf"]),
-                  "model": str(tiny_model_dir), "out": str(tmp_path / f"{name}.zarr"),
-                  "window_bp": W, "unit_variants": 2, "batch_size": 4, "dtype": "fp32",
-                  "progress": False}
+        values = {
+            "fasta": str(genome["fasta"]),
+            "vcf": str(genome["vcf"]),
+            "model": str(tiny_model_dir),
+            "out": str(tmp_path / f"{name}.zarr"),
+            "window_bp": W,
+            "unit_variants": 2,
+            "batch_size": 4,
+            "dtype": "fp32",
+            "progress": False,
+        }
         return ScoreJob.plan_from_config(build_config(ScoreConfig, values))
 
     run_local(job("local"))

@@ -30,8 +30,14 @@ def small_model_dir(tmp_path_factory) -> Path:
     from ntscale.model import get_preset, init_model
 
     cfg = get_preset("50M_multi_species_v2").replace(
-        name="tiny-32", num_layers=1, embed_dim=32, num_heads=2, key_size=16, ffn_dim=64,
-        max_tokens=32)
+        name="tiny-32",
+        num_layers=1,
+        embed_dim=32,
+        num_heads=2,
+        key_size=16,
+        ffn_dim=64,
+        max_tokens=32,
+    )
     d = tmp_path_factory.mktemp("model") / "tiny-32"
     init_model(cfg, seed=3).save(d)
     return d
@@ -61,8 +67,15 @@ def status_run(tmp_path_factory, small_model_dir):
         ("c1", 281, "near_n", seq[280], (alt[seq[280]],)),
     ]
     vcf = write_vcf(d / "bad.vcf", {"c1": 600, "chrZ": 100}, recs)
-    values = {"fasta": str(fasta), "vcf": str(vcf), "model": str(small_model_dir),
-              "out": str(d / "s.zarr"), "unit_variants": 5, "dtype": "fp32", "progress": False}
+    values = {
+        "fasta": str(fasta),
+        "vcf": str(vcf),
+        "model": str(small_model_dir),
+        "out": str(d / "s.zarr"),
+        "unit_variants": 5,
+        "dtype": "fp32",
+        "progress": False,
+    }
     job = ScoreJob.plan_from_config(build_config(ScoreConfig, values))
     summary = run_local(job)
     return {"dir": d, "job": job, "summary": summary, "ds": nstore.open(values["out"])}
@@ -70,15 +83,24 @@ def status_run(tmp_path_factory, small_model_dir):
 
 def test_every_status_on_hand_made_records(status_run):
     ds = status_run["ds"]
-    got = dict(zip(ds["variant_id"].values.tolist(), ds["variant_status"].values.tolist(),
-                   strict=True))
+    got = dict(
+        zip(ds["variant_id"].values.tolist(), ds["variant_status"].values.tolist(), strict=True)
+    )
     assert got == {
-        "ok": S.OK, "indel": S.NO_LLR_NOT_SNV, "edge": S.OFF_CENTRE,
-        "edge_indel": S.OFF_CENTRE_NOT_SNV, "short": S.ALT_WINDOW_SHORT,
-        "sym": S.SYMBOLIC_ALLELE, "noalt": S.MISSING_ALT, "iupac": S.ALLELE_NOT_ACGT,
-        "nocontig": S.CONTIG_NOT_IN_FASTA, "dup": S.DUPLICATE_RECORD,
-        "outside": S.OUTSIDE_CONTIG, "mismatch": S.REF_MISMATCH,
-        "huge": S.ALLELE_EXCEEDS_WINDOW, "near_n": S.OVER_TOKEN_LIMIT,
+        "ok": S.OK,
+        "indel": S.NO_LLR_NOT_SNV,
+        "edge": S.OFF_CENTRE,
+        "edge_indel": S.OFF_CENTRE_NOT_SNV,
+        "short": S.ALT_WINDOW_SHORT,
+        "sym": S.SYMBOLIC_ALLELE,
+        "noalt": S.MISSING_ALT,
+        "iupac": S.ALLELE_NOT_ACGT,
+        "nocontig": S.CONTIG_NOT_IN_FASTA,
+        "dup": S.DUPLICATE_RECORD,
+        "outside": S.OUTSIDE_CONTIG,
+        "mismatch": S.REF_MISMATCH,
+        "huge": S.ALLELE_EXCEEDS_WINDOW,
+        "near_n": S.OVER_TOKEN_LIMIT,
     }
     assert set(got.values()) == set(S) - {S.PENDING}
     llr = ds["score_llr_masked"].values
@@ -94,13 +116,25 @@ def test_every_status_on_hand_made_records(status_run):
 
 
 def test_real_chr20_records_score_ok(chr20_fasta, chr20_subset, tiny_model_dir, tmp_path):
-    values = {"fasta": str(chr20_fasta), "vcf": str(chr20_subset), "model": str(tiny_model_dir),
-              "out": str(tmp_path / "c.zarr"), "window_bp": 300, "unit_variants": 32,
-              "batch_size": 16, "dtype": "fp32", "scores": ["llr_wt", "cosine"],
-              "progress": False}
+    values = {
+        "fasta": str(chr20_fasta),
+        "vcf": str(chr20_subset),
+        "model": str(tiny_model_dir),
+        "out": str(tmp_path / "c.zarr"),
+        "window_bp": 300,
+        "unit_variants": 32,
+        "batch_size": 16,
+        "dtype": "fp32",
+        "scores": ["llr_wt", "cosine"],
+        "progress": False,
+    }
     summary = run_local(ScoreJob.plan_from_config(build_config(ScoreConfig, values)))
     assert summary["store"]["variants"]["by_status"] == {
-        "ok": 61, "no_llr_not_snv": 2, "duplicate_record": 1, "ref_mismatch": 1}
+        "ok": 61,
+        "no_llr_not_snv": 2,
+        "duplicate_record": 1,
+        "ref_mismatch": 1,
+    }
     frame = variant_frame(values["out"])
     assert len(frame) == 65 and frame["pos1"].iloc[0] == 1_000_226
     assert frame["llr_wt"].notna().sum() == 61
@@ -121,7 +155,8 @@ def test_exported_vcf_opens_with_pysam_and_bcftools(status_run, tmp_path):
         by_id = {r.id: r for r in recs}
         assert by_id["ok"].info["NTS_STATUS"] == "ok"
         assert by_id["ok"].info["llr_masked"] == pytest.approx(
-            float(status_run["ds"]["score_llr_masked"].values[0]), rel=1e-6)
+            float(status_run["ds"]["score_llr_masked"].values[0]), rel=1e-6
+        )
         assert "llr_masked" not in by_id["indel"].info  # NaN -> missing
         assert "l2_mean_layer_1" not in by_id["sym"].info
         assert len(list(vf.fetch("c1", 95, 105))) == 2  # tabix index works (ok + dup)
@@ -146,8 +181,9 @@ def test_export_refuses_an_incomplete_store(status_run, tmp_path):
     job = status_run["job"]
     import dataclasses
 
-    other = dataclasses.replace(job, config=dataclasses.replace(job.config,
-                                                                out=str(tmp_path / "p.zarr")))
+    other = dataclasses.replace(
+        job, config=dataclasses.replace(job.config, out=str(tmp_path / "p.zarr"))
+    )
     other.prepare()
     with pytest.raises(StoreError, match=r"incomplete: 14 of 14 variant rows are not written"):
         export_vcf(other.store_url, tmp_path / "x.vcf.gz")
@@ -171,29 +207,60 @@ def test_config_errors_name_the_setting():
 
 
 def test_layers_beyond_the_model_are_refused(status_run, small_model_dir):
-    cfg = build_config(ScoreConfig, {**status_run["job"].config.__dict__, "layers": [3],
-                                     "execution": {}})
+    cfg = build_config(
+        ScoreConfig, {**status_run["job"].config.__dict__, "layers": [3], "execution": {}}
+    )
     with pytest.raises(ConfigError, match=r"layers \[3\] do not exist .* it has layers 1\.\.1"):
         ScoreJob.plan_from_config(cfg)
 
 
 def test_cli_scores_and_exports(tmp_path, small_model_dir, chr20_fasta, chr20_subset):
     cfg = tmp_path / "score.yaml"
-    cfg.write_text(f"fasta: {chr20_fasta}\nvcf: {chr20_subset}\nmodel: {small_model_dir}\n"
-                   "dtype: fp32\nscores: [llr_wt, l2]\nunit_variants: 64\n")
+    cfg.write_text(
+        f"fasta: {chr20_fasta}\nvcf: {chr20_subset}\nmodel: {small_model_dir}\n"
+        "dtype: fp32\nscores: [llr_wt, l2]\nunit_variants: 64\n"
+    )
     out = tmp_path / "cli.zarr"
     r = subprocess.run(
-        [sys.executable, "-m", "ntscale", "score", "--config", str(cfg), "--out", str(out),
-         "--vcf-out", str(tmp_path / "cli.vcf.gz"), "--table-out", str(tmp_path / "cli.tsv"),
-         "--no-progress"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "ntscale",
+            "score",
+            "--config",
+            str(cfg),
+            "--out",
+            str(out),
+            "--vcf-out",
+            str(tmp_path / "cli.vcf.gz"),
+            "--table-out",
+            str(tmp_path / "cli.tsv"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert r.returncode == 0, r.stderr
     assert "variant scores written to" in r.stdout
     assert len(pd.read_csv(tmp_path / "cli.tsv", sep="\t")) == 65
     assert (tmp_path / "cli.vcf.gz.tbi").is_file()
-    r = subprocess.run([sys.executable, "-m", "ntscale", "score", "--config", str(cfg), "--out",
-                        str(out), "--strands", "sideways"], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ntscale",
+            "score",
+            "--config",
+            str(cfg),
+            "--out",
+            str(out),
+            "--strands",
+            "sideways",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "strands must be one of" in r.stderr
     assert "Traceback" not in r.stderr

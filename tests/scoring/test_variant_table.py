@@ -15,8 +15,9 @@ S = ScoreStatus
 
 def test_real_chr20_vcf_one_row_per_alt(shared_dir, chr20_fasta):
     fasta = FastaSource(chr20_fasta)
-    table = read_variant_table(shared_dir / "data/human_chr20/reference.vcf.gz",
-                               contigs=fasta.contigs)
+    table = read_variant_table(
+        shared_dir / "data/human_chr20/reference.vcf.gz", contigs=fasta.contigs
+    )
     assert table.n_records == 24_990 and table.n_variants == 24_990
     assert table.counts() == {"ok": 23_670, "no_llr_not_snv": 1_320}
     assert table.pos[0] == 1_000_225  # POS 1,000,226 is 0-based 1,000,225
@@ -46,12 +47,19 @@ def test_hand_made_bad_records_keep_a_row_each(tmp_path):
     assert table.n_records == 12 and table.n_variants == 13
     got = dict(zip(table.id + ":" + table.alt, table.status.tolist(), strict=True))
     assert got == {
-        "snv:C": S.OK, "multi:C": S.OK, "multi:GT": S.NO_LLR_NOT_SNV,
-        "sym:<DEL>": S.SYMBOLIC_ALLELE, "star:*": S.SYMBOLIC_ALLELE,
-        "bnd:A]c1:50]": S.SYMBOLIC_ALLELE, "noalt:.": S.MISSING_ALT,
-        "nalt:N": S.ALLELE_NOT_ACGT, "iupac:A": S.ALLELE_NOT_ACGT,
-        "nocontig:C": S.CONTIG_NOT_IN_FASTA, "outside:A": S.OUTSIDE_CONTIG,
-        "dup:C": S.DUPLICATE_RECORD, "lower:G": S.OK,
+        "snv:C": S.OK,
+        "multi:C": S.OK,
+        "multi:GT": S.NO_LLR_NOT_SNV,
+        "sym:<DEL>": S.SYMBOLIC_ALLELE,
+        "star:*": S.SYMBOLIC_ALLELE,
+        "bnd:A]c1:50]": S.SYMBOLIC_ALLELE,
+        "noalt:.": S.MISSING_ALT,
+        "nalt:N": S.ALLELE_NOT_ACGT,
+        "iupac:A": S.ALLELE_NOT_ACGT,
+        "nocontig:C": S.CONTIG_NOT_IN_FASTA,
+        "outside:A": S.OUTSIDE_CONTIG,
+        "dup:C": S.DUPLICATE_RECORD,
+        "lower:G": S.OK,
     }
     np.testing.assert_array_equal(table.record[:3], [0, 1, 1])
     assert table.extra_contigs == ("c9",)
@@ -62,8 +70,13 @@ def test_status_names_cover_every_code():
     names = score_status_names()
     assert names["0"] == "ok" and names["16"] == "ref_mismatch" and names["255"] == "pending"
     assert len(names) == len(S)
-    assert [s for s in S if s.scored] == [S.OK, S.NO_LLR_NOT_SNV, S.OFF_CENTRE,
-                                          S.OFF_CENTRE_NOT_SNV, S.ALT_WINDOW_SHORT]
+    assert [s for s in S if s.scored] == [
+        S.OK,
+        S.NO_LLR_NOT_SNV,
+        S.OFF_CENTRE,
+        S.OFF_CENTRE_NOT_SNV,
+        S.ALT_WINDOW_SHORT,
+    ]
 
 
 def test_missing_vcf_is_a_missing_input_error(tmp_path):

@@ -37,16 +37,24 @@ def test_apply_allele_keeps_the_window_length():
 
 
 def test_plan_marks_clipped_and_oversized_variants(tmp_path):
-    recs = [("c", 3, "a", "A", ("C",)), ("c", 50, "b", "A", ("C",)),
-            ("c", 50, "c", "A", ("A" + "G" * 80,)), ("c", 4, "d", "AC", ("A",))]
+    recs = [
+        ("c", 3, "a", "A", ("C",)),
+        ("c", 50, "b", "A", ("C",)),
+        ("c", 50, "c", "A", ("A" + "G" * 80,)),
+        ("c", 4, "d", "AC", ("A",)),
+    ]
     vcf = write_vcf(tmp_path / "v.vcf", {"c": 100}, recs)
     table = read_variant_table(vcf, contigs=[("c", 100)])
     w = plan_variant_windows(table, {"c": 100}, window_bp=60, strands=("+", "-"))
     # W = 60: forward offset 6 * 5 + 3 = 33, reverse offset 60 - 33 = 27
     np.testing.assert_array_equal(w.start[1], [49 - 33, 49 - 27])
     np.testing.assert_array_equal(w.end[1] - w.start[1], [60, 60])
-    assert w.status.tolist() == [ScoreStatus.OFF_CENTRE, ScoreStatus.OK,
-                                 ScoreStatus.ALLELE_EXCEEDS_WINDOW, ScoreStatus.OFF_CENTRE_NOT_SNV]
+    assert w.status.tolist() == [
+        ScoreStatus.OFF_CENTRE,
+        ScoreStatus.OK,
+        ScoreStatus.ALLELE_EXCEEDS_WINDOW,
+        ScoreStatus.OFF_CENTRE_NOT_SNV,
+    ]
     assert (w.start[2] == -1).all()
     tiled = plan_variant_windows(table, {"c": 100}, window_bp=60, mode="tiled")
     # tiles start at 0, 30, 40 (centres 30, 60, 70): each variant takes the nearest centre
