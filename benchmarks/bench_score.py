@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pysam
 
-from ntscale.config import build_config
+from ntscale.config import ScoreConfig, build_config
 from ntscale.runner.local import run_local
-from ntscale.runner.score_job import ScoreConfig, ScoreJob
+from ntscale.runner.score_job import ScoreJob
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "human_chr20"

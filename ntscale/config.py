@@ -17,7 +17,9 @@ import yaml
 
 from ntscale.errors import ConfigError
 
-VALID_STRANDS = ("forward", "reverse", "both")
+STRAND_SETS = {"forward": ("+",), "reverse": ("-",), "both": ("+", "-")}
+VALID_STRANDS = tuple(STRAND_SETS)
+VALID_WINDOW_MODES = ("centred", "tiled")
 VALID_DTYPES = ("bf16", "fp32")
 VALID_LAST_WINDOW = ("shift", "truncate", "drop")
 
@@ -66,8 +68,7 @@ class EmbedConfig:
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
-        _check_choice("strands", self.strands, VALID_STRANDS)
-        _check_choice("dtype", self.execution.dtype, VALID_DTYPES)
+        _check_common(self.strands, self.execution, self.layers)
         _check_choice("last_window", self.last_window, VALID_LAST_WINDOW)
         for name in ("window_bp", "stride_bp"):
             v = getattr(self, name)
@@ -75,10 +76,49 @@ class EmbedConfig:
                 raise ConfigError(f"{name} must be a positive number of bp, got {v!r}")
         if self.unit_windows <= 0:
             raise ConfigError(f"unit_windows must be positive, got {self.unit_windows!r}")
-        if self.execution.batch_size <= 0:
-            raise ConfigError(f"batch_size must be positive, got {self.execution.batch_size!r}")
-        if any(layer <= 0 for layer in self.layers):
-            raise ConfigError(f"layers are numbered from 1, got {list(self.layers)!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreConfig:
+    """One variant scoring run (CLI flags and YAML keys have the same names)."""
+
+    fasta: str
+    vcf: str
+    model: str
+    out: str
+    scores: tuple[str, ...] = ("llr", "l2", "cosine")
+    layers: tuple[int, ...] = ()  # empty: the last layer
+    window_bp: int | None = None  # None: the model's maximum
+    window_mode: str = "centred"
+    strands: str = "forward"  # forward, reverse or both (averaged)
+    share_windows: bool = True  # False: one forward pass per variant (benchmarks)
+    unit_variants: int = 1024
+    vcf_out: str | None = None
+    table_out: str | None = None
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+
+    def __post_init__(self) -> None:
+        from ntscale.scoring import parse_scores
+
+        _check_common(self.strands, self.execution, self.layers)
+        _check_choice("window_mode", self.window_mode, VALID_WINDOW_MODES)
+        if self.window_bp is not None and self.window_bp < 6:
+            raise ConfigError(f"window_bp must be at least 6 bp, got {self.window_bp!r}")
+        if self.unit_variants <= 0:
+            raise ConfigError(f"unit_variants must be positive, got {self.unit_variants!r}")
+        parse_scores(self.scores)
+        if self.table_out and not self.table_out.endswith((".tsv", ".parquet")):
+            raise ConfigError(f"table_out must end in .tsv or .parquet, got {self.table_out!r}")
+
+
+def _check_common(strands: str, execution: ExecutionConfig, layers: tuple[int, ...]) -> None:
+    """Checks shared by every job config: strands, dtype, batch size, layer numbers."""
+    _check_choice("strands", strands, VALID_STRANDS)
+    _check_choice("dtype", execution.dtype, VALID_DTYPES)
+    if execution.batch_size <= 0:
+        raise ConfigError(f"batch_size must be positive, got {execution.batch_size!r}")
+    if any(layer <= 0 for layer in layers):
+        raise ConfigError(f"layers are numbered from 1, got {list(layers)!r}")
 
 
 def _check_choice(name: str, value: object, valid: tuple[str, ...]) -> None:

@@ -75,7 +75,8 @@ def score(
     progress: ProgressOpt = None,
 ) -> None:
     """Score every ALT allele of a VCF with a Nucleotide Transformer and write a Zarr store."""
-    from ntscale.runner.score_job import ScoreConfig, ScoreJob
+    from ntscale.config import ScoreConfig
+    from ntscale.runner.score_job import ScoreJob
     from ntscale.store.export import export_table, export_vcf
 
     settings = merge_settings(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ntscale.config import EmbedConfig, config_to_dict
+from ntscale.config import STRAND_SETS, EmbedConfig, config_to_dict
 from ntscale.errors import ConfigError
 from ntscale.runner.faults import before_unit
 from ntscale.runner.job import UnitResult
@@ -26,7 +26,6 @@ from ntscale.types import WindowStatus
 
 log = logging.getLogger(__name__)
 
-_STRANDS = {"forward": ("+",), "reverse": ("-",), "both": ("+", "-")}
 _SKIPPED = (WindowStatus.SKIPPED_ALL_N, WindowStatus.SKIPPED_HAPLOTYPE)
 
 
@@ -83,7 +82,7 @@ class EmbedJob:
             contigs,
             window_bp=window_bp,
             stride_bp=stride_bp,
-            strands=_STRANDS[config.strands],
+            strands=STRAND_SETS[config.strands],
             include=config.include_contigs or None,
             exclude=config.exclude_contigs or None,
             min_contig_bp=config.min_contig_bp,

@@ -14,13 +14,13 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ntscale.config import ExecutionConfig, config_to_dict
+from ntscale.config import STRAND_SETS, ScoreConfig, config_to_dict
 from ntscale.errors import ConfigError
 from ntscale.runner.job import UnitResult
 from ntscale.runner.model_info import describe_model, model_attrs
@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from ntscale.runner.score_worker import ScoreWorker
 
 log = logging.getLogger(__name__)
-
-STRANDS = {"forward": ("+",), "reverse": ("-",), "both": ("+", "-")}
-WINDOW_MODES = ("centred", "tiled")
 
 SCORE_DOCS = {
     "llr_masked": "log p(alt) - log p(ref) at the variant's token, that token masked "
@@ -43,49 +40,6 @@ SCORE_DOCS = {
     "l2_variant": "L2 distance between the mean embeddings of the tokens covering the variant",
     "cosine_variant": "1 - cosine similarity of the tokens covering the variant",
 }
-
-
-@dataclass(frozen=True, kw_only=True)
-class ScoreConfig:
-    """One variant scoring run (CLI flags and YAML keys have the same names)."""
-
-    fasta: str
-    vcf: str
-    model: str
-    out: str
-    scores: tuple[str, ...] = ("llr", "l2", "cosine")
-    layers: tuple[int, ...] = ()  # empty: the last layer
-    window_bp: int | None = None  # None: the model's maximum
-    window_mode: str = "centred"
-    strands: str = "forward"  # forward, reverse or both (averaged)
-    share_windows: bool = True  # False: one forward pass per variant (benchmarks)
-    unit_variants: int = 1024
-    vcf_out: str | None = None
-    table_out: str | None = None
-    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
-
-    def __post_init__(self) -> None:
-        from ntscale.scoring import parse_scores
-
-        checks = (
-            ("strands", self.strands, tuple(STRANDS)),
-            ("window_mode", self.window_mode, WINDOW_MODES),
-            ("dtype", self.execution.dtype, ("bf16", "fp32")),
-        )
-        for name, value, valid in checks:
-            if value not in valid:
-                raise ConfigError(f"{name} must be one of {', '.join(valid)}; got {value!r}")
-        if self.window_bp is not None and self.window_bp < 6:
-            raise ConfigError(f"window_bp must be at least 6 bp, got {self.window_bp!r}")
-        if self.unit_variants <= 0:
-            raise ConfigError(f"unit_variants must be positive, got {self.unit_variants!r}")
-        if self.execution.batch_size <= 0:
-            raise ConfigError(f"batch_size must be positive, got {self.execution.batch_size!r}")
-        if any(layer <= 0 for layer in self.layers):
-            raise ConfigError(f"layers are numbered from 1, got {list(self.layers)!r}")
-        parse_scores(self.scores)
-        if self.table_out and not self.table_out.endswith((".tsv", ".parquet")):
-            raise ConfigError(f"table_out must end in .tsv or .parquet, got {self.table_out!r}")
 
 
 def table_digest(table: object) -> str:
@@ -139,7 +93,7 @@ class ScoreJob:
             table,
             dict(fasta.contigs),
             window_bp=window_bp,
-            strands=STRANDS[config.strands],
+            strands=STRAND_SETS[config.strands],
             mode=config.window_mode,
         )
         kinds = parse_scores(config.scores)

@@ -10,9 +10,9 @@ import pytest
 from scoring_helpers import random_dna, write_fasta, write_vcf
 
 import ntscale.store as nstore
-from ntscale.config import build_config
+from ntscale.config import ScoreConfig, build_config
 from ntscale.runner.local import run_local
-from ntscale.runner.score_job import ScoreConfig, ScoreJob
+from ntscale.runner.score_job import ScoreJob
 from ntscale.tokenizer import reverse_complement
 
 W = 126  # 21 six-mers: the variant sits at offset 6 * 10 + 3 = 63 (forward strand)

@@ -14,11 +14,11 @@ import pytest
 from scoring_helpers import random_dna, write_fasta, write_vcf
 
 import ntscale.store as nstore
-from ntscale.config import build_config
+from ntscale.config import ScoreConfig, build_config
 from ntscale.errors import ConfigError, StoreError
 from ntscale.genome.variant_table import ScoreStatus
 from ntscale.runner.local import run_local
-from ntscale.runner.score_job import ScoreConfig, ScoreJob
+from ntscale.runner.score_job import ScoreJob
 from ntscale.store.export import export_table, export_vcf, variant_frame
 
 S = ScoreStatus
