@@ -255,18 +255,17 @@ class ScoreWorker:
                 return int(ScoreStatus.OVER_TOKEN_LIMIT)
             staged.append((j, ws, we, rseq, aseq, rtok, atok, r_iv, a_iv, rb, ab))
         for j, ws, we, rseq, aseq, rtok, atok, r_iv, a_iv, rb, ab in staged:
-            ref_key = ("ref", j, ws, we, *share)
+            ref_key = ("ref", contig, j, ws, we, *share)
             ref_pass = plan.add(ref_key, rtok)
             fields: dict = {"row": r, "strand": j, "ref_pass": ref_pass}
+            starts, lengths = tok.token_spans(rseq) if distances or snv else (None, None)
             if distances:
-                starts, lengths = tok.token_spans(rseq)
                 fields["ref_pool"] = plan.pool(ref_pass, token_weights(starts, lengths, *r_iv))
-                alt_pass = plan.add(("alt", j, ws, we, pos, ref, alt, *share), atok)
+                alt_pass = plan.add(("alt", contig, j, ws, we, pos, ref, alt, *share), atok)
                 a_starts, a_lengths = tok.token_spans(aseq)
                 fields["alt_pass"] = alt_pass
                 fields["alt_pool"] = plan.pool(alt_pass, token_weights(a_starts, a_lengths, *a_iv))
             if snv:
-                starts, lengths = tok.token_spans(rseq)
                 token, offset = token_at(starts, lengths, r_iv[0])
                 fields.update(token=token, offset=offset, ref_base=rb, alt_base=ab)
                 if "llr_wt" in job.kinds:
@@ -275,7 +274,7 @@ class ScoreWorker:
                     masked = rtok.copy()
                     masked[token] = tok.mask_id
                     mpass = plan.add(
-                        ("masked", j, ws, we, token, *share), masked, table_tokens=rtok
+                        ("masked", contig, j, ws, we, token, *share), masked, table_tokens=rtok
                     )
                     plan.read_table(mpass, token)
                     fields["masked_pass"] = mpass

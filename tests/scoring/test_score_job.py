@@ -302,3 +302,24 @@ def test_ray_store_is_byte_identical_to_local(genome, tiny_model_dir, tmp_path):
     for rel in files:
         if rel != "zarr.json":
             assert (ray / rel).read_bytes() == (local / rel).read_bytes(), rel
+
+
+def test_passes_are_never_shared_across_contigs(tmp_path, tiny_model_dir):
+    """Two contigs tiled at the same offsets, one unit: each variant reads its own contig."""
+    seqs = {"c1": random_dna(400, seed=21), "c2": random_dna(400, seed=22)}
+    fasta = write_fasta(tmp_path / "two.fa", seqs)
+    records = [
+        (c, 151, f"{c}_snv", s[150], ("G" if s[150] != "G" else "T",)) for c, s in seqs.items()
+    ]
+    vcf = write_vcf(tmp_path / "two.vcf.gz", {c: len(s) for c, s in seqs.items()}, records)
+    common = {"window_mode": "tiled", "scores": ["llr_wt", "l2"]}
+    _, together = _score(
+        tmp_path, fasta, vcf, tiny_model_dir, "one_unit", unit_variants=8, **common
+    )
+    _, apart = _score(tmp_path, fasta, vcf, tiny_model_dir, "own_units", unit_variants=1, **common)
+    got, want = _scores(together), _scores(apart)
+    assert set(got) == set(want)
+    for name in want:
+        assert np.isfinite(want[name]).all(), name
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    assert not np.allclose(want["llr_wt"][0], want["llr_wt"][1])  # different contexts
