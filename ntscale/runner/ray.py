@@ -15,7 +15,7 @@ import os
 import time
 from collections import Counter, deque
 
-from ntscale.errors import ClusterError, NtscaleError
+from ntscale.errors import ClusterError
 from ntscale.runner.faults import forwarded_env
 from ntscale.runner.job import Job
 from ntscale.runner.progress import start_progress
@@ -44,13 +44,23 @@ class UnitActor:
                 os.sched_setaffinity(0, {allowed[(first + i) % len(allowed)] for i in range(cpus)})
         # JAX preallocates most of a GPU by default; leave room for other processes.
         os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", str(gpu_memory_fraction))
-        self._worker = job.open_worker()
         self.index = index
+        # A set-up error (bad checkpoint, unreadable FASTA) is kept and raised by ready(),
+        # so the driver gets the real exception instead of an opaque "actor died".
+        self._error: BaseException | None = None
+        try:
+            self._worker = job.open_worker()
+        except Exception as e:
+            self._error = e
 
     def ready(self) -> int:
+        if self._error is not None:
+            raise self._error
         return self.index
 
     def run(self, unit: int):
+        if self._error is not None:
+            raise self._error
         return self._worker(unit)
 
 
@@ -105,6 +115,7 @@ def run_ray(
     gpu_memory_fraction: float = 0.9,
     in_flight_per_actor: int = 2,
     max_unit_retries: int = 3,
+    actor_start_timeout: float = 900.0,
     progress: bool = False,
     label: str = "units",
 ) -> dict:
@@ -118,6 +129,8 @@ def run_ray(
         max_actors: cap on actors; default one per GPU, else one per `cpus_per_actor` CPUs.
         in_flight_per_actor: units queued on each actor (backpressure bound).
         max_unit_retries: how often a unit is retried after its actor died.
+        actor_start_timeout: seconds without any started actor (nor progress) before the
+            run stops, naming the resources an actor needs.
     """
     import ray
     from ray.exceptions import (
@@ -134,6 +147,7 @@ def run_ray(
         return job.finish([], seconds=0.0) | {"progress": tracker.summary()}
 
     started = _connect(address, num_cpus)
+    actors: dict[int, object] = {}
     try:
         job_ref = ray.put(job)
         n_slots, use_gpu = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
@@ -145,66 +159,99 @@ def run_ray(
             runtime_env={"env_vars": {**RAY_ENV, **forwarded_env()}},
             **resources,
         )
+        starting: dict = {}  # ready() ref -> actor index
+        ready_actors: set[int] = set()
+        next_index = 0
 
-        def spawn(i: int):
-            return actor_cls.remote(job_ref, i, cpus_per_actor, gpu_memory_fraction)
+        def spawn() -> None:
+            nonlocal next_index
+            i, next_index = next_index, next_index + 1
+            actors[i] = actor_cls.remote(job_ref, i, cpus_per_actor, gpu_memory_fraction)
+            starting[actors[i].ready.remote()] = i
 
-        actors = {i: spawn(i) for i in range(n_slots)}
-        next_index = n_slots
+        def retire(i: int) -> None:
+            ready_actors.discard(i)
+            _kill_quietly(actors.pop(i))
+
+        for _ in range(n_slots):
+            spawn()
         load: Counter[int] = Counter()
         queue = deque(pending_ids)
         in_flight: dict = {}
         retries: Counter[int] = Counter()
-        last_scale_check = time.monotonic()
+        last_scale_check = last_progress = time.monotonic()
         log.info(
-            "running %d units on %d %s actors", len(queue), len(actors), "GPU" if use_gpu else "CPU"
+            "running %d units on %d %s actors", len(queue), n_slots, "GPU" if use_gpu else "CPU"
         )
 
         while queue or in_flight:
-            for i in sorted(actors):
+            for i in sorted(ready_actors):
                 while queue and load[i] < in_flight_per_actor:
                     unit = queue.popleft()
                     in_flight[actors[i].run.remote(unit)] = (unit, i)
                     load[i] += 1
-            ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
+            ready, _ = ray.wait([*in_flight, *starting], num_returns=1, timeout=1.0)
             for ref in ready:
+                if ref in starting:
+                    i = starting.pop(ref)
+                    try:
+                        ray.get(ref)
+                        ready_actors.add(i)
+                    except RayTaskError as e:  # the worker's set-up raised: same on every actor
+                        raise _cause(e) from e
+                    except RayActorError as e:  # the process died while starting
+                        log.warning("actor %d died while starting (%s); replacing it", i, e)
+                        retire(i)
+                        spawn()
+                    continue
                 unit, i = in_flight.pop(ref)
                 load[i] -= 1
                 try:
                     tracker.update(ray.get(ref))
+                    last_progress = time.monotonic()
+                except RayTaskError as e:
+                    err = _cause(e)
+                    err.add_note(f"while running unit {unit} on Ray actor {i}")
+                    raise err from e
                 except (ActorDiedError, ActorUnavailableError, RayActorError) as e:
+                    queue.appendleft(unit)
+                    if i not in actors:  # its actor already failed another unit: no blame
+                        continue
                     retries[unit] += 1
                     if retries[unit] > max_unit_retries:
                         raise ClusterError(
-                            f"unit {unit} failed {retries[unit]} times because its actor died; "
+                            f"unit {unit} was running when its actor died {retries[unit]} times; "
                             f"last error: {e}"
                         ) from e
                     log.warning("actor %d died on unit %d; retrying on a new actor", i, unit)
-                    queue.appendleft(unit)
-                    if i in actors:  # the first failure seen from this actor replaces it
-                        _kill_quietly(actors.pop(i))
-                        actors[next_index] = spawn(next_index)
-                        next_index += 1
-                except RayTaskError as e:
-                    cause = e.as_instanceof_cause()
-                    if isinstance(cause, NtscaleError):
-                        raise cause.__class__(*cause.args) from e
-                    raise
-            if time.monotonic() - last_scale_check > _SCALE_CHECK_SECONDS:
-                last_scale_check = time.monotonic()
+                    retire(i)
+                    spawn()
+            now = time.monotonic()
+            if not ready_actors and not in_flight and now - last_progress > actor_start_timeout:
+                raise ClusterError(
+                    f"no Ray actor could start within {actor_start_timeout:.0f} s; each needs "
+                    f"{resources} and the cluster has {ray.cluster_resources()}"
+                )
+            if now - last_scale_check > _SCALE_CHECK_SECONDS:
+                last_scale_check = now
                 # Pick up nodes added to the cluster since the start (autoscaling).
                 want, _ = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
                 while len(actors) < min(want, len(actors) + len(queue)):
-                    actors[next_index] = spawn(next_index)
-                    log.info("cluster grew: started actor %d", next_index)
-                    next_index += 1
+                    spawn()
+                    log.info("cluster grew: started actor %d", next_index - 1)
+    finally:
         for a in actors.values():
             _kill_quietly(a)
-    finally:
         tracker.close()
         if started:
             ray.shutdown()
     return job.finish(tracker.results, seconds=tracker.elapsed) | {"progress": tracker.summary()}
+
+
+def _cause(err: BaseException) -> BaseException:
+    """The exception a worker raised, unwrapped from Ray's task error (attributes intact)."""
+    cause = getattr(err, "cause", None)
+    return cause if isinstance(cause, BaseException) else err
 
 
 def _kill_quietly(actor) -> None:

@@ -37,3 +37,20 @@ def test_killed_actor_unit_is_retried(small_config, ray_session, tmp_path, monke
     from ntscale.store import open as open_store
 
     assert np.isfinite(open_store(cfg.out)["start"].values).all()
+
+
+def test_worker_setup_error_reaches_the_driver_unwrapped(small_config, ray_session, tmp_path):
+    """A corrupt checkpoint plans fine (only hyperparameters are read) but cannot load:
+    the actors' CheckpointError comes back as itself, not as an opaque dead actor."""
+    import shutil
+
+    from ntscale.errors import CheckpointError
+
+    model = tmp_path / "corrupt"
+    shutil.copytree(small_config().model, model)
+    (model / "jax_model" / "pytree_ckpt.joblib").write_bytes(b"not a joblib pickle")
+    cfg = small_config(model=str(model), out=str(tmp_path / "bad.zarr"))
+    job = EmbedJob.plan_from_config(cfg)
+    with pytest.raises(CheckpointError) as e:
+        run_ray(job, max_actors=2, max_unit_retries=0)
+    assert "pytree_ckpt.joblib" in str(e.value)
