@@ -168,6 +168,10 @@ class EmbedJob:
             "min_contig_bp": c.min_contig_bp,
             "vcf": Path(c.vcf).name if c.vcf else None,
             "samples": list(self.samples),
+            # haplotype policies change the sequences, so they must match to resume
+            "unphased": c.unphased if c.vcf else None,
+            "ref_mismatch": c.ref_mismatch if c.vcf else None,
+            "contig_map": dict(sorted(c.contig_map.items())) if c.vcf else None,
             "per_token": c.per_token,
             "cls": c.cls,
             "unit_windows": c.unit_windows,
@@ -237,15 +241,15 @@ def _pool_on_device(
     """A pure jnp function reducing model outputs to what the store keeps, before transfer."""
     import jax.numpy as jnp
 
+    from ntscale.scoring import mean_pool
+
     def post(outputs: dict, tokens):  # tokens [B, T]
-        keep = ((tokens != pad_id) & (tokens != cls_id)).astype(jnp.float32)[..., None]  # [B,T,1]
-        count = jnp.maximum(keep.sum(axis=1), 1.0)  # [B,1]
         result = {}
         for layer in layers:
-            emb = outputs["embeddings"][layer].astype(jnp.float32)  # [B,T,D]
-            result[f"{layer}/mean"] = (emb * keep).sum(axis=1) / count  # [B,D]
+            emb = outputs["embeddings"][layer]  # [B,T,D]
+            result[f"{layer}/mean"] = mean_pool(emb, tokens, pad_id=pad_id, cls_id=cls_id)
             if cls:
-                result[f"{layer}/cls"] = emb[:, 0, :]
+                result[f"{layer}/cls"] = emb[:, 0, :].astype(jnp.float32)
             if per_token:
                 result[f"{layer}/tokens"] = emb.astype(jnp.float16)
         return result

@@ -11,13 +11,10 @@ def describe_model(source: str) -> dict:
     Uses `ntscale.model.describe` (hyperparameters + checkpoint digest, parameters not
     loaded) so a driver can plan a 2.5B-parameter run without holding its weights.
     """
-    import ntscale.model as m
+    from ntscale.model import describe
 
-    if hasattr(m, "describe"):
-        info = m.describe(source)
-        return {"name": info.name, "digest": info.digest, "config": dataclasses.asdict(info.config)}
-    model = m.load(source, dtype="float32")
-    return {"name": model.name, "digest": model.digest, "config": dataclasses.asdict(model.config)}
+    info = describe(source)
+    return {"name": info.name, "digest": info.digest, "config": dataclasses.asdict(info.config)}
 
 
 def model_attrs(info: dict, *, source: str, dtype: str) -> dict:

@@ -175,6 +175,7 @@ class ScoreWorker:
         return fasta
 
     def __call__(self, unit: int) -> UnitResult:
+        from ntscale.genome.variant_table import ScoreStatus
         from ntscale.scoring.passes import PassPlan, combine_scores
 
         t0 = time.perf_counter()
@@ -183,7 +184,7 @@ class ScoreWorker:
         status = job.windows.status[a:b].copy()
         plan, items = PassPlan(), []
         for r in range(b - a):
-            if status[r] < 10:
+            if ScoreStatus(int(status[r])).scored:
                 status[r] = self._plan_row(a + r, r, plan, items, int(status[r]))
         results, model_seconds = self.runner.run(plan.passes)
         with self._count:
@@ -200,7 +201,6 @@ class ScoreWorker:
         }
         nbytes = self.writer.write_variant_unit(unit, variants=variants, scores=scores)
         self.writer.mark_done(unit, part="variants")
-        from ntscale.genome.variant_table import ScoreStatus
 
         counts = Counter(ScoreStatus(int(s)).name.lower() for s in status)
         return UnitResult(

@@ -18,7 +18,7 @@ import pysam
 
 from ntscale.errors import StoreError
 from ntscale.store.reader import open as open_store
-from ntscale.store.reader import variant_status_names
+from ntscale.store.reader import store_summary, variant_status_names
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,12 @@ def variant_frame(url: str, *, require_complete: bool = True) -> pd.DataFrame:
         raise StoreError(f"store {url!r} holds no variant scores (not made by `ntscale score`)")
     names = variant_status_names(ds.attrs)
     status = np.asarray(ds["variant_status"].values)
-    pending = int((status == 255).sum())
-    if pending and require_complete:
+    part = store_summary(url)["variants"]
+    if require_complete and part["units_done"] < part["units_total"]:
         raise StoreError(
-            f"store {url!r} is incomplete: {pending} of {status.size} variant rows are not "
-            "written yet; run the same `ntscale score` command again to finish it, then export"
+            f"store {url!r} is incomplete: {part['units_total'] - part['units_done']} of "
+            f"{part['units_total']} variant units are not done yet; run the same "
+            "`ntscale score` command again to finish it, then export"
         )
     frame = pd.DataFrame(
         {

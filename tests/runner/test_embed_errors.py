@@ -77,3 +77,12 @@ def test_layer_beyond_model(example, tmp_path, capsys):
     code, err = run_embed(capsys, *base_args(example, tmp_path, **{"--layers": "7"}))
     assert code == 2
     assert "layers [7] do not exist" in err and "1..2" in err
+
+
+def test_haplotype_policy_change_is_refused(example, tmp_path, capsys):
+    hap = {"--vcf": str(example["vcf"]), "--samples": "HG00096", "--layers": "1"}
+    main(["embed", *base_args(example, tmp_path, **hap, **{"--unphased": "ref"})])
+    capsys.readouterr()
+    code, err = run_embed(capsys, *base_args(example, tmp_path, **hap, **{"--unphased": "skip"}))
+    assert code == 2
+    assert "unphased" in err and "'ref'" in err and "'skip'" in err

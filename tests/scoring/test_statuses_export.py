@@ -185,8 +185,23 @@ def test_export_refuses_an_incomplete_store(status_run, tmp_path):
         job, config=dataclasses.replace(job.config, out=str(tmp_path / "p.zarr"))
     )
     other.prepare()
-    with pytest.raises(StoreError, match=r"incomplete: 14 of 14 variant rows are not written"):
+    with pytest.raises(StoreError, match=r"incomplete: \d+ of \d+ variant units are not done"):
         export_vcf(other.store_url, tmp_path / "x.vcf.gz")
+
+
+def test_export_refuses_rows_written_but_not_marked_done(status_run, tmp_path):
+    """A unit killed between its data and its done mark has rows but no mark: not exported."""
+    import shutil
+
+    import zarr
+
+    store = tmp_path / "unmarked.zarr"
+    shutil.copytree(status_run["job"].store_url, store)
+    done = zarr.open_group(str(store), mode="r+")["completion/variant_units"]
+    assert bool(done[0])
+    done[0] = False
+    with pytest.raises(StoreError, match=r"incomplete: 1 of \d+ variant units are not done"):
+        export_vcf(str(store), tmp_path / "x.vcf.gz")
 
 
 def test_config_errors_name_the_setting():
