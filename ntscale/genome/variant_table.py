@@ -20,6 +20,7 @@ import numpy as np
 import pysam
 
 from ntscale.errors import InputError, MissingInputError
+from ntscale.genome.vcf import is_symbolic
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class VariantTable:
 def _allele_status(ref: str, alt: str | None) -> ScoreStatus:
     if alt is None or alt == ".":
         return ScoreStatus.MISSING_ALT
-    if alt.startswith("<") or "[" in alt or "]" in alt or alt == "*" or "." in alt:
+    if is_symbolic(alt):
         return ScoreStatus.SYMBOLIC_ALLELE
     if not _LETTERS.match(ref) or not _LETTERS.match(alt):
         return ScoreStatus.SYMBOLIC_ALLELE  # anything else htslib let through

@@ -99,10 +99,6 @@ def check_vcf(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _is_symbolic(allele: str) -> bool:
-    return allele in ("*", ".", "") or allele.startswith("<") or "[" in allele or "]" in allele
-
-
 class VariantReader:
     """A bgzipped, indexed VCF/BCF restricted to chosen samples, queried by FASTA contig."""
 
@@ -135,6 +131,7 @@ class VariantReader:
         vcf = self._open_all()
         all_samples = tuple(vcf.samples)
         self.vcf_contigs: tuple[str, ...] = tuple(vcf.seqnames)
+        self._vcf_contig_set = frozenset(self.vcf_contigs)
         vcf.close()
         if samples is None:
             chosen = all_samples
@@ -194,7 +191,7 @@ class VariantReader:
 
     def vcf_contig(self, fasta_contig: str) -> str | None:
         """The VCF contig name for a FASTA contig, or None when the VCF has none."""
-        names = set(self.vcf_contigs)
+        names = self._vcf_contig_set
         cmap = self._contig_map
         if isinstance(cmap, dict):
             name = cmap.get(fasta_contig, fasta_contig)
@@ -213,7 +210,9 @@ class VariantReader:
             return
         vcf_shown = ", ".join(repr(c) for c in self.vcf_contigs[:5])
         fa_shown = ", ".join(repr(c) for c in list(fasta_contigs)[:5])
-        by_chr = [c for c in fasta_contigs if any(a in self.vcf_contigs for a in _chr_variants(c))]
+        by_chr = [
+            c for c in fasta_contigs if any(a in self._vcf_contig_set for a in _chr_variants(c))
+        ]
         if by_chr and self._contig_map != "auto":
             fix = (
                 f"the names differ only by a 'chr' prefix (FASTA {by_chr[0]!r}); pass "
@@ -281,8 +280,17 @@ def _chr_variants(name: str) -> list[str]:
 
 
 def is_symbolic(allele: str) -> bool:
-    """True for alleles that are not literal sequence: <DEL>, <INS>, *, ., breakends."""
-    return _is_symbolic(allele)
+    """True for alleles that are not literal sequence: <DEL>, <INS>, *, missing, breakends.
+
+    Single breakends (`G.`, `.G`) count too: their '.' is not a base.
+    """
+    return (
+        allele in ("*", "")
+        or "." in allele
+        or allele.startswith("<")
+        or "[" in allele
+        or "]" in allele
+    )
 
 
 def vcf_samples(

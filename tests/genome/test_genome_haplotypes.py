@@ -352,3 +352,20 @@ def test_plan_rows_match_single_windows_and_check_names(fasta: Path, tmp_path: P
     ref_only = WindowSource(fasta, tokenizer="v2", max_tokens=100)
     with pytest.raises(ConfigError, match="haplotype rows but the WindowSource has no VCF"):
         ref_only.fetch_rows(hp, np.arange(4))
+
+
+def test_single_breakends_are_symbolic_not_sequence(fasta: Path, tmp_path: Path) -> None:
+    """`G.` and `.G` (VCF single breakends) must not be applied as bases."""
+    src = source(
+        fasta,
+        tmp_path,
+        [
+            ("c1", 131, SEQ[130], (SEQ[130] + ".",), ["1|0"]),
+            ("c1", 141, SEQ[140], ("." + SEQ[140],), ["0|1"]),
+        ],
+    )
+    w0 = src.fetch_window("c1", 100, 200, haplotype=0)
+    w1 = src.fetch_window("c1", 100, 200, haplotype=1)
+    assert w0.sequence == w1.sequence == SEQ[100:200]
+    assert statuses(w0) == [(131, "SYMBOLIC")]
+    assert statuses(w1) == [(141, "SYMBOLIC")]
