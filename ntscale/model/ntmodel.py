@@ -368,7 +368,7 @@ def load(
     ckpt = read_checkpoint(folder, name=name)
     model = NTModel(
         ckpt.config,
-        stack_official(ckpt.params, ckpt.config),
+        stack_official(ckpt.params, ckpt.config, consume=True),
         dtype=dtype,
         digest=ckpt.digest,
         source=str(ckpt.path),

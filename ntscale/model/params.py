@@ -138,24 +138,27 @@ def _names(pairs: list[tuple[str, str]], limit: int = 6) -> str:
     return text + (f", ... ({len(pairs) - limit} more)" if len(pairs) > limit else "")
 
 
-def stack_official(flat: Flat, config: NTConfig) -> Flat:
-    """Official layout (validated) -> stacked layout, float32 numpy arrays."""
+def stack_official(flat: Flat, config: NTConfig, *, consume: bool = False) -> Flat:
+    """Official layout (validated) -> stacked layout, float32 numpy arrays.
+
+    With `consume=True` the official entries are removed from `flat` as they are stacked,
+    so loading a 2.5B checkpoint never holds two full float32 copies of it at once.
+    """
     out: Flat = {}
     for suffix, name in _GLOBAL.items():
         path = f"{PREFIX}/{suffix}"
         if path in flat:
-            out[name] = {k: np.asarray(a, np.float32) for k, a in flat[path].items()}
+            group = flat.pop(path) if consume else flat[path]
+            out[name] = {k: np.asarray(a, np.float32) for k, a in group.items()}
     for suffix, name in _PER_LAYER.items():
-        leaves = flat[layer_path(0, suffix)]
+        paths = [layer_path(i, suffix) for i in range(config.num_layers)]
         out[f"{LAYERS}/{name}"] = {
-            k: np.stack(
-                [
-                    np.asarray(flat[layer_path(i, suffix)][k], np.float32)
-                    for i in range(config.num_layers)
-                ]
-            )
-            for k in leaves
+            k: np.stack([np.asarray(flat[p][k], np.float32) for p in paths])
+            for k in flat[paths[0]]
         }
+        if consume:
+            for p in paths:
+                del flat[p]
     return out
 
 
