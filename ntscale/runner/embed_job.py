@@ -21,7 +21,7 @@ from ntscale.config import STRAND_SETS, EmbedConfig, config_to_dict
 from ntscale.errors import ConfigError
 from ntscale.runner.faults import before_unit
 from ntscale.runner.job import UnitResult
-from ntscale.runner.model_info import describe_model, model_attrs
+from ntscale.runner.model_info import describe_model, model_attrs, resolve_layers
 from ntscale.types import WindowStatus
 
 log = logging.getLogger(__name__)
@@ -61,14 +61,7 @@ class EmbedJob:
 
         info = describe_model(config.model)
         max_tokens = int(info["config"]["max_tokens"])
-        num_layers = int(info["config"]["num_layers"])
-        layers = tuple(config.layers) or (num_layers,)
-        bad = [layer for layer in layers if layer > num_layers]
-        if bad:
-            raise ConfigError(
-                f"layers {bad} do not exist in model {config.model!r}: "
-                f"it has layers 1..{num_layers}"
-            )
+        layers = resolve_layers(config.layers, info, source=config.model)
         # Haplotypes whose length is not a multiple of 6 gain up to 5 single-letter tokens;
         # reserving them keeps nearly every haplotype window unshrunk (docs/genome.md).
         window_bp = config.window_bp or default_window_bp(

@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ntscale.config import STRAND_SETS, ScoreConfig, config_to_dict
-from ntscale.errors import ConfigError
 from ntscale.runner.job import UnitResult
-from ntscale.runner.model_info import describe_model, model_attrs
+from ntscale.runner.model_info import describe_model, model_attrs, resolve_layers
 
 if TYPE_CHECKING:
     from ntscale.runner.score_worker import ScoreWorker
@@ -78,14 +77,7 @@ class ScoreJob:
 
         info = describe_model(config.model)
         max_tokens = int(info["config"]["max_tokens"])
-        num_layers = int(info["config"]["num_layers"])
-        layers = tuple(sorted(set(config.layers))) or (num_layers,)
-        bad = [layer for layer in layers if layer > num_layers]
-        if bad:
-            raise ConfigError(
-                f"layers {bad} do not exist in model {config.model!r}: "
-                f"it has layers 1..{num_layers}"
-            )
+        layers = resolve_layers(config.layers, info, source=config.model)
         window_bp = config.window_bp or (max_tokens - 1) * 6
         fasta = FastaSource(config.fasta)
         table = read_variant_table(config.vcf, contigs=fasta.contigs)

@@ -86,3 +86,10 @@ def test_haplotype_policy_change_is_refused(example, tmp_path, capsys):
     code, err = run_embed(capsys, *base_args(example, tmp_path, **hap, **{"--unphased": "skip"}))
     assert code == 2
     assert "unphased" in err and "'ref'" in err and "'skip'" in err
+
+
+def test_repeated_layers_are_kept_once_in_order(small_config):
+    from ntscale.runner.embed_job import EmbedJob
+
+    job = EmbedJob.plan_from_config(small_config(layers=[2, 1, 2]))
+    assert job.layers == (1, 2)
