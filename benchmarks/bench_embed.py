@@ -115,7 +115,13 @@ def bench_pipeline(args, tmp: Path) -> dict:
 
 def bench_host(args, tmp: Path) -> dict:
     """One core: prepare (read, haplotype, tokenize) and write (pool, store) without a model."""
-    from ntscale.genome import WindowSource, plan_windows, vcf_samples, with_haplotypes
+    from ntscale.genome import (
+        WindowSource,
+        haplotype_names,
+        plan_windows,
+        vcf_samples,
+        with_haplotypes,
+    )
     from ntscale.store import StoreLayout, create_or_open
     from ntscale.tokenizer import get_tokenizer
 
@@ -131,7 +137,7 @@ def bench_host(args, tmp: Path) -> dict:
         rows = plan_rows
         if vcf is not None:
             samples = vcf_samples(str(vcf))
-            names = [f"{s}:{h}" for s in samples for h in (0, 1)]
+            names = haplotype_names(samples)
             p = with_haplotypes(plan, len(names), names)
             rows = np.arange(5 * len(names), 5 * len(names) + args.host_windows)
         src = WindowSource(str(FASTA), tokenizer=tok, max_tokens=2048, vcf_path=vcf and str(vcf))

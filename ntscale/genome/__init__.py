@@ -18,7 +18,7 @@ from ntscale.genome.haplotypes import (
 )
 from ntscale.genome.regions import read_bed
 from ntscale.genome.source import WindowSequence, WindowSource
-from ntscale.genome.vcf import VariantReader, VcfRecord, vcf_samples
+from ntscale.genome.vcf import VariantReader, VcfRecord, haplotype_names, vcf_samples
 from ntscale.genome.windows import (
     PlanSummary,
     WindowPlan,
@@ -48,5 +48,6 @@ __all__ = [
     "plan_windows",
     "read_bed",
     "vcf_samples",
+    "haplotype_names",
     "with_haplotypes",
 ]

@@ -151,7 +151,7 @@ class VariantReader:
         if not chosen:
             raise InputError("the VCF has no samples, so no haplotype can be built", path=self.path)
         self.samples: tuple[str, ...] = chosen
-        self._haplotype_names = tuple(f"{s}:{h}" for s in chosen for h in (0, 1))
+        self._haplotype_names = haplotype_names(chosen)
         self._all_samples = all_samples
         if fasta_contigs is not None:
             self._check_contigs(fasta_contigs)
@@ -277,6 +277,11 @@ def _chr_variants(name: str) -> list[str]:
     if name.startswith("chr"):
         return [name[3:]]
     return ["chr" + name]
+
+
+def haplotype_names(samples: Sequence[str]) -> tuple[str, ...]:
+    """Names of the two haplotypes (GT phase index 0 and 1) of each sample: 'S:0', 'S:1'."""
+    return tuple(f"{s}:{h}" for s in samples for h in (0, 1))
 
 
 def is_symbolic(allele: str) -> bool:

@@ -153,8 +153,7 @@ def stack_official(flat: Flat, config: NTConfig, *, consume: bool = False) -> Fl
     for suffix, name in _PER_LAYER.items():
         paths = [layer_path(i, suffix) for i in range(config.num_layers)]
         out[f"{LAYERS}/{name}"] = {
-            k: np.stack([np.asarray(flat[p][k], np.float32) for p in paths])
-            for k in flat[paths[0]]
+            k: np.stack([np.asarray(flat[p][k], np.float32) for p in paths]) for k in flat[paths[0]]
         }
         if consume:
             for p in paths:

@@ -53,6 +53,7 @@ class EmbedJob:
         from ntscale.genome import (
             FastaSource,
             default_window_bp,
+            haplotype_names,
             plan_windows,
             read_bed,
             vcf_samples,
@@ -85,7 +86,7 @@ class EmbedJob:
         samples: tuple[str, ...] = ()
         if config.vcf:
             samples = tuple(vcf_samples(config.vcf, config.samples or None))
-            names = tuple(f"{s}:{h}" for s in samples for h in (0, 1))
+            names = haplotype_names(samples)
             plan = with_haplotypes(plan, len(names), names)
         if plan.n_windows == 0:
             raise ConfigError(
