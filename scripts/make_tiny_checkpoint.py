@@ -10,25 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ntscale.model import NTConfig, file_digest, init_official, save_checkpoint
+from ntscale.model import file_digest, get_preset, init_official, save_checkpoint
 
-TINY = NTConfig(
-    name="nt-v2-tiny",
-    version="v2",
-    num_layers=2,
-    embed_dim=64,
-    num_heads=4,
-    key_size=16,
-    ffn_dim=128,
-    vocab_size=4107,
-    max_tokens=2048,
-    positional="rotary",
-    ffn_activation="swish",
-    use_glu=True,
-    ffn_bias=False,
-    token_dropout=False,
-    masking_ratio=0.0,
-    masking_prob=0.0,
+# The v2 family's fixed choices (rotary, SwiGLU, vocabulary, 2,048 tokens) come from a
+# published preset; only the sizes are made tiny.
+TINY = get_preset("50M_multi_species_v2").replace(
+    name="nt-v2-tiny", num_layers=2, embed_dim=64, num_heads=4, key_size=16, ffn_dim=128
 )
 SEED = 20240611
 

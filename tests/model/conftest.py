@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ntscale.model import NTConfig, init_official, load, save_checkpoint
+from ntscale.model import NTConfig, get_preset, init_official, load, save_checkpoint
 
 
 @pytest.fixture(scope="session")
@@ -57,39 +57,12 @@ def expected(ref_dir: Path, hf_dir: Path):
     return get
 
 
-MICRO = NTConfig(
-    name="micro",
-    version="v2",
-    num_layers=3,
-    embed_dim=32,
-    num_heads=2,
-    key_size=16,
-    ffn_dim=48,
-    vocab_size=4107,
-    max_tokens=64,
-    positional="rotary",
-    ffn_activation="swish",
-    use_glu=True,
-    ffn_bias=False,
-    token_dropout=False,
-    masking_ratio=0.0,
-    masking_prob=0.0,
+# Family choices from the published presets, sizes made tiny.
+MICRO = get_preset("50M_multi_species_v2").replace(
+    name="micro", num_layers=3, embed_dim=32, num_heads=2, key_size=16, ffn_dim=48, max_tokens=64
 )
-MICRO_V1 = NTConfig(
-    name="micro_v1",
-    version="v1",
-    num_layers=3,
-    embed_dim=32,
-    num_heads=2,
-    key_size=16,
-    ffn_dim=48,
-    vocab_size=4105,
-    max_tokens=64,
-    positional="learned",
-    ffn_activation="gelu-no-approx",
-    use_glu=False,
-    ffn_bias=True,
-    token_dropout=True,
+MICRO_V1 = get_preset("500M_human_ref").replace(
+    name="micro_v1", num_layers=3, embed_dim=32, num_heads=2, key_size=16, ffn_dim=48, max_tokens=64
 )
 
 
