@@ -58,10 +58,11 @@ class EmbedConfig:
     unphased: str = "error"
     ref_mismatch: str = "error"
     contig_map: Mapping[str, str] = field(default_factory=dict)
-    window_bp: int | None = None  # None: the model's maximum
+    window_bp: int | None = None  # None (or "max"): the model's maximum
     stride_bp: int | None = None  # None: = window_bp
     strands: str = "forward"
     last_window: str = "shift"
+    gap_aware: bool = True  # tile the N-free pieces of the genome (docs/genome.md)
     per_token: bool = False
     cls: bool = False
     unit_windows: int = 64
@@ -70,6 +71,7 @@ class EmbedConfig:
     def __post_init__(self) -> None:
         _check_common(self.strands, self.execution, self.layers)
         _check_choice("last_window", self.last_window, VALID_LAST_WINDOW)
+        object.__setattr__(self, "window_bp", parse_window(self.window_bp))
         for name in ("window_bp", "stride_bp"):
             v = getattr(self, name)
             if v is not None and v <= 0:
@@ -102,6 +104,7 @@ class ScoreConfig:
 
         _check_common(self.strands, self.execution, self.layers)
         _check_choice("window_mode", self.window_mode, VALID_WINDOW_MODES)
+        object.__setattr__(self, "window_bp", parse_window(self.window_bp))
         if self.window_bp is not None and self.window_bp < 6:
             raise ConfigError(f"window_bp must be at least 6 bp, got {self.window_bp!r}")
         if self.unit_variants <= 0:
@@ -109,6 +112,16 @@ class ScoreConfig:
         parse_scores(self.scores)
         if self.table_out and not self.table_out.endswith((".tsv", ".parquet")):
             raise ConfigError(f"table_out must end in .tsv or .parquet, got {self.table_out!r}")
+
+
+def parse_window(value: object) -> int | None:
+    """A window length setting: an int of bp, or None / "max" for the model's maximum."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "max"):
+        return None
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"window must be a length in bp or 'max', got {value!r}") from e
 
 
 def _check_common(strands: str, execution: ExecutionConfig, layers: tuple[int, ...]) -> None:

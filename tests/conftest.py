@@ -49,3 +49,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _gap_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """N-run indexes (ntscale.genome.gaps) go under the session's tmp folder, not beside
+    the bundled FASTA: tests write nothing into the repository."""
+    os.environ["NTSCALE_GAP_CACHE"] = str(tmp_path_factory.mktemp("gap-cache"))

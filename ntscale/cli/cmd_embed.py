@@ -54,6 +54,13 @@ def embed(
     stride: Annotated[int | None, Opt(help="Stride in bp (default: the window length).")] = None,
     strands: Annotated[str | None, Opt(help="forward, reverse or both.")] = None,
     last_window: Annotated[str | None, Opt(help="At contig ends: shift, truncate or drop.")] = None,
+    gap_aware: Annotated[
+        bool | None,
+        Opt(
+            "--gap-aware/--no-gap-aware",
+            help="Tile only the N-free parts of the genome (default on; docs/genome.md).",
+        ),
+    ] = None,
     per_token: Annotated[
         bool | None,
         Opt("--per-token/--no-per-token", help="Also keep per-token embeddings (float16; large)."),
@@ -92,6 +99,7 @@ def embed(
             "stride_bp": stride,
             "strands": strands,
             "last_window": last_window,
+            "gap_aware": gap_aware,
             "per_token": per_token,
             "cls": cls,
             "unphased": unphased,

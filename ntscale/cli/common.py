@@ -25,7 +25,8 @@ OutOpt = Annotated[
     str | None, Opt("--out", help="Output Zarr store (path or fsspec URL such as s3://...).")
 ]
 WindowOpt = Annotated[
-    int | None, Opt("--window", help="Window length in bp (default: the model's maximum).")
+    str | None,
+    Opt("--window", help="Window length in bp, or 'max' (the default): the model's maximum."),
 ]
 BatchSizeOpt = Annotated[int | None, Opt("--batch-size", help="Windows per forward pass.")]
 DtypeOpt = Annotated[str | None, Opt("--dtype", help="Compute dtype: bf16 or fp32.")]
@@ -93,6 +94,10 @@ def print_summary(summary: dict, *, store: str, what: str) -> None:
     st = summary.get("store", {})
     typer.echo(f"{what} written to {store}")
     typer.echo(json.dumps({"run": run, "store": st}, indent=2, default=str))
+    if summary.get("coverage"):
+        from ntscale.genome.coverage import format_coverage
+
+        typer.echo(format_coverage(summary["coverage"]))
     typer.echo(
         "open it with:  python -c \"import ntscale.store as s; print(s.open('" + store + "'))\""
     )

@@ -12,6 +12,11 @@ Last-window policies at a contig (or region) end, for windows of L bp and stride
   drop      the partial last window is not planned; the uncovered tail is recorded in
             `WindowPlan.summary.dropped_tails`.
 An interval shorter than one window always gives one shorter window.
+
+Gap-aware planning (`gaps=`, an N-run index from `ntscale.genome.gaps`): the requested
+intervals minus every N run are tiled with the same rules, so no window holds an N, none
+starts or ends inside a gap, and every real base is in a window (docs/genome.md has the
+rule and a worked example). With `max_tokens`, every window's token count is checked.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ntscale.errors import ConfigError, InputError
+from ntscale.genome import intervals as iv
+from ntscale.genome.gaps import GapIndex
+from ntscale.genome.tiling import tile_intervals
 from ntscale.types import REFERENCE_HAPLOTYPE, Region, Strand
 
 LAST_WINDOW_POLICIES = ("shift", "truncate", "drop")
@@ -81,6 +89,12 @@ class WindowPlan:
     stride_bp: int
     last_window: str = "shift"
     summary: PlanSummary = field(default=None)  # type: ignore[assignment]
+    # What coverage is measured against (`ntscale.genome.coverage`), on the line of
+    # `intervals.line_offsets(contig lengths)`: the requested intervals (merged) and the
+    # N runs inside them (empty when planned without an N-run index).
+    requested: tuple[np.ndarray, np.ndarray] | None = None
+    n_runs: tuple[np.ndarray, np.ndarray] | None = None
+    line_offsets: np.ndarray | None = None
 
     @property
     def n_windows(self) -> int:
@@ -134,34 +148,6 @@ def _as_list(x: str | Sequence[str] | None) -> list[str] | None:
     return [x] if isinstance(x, str) else list(x)
 
 
-def tile_interval(
-    start: int, end: int, *, window_bp: int, stride_bp: int, last_window: str
-) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None]:
-    """Tile [start, end) into windows; returns (starts, ends, dropped tail or None)."""
-    span = end - start
-    if span <= 0:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, None
-    if span <= window_bp:
-        return np.array([start], np.int64), np.array([end], np.int64), None
-    n_full = (span - window_bp) // stride_bp + 1
-    starts = start + stride_bp * np.arange(n_full, dtype=np.int64)
-    ends = starts + window_bp
-    last_end = int(ends[-1])
-    next_start = start + n_full * stride_bp
-    if last_end >= end or next_start >= end:  # covered, or the rest is a stride gap by design
-        return starts, ends, None
-    if last_window == "shift":
-        starts = np.append(starts, end - window_bp)
-        ends = np.append(ends, end)
-    elif last_window == "truncate":
-        starts = np.append(starts, next_start)
-        ends = np.append(ends, end)
-    else:  # drop
-        return starts, ends, (max(last_end, next_start), end)
-    return starts, ends, None
-
-
 def merge_regions(regions: Iterable[Region], contig_order: Sequence[str]) -> list[Region]:
     """Sort regions by (contig in `contig_order`, start) and merge overlapping/adjacent ones."""
     rank = {name: i for i, name in enumerate(contig_order)}
@@ -187,6 +173,8 @@ def plan_windows(
     min_contig_bp: int = 0,
     regions: Sequence[Region] | None = None,
     last_window: str = "shift",
+    gaps: GapIndex | None = None,
+    max_tokens: int | None = None,
 ) -> WindowPlan:
     """Plan reference windows over contigs (or BED regions), coordinates only.
 
@@ -200,6 +188,9 @@ def plan_windows(
         min_contig_bp: leave out contigs shorter than this.
         regions: tile only these intervals (merged first) instead of whole contigs.
         last_window: 'shift', 'truncate' or 'drop' (module docstring).
+        gaps: N-run index of the FASTA: tile only the N-free pieces (gap-aware).
+        max_tokens: the model's token limit; windows whose N-free tokens exceed it are
+            split (`tiling.tile_intervals`).
 
     Returns:
         A WindowPlan of reference rows; its summary records skipped contigs and dropped tails.
@@ -258,58 +249,78 @@ def plan_windows(
         )
 
     rank = {name: i for i, name in enumerate(names)}
-    cidx, starts, ends, tails = [], [], [], []
-    for r in intervals:
-        s, e, tail = tile_interval(
-            r.start, r.end, window_bp=window_bp, stride_bp=stride_bp, last_window=last_window
+    offsets = iv.line_offsets([length for _, length in contigs])
+    req_c = np.array([rank[r.contig] for r in intervals], np.int64)
+    req_s = iv.to_line(offsets, req_c, [r.start for r in intervals])
+    req_e = iv.to_line(offsets, req_c, [r.end for r in intervals])
+    gap_s, gap_e = _gaps_on_line(gaps, names, offsets, req_s, req_e)
+    # Gap-aware: tile the N-free pieces of the requested intervals (docs/genome.md).
+    tile_s, tile_e = iv.subtract(req_s, req_e, gap_s, gap_e) if gaps is not None else (req_s, req_e)
+    st, en, _, dropped = tile_intervals(
+        tile_s,
+        tile_e,
+        window_bp=window_bp,
+        stride_bp=stride_bp,
+        last_window=last_window,
+        max_tokens=max_tokens,
+    )
+    ci, st_c = iv.from_line(offsets, st)
+    en_c = en - offsets[ci]
+    tail_c, tail_s = iv.from_line(offsets, dropped[:, 0])
+    tails = [
+        Region(names[c], int(s), int(s + e - d))
+        for c, s, d, e in zip(
+            tail_c.tolist(),
+            tail_s.tolist(),
+            dropped[:, 0].tolist(),
+            dropped[:, 1].tolist(),
+            strict=True,
         )
-        cidx.append(np.full(s.shape[0], rank[r.contig], np.int32))
-        starts.append(s)
-        ends.append(e)
-        if tail is not None:
-            tails.append(Region(r.contig, *tail))
-    ci = np.concatenate(cidx)
-    st = np.concatenate(starts)
-    en = np.concatenate(ends)
-    # Shifted last windows can start before the previous one ends: keep start order.
-    order = np.lexsort((en, st, ci))
-    ci, st, en = ci[order], st[order], en[order]
+    ]
 
     n_ref = st.shape[0]
-    covered = _covered_bp(ci, st, en)
     n_strands = len(strand_vals)
-    plan = WindowPlan(
+    return WindowPlan(
         contigs=names,
         contig_index=_ro(np.repeat(ci, n_strands)),
-        start=_ro(np.repeat(st, n_strands)),
-        end=_ro(np.repeat(en, n_strands)),
+        start=_ro(np.repeat(st_c, n_strands)),
+        end=_ro(np.repeat(en_c, n_strands)),
         strand=_ro(np.tile(np.array([int(s) for s in strand_vals], np.int8), n_ref)),
         haplotype=_ro(np.full(n_ref * n_strands, REFERENCE_HAPLOTYPE, np.int32)),
         window_bp=window_bp,
         stride_bp=stride_bp,
         last_window=last_window,
+        requested=_ro_pair(iv.union(req_s, req_e)),
+        n_runs=_ro_pair((gap_s, gap_e)) if gaps is not None else None,
+        line_offsets=_ro(offsets),
         summary=PlanSummary(
             n_windows=n_ref * n_strands,
-            covered_bp=covered,
+            covered_bp=iv.total(*iv.union(st, en)),
             n_short_windows=int(np.count_nonzero(en - st < window_bp)) * n_strands,
             skipped_contigs=tuple(skipped),
             dropped_tails=tuple(tails),
         ),
     )
-    return plan
 
 
-def _covered_bp(ci: np.ndarray, st: np.ndarray, en: np.ndarray) -> int:
-    """Union length of the sorted intervals (per contig)."""
-    total = 0
-    cur_c, cur_s, cur_e = -1, 0, 0
-    for c, s, e in zip(ci.tolist(), st.tolist(), en.tolist(), strict=True):
-        if c == cur_c and s <= cur_e:
-            cur_e = max(cur_e, e)
-            continue
-        total += cur_e - cur_s
-        cur_c, cur_s, cur_e = c, s, e
-    return total + cur_e - cur_s
+def _ro_pair(pair: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    return _ro(np.array(pair[0], np.int64)), _ro(np.array(pair[1], np.int64))
+
+
+def _gaps_on_line(
+    gaps: GapIndex | None,
+    names: Sequence[str],
+    offsets: np.ndarray,
+    req_s: np.ndarray,
+    req_e: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The N runs inside the requested intervals, on the shared line."""
+    if gaps is None:
+        empty = np.zeros(0, np.int64)
+        return empty, empty
+    runs = [gaps.contig_runs(name) + offsets[i] for i, name in enumerate(names)]
+    flat = np.concatenate(runs) if runs else np.zeros((0, 2), np.int64)
+    return iv.intersect(req_s, req_e, flat[:, 0], flat[:, 1])
 
 
 def with_haplotypes(plan: WindowPlan, n_haplotypes: int, names: Sequence[str]) -> WindowPlan:
@@ -337,6 +348,9 @@ def with_haplotypes(plan: WindowPlan, n_haplotypes: int, names: Sequence[str]) -
         window_bp=plan.window_bp,
         stride_bp=plan.stride_bp,
         last_window=plan.last_window,
+        requested=plan.requested,
+        n_runs=plan.n_runs,
+        line_offsets=plan.line_offsets,
         summary=PlanSummary(
             n_windows=plan.n_windows * h,
             covered_bp=s.covered_bp,

@@ -59,10 +59,14 @@ class EmbedJob:
             vcf_samples,
             with_haplotypes,
         )
+        from ntscale.genome.gaps import load_gap_index
+        from ntscale.genome.tiling import check_window_fits
 
         info = describe_model(config.model)
         max_tokens = int(info["config"]["max_tokens"])
         layers = resolve_layers(config.layers, info, source=config.model)
+        if config.window_bp is not None:
+            check_window_fits(config.window_bp, max_tokens, model=f"model {info['name']!r}")
         # Haplotypes whose length is not a multiple of 6 gain up to 5 single-letter tokens;
         # reserving them keeps nearly every haplotype window unshrunk (docs/genome.md).
         window_bp = config.window_bp or default_window_bp(
@@ -82,6 +86,8 @@ class EmbedJob:
             min_contig_bp=config.min_contig_bp,
             regions=regions,
             last_window=config.last_window,
+            gaps=load_gap_index(fasta) if config.gap_aware else None,
+            max_tokens=max_tokens,
         )
         samples: tuple[str, ...] = ()
         if config.vcf:
@@ -155,6 +161,7 @@ class EmbedJob:
             "stride_bp": self.stride_bp,
             "strands": c.strands,
             "last_window": c.last_window,
+            "gap_aware": c.gap_aware,
             "layers": list(self.layers),
             "regions": Path(c.regions).name if c.regions else None,
             "include_contigs": list(c.include_contigs),
@@ -194,6 +201,7 @@ class EmbedJob:
                 "stride_bp": self.stride_bp,
                 "strands": c.strands,
                 "last_window": c.last_window,
+                "gap_aware": c.gap_aware,
                 "max_tokens": self.max_tokens,
                 "unit_windows": c.unit_windows,
             },
@@ -220,9 +228,31 @@ class EmbedJob:
             if seconds > 0
             else None,
         }
+        writer = open_writer(self.store_url)
         if results:
-            open_writer(self.store_url).set_attrs(last_run=run)
-        return {"run": run, "store": store_summary(self.store_url)}
+            writer.set_attrs(last_run=run)
+        # Coverage from what the store holds (every run, so a resumed store gets it too).
+        coverage = self.coverage()
+        writer.set_attrs(coverage=coverage)
+        return {"run": run, "store": store_summary(self.store_url), "coverage": coverage}
+
+    def coverage(self) -> dict:
+        """The coverage record (`ntscale.genome.coverage`) of the rows stored so far."""
+        from ntscale.genome.coverage import compute_coverage
+        from ntscale.store import open as open_store
+
+        ds = open_store(self.store_url)
+        rank = {name: i for i, name in enumerate(self.plan.contigs)}
+        strand = np.where(ds["strand"].values == "-", 1, 0)
+        return compute_coverage(
+            self.plan,
+            contig_index=np.array([rank[c] for c in ds["contig"].values], np.int64),
+            start=ds["start"].values,
+            end=ds["end"].values,
+            strand=strand,
+            haplotype=ds["haplotype"].values,
+            status=ds["status"].values,
+        )
 
     # -- executing side ----------------------------------------------------------------
     def open_worker(self) -> EmbedWorker:

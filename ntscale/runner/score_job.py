@@ -78,6 +78,10 @@ class ScoreJob:
         info = describe_model(config.model)
         max_tokens = int(info["config"]["max_tokens"])
         layers = resolve_layers(config.layers, info, source=config.model)
+        if config.window_bp is not None:
+            from ntscale.genome.tiling import check_window_fits
+
+            check_window_fits(config.window_bp, max_tokens, model=f"model {info['name']!r}")
         window_bp = config.window_bp or (max_tokens - 1) * 6
         fasta = FastaSource(config.fasta)
         table = read_variant_table(config.vcf, contigs=fasta.contigs)

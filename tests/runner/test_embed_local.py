@@ -28,7 +28,8 @@ def test_local_run_matches_direct_apply(small_config, example):
     from ntscale.genome import FastaSource
     from ntscale.model import load
 
-    cfg = small_config()
+    # Not gap-aware: windows over the N run stay, to test the all-N and shrink statuses.
+    cfg = small_config(gap_aware=False)
     job = EmbedJob.plan_from_config(cfg, command_line="test")
     summary = run_local(job)
     windows = summary["store"]["windows"]

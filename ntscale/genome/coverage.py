@@ -1,0 +1,164 @@
+"""Coverage accounting: which real (non-N) bases of the requested regions are in an embedded window.
+
+Measured per track (one strand of the reference, or of one haplotype) and summed over the
+tracks, from what was actually embedded: rows with status OK (or SHRUNK_TO_TOKEN_BUDGET,
+whose stored `end` was moved in) cover [start, end). Every real base that no such row
+covers is listed in an uncovered interval with a reason, so a run's coverage figure can
+be checked, not only trusted. Pure numpy over intervals (`ntscale.genome.intervals`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from ntscale.genome import intervals as iv
+from ntscale.genome.windows import WindowPlan
+from ntscale.types import REFERENCE_HAPLOTYPE, Strand, WindowStatus
+
+EMBEDDED = (int(WindowStatus.OK), int(WindowStatus.SHRUNK_TO_TOKEN_BUDGET))
+MAX_LISTED = 100  # uncovered intervals listed in full; the count and bp are always exact
+
+
+def _track_label(plan: WindowPlan, strand: int, hap: int) -> str:
+    s = Strand(strand).symbol
+    return s if hap == REFERENCE_HAPLOTYPE else f"{plan.haplotype_names[hap]}({s})"
+
+
+def _reason_no_row(plan: WindowPlan, s: int, e: int, tails: tuple[np.ndarray, np.ndarray]) -> str:
+    if tails[0].size and iv.total(*iv.intersect(tails[0], tails[1], [s], [e])):
+        return "last_window=drop left the contig end out"
+    if plan.stride_bp > plan.window_bp:
+        return f"stride ({plan.stride_bp} bp) > window ({plan.window_bp} bp)"
+    return "no window planned"
+
+
+def compute_coverage(
+    plan: WindowPlan,
+    *,
+    contig_index: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    strand: np.ndarray,
+    haplotype: np.ndarray,
+    status: np.ndarray,
+    max_listed: int = MAX_LISTED,
+) -> dict[str, Any]:
+    """The coverage record of a run (stored as the `coverage` root attribute).
+
+    Args:
+        plan: the run's plan (its requested intervals and N runs are the reference).
+        contig_index, start, end, strand, haplotype, status: the stored rows [W] (what was
+            embedded; `end` as stored, e.g. moved in by a shrink; PENDING rows not run).
+        max_listed: uncovered intervals listed in full.
+
+    Returns:
+        bases_requested, n_bases_requested, real_bases_requested (one track), tracks,
+        real_bases_covered and real_bases_total (summed over tracks), fraction_covered,
+        uncovered_bp, uncovered_by_reason, n_uncovered_intervals, uncovered (capped list).
+    """
+    if plan.requested is None or plan.line_offsets is None:
+        raise ValueError("the plan has no requested intervals (plan it with plan_windows)")
+    off = plan.line_offsets
+    req_s, req_e = plan.requested
+    gap_s, gap_e = plan.n_runs if plan.n_runs is not None else (req_s[:0], req_e[:0])
+    real_s, real_e = iv.subtract(req_s, req_e, gap_s, gap_e)
+    n_real = iv.total(real_s, real_e)
+    line_s = iv.to_line(off, contig_index, start)
+    line_e = iv.to_line(off, contig_index, end)
+    p_s = iv.to_line(off, plan.contig_index, plan.start)
+    p_e = iv.to_line(off, plan.contig_index, plan.end)
+    tails_c = [plan.contigs.index(r.contig) for r in plan.summary.dropped_tails]
+    tails = (
+        iv.to_line(off, tails_c, [r.start for r in plan.summary.dropped_tails]),
+        iv.to_line(off, tails_c, [r.end for r in plan.summary.dropped_tails]),
+    )
+    status = np.asarray(status).astype(np.int64)
+    strand = np.asarray(strand).astype(np.int64)
+    haplotype = np.asarray(haplotype).astype(np.int64)
+    tracks = sorted(set(zip(plan.strand.tolist(), plan.haplotype.tolist(), strict=True)))
+    covered = 0
+    by_reason: Counter[str] = Counter()
+    listed: list[dict[str, Any]] = []
+    n_uncovered = 0
+    for t_strand, t_hap in tracks:
+        mine = (strand == t_strand) & (haplotype == t_hap)
+        ok = mine & np.isin(status, EMBEDDED)
+        cov_s, cov_e = iv.intersect(real_s, real_e, *iv.union(line_s[ok], line_e[ok]))
+        covered += iv.total(cov_s, cov_e)
+        hole_s, hole_e = iv.subtract(real_s, real_e, cov_s, cov_e)
+        if hole_s.size == 0:
+            continue
+        # The reason of a hole: the status of a planned row of this track over it, if any.
+        pm = (plan.strand == t_strand) & (plan.haplotype == t_hap)
+        rows = np.flatnonzero(pm)
+        rs, re_ = p_s[rows], p_e[rows]
+        j = np.searchsorted(rs, hole_e, side="left") - 1
+        label = _track_label(plan, t_strand, t_hap)
+        for s, e, jj in zip(hole_s.tolist(), hole_e.tolist(), j.tolist(), strict=True):
+            # Rows are in start order; look back over the few rows that may reach this hole.
+            reason = None
+            for k in range(jj, max(jj - 4, -1), -1):
+                if re_[k] > s:
+                    code = int(status[rows[k]]) if rows[k] < status.size else 255
+                    reason = _status_reason(code)
+                    break
+            reason = reason or _reason_no_row(plan, s, e, tails)
+            by_reason[reason] += e - s
+            n_uncovered += 1
+            if len(listed) < max_listed:
+                ci, pos = iv.from_line(off, np.array([s]))
+                listed.append(
+                    {
+                        "contig": plan.contigs[int(ci[0])],
+                        "start": int(pos[0]),
+                        "end": int(pos[0]) + e - s,
+                        "track": label,
+                        "reason": reason,
+                    }
+                )
+    total_real = n_real * len(tracks)
+    n_req = iv.total(req_s, req_e)
+    return {
+        "bases_requested": n_req,
+        "n_bases_requested": n_req - n_real,
+        "real_bases_requested": n_real,
+        "tracks": len(tracks),
+        "real_bases_total": total_real,
+        "real_bases_covered": covered,
+        "fraction_covered": covered / total_real if total_real else 1.0,
+        "uncovered_bp": total_real - covered,
+        "uncovered_by_reason": dict(by_reason),
+        "n_uncovered_intervals": n_uncovered,
+        "uncovered": listed,
+        "gap_aware": plan.n_runs is not None,
+        "contigs_left_out": [list(x) for x in plan.summary.skipped_contigs],
+    }
+
+
+def _status_reason(code: int) -> str:
+    try:
+        name = WindowStatus(code).name
+    except ValueError:
+        name = str(code)
+    if code == int(WindowStatus.SHRUNK_TO_TOKEN_BUDGET):
+        return "SHRUNK_TO_TOKEN_BUDGET: the window's tail was cut to fit the tokens"
+    if code == int(WindowStatus.PENDING):
+        return "PENDING: its unit has not run yet"
+    return name
+
+
+def format_coverage(cov: dict[str, Any]) -> str:
+    """One line for summaries: '100.000% of real bases covered (x of y bp; z N bp requested)'."""
+    pct = 100.0 * float(cov["fraction_covered"])
+    text = (
+        f"coverage: {pct:.3f}% of real bases in an embedded window "
+        f"({cov['real_bases_covered']:,} of {cov['real_bases_total']:,} bp over "
+        f"{cov['tracks']} track(s); {cov['n_bases_requested']:,} N bp requested, not embedded)"
+    )
+    if cov["uncovered_bp"]:
+        reasons = "; ".join(f"{r}: {bp:,} bp" for r, bp in cov["uncovered_by_reason"].items())
+        text += f"; uncovered: {reasons}"
+    return text
