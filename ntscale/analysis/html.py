@@ -135,6 +135,15 @@ def _variants_html(section: dict[str, Any], figures: dict[str, str]) -> list[str
     return parts
 
 
+def _coverage_html(cov: dict[str, Any]) -> list[str]:
+    from ntscale.genome.coverage import format_coverage
+
+    parts = ["<h2>Coverage</h2>", f"<p>{html.escape(format_coverage(cov))}</p>"]
+    if cov.get("uncovered"):
+        parts.append(_records_table(cov["uncovered"], "uncovered"))
+    return parts
+
+
 def render_html(report: dict[str, Any]) -> str:
     """The report as one HTML document (figures read from their PNG paths and inlined)."""
     figures = report.get("figures", {})
@@ -152,6 +161,8 @@ def render_html(report: dict[str, Any]) -> str:
         if report.get("throughput")
         else "<p>(no run summary in the store)</p>",
     ]
+    if report.get("coverage"):
+        parts += _coverage_html(report["coverage"])
     if "windows" in report:
         parts += _windows_html(report["windows"], figures)
     if "variants" in report:

@@ -201,6 +201,8 @@ def build_report(
         "metadata": run_metadata(ds),
         "throughput": _plain(dict(ds.attrs.get("last_run") or {})),
     }
+    if ds.attrs.get("coverage"):  # embed stores: real bases in an embedded window
+        report["coverage"] = _plain(dict(ds.attrs["coverage"]))
     figures: dict[str, Path] = {}
     if ds.sizes.get("window", 0) and "embedding_mean" in ds:
         report["windows"], figs = _window_section(

@@ -1,0 +1,103 @@
+"""What a store holds, for `ntscale info`: job, model, settings, progress, statuses, coverage.
+
+Reads only the root attributes and the status rows (`ntscale.store.store_summary`), never
+the embeddings, so it is instant on a store of any size, and it works on a store that is
+still running or was interrupted (units not yet done count as pending).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ntscale.genome.coverage import format_coverage
+
+SETTING_KEYS = ("window_bp", "stride_bp", "strands", "last_window", "gap_aware", "max_tokens")
+
+
+def store_info(url: str) -> dict[str, Any]:
+    """A JSON-ready description of the store at `url`.
+
+    Raises:
+        StoreError: nothing readable at `url` (from `ntscale.store`).
+    """
+    from ntscale.store import open as open_store
+    from ntscale.store import store_summary
+
+    summary = store_summary(url)
+    attrs = dict(open_store(url).attrs)
+    model = attrs.get("model") or {}
+    config = attrs.get("config") or {}
+    settings = {k: v for k, v in (attrs.get("windows") or {}).items() if k in SETTING_KEYS}
+    for key in ("layers", "scores", "window_mode", "window_bp", "strands"):
+        if key in config and key not in settings:
+            settings[key] = config[key]
+    state = "finished" if summary["complete"] else "incomplete (running or interrupted)"
+    return {
+        "store": str(url),
+        "state": state,
+        "job": attrs.get("job"),
+        "model": {
+            "name": model.get("name"),
+            "source": model.get("source"),
+            "dtype": model.get("dtype"),
+            "checkpoint_digest": model.get("checkpoint_digest"),
+        },
+        "inputs": {
+            "fasta": (attrs.get("fasta") or {}).get("name"),
+            "vcf": (attrs.get("vcf") or {}).get("name") if attrs.get("vcf") else None,
+        },
+        "settings": settings,
+        "windows": summary.get("windows"),
+        "variants": summary.get("variants"),
+        "coverage": attrs.get("coverage"),
+        "last_run": attrs.get("last_run"),
+        "command_line": attrs.get("command_line"),
+    }
+
+
+def _part_line(name: str, part: dict[str, Any] | None) -> list[str]:
+    if not part or not part.get("rows"):
+        return []
+    statuses = ", ".join(f"{k} {v:,}" for k, v in sorted(part["by_status"].items()))
+    return [
+        f"{name}: {part['rows_done']:,} of {part['rows']:,} rows done, units "
+        f"{part['units_done']:,}/{part['units_total']:,}",
+        f"  by status: {statuses}",
+    ]
+
+
+def format_info(info: dict[str, Any]) -> str:
+    """The human-readable text of `store_info`."""
+    model = info["model"]
+    lines = [
+        f"store: {info['store']}  ({info['state']})",
+        f"job: {info['job']}",
+        f"model: {model['name']} ({model['dtype']}), from {model['source']}",
+        "inputs: " + ", ".join(f"{k} {v}" for k, v in info["inputs"].items() if v),
+        "settings: " + ", ".join(f"{k}={v}" for k, v in info["settings"].items()),
+    ]
+    lines += _part_line("windows", info.get("windows"))
+    lines += _part_line("variants", info.get("variants"))
+    cov = info.get("coverage")
+    if cov:
+        lines.append(format_coverage(cov))
+        for item in cov.get("uncovered", [])[:10]:
+            lines.append(
+                f"  uncovered {item['contig']}:{item['start']}-{item['end']} "
+                f"({item['track']}): {item['reason']}"
+            )
+        if cov.get("n_uncovered_intervals", 0) > 10:
+            lines.append(f"  ... {cov['n_uncovered_intervals'] - 10:,} more (--json lists 100)")
+    elif info["job"] == "embed":
+        lines.append("coverage: not recorded yet (written when a run finishes)")
+    run = info.get("last_run")
+    if run:
+        rate = run.get("windows_per_second")
+        lines.append(
+            f"last run: {run.get('units_run', 0):,} units, {run.get('windows_run', 0):,} rows "
+            f"in {run.get('seconds', 0)} s (model {run.get('model_seconds', 0)} s)"
+            + (f", {rate} windows/s" if rate else "")
+        )
+    else:
+        lines.append("last run: none finished yet")
+    return "\n".join(lines)
