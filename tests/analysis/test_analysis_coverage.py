@@ -1,0 +1,64 @@
+"""Coverage in `ntscale report` and `ntscale info` (stores made by the real pipeline)."""
+
+from __future__ import annotations
+
+import json
+
+import ntscale.store as st
+from ntscale.analysis import build_report, write_html
+from ntscale.analysis.info import format_info, store_info
+from ntscale.cli.main import main
+
+
+def test_report_has_a_coverage_section(embed_store, tmp_path):
+    # The fixture's run is not gap-aware (--no-gap-aware): its all-N window is a hole.
+    report = build_report(st.open(str(embed_store)), tmp_path / "rep", n_components=2)
+    cov = report["coverage"]
+    assert cov["gap_aware"] is False
+    assert cov["uncovered_by_reason"] == {"SKIPPED_ALL_N": 2 * 600}
+    page = write_html(report, tmp_path / "rep" / "report.html").read_text()
+    assert "<h2>Coverage</h2>" in page and "SKIPPED_ALL_N: 1,200 bp" in page
+    assert page.count("<td>SKIPPED_ALL_N</td>") == 2  # one uncovered interval per strand
+
+
+def test_info_text_and_json(embed_store, capsys):
+    main(["info", str(embed_store), "--json"])
+    info = json.loads(capsys.readouterr().out)
+    assert info["state"] == "finished" and info["job"] == "embed"
+    assert info["model"]["name"] == "nt-v2-tiny" and info["model"]["dtype"] == "fp32"
+    assert info["settings"]["window_bp"] == 600 and info["settings"]["layers"] == [1, 2]
+    assert info["windows"]["by_status"] == {"OK": 18, "SKIPPED_ALL_N": 2}
+    assert info["windows"]["units_done"] == info["windows"]["units_total"] == 5
+    assert info["coverage"]["real_bases_covered"] == 2 * (1_800 + 4_200) - 2 * 600
+    assert info["last_run"]["units_run"] == 5
+    main(["info", str(embed_store)])
+    text = capsys.readouterr().out
+    assert "(finished)" in text and "by status: OK 18, SKIPPED_ALL_N 2" in text
+    assert "coverage: 90.000% of real bases" in text
+    assert "uncovered 20:59400-60000 (+): SKIPPED_ALL_N" in text
+
+
+def test_info_on_a_store_that_has_not_run(example_inputs, tmp_path):
+    from ntscale.config import EmbedConfig, build_config
+    from ntscale.runner.embed_job import EmbedJob
+
+    bed = tmp_path / "r.bed"
+    bed.write_text("20\t1000000\t1002400\n")
+    cfg = build_config(
+        EmbedConfig,
+        {
+            "fasta": str(example_inputs["fasta"]),
+            "model": str(example_inputs["model"]),
+            "out": str(tmp_path / "pending.zarr"),
+            "regions": str(bed),
+            "window_bp": 600,
+            "unit_windows": 2,
+        },
+    )
+    EmbedJob.plan_from_config(cfg).prepare()  # created, as a killed run leaves it
+    info = store_info(cfg.out)
+    assert info["state"] == "incomplete (running or interrupted)"
+    assert info["windows"]["units_done"] == 0 and info["windows"]["units_total"] == 2
+    assert info["windows"]["by_status"] == {"PENDING": 4}
+    text = format_info(info)
+    assert "coverage: not recorded yet" in text and "last run: none finished yet" in text
