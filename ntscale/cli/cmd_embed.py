@@ -78,6 +78,15 @@ def embed(
     max_actors: MaxActorsOpt = None,
     config: ConfigOpt = None,
     progress: ProgressOpt = None,
+    dry_run: Annotated[
+        bool,
+        Opt(
+            "--dry-run",
+            help="Plan only: print windows, units, bases, store size and estimated device "
+            "time; write nothing.",
+        ),
+    ] = False,
+    as_json: Annotated[bool, Opt("--json", help="With --dry-run: print the plan as JSON.")] = False,
 ) -> None:
     """Embed every window of a genome (or of VCF haplotypes) and write a Zarr store."""
     from ntscale.runner.embed_job import EmbedJob
@@ -113,5 +122,13 @@ def embed(
     )
     cfg = build_config(EmbedConfig, settings, source=config or "the command line")
     job = EmbedJob.plan_from_config(cfg, command_line=command_line())
+    if dry_run:
+        import json
+
+        from ntscale.runner.plan_report import describe_embed_plan, format_embed_plan
+
+        described = describe_embed_plan(job)
+        typer.echo(json.dumps(described, indent=1) if as_json else format_embed_plan(described))
+        return
     summary = run_job(job, cfg.execution, label="windows")
     print_summary(summary, store=cfg.out, what="embeddings")

@@ -3,6 +3,7 @@ and over-long windows are refused before anything runs (tiny checkpoint, fp32, C
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import pytest
 
 import ntscale.store as st
 from ntscale.cli.main import main
+from ntscale.config import EmbedConfig, build_config
 from ntscale.types import WindowStatus
 
 
@@ -84,3 +86,39 @@ def test_window_max_is_the_default(small_config):
 
     job = EmbedJob.plan_from_config(small_config(window_bp="max"))
     assert job.window_bp == 12_282
+
+
+def test_dry_run_plans_with_the_same_code_and_writes_nothing(example, tmp_path, capsys):
+    from ntscale.runner.embed_job import EmbedJob
+
+    out = tmp_path / "never.zarr"
+    args = [
+        "embed", "--fasta", str(example["fasta"]), "--model", str(example["model"]),
+        "--out", str(out), "--strands", "both", "--layers", "1,2", "--cls",
+    ]  # fmt: skip
+    main([*args, "--dry-run", "--json"])
+    plan = json.loads(capsys.readouterr().out)
+    assert not out.exists()
+    job = EmbedJob.plan_from_config(
+        build_config(
+            EmbedConfig,
+            {"fasta": str(example["fasta"]), "model": str(example["model"]), "out": str(out),
+             "strands": "both", "layers": [1, 2], "cls": True},
+        )
+    )  # fmt: skip
+    assert plan["windows"] == job.plan.n_windows == 2 * 158
+    assert plan["units"] == job.n_units() and plan["tracks"] == 2
+    assert (plan["bases_requested"], plan["n_bases"], plan["real_bases"]) == (
+        2_000_000, 60_000, 1_940_000,
+    )  # fmt: skip
+    # 158 windows of 12,282 bp per strand tile the 1,940,000 real bp (the last one shifted)
+    assert plan["bases_in_windows"] == 2 * 158 * 12_282
+    assert plan["store_bytes_per_layer_uncompressed"] == {
+        "mean (float32)": 316 * 64 * 4,
+        "cls (float32)": 316 * 64 * 4,
+    }
+    assert plan["device_time_estimates"]["cpu"]["windows_per_second"] == 3.4
+    main([*args, "--dry-run"])
+    text = capsys.readouterr().out
+    assert "windows: 316 over 2 track(s)" in text and "N 60,000" in text
+    assert "estimated device time on one cpu" in text and not out.exists()

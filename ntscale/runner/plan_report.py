@@ -1,0 +1,110 @@
+"""What a run would do, without running it: `ntscale embed --dry-run`.
+
+Uses the job's own plan (`EmbedJob.plan_from_config`, the same code a real run uses) and
+adds sizes and an estimated device time. The throughput figures are the measurements and
+targets of docs/benchmarks.md: **estimates**, labelled with where each comes from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ntscale.genome import intervals as iv
+
+# windows/s at full-length windows (2,048 tokens for v2), per model and device kind.
+# "measured": docs/benchmarks.md (2-core CPU VM, shared, noisy); "target": the GPU targets
+# of the issues and DESIGN.md (not measured: no GPU was lent when this was written).
+THROUGHPUT: dict[str, dict[str, tuple[float, str]]] = {
+    "nt-v2-tiny": {"cpu": (3.4, "measured, 2-core CPU, 8 x 2048 bf16")},
+    "50M_multi_species_v2": {
+        "cpu": (0.159, "measured, 2-core CPU, 2 x 2048 bf16"),
+        "h100": (1000.0, "target, not measured"),
+    },
+    "500M_multi_species_v2": {"h100": (200.0, "target, not measured")},
+}
+
+
+def _size(n_bytes: float) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:,.1f} {unit}"
+    return f"{n_bytes / 2**10:,.1f} KiB"
+
+
+def describe_embed_plan(job: Any) -> dict[str, Any]:
+    """Windows, units, bases, output sizes and device-time estimates of an EmbedJob's plan."""
+    plan, c = job.plan, job.config
+    req_s, req_e = plan.requested
+    n_bp = iv.total(req_s, req_e)
+    n_n = iv.total(*plan.n_runs) if plan.n_runs is not None else None
+    lengths = plan.end - plan.start
+    n = plan.n_windows
+    d = job.embed_dim
+    per_layer = {"mean (float32)": n * d * 4}
+    if c.cls:
+        per_layer["cls (float32)"] = n * d * 4
+    if c.per_token:
+        per_layer["per-token (float16)"] = n * job.max_tokens * d * 2
+    estimates = {
+        kind: {
+            "windows_per_second": rate,
+            "basis": basis,
+            "hours": round(n / rate / 3600, 3),
+        }
+        for kind, (rate, basis) in THROUGHPUT.get(job.model_info["name"], {}).items()
+    }
+    return {
+        "model": job.model_info["name"],
+        "max_tokens": job.max_tokens,
+        "window_bp": job.window_bp,
+        "stride_bp": job.stride_bp,
+        "gap_aware": plan.n_runs is not None,
+        "windows": n,
+        "tracks": len(set(zip(plan.strand.tolist(), plan.haplotype.tolist(), strict=True))),
+        "short_windows": plan.summary.n_short_windows,
+        "window_bp_min": int(lengths.min()) if n else 0,
+        "units": job.n_units(),
+        "unit_windows": c.unit_windows,
+        "bases_requested": n_bp,
+        "n_bases": n_n,
+        "real_bases": n_bp - n_n if n_n is not None else None,
+        "bases_in_windows": int(lengths.sum()),
+        "dropped_tails_bp": sum(r.end - r.start for r in plan.summary.dropped_tails),
+        "contigs_left_out": [list(x) for x in plan.summary.skipped_contigs],
+        "layers": list(job.layers),
+        "store_bytes_per_layer_uncompressed": per_layer,
+        "store_bytes_uncompressed": sum(per_layer.values()) * len(job.layers),
+        "device_time_estimates": estimates,
+    }
+
+
+def format_embed_plan(p: dict[str, Any]) -> str:
+    """Text for the terminal."""
+    lines = [
+        f"plan (dry run, nothing written): model {p['model']}, window {p['window_bp']:,} bp, "
+        f"stride {p['stride_bp']:,} bp, gap-aware {'yes' if p['gap_aware'] else 'no'}",
+        f"windows: {p['windows']:,} over {p['tracks']} track(s) "
+        f"({p['short_windows']:,} shorter than the window), units: {p['units']:,} of "
+        f"{p['unit_windows']} windows",
+        f"bases requested: {p['bases_requested']:,}; real {p['real_bases'] or 0:,}; "
+        f"N {p['n_bases'] or 0:,}"
+        + ("" if p["gap_aware"] else " (not gap-aware: N bases not counted)"),
+        "store per layer (uncompressed): "
+        + ", ".join(f"{k} {_size(v)}" for k, v in p["store_bytes_per_layer_uncompressed"].items())
+        + f"; {len(p['layers'])} layer(s): {_size(p['store_bytes_uncompressed'])}",
+    ]
+    if p["dropped_tails_bp"]:
+        lines.append(f"left out by last_window=drop: {p['dropped_tails_bp']:,} bp")
+    ests = p["device_time_estimates"]
+    if ests:
+        for kind, e in ests.items():
+            lines.append(
+                f"estimated device time on one {kind}: {e['hours']:,} h at "
+                f"{e['windows_per_second']:,} windows/s ({e['basis']}; docs/benchmarks.md)"
+            )
+    else:
+        lines.append(
+            f"estimated device time: no throughput figure for {p['model']} "
+            "(docs/benchmarks.md lists the measured models)"
+        )
+    return "\n".join(lines)
