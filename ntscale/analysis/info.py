@@ -24,14 +24,17 @@ def store_info(url: str) -> dict[str, Any]:
     from ntscale.store import store_summary
 
     summary = store_summary(url)
-    attrs = dict(open_store(url).attrs)
+    ds = open_store(url)
+    attrs = dict(ds.attrs)
     model = attrs.get("model") or {}
     config = attrs.get("config") or {}
     settings = {k: v for k, v in (attrs.get("windows") or {}).items() if k in SETTING_KEYS}
     for key in ("layers", "scores", "window_mode", "window_bp", "strands"):
         if key in config and key not in settings:
             settings[key] = config[key]
-    state = "finished" if summary["complete"] else "incomplete (running or interrupted)"
+    if "layer" in ds.coords:  # the layers kept (the config's empty list means "the last")
+        settings["layers"] = [int(x) for x in ds["layer"].values]
+    state = "finished" if summary["complete"] else "incomplete: running or interrupted"
     return {
         "store": str(url),
         "state": state,

@@ -57,8 +57,9 @@ def test_info_on_a_store_that_has_not_run(example_inputs, tmp_path):
     )
     EmbedJob.plan_from_config(cfg).prepare()  # created, as a killed run leaves it
     info = store_info(cfg.out)
-    assert info["state"] == "incomplete (running or interrupted)"
+    assert info["state"] == "incomplete: running or interrupted"
     assert info["windows"]["units_done"] == 0 and info["windows"]["units_total"] == 2
     assert info["windows"]["by_status"] == {"PENDING": 4}
+    assert info["settings"]["layers"] == [2]  # the default: the last layer
     text = format_info(info)
     assert "coverage: not recorded yet" in text and "last run: none finished yet" in text
