@@ -73,6 +73,15 @@ def score(
     ] = None,
     config: ConfigOpt = None,
     progress: ProgressOpt = None,
+    dry_run: Annotated[
+        bool,
+        Opt(
+            "--dry-run",
+            help="Plan only: print variants, statuses, units, forward passes and estimated "
+            "device time; write nothing.",
+        ),
+    ] = False,
+    as_json: Annotated[bool, Opt("--json", help="With --dry-run: print the plan as JSON.")] = False,
 ) -> None:
     """Score every ALT allele of a VCF with a Nucleotide Transformer and write a Zarr store."""
     from ntscale.config import ScoreConfig
@@ -104,6 +113,14 @@ def score(
     )
     cfg = build_config(ScoreConfig, settings, source=config or "the command line")
     job = ScoreJob.plan_from_config(cfg, command_line=command_line())
+    if dry_run:
+        import json
+
+        from ntscale.runner.plan_report import describe_score_plan, format_score_plan
+
+        described = describe_score_plan(job)
+        typer.echo(json.dumps(described, indent=1) if as_json else format_score_plan(described))
+        return
     summary = run_job(job, cfg.execution, label="variants")
     print_summary(summary, store=cfg.out, what="variant scores")
     if cfg.vcf_out:

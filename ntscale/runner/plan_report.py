@@ -1,4 +1,4 @@
-"""What a run would do, without running it: `ntscale embed --dry-run`.
+"""What a run would do, without running it: `ntscale embed --dry-run`, `ntscale score --dry-run`.
 
 Uses the job's own plan (`EmbedJob.plan_from_config`, the same code a real run uses) and
 adds sizes and an estimated device time. The throughput figures are the measurements and
@@ -8,6 +8,8 @@ targets of docs/benchmarks.md: **estimates**, labelled with where each comes fro
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from ntscale.genome import intervals as iv
 
@@ -100,11 +102,79 @@ def format_embed_plan(p: dict[str, Any]) -> str:
         for kind, e in ests.items():
             lines.append(
                 f"estimated device time on one {kind}: {e['hours']:,} h at "
-                f"{e['windows_per_second']:,} windows/s ({e['basis']}; docs/benchmarks.md)"
+                f"{e['windows_per_second']:,} windows/s ({e['basis']}, full-length windows; "
+                "docs/benchmarks.md)"
             )
     else:
         lines.append(
             f"estimated device time: no throughput figure for {p['model']} "
             "(docs/benchmarks.md lists the measured models)"
         )
+    return "\n".join(lines)
+
+
+def describe_score_plan(job: Any) -> dict[str, Any]:
+    """Variants, statuses known before sequence is read, units and approximate forward passes."""
+    from ntscale.genome.variant_table import ScoreStatus
+
+    table, windows = job.table, job.windows
+    status = np.asarray(windows.status)
+    codes, counts = np.unique(status, return_counts=True)
+    scored = status < 10
+    n_strands = len(windows.strands)
+    starts = windows.start[scored]
+    distinct = {
+        s: len(set(zip(table.contig[scored].tolist(), starts[:, s].tolist(), strict=True)))
+        for s in range(n_strands)
+    }
+    snv = int((scored & table.is_snv()).sum())
+    # Reference windows (shared when share_windows), one alt pass per scored row, and one
+    # masked pass per SNV for llr_masked; the worker's exact pass plan can share more.
+    ref_passes = sum(distinct.values()) if job.config.share_windows else int(scored.sum())
+    passes = ref_passes + n_strands * int(scored.sum())
+    if "llr_masked" in job.kinds:
+        passes += n_strands * snv
+    estimates = {
+        kind: {"windows_per_second": rate, "basis": basis, "hours": round(passes / rate / 3600, 4)}
+        for kind, (rate, basis) in THROUGHPUT.get(job.model_info["name"], {}).items()
+    }
+    return {
+        "model": job.model_info["name"],
+        "window_bp": int(windows.window_bp),
+        "window_mode": windows.mode,
+        "strands": list(windows.strands),
+        "variants": job.n_variants,
+        "variants_to_score": int(scored.sum()),
+        "snvs_to_score": snv,
+        "status_before_scoring": {
+            ScoreStatus(int(c)).name: int(k) for c, k in zip(codes, counts, strict=True)
+        },
+        "units": job.n_units(),
+        "distinct_reference_windows": int(sum(distinct.values())),
+        "forward_passes_approx": int(passes),
+        "scores": list(job.names),
+        "device_time_estimates": estimates,
+    }
+
+
+def format_score_plan(p: dict[str, Any]) -> str:
+    """Text for the terminal."""
+    statuses = ", ".join(f"{k} {v:,}" for k, v in p["status_before_scoring"].items())
+    lines = [
+        f"plan (dry run, nothing written): model {p['model']}, window {p['window_bp']:,} bp "
+        f"({p['window_mode']}), strands {','.join(p['strands'])}",
+        f"variants: {p['variants']:,} ({p['variants_to_score']:,} to score, "
+        f"{p['snvs_to_score']:,} SNVs); units: {p['units']:,}",
+        f"statuses known before reading sequence: {statuses}",
+        f"forward passes: about {p['forward_passes_approx']:,} "
+        f"({p['distinct_reference_windows']:,} distinct reference windows)",
+    ]
+    for kind, e in p["device_time_estimates"].items():
+        lines.append(
+            f"estimated device time on one {kind}: {e['hours']:,} h at "
+            f"{e['windows_per_second']:,} passes/s ({e['basis']}, full-length windows: an "
+            "upper bound for shorter ones; docs/benchmarks.md)"
+        )
+    if not p["device_time_estimates"]:
+        lines.append(f"estimated device time: no throughput figure for {p['model']}")
     return "\n".join(lines)

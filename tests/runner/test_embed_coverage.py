@@ -122,3 +122,25 @@ def test_dry_run_plans_with_the_same_code_and_writes_nothing(example, tmp_path, 
     text = capsys.readouterr().out
     assert "windows: 316 over 2 track(s)" in text and "N 60,000" in text
     assert "estimated device time on one cpu" in text and not out.exists()
+
+
+def test_score_dry_run(example, tmp_path, capsys):
+    out = tmp_path / "never.zarr"
+    args = [
+        "score", "--fasta", str(example["fasta"]), "--vcf", str(example["vcf"]),
+        "--model", str(example["model"]), "--out", str(out), "--window", "600", "--dry-run",
+    ]  # fmt: skip
+    main([*args, "--json"])
+    plan = json.loads(capsys.readouterr().out)
+    assert not out.exists()
+    # The bundled VCF: 7,568 ALT rows, 316 indels (PROVENANCE.md), none refused up front.
+    assert plan["variants"] == plan["variants_to_score"] == 7_568
+    assert plan["snvs_to_score"] == 7_568 - 316
+    assert sum(plan["status_before_scoring"].values()) == 7_568
+    assert plan["status_before_scoring"]["NO_LLR_NOT_SNV"] == 316
+    assert plan["units"] == 8  # 1,024 variants per unit
+    assert 0 < plan["distinct_reference_windows"] <= 7_568
+    # reference windows + one alt pass per row + one masked pass per SNV (llr is the default)
+    assert plan["forward_passes_approx"] == plan["distinct_reference_windows"] + 7_568 + 7_252
+    main(args)
+    assert "variants: 7,568 (7,568 to score, 7,252 SNVs)" in capsys.readouterr().out
