@@ -22,7 +22,7 @@ rule and a worked example). With `max_tokens`, every window's token count is che
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +30,7 @@ import numpy as np
 from ntscale.errors import ConfigError, InputError
 from ntscale.genome import intervals as iv
 from ntscale.genome.gaps import GapIndex
+from ntscale.genome.hap_budget import split_for_insertions
 from ntscale.genome.tiling import tile_intervals
 from ntscale.types import REFERENCE_HAPLOTYPE, Region, Strand
 
@@ -62,6 +63,7 @@ class PlanSummary:
     n_short_windows: int  # windows shorter than window_bp (short contigs, truncate policy)
     skipped_contigs: tuple[tuple[str, str], ...] = ()  # (contig, reason)
     dropped_tails: tuple[Region, ...] = ()  # uncovered ends under last_window="drop"
+    n_split_for_insertions: int = 0  # windows halved so every haplotype fits (hap_budget)
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
@@ -175,6 +177,7 @@ def plan_windows(
     last_window: str = "shift",
     gaps: GapIndex | None = None,
     max_tokens: int | None = None,
+    insertions: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> WindowPlan:
     """Plan reference windows over contigs (or BED regions), coordinates only.
 
@@ -191,6 +194,9 @@ def plan_windows(
         gaps: N-run index of the FASTA: tile only the N-free pieces (gap-aware).
         max_tokens: the model's token limit; windows whose N-free tokens exceed it are
             split (`tiling.tile_intervals`).
+        insertions: per contig, (site start, longest insertion, longest deletion) in bp
+            (`hap_budget.insertion_sites`): with `max_tokens`, windows whose haplotypes
+            could overflow are split (`hap_budget.split_for_insertions`).
 
     Returns:
         A WindowPlan of reference rows; its summary records skipped contigs and dropped tails.
@@ -264,6 +270,18 @@ def plan_windows(
         last_window=last_window,
         max_tokens=max_tokens,
     )
+    n_split = 0
+    if insertions and max_tokens is not None:
+        known = [(offsets[rank[c]], *v) for c, v in insertions.items() if c in rank]
+        none = [np.zeros(0, np.int64)]
+        st, en, n_split = split_for_insertions(
+            st,
+            en,
+            np.concatenate([o + p for o, p, _, _ in known] or none),
+            np.concatenate([i for _, _, i, _ in known] or none),
+            np.concatenate([d for _, _, _, d in known] or none),
+            max_tokens=max_tokens,
+        )
     ci, st_c = iv.from_line(offsets, st)
     en_c = en - offsets[ci]
     tail_c, tail_s = iv.from_line(offsets, dropped[:, 0])
@@ -299,6 +317,7 @@ def plan_windows(
             n_short_windows=int(np.count_nonzero(en - st < window_bp)) * n_strands,
             skipped_contigs=tuple(skipped),
             dropped_tails=tuple(tails),
+            n_split_for_insertions=n_split,
         ),
     )
 
@@ -357,6 +376,7 @@ def with_haplotypes(plan: WindowPlan, n_haplotypes: int, names: Sequence[str]) -
             n_short_windows=s.n_short_windows * h,
             skipped_contigs=s.skipped_contigs,
             dropped_tails=s.dropped_tails,
+            n_split_for_insertions=s.n_split_for_insertions,
         ),
     )
 

@@ -76,6 +76,7 @@ class EmbedJob:
         fasta = FastaSource(config.fasta)
         contigs = tuple(fasta.contigs)
         regions = read_bed(config.regions, contigs=contigs) if config.regions else None
+        insertions = _insertions(config, fasta) if config.vcf else None
         plan = plan_windows(
             contigs,
             window_bp=window_bp,
@@ -88,6 +89,7 @@ class EmbedJob:
             last_window=config.last_window,
             gaps=load_gap_index(fasta) if config.gap_aware else None,
             max_tokens=max_tokens,
+            insertions=insertions,
         )
         samples: tuple[str, ...] = ()
         if config.vcf:
@@ -257,6 +259,21 @@ class EmbedJob:
     # -- executing side ----------------------------------------------------------------
     def open_worker(self) -> EmbedWorker:
         return EmbedWorker(self)
+
+
+def _insertions(config: EmbedConfig, fasta: object) -> dict:
+    """Per FASTA contig, the VCF's insertion sites (`ntscale.genome.hap_budget`)."""
+    from ntscale.genome import VariantReader
+    from ntscale.genome.hap_budget import insertion_sites
+
+    reader = VariantReader(
+        config.vcf,
+        samples=list(config.samples) or None,
+        fasta_contigs=fasta.contig_names,
+        contig_map=dict(config.contig_map) or None,
+    )
+    names = fasta.contig_names
+    return insertion_sites(config.vcf, names, {c: reader.vcf_contig(c) for c in names})
 
 
 def _pool_on_device(

@@ -243,8 +243,8 @@ def test_haplotype_windows_cover_every_real_base(gappy_fasta, indel_vcf):
 
 
 def test_shrunk_haplotype_tail_is_recorded(gappy_fasta, indel_vcf):
-    """A window whose insertions push it over the budget is shrunk; its tail is an uncovered
-    interval with the reason, not a silent loss."""
+    """Planned without the VCF's insertion sites, a window whose insertions push it over the
+    budget is shrunk; its tail is an uncovered interval with the reason, not a silent loss."""
     src = WindowSource(gappy_fasta, tokenizer="v2", max_tokens=50, vcf_path=indel_vcf)
     plan = plan_windows(
         src.contigs, window_bp=294, include=["mid_100_0"], gaps=load_gap_index(src.fasta),
@@ -259,3 +259,35 @@ def test_shrunk_haplotype_tail_is_recorded(gappy_fasta, indel_vcf):
     covered, real = mask_coverage(gappy_fasta, plan, got)
     assert (covered, real) == (cov["real_bases_covered"], cov["real_bases_total"])
     assert cov["uncovered_bp"] == real - covered > 0
+
+
+def test_insertion_aware_plan_leaves_no_haplotype_tail(gappy_fasta, indel_vcf):
+    """The same case planned with the VCF's insertion sites: the windows over insertions are
+    split at plan time, nothing is shrunk, every real base of every haplotype is covered."""
+    from ntscale.genome.hap_budget import insertion_sites
+
+    src = WindowSource(gappy_fasta, tokenizer="v2", max_tokens=50, vcf_path=indel_vcf)
+    names = ["mid_100_0", "mid_100_3", "mid_5000_5", "lead_6"]
+    sites = insertion_sites(indel_vcf, names, {n: n for n in names})
+    # mid_100_0: a 7 bp insertion before its N run, a 2 bp deletion after it
+    assert [x.tolist() for x in sites["mid_100_0"]] == [[697, 802], [7, 0], [0, 2]]
+    kw = {"window_bp": 294, "include": names, "strands": ("+", "-"), "max_tokens": 50}
+    gaps = load_gap_index(src.fasta)
+    blind = plan_windows(src.contigs, gaps=gaps, **kw)
+    plan = plan_windows(src.contigs, gaps=gaps, insertions=sites, **kw)
+    assert plan.summary.n_split_for_insertions > 0
+    # Only windows with an insertion nearby got shorter: most keep the full 294 bp.
+    assert plan.n_windows < 2 * blind.n_windows
+    assert (
+        np.count_nonzero(plan.end - plan.start == 294)
+        >= np.count_nonzero(blind.end - blind.start == 294)
+        - 2 * plan.summary.n_split_for_insertions
+    )
+    plan = with_haplotypes(plan, len(src.haplotype_names), src.haplotype_names)
+    got = fetch_all(src, plan)
+    assert (got["status"] == WindowStatus.OK).all()
+    assert (got["n_tokens"] <= 50).all()
+    cov = coverage_of(plan, got)
+    assert cov["fraction_covered"] == 1.0 and cov["tracks"] == 4
+    covered, real = mask_coverage(gappy_fasta, plan, got)
+    assert covered == real == cov["real_bases_total"]
