@@ -240,15 +240,16 @@ class EmbedJob:
 
     def coverage(self) -> dict:
         """The coverage record (`ntscale.genome.coverage`) of the rows stored so far."""
+        import pandas as pd
+
         from ntscale.genome.coverage import compute_coverage
         from ntscale.store import open as open_store
 
         ds = open_store(self.store_url)
-        rank = {name: i for i, name in enumerate(self.plan.contigs)}
         strand = np.where(ds["strand"].values == "-", 1, 0)
         return compute_coverage(
             self.plan,
-            contig_index=np.array([rank[c] for c in ds["contig"].values], np.int64),
+            contig_index=pd.Index(self.plan.contigs).get_indexer(ds["contig"].values),
             start=ds["start"].values,
             end=ds["end"].values,
             strand=strand,
