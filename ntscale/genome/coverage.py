@@ -133,7 +133,7 @@ def compute_coverage(
         "uncovered_by_reason": dict(by_reason),
         "n_uncovered_intervals": n_uncovered,
         "uncovered": listed,
-        "gap_aware": plan.n_runs is not None,
+        "gap_aware": plan.gap_aware,
         "contigs_left_out": [list(x) for x in plan.summary.skipped_contigs],
     }
 

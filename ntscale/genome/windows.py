@@ -97,6 +97,7 @@ class WindowPlan:
     requested: tuple[np.ndarray, np.ndarray] | None = None
     n_runs: tuple[np.ndarray, np.ndarray] | None = None
     line_offsets: np.ndarray | None = None
+    gap_aware: bool = False  # windows tile the N-free pieces only
 
     @property
     def n_windows(self) -> int:
@@ -177,6 +178,7 @@ def plan_windows(
     last_window: str = "shift",
     gaps: GapIndex | None = None,
     max_tokens: int | None = None,
+    gap_aware: bool = True,
     insertions: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> WindowPlan:
     """Plan reference windows over contigs (or BED regions), coordinates only.
@@ -191,7 +193,9 @@ def plan_windows(
         min_contig_bp: leave out contigs shorter than this.
         regions: tile only these intervals (merged first) instead of whole contigs.
         last_window: 'shift', 'truncate' or 'drop' (module docstring).
-        gaps: N-run index of the FASTA: tile only the N-free pieces (gap-aware).
+        gaps: N-run index of the FASTA: tile only the N-free pieces (gap-aware), and
+            record the N runs on the plan (coverage counts real bases only).
+        gap_aware: False: tile whole intervals even with `gaps` (windows may hold N).
         max_tokens: the model's token limit; windows whose N-free tokens exceed it are
             split (`tiling.tile_intervals`).
         insertions: per contig, (site start, longest insertion, longest deletion) in bp
@@ -261,7 +265,8 @@ def plan_windows(
     req_e = iv.to_line(offsets, req_c, [r.end for r in intervals])
     gap_s, gap_e = _gaps_on_line(gaps, names, offsets, req_s, req_e)
     # Gap-aware: tile the N-free pieces of the requested intervals (docs/genome.md).
-    tile_s, tile_e = iv.subtract(req_s, req_e, gap_s, gap_e) if gaps is not None else (req_s, req_e)
+    split = gaps is not None and gap_aware
+    tile_s, tile_e = iv.subtract(req_s, req_e, gap_s, gap_e) if split else (req_s, req_e)
     st, en, _, dropped = tile_intervals(
         tile_s,
         tile_e,
@@ -310,6 +315,7 @@ def plan_windows(
         last_window=last_window,
         requested=_ro_pair(iv.union(req_s, req_e)),
         n_runs=_ro_pair((gap_s, gap_e)) if gaps is not None else None,
+        gap_aware=split,
         line_offsets=_ro(offsets),
         summary=PlanSummary(
             n_windows=n_ref * n_strands,
@@ -370,6 +376,7 @@ def with_haplotypes(plan: WindowPlan, n_haplotypes: int, names: Sequence[str]) -
         requested=plan.requested,
         n_runs=plan.n_runs,
         line_offsets=plan.line_offsets,
+        gap_aware=plan.gap_aware,
         summary=PlanSummary(
             n_windows=plan.n_windows * h,
             covered_bp=s.covered_bp,

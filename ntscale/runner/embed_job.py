@@ -87,7 +87,9 @@ class EmbedJob:
             min_contig_bp=config.min_contig_bp,
             regions=regions,
             last_window=config.last_window,
-            gaps=load_gap_index(fasta) if config.gap_aware else None,
+            # The index is loaded either way: coverage counts real (non-N) bases only.
+            gaps=load_gap_index(fasta),
+            gap_aware=config.gap_aware,
             max_tokens=max_tokens,
             insertions=insertions,
         )

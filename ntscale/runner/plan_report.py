@@ -60,7 +60,7 @@ def describe_embed_plan(job: Any) -> dict[str, Any]:
         "max_tokens": job.max_tokens,
         "window_bp": job.window_bp,
         "stride_bp": job.stride_bp,
-        "gap_aware": plan.n_runs is not None,
+        "gap_aware": plan.gap_aware,
         "windows": n,
         "tracks": len(set(zip(plan.strand.tolist(), plan.haplotype.tolist(), strict=True))),
         "short_windows": plan.summary.n_short_windows,
@@ -90,7 +90,7 @@ def format_embed_plan(p: dict[str, Any]) -> str:
         f"{p['unit_windows']} windows",
         f"bases requested: {p['bases_requested']:,}; real {p['real_bases'] or 0:,}; "
         f"N {p['n_bases'] or 0:,}"
-        + ("" if p["gap_aware"] else " (not gap-aware: N bases not counted)"),
+        + ("" if p["n_bases"] is not None else " (no N-run index: N bases not counted)"),
         "store per layer (uncompressed): "
         + ", ".join(f"{k} {_size(v)}" for k, v in p["store_bytes_per_layer_uncompressed"].items())
         + f"; {len(p['layers'])} layer(s): {_size(p['store_bytes_uncompressed'])}",

@@ -11,14 +11,21 @@ from ntscale.cli.main import main
 
 
 def test_report_has_a_coverage_section(embed_store, tmp_path):
-    # The fixture's run is not gap-aware (--no-gap-aware): its all-N window is a hole.
+    # The fixture's run is not gap-aware (--no-gap-aware): its all-N window is skipped, but
+    # holds no real base, so every real base is still covered.
     report = build_report(st.open(str(embed_store)), tmp_path / "rep", n_components=2)
     cov = report["coverage"]
-    assert cov["gap_aware"] is False
-    assert cov["uncovered_by_reason"] == {"SKIPPED_ALL_N": 2 * 600}
+    assert cov["gap_aware"] is False and cov["n_bases_requested"] == 600
+    assert cov["real_bases_covered"] == cov["real_bases_total"] == 2 * (1_200 + 4_200)
     page = write_html(report, tmp_path / "rep" / "report.html").read_text()
-    assert "<h2>Coverage</h2>" in page and "SKIPPED_ALL_N: 1,200 bp" in page
-    assert page.count("<td>SKIPPED_ALL_N</td>") == 2  # one uncovered interval per strand
+    assert "<h2>Coverage</h2>" in page and "coverage: 100.000% of real bases" in page
+    # Holes are listed in a table: the same page with one uncovered interval.
+    hole = {"contig": "20", "start": 60_000, "end": 60_100, "track": "-", "reason": "PENDING"}
+    report["coverage"] |= {"uncovered": [hole], "uncovered_bp": 100,
+                           "uncovered_by_reason": {"PENDING": 100}}  # fmt: skip
+    page = write_html(report, tmp_path / "rep" / "holes.html").read_text()
+    assert '<td class="num">60,000</td>' in page and "<td>PENDING</td>" in page
+    assert "PENDING: 100 bp" in page
 
 
 def test_info_text_and_json(embed_store, capsys):
@@ -29,13 +36,12 @@ def test_info_text_and_json(embed_store, capsys):
     assert info["settings"]["window_bp"] == 600 and info["settings"]["layers"] == [1, 2]
     assert info["windows"]["by_status"] == {"OK": 18, "SKIPPED_ALL_N": 2}
     assert info["windows"]["units_done"] == info["windows"]["units_total"] == 5
-    assert info["coverage"]["real_bases_covered"] == 2 * (1_800 + 4_200) - 2 * 600
+    assert info["coverage"]["real_bases_covered"] == 2 * (1_200 + 4_200)
     assert info["last_run"]["units_run"] == 5
     main(["info", str(embed_store)])
     text = capsys.readouterr().out
     assert "(finished)" in text and "by status: OK 18, SKIPPED_ALL_N 2" in text
-    assert "coverage: 90.000% of real bases" in text
-    assert "uncovered 20:59400-60000 (+): SKIPPED_ALL_N" in text
+    assert "coverage: 100.000% of real bases" in text and "600 N bp requested" in text
 
 
 def test_info_on_a_store_that_has_not_run(example_inputs, tmp_path):

@@ -148,7 +148,15 @@ def test_issue_example_700_n_then_1500_bp(tmp_path):
     # and the coverage record says so (it counts N as requested real bases, it cannot know).
     assert got["status"][2] == WindowStatus.SKIPPED_ALL_N and got["end"][2] == 637
     assert cov["uncovered_by_reason"] == {"SKIPPED_ALL_N": 882}
-    aware = plan_windows(src.contigs, gaps=load_gap_index(src.fasta), **kw)
+    # With the N-run index but tiling blindly (--no-gap-aware): the 182 real bp are lost.
+    gaps = load_gap_index(src.fasta)
+    blind = plan_windows(src.contigs, gaps=gaps, gap_aware=False, **kw)
+    cov = coverage_of(blind, fetch_all(src, blind))
+    assert cov["uncovered_by_reason"] == {"SKIPPED_ALL_N": 182} and not cov["gap_aware"]
+    assert cov["uncovered"] == [
+        {"contig": "c", "start": 700, "end": 882, "track": "+", "reason": "SKIPPED_ALL_N"}
+    ]
+    aware = plan_windows(src.contigs, gaps=gaps, **kw)
     assert aware.start[0] == 700 and aware.end[-1] == 2200
     cov = coverage_of(aware, fetch_all(src, aware))
     assert (cov["real_bases_covered"], cov["n_bases_requested"]) == (1500, 700)
