@@ -91,16 +91,26 @@ def compute_coverage(
         hole_s, hole_e = iv.subtract(real_s, real_e, cov_s, cov_e)
         if hole_s.size == 0:
             continue
-        # The reason of a hole: the status of a planned row of this track over it, if any.
-        pm = (plan.strand == t_strand) & (plan.haplotype == t_hap)
-        rows = np.flatnonzero(pm)
+        # A hole's reason: the status of a planned row of this track over it; the parts
+        # that no planned row reaches are reasoned from the plan's rules instead.
+        rows = np.flatnonzero((plan.strand == t_strand) & (plan.haplotype == t_hap))
         rs, re_ = p_s[rows], p_e[rows]
+        planned = iv.union(rs, re_)
+        in_s, in_e = iv.intersect(hole_s, hole_e, *planned)
+        out_s, out_e = iv.subtract(hole_s, hole_e, *planned)
+        hole_s = np.concatenate((in_s, out_s))
+        hole_e = np.concatenate((in_e, out_e))
+        inside = np.concatenate((np.ones(in_s.size, bool), np.zeros(out_s.size, bool)))
+        order = np.argsort(hole_s, kind="stable")
+        hole_s, hole_e, inside = hole_s[order], hole_e[order], inside[order]
         j = np.searchsorted(rs, hole_e, side="left") - 1
         label = _track_label(plan, t_strand, t_hap)
-        for s, e, jj in zip(hole_s.tolist(), hole_e.tolist(), j.tolist(), strict=True):
+        for s, e, jj, is_in in zip(
+            hole_s.tolist(), hole_e.tolist(), j.tolist(), inside.tolist(), strict=True
+        ):
             # Rows are in start order; look back over the few rows that may reach this hole.
             reason = None
-            for k in range(jj, max(jj - 4, -1), -1):
+            for k in range(jj, max(jj - 4, -1), -1) if is_in else ():
                 if re_[k] > s:
                     code = int(status[rows[k]]) if rows[k] < status.size else 255
                     reason = _status_reason(code)

@@ -299,3 +299,32 @@ def test_insertion_aware_plan_leaves_no_haplotype_tail(gappy_fasta, indel_vcf):
     assert cov["fraction_covered"] == 1.0 and cov["tracks"] == 4
     covered, real = mask_coverage(gappy_fasta, plan, got)
     assert covered == real == cov["real_bases_total"]
+
+
+def test_holes_name_their_reason(tmp_path):
+    """Stride gaps and windows skipped by the unphased policy are listed with their reason."""
+    from ntscale.genome import HaplotypePolicy
+
+    seq = random_seq(1_000, 11)
+    fasta = write_fasta(tmp_path / "s.fa", {"c": seq})
+    alt = "A" if seq[449] != "A" else "C"
+    record = ("c", 450, seq[449], (alt,), ["0/1"])  # unphased het at 0-based 449
+    vcf = write_vcf(tmp_path / "u.vcf", {"c": 1_000}, ["S1"], [record])
+    src = WindowSource(
+        fasta, tokenizer="v2", max_tokens=50, vcf_path=vcf,
+        policy=HaplotypePolicy(unphased="skip"),
+    )  # fmt: skip
+    gaps = load_gap_index(src.fasta)
+    plan = plan_windows(src.contigs, window_bp=240, stride_bp=300, gaps=gaps, max_tokens=50)
+    plan = with_haplotypes(plan, len(src.haplotype_names), src.haplotype_names)
+    got = fetch_all(src, plan)
+    cov = coverage_of(plan, got)
+    # windows [0,240) [300,540) [600,840) [760,1000) (shifted last); stride leaves 240-300,
+    # 540-600 out; the unphased het at 449 skips [300,540) on both haplotypes of S1.
+    assert cov["uncovered_by_reason"] == {
+        "stride (300 bp) > window (240 bp)": 2 * (60 + 60),
+        "SKIPPED_HAPLOTYPE": 2 * 240,
+    }
+    assert cov["n_uncovered_intervals"] == 2 * 3  # per haplotype
+    holes = {(h["start"], h["end"], h["reason"][:5]) for h in cov["uncovered"]}
+    assert holes == {(240, 300, "strid"), (300, 540, "SKIPP"), (540, 600, "strid")}
