@@ -1,15 +1,16 @@
-"""Haplotype windows that fit the token budget: split windows where insertions could overflow.
+"""Haplotype windows that fit the token budget: split windows where indels could overflow.
 
 A haplotype window holds the reference interval with the carried alleles applied, so an
-insertion makes it longer than the reference window. The planner does not read genotypes
-(a cohort's would not fit a driver), so it bounds every haplotype at once: the VCF's sites
-give, per record, the longest insertion and the longest deletion any ALT makes (A/C/G/T
-alleles only); a haplotype of a window of L bp is then between L - (summed deletions) and
-L + (summed insertions) long, and a window for which some length in that range has more
-than `max_tokens` tokens (an N-free length x has x // 6 + x % 6 + 1) is split in two
-halves, again until it fits. Such a window is
-never shrunk at fetch time, so no haplotype tail is lost. Windows with no insertion nearby
-keep their full `window_bp`; only windows over insertion-dense stretches get shorter.
+indel changes its length and token count. Before planning, the driver reads the VCF's indel
+records and the chosen samples' genotypes (cyvcf2; SNV records are skipped unread) and,
+per haplotype, the bp each indel can add or remove on it (its own allele if phased; the
+larger of the sample's two alleles if not, as the unphased policy may apply either). A
+haplotype of a window of L bp is then between L - (its summed deletions) and
+L + (its summed insertions) long, whatever alleles end up applied or skipped; a window for
+which some length in that range, on some haplotype, has more than `max_tokens` tokens (an
+N-free length x has x // 6 + x % 6 + 1) is split in two halves, again until it fits. Such
+a window is never shrunk at fetch time, so no haplotype tail is lost; windows without a
+carried indel nearby keep their full `window_bp`.
 """
 
 from __future__ import annotations
@@ -20,47 +21,85 @@ import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pysam
 
+from ntscale.errors import InputError
 from ntscale.genome.tiling import nfree_tokens
 
 logger = logging.getLogger(__name__)
 
 _ACGT = re.compile(r"^[ACGTacgt]+$")
 MIN_SPLIT_BP = 12  # a window is not split below this; a larger insertion is shrunk at fetch
+_WINDOW_CHUNK = 4096  # windows per block of the [windows, haplotypes] sums (memory bound)
+
+Sites = tuple[np.ndarray, np.ndarray, np.ndarray]  # start [R], ins [R, H], del [R, H]
+
+
+def _site_bounds(ref: str, alts: Sequence[str], gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[H] bp this record can add / remove on each haplotype, from a cyvcf2 genotype array."""
+    delta = np.array(
+        [0] + [len(a) - len(ref) if a and _ACGT.match(a) else 0 for a in alts], np.int64
+    )
+    if gt.shape[1] == 2:  # haploid record: [allele, phased]
+        gt = np.stack([gt[:, 0], gt[:, 0], np.ones(gt.shape[0], gt.dtype)], axis=1)
+    if gt.shape[1] != 3:
+        raise InputError(f"genotypes with ploidy {gt.shape[1] - 1} are not supported")
+    a0, a1 = gt[:, 0].astype(np.int64), gt[:, 1].astype(np.int64)
+    a1 = np.where(a1 == -2, a0, a1)  # -2: a shorter (haploid) genotype: one allele on both
+    d0 = np.where(a0 > 0, delta[np.clip(a0, 0, delta.size - 1)], 0)
+    d1 = np.where(a1 > 0, delta[np.clip(a1, 0, delta.size - 1)], 0)
+    unphased = gt[:, 2] == 0
+    hi0 = np.where(unphased, np.maximum(d0, d1), d0)
+    hi1 = np.where(unphased, np.maximum(d0, d1), d1)
+    lo0 = np.where(unphased, np.minimum(d0, d1), d0)
+    lo1 = np.where(unphased, np.minimum(d0, d1), d1)
+    grow = np.stack([hi0, hi1], axis=1).reshape(-1)  # haplotypes S0:0, S0:1, S1:0, ...
+    shrink = -np.stack([lo0, lo1], axis=1).reshape(-1)
+    return np.maximum(grow, 0), np.maximum(shrink, 0)
 
 
 def insertion_sites(
     vcf_path: str | os.PathLike[str],
     fasta_contigs: Sequence[str],
     vcf_contig: Mapping[str, str | None],
-) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per FASTA contig, the indel sites: (0-based record start, longest insertion bp,
-    longest deletion bp), int64 [R] each; contigs without an indel are left out.
+    *,
+    samples: Sequence[str] | None = None,
+) -> dict[str, Sites]:
+    """Per FASTA contig, its indel records and what each can do to each haplotype.
 
     Args:
-        vcf_path: bgzipped, indexed VCF/BCF (samples are not read).
+        vcf_path: bgzipped, indexed VCF/BCF.
         fasta_contigs: contigs to read.
         vcf_contig: FASTA name -> VCF name (None: the VCF has no such contig).
+        samples: the run's samples (default all). Haplotype order does not matter: the
+            planner bounds the worst haplotype.
+
+    Returns:
+        {contig: (record start [R], bp added [R, H], bp removed [R, H])}, int64, only
+        records that can change some haplotype's length; contigs without one are left out.
     """
-    out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    with pysam.VariantFile(str(vcf_path)) as vf:
-        vf.subset_samples([])
+    import cyvcf2
+
+    vcf = cyvcf2.VCF(str(vcf_path), samples=list(samples) if samples else None, lazy=True)
+    out: dict[str, Sites] = {}
+    try:
         for contig in fasta_contigs:
             name = vcf_contig.get(contig)
-            if name is None or name not in vf.header.contigs:
+            if name is None:
                 continue
-            pos, ins, dels = [], [], []
-            for rec in vf.fetch(name):
-                ref = len(rec.ref or "")
-                diffs = [len(a) - ref for a in (rec.alts or ()) if _ACGT.match(a)]
-                grow, shrink = max(diffs, default=0), -min(diffs, default=0)
-                if grow > 0 or shrink > 0:
-                    pos.append(rec.start)
-                    ins.append(max(grow, 0))
-                    dels.append(max(shrink, 0))
+            pos, grows, shrinks = [], [], []
+            for rec in vcf(name):
+                ref, alts = rec.REF, rec.ALT
+                if len(ref) == 1 and all(len(a) == 1 for a in alts):
+                    continue  # SNV: no length change, genotypes not decoded
+                grow, shrink = _site_bounds(ref, alts, rec.genotype.array())
+                if grow.any() or shrink.any():
+                    pos.append(int(rec.start))
+                    grows.append(grow)
+                    shrinks.append(shrink)
             if pos:
-                out[contig] = tuple(np.array(x, np.int64) for x in (pos, ins, dels))
+                out[contig] = (np.array(pos, np.int64), np.stack(grows), np.stack(shrinks))
+    finally:
+        vcf.close()
     return out
 
 
@@ -81,23 +120,39 @@ def split_for_insertions(
     *,
     max_tokens: int,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Split windows (on one coordinate line) until every possible haplotype length fits.
+    """Split windows (on one coordinate line) until every possible haplotype fits.
+
+    Args:
+        starts, ends: windows [W].
+        site_pos: indel record starts [R] (same line).
+        site_ins, site_del: bp each record can add / remove, [R] (one bound for every
+            haplotype) or [R, H] (per haplotype).
+        max_tokens: the model's limit, CLS included.
 
     Sites are counted from one base before the window (an indel anchored on the base
     before the window may change its start). Returns (starts, ends, windows split).
     """
     s, e = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
+    n = np.asarray(site_pos).shape[0]
     order = np.argsort(site_pos, kind="stable")
     sp = np.asarray(site_pos, np.int64)[order]
-    cum_ins = np.concatenate(([0], np.cumsum(np.asarray(site_ins, np.int64)[order])))
-    cum_del = np.concatenate(([0], np.cumsum(np.asarray(site_del, np.int64)[order])))
+    ins = np.asarray(site_ins, np.int64).reshape(n, -1)[order]
+    dels = np.asarray(site_del, np.int64).reshape(n, -1)[order]
+    zero = np.zeros((1, ins.shape[1]), np.int64)
+    cum_ins = np.concatenate((zero, np.cumsum(ins, axis=0)))
+    cum_del = np.concatenate((zero, np.cumsum(dels, axis=0)))
     n_split = 0
     for _ in range(64):  # each pass halves the offending windows
         a, b = np.searchsorted(sp, s - 1, "left"), np.searchsorted(sp, e, "left")
         length = e - s
-        lo = np.maximum(length - (cum_del[b] - cum_del[a]), 0)
-        hi = length + cum_ins[b] - cum_ins[a]
-        bad = (worst_tokens(lo, hi) > max_tokens) & (length >= MIN_SPLIT_BP)
+        worst = np.zeros(s.size, np.int64)  # windows without a site keep the reference
+        with_sites = np.flatnonzero(b > a)
+        for c0 in range(0, with_sites.size, _WINDOW_CHUNK):
+            sel = with_sites[c0 : c0 + _WINDOW_CHUNK]
+            lo = np.maximum(length[sel, None] - (cum_del[b[sel]] - cum_del[a[sel]]), 0)
+            hi = length[sel, None] + cum_ins[b[sel]] - cum_ins[a[sel]]
+            worst[sel] = worst_tokens(lo, hi).max(axis=1)
+        bad = (worst > max_tokens) & (length >= MIN_SPLIT_BP)
         if not bad.any():
             break
         n_split += int(bad.sum())

@@ -44,7 +44,8 @@ def default_window_bp(max_tokens: int, *, reserve_tokens: int = 0) -> int:
     12,282 bp for NT-v2 (2,048 tokens), 5,994 bp for NT-v1 (1,000 tokens).
     `reserve_tokens` leaves room for tokens the window may gain: a haplotype whose length
     is not a multiple of 6 gets up to 5 single-letter tokens, so reserve_tokens=5
-    (12,252 bp for v2) keeps every deletion haplotype, and small insertions, unshrunk.
+    (12,252 bp for v2) keeps every deletion haplotype, and small insertions, unshrunk;
+    `ntscale embed --vcf` reserves 10 (12,222 bp) and lets `hap_budget` split the rest.
     """
     if max_tokens - reserve_tokens < 2 or reserve_tokens < 0:
         raise ConfigError(
@@ -198,7 +199,7 @@ def plan_windows(
         gap_aware: False: tile whole intervals even with `gaps` (windows may hold N).
         max_tokens: the model's token limit; windows whose N-free tokens exceed it are
             split (`tiling.tile_intervals`).
-        insertions: per contig, (site start, longest insertion, longest deletion) in bp
+        insertions: per contig, (indel start [R], bp added [R] or [R, H], bp removed)
             (`hap_budget.insertion_sites`): with `max_tokens`, windows whose haplotypes
             could overflow are split (`hap_budget.split_for_insertions`).
 
@@ -276,15 +277,14 @@ def plan_windows(
         max_tokens=max_tokens,
     )
     n_split = 0
-    if insertions and max_tokens is not None:
-        known = [(offsets[rank[c]], *v) for c, v in insertions.items() if c in rank]
-        none = [np.zeros(0, np.int64)]
+    known = [(offsets[rank[c]], *v) for c, v in (insertions or {}).items() if c in rank]
+    if known and max_tokens is not None:
         st, en, n_split = split_for_insertions(
             st,
             en,
-            np.concatenate([o + p for o, p, _, _ in known] or none),
-            np.concatenate([i for _, _, i, _ in known] or none),
-            np.concatenate([d for _, _, _, d in known] or none),
+            np.concatenate([o + p for o, p, _, _ in known]),
+            np.concatenate([i for _, _, i, _ in known]),
+            np.concatenate([d for _, _, _, d in known]),
             max_tokens=max_tokens,
         )
     ci, st_c = iv.from_line(offsets, st)

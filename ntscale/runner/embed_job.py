@@ -27,6 +27,7 @@ from ntscale.types import WindowStatus
 log = logging.getLogger(__name__)
 
 _SKIPPED = (WindowStatus.SKIPPED_ALL_N, WindowStatus.SKIPPED_HAPLOTYPE)
+HAPLOTYPE_RESERVE_TOKENS = 10  # default haplotype window: (max_tokens - 1 - 10) * 6 bp
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,11 @@ class EmbedJob:
         layers = resolve_layers(config.layers, info, source=config.model)
         if config.window_bp is not None:
             check_window_fits(config.window_bp, max_tokens, model=f"model {info['name']!r}")
-        # Haplotypes whose length is not a multiple of 6 gain up to 5 single-letter tokens;
-        # reserving them keeps nearly every haplotype window unshrunk (docs/genome.md).
+        # Indels change a haplotype's length and token count; 10 reserved tokens (12,222 bp
+        # for v2) leave room for ~40 bp of insertions, so windows rarely need splitting
+        # for their haplotypes to fit (hap_budget; figures in docs/genome.md).
         window_bp = config.window_bp or default_window_bp(
-            max_tokens, reserve_tokens=5 if config.vcf else 0
+            max_tokens, reserve_tokens=HAPLOTYPE_RESERVE_TOKENS if config.vcf else 0
         )
         stride_bp = config.stride_bp or window_bp
         fasta = FastaSource(config.fasta)
@@ -276,7 +278,12 @@ def _insertions(config: EmbedConfig, fasta: object) -> dict:
         contig_map=dict(config.contig_map) or None,
     )
     names = fasta.contig_names
-    return insertion_sites(config.vcf, names, {c: reader.vcf_contig(c) for c in names})
+    return insertion_sites(
+        config.vcf,
+        names,
+        {c: reader.vcf_contig(c) for c in names},
+        samples=list(reader.samples),
+    )
 
 
 def _pool_on_device(

@@ -277,8 +277,12 @@ def test_insertion_aware_plan_leaves_no_haplotype_tail(gappy_fasta, indel_vcf):
     src = WindowSource(gappy_fasta, tokenizer="v2", max_tokens=50, vcf_path=indel_vcf)
     names = ["mid_100_0", "mid_100_3", "mid_5000_5", "lead_6"]
     sites = insertion_sites(indel_vcf, names, {n: n for n in names})
-    # mid_100_0: a 7 bp insertion before its N run, a 2 bp deletion after it
-    assert [x.tolist() for x in sites["mid_100_0"]] == [[697, 802], [7, 0], [0, 2]]
+    # mid_100_0: a 7 bp insertion on haplotype S1:0 before its N run, a 2 bp deletion on
+    # S1:1 after it: (starts, bp added per haplotype, bp removed per haplotype)
+    pos, ins, dels = sites["mid_100_0"]
+    assert (pos.tolist(), ins.tolist(), dels.tolist()) == (
+        [697, 802], [[7, 0], [0, 0]], [[0, 0], [0, 2]],
+    )  # fmt: skip
     kw = {"window_bp": 294, "include": names, "strands": ("+", "-"), "max_tokens": 50}
     gaps = load_gap_index(src.fasta)
     blind = plan_windows(src.contigs, gaps=gaps, **kw)
