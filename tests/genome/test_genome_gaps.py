@@ -125,3 +125,38 @@ def test_interval_arithmetic_against_a_mask():
         assert iv.total(*iv.union(a[:, 0], a[:, 1])) == ma.sum()
         assert iv.total(*iv.subtract(a[:, 0], a[:, 1], b[:, 0], b[:, 1])) == (ma & ~mb).sum()
         assert iv.total(*iv.intersect(a[:, 0], a[:, 1], b[:, 0], b[:, 1])) == (ma & mb).sum()
+
+
+def test_site_bounds_per_haplotype():
+    from ntscale.genome.hap_budget import _site_bounds
+
+    # REF A; ALT1 ATTT (+3), ALT2 <DEL> (symbolic: never applied), ALT3 "" is not possible.
+    # samples: phased 1|0, unphased 0/1, phased 2|1, missing .|1, haploid 1 (cyvcf2: -2 pad)
+    gt = np.array([[1, 0, 1], [0, 1, 0], [2, 1, 1], [-1, 1, 1], [1, -2, 1]], np.int16)
+    grow, shrink = _site_bounds("A", ["ATTT", "<DEL>"], gt)
+    # 1|0 -> (3, 0); 0/1 unphased -> either: (3, 3); 2|1 -> (0, 3); .|1 -> (0, 3); 1 -> (3, 3)
+    assert grow.tolist() == [3, 0, 3, 3, 0, 3, 0, 3, 3, 3]
+    assert shrink.tolist() == [0] * 10
+    # a deletion (REF ACGT -> A: -3), unphased 1/0: either haplotype may lose 3 bp
+    grow, shrink = _site_bounds("ACGT", ["A"], np.array([[1, 0, 0]], np.int16))
+    assert grow.tolist() == [0, 0] and shrink.tolist() == [3, 3]
+
+
+def test_split_for_insertions_bounds_the_worst_haplotype():
+    from ntscale.genome.hap_budget import split_for_insertions, worst_tokens
+
+    # A 264 bp window (44 6-mers + CLS = 45 tokens), limit 50. With up to 10 bp inserted on
+    # a haplotype every length fits (269 bp: 44 + 5 + 1 = 50); 11 bp can reach 275 bp = 51.
+    assert worst_tokens(np.array([264]), np.array([274])).tolist() == [50]
+    assert worst_tokens(np.array([264]), np.array([275])).tolist() == [51]
+
+    def split(ins: list[list[int]]) -> tuple[list[int], list[int], int]:
+        s, e, n = split_for_insertions(
+            np.array([0]), np.array([264]), np.array([100, 200]), np.array(ins),
+            np.zeros((2, 2), np.int64), max_tokens=50,
+        )  # fmt: skip
+        return s.tolist(), e.tolist(), n
+
+    assert split([[6, 0], [4, 0]]) == ([0], [264], 0)  # 10 bp on haplotype 0
+    assert split([[6, 0], [5, 0]]) == ([0, 132], [132, 264], 1)  # 11 bp: halved
+    assert split([[6, 0], [0, 5]]) == ([0], [264], 0)  # 6 + 5 bp on two haplotypes
