@@ -95,11 +95,12 @@ def format_info(info: dict[str, Any]) -> str:
         lines.append("coverage: not recorded yet (written when a run finishes)")
     run = info.get("last_run")
     if run:
-        rate = run.get("windows_per_second")
+        what = "variants" if "variants_run" in run else "windows"
+        rate = run.get(f"{what}_per_second")
         lines.append(
-            f"last run: {run.get('units_run', 0):,} units, {run.get('windows_run', 0):,} rows "
-            f"in {run.get('seconds', 0)} s (model {run.get('model_seconds', 0)} s)"
-            + (f", {rate} windows/s" if rate else "")
+            f"last run: {run.get('units_run', 0):,} units, {run.get(what + '_run', 0):,} "
+            f"{what} in {run.get('seconds', 0)} s (model {run.get('model_seconds', 0)} s)"
+            + (f", {rate} {what}/s" if rate else "")
         )
     else:
         lines.append("last run: none finished yet")

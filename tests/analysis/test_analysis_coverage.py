@@ -69,3 +69,14 @@ def test_info_on_a_store_that_has_not_run(example_inputs, tmp_path):
     assert info["settings"]["layers"] == [2]  # the default: the last layer
     text = format_info(info)
     assert "coverage: not recorded yet" in text and "last run: none finished yet" in text
+
+
+def test_info_on_a_score_store(score_store):
+    info = store_info(str(score_store))
+    assert info["job"] == "score" and info["state"] == "finished"
+    assert info["variants"]["units_done"] == info["variants"]["units_total"]
+    assert sum(info["variants"]["by_status"].values()) == info["variants"]["rows"] > 0
+    text = format_info(info)
+    assert "variants: 55 of 55 rows done" in text
+    assert "coverage:" not in text  # no genome tiling to cover
+    assert "last run: 4 units, 55 variants in" in text
