@@ -56,8 +56,15 @@ def verify(
                 f"cleared the done marks of {report['repaired']} damaged units; run the same "
                 "command again to redo them"
             )
+        elif any(report[p]["damaged"] for p in ("windows", "variants") if p in report):
+            typer.echo(
+                f"run `ntscale verify {store} --repair`, then the command that made the store, "
+                "to redo the damaged units"
+            )
         elif not report["ok"]:
-            typer.echo("run the same command again to redo units that are not done")
+            typer.echo("run the command that made the store again to finish the units not done")
         else:
             typer.echo("store intact: every unit is done and matches its checksum")
-    raise typer.Exit(0 if report["ok"] else 1)
+    # SystemExit, not typer.Exit: the CLI runs click in non-standalone mode, where an Exit
+    # code would be returned and dropped.
+    raise SystemExit(0 if report["ok"] else 1)

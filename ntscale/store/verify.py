@@ -73,7 +73,9 @@ def verify(url: str, *, repair: bool = False) -> dict[str, Any]:
             reason = _check_unit(group, layout, part, int(unit), int(sums[unit]))
             if reason is not None:
                 rows = layout.window_rows(unit) if part == "windows" else layout.variant_rows(unit)
-                damaged.append({"unit": int(unit), "rows": list(rows), "reason": reason})
+                damaged.append(
+                    {"unit": int(unit), "rows": [int(r) for r in rows], "reason": reason}
+                )
         not_done = [int(u) for u in np.flatnonzero(~done)]
         report[part] = {
             "units_total": n_units,
