@@ -34,6 +34,7 @@ def _window_rows(lo: int, n: int) -> dict[str, np.ndarray]:
         "haplotype": np.full(n, -1, np.int32),
         "n_tokens": np.full(n, 2048, np.int32),
         "frac_n": np.zeros(n, np.float32),
+        "n_variants": np.zeros(n, np.int32),
         "status": np.full(n, int(WindowStatus.OK), np.uint8),
     }
 
