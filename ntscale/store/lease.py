@@ -100,12 +100,23 @@ def _write_exclusive(url: str, data: bytes) -> bool:
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(url)
+    path = f"{root.rstrip('/')}/{LEASE_KEY}"
     try:
-        with fs.open(f"{root.rstrip('/')}/{LEASE_KEY}", "xb") as f:
+        with fs.open(path, "xb") as f:  # s3fs: PutObject with If-None-Match: *
             f.write(data)
         return True
     except FileExistsError:
         return False
+    except (ValueError, NotImplementedError):
+        # no exclusive mode on this filesystem: check, then write (a short race window)
+        if fs.exists(path):
+            return False
+        fs.pipe_file(path, data)
+        return True
+    except OSError:
+        if fs.exists(path):  # a server that answers 412 without naming the condition
+            return False
+        raise
 
 
 def _overwrite(url: str, data: bytes) -> None:

@@ -159,3 +159,23 @@ def test_heartbeat_renews_the_lease(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         time.sleep(0.02)
     assert lease.read_lease(url)["heartbeat"] > "2020"
     st.finalize(url)
+
+
+def test_fsspec_store_uses_the_same_lease(tmp_path: Path) -> None:
+    """The object-store code path (fsspec open 'xb'), on fsspec's in-memory filesystem."""
+    import fsspec
+
+    url = f"memory://ntscale-lease-test/{tmp_path.name}/s.zarr"
+    fs = fsspec.filesystem("memory")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    other = {"host": "node-9", "pid": 7, "started": now, "heartbeat": now, "token": "t"}
+    fs.pipe_file(url.removeprefix("memory://") + "/lease/zarr.json", lease._document(other))
+    args = dict(fingerprint={}, attrs={}, contigs=[("chr1", 5_000)])
+    with pytest.raises(StoreError, match=r"in use by another run \(host node-9, pid 7, "):
+        st.create_or_open(url, LAYOUT, **args)
+    fs.rm(url.removeprefix("memory://") + "/lease", recursive=True)
+    st.create_or_open(url, LAYOUT, **args)
+    assert lease.read_lease(url)["pid"] == os.getpid()
+    st.finalize(url)
+    assert lease.read_lease(url) is None
+    assert st.open(url).sizes["window"] == 8
