@@ -277,8 +277,14 @@ def _beat_all() -> None:
         for lease in leases:
             try:
                 current = read_lease(lease.url)
-                if not current or current.get("token") != lease.info["token"]:
-                    log.error("lost the lease of %s to another run", lease.url)
+                if current is None:  # the store or its lease was deleted: nothing to renew
+                    with _lock:
+                        _held.pop(_key(lease.url), None)
+                    continue
+                if current.get("token") != lease.info["token"]:
+                    log.error(
+                        "lost the lease of %s to another run (%s)", lease.url, describe(current)
+                    )
                     continue
                 lease.info["heartbeat"] = _now()
                 _overwrite(lease.url, _document(lease.info))
