@@ -99,8 +99,11 @@ def open_group(url: str, mode: str) -> zarr.Group:
     return zarr.open_group(target, **kwargs)
 
 
-def group_exists(url: str) -> bool:
-    """True if `url` holds a Zarr group; StoreError if it holds something else."""
+def check_target(url: str) -> None:
+    """Refuse a local output path that is a regular file or a folder of other data.
+
+    Looks at names only (no file is read), so it is safe while another run writes there.
+    """
     path = local_path(url)
     if path is not None:
         if path.is_file():
@@ -114,8 +117,14 @@ def group_exists(url: str) -> bool:
                 f"output store path {url!r} is a non-empty folder that is not a "
                 "Zarr store; choose a new --out path or empty the folder"
             )
-        if not (path / "zarr.json").exists():
-            return False
+
+
+def group_exists(url: str) -> bool:
+    """True if `url` holds a Zarr group; StoreError if it holds something else."""
+    check_target(url)
+    path = local_path(url)
+    if path is not None and not (path / "zarr.json").exists():
+        return False
     try:
         open_group(url, "r")
     except (FileNotFoundError, zarr.errors.GroupNotFoundError):

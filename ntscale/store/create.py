@@ -84,7 +84,7 @@ def create_or_open(
     if clash:
         raise StoreError(f"run attributes {clash} clash with store-owned root attributes")
     identity = _run_identity(fingerprint, layout, contig_list)
-    backend.group_exists(url)  # refuse a regular file or a foreign folder before leasing
+    backend.check_target(url)  # a regular file or a foreign folder: refused before leasing
     backend.check_writable(url)
     lease.acquire(url)  # exclusive: one driver at a time; a new store is created once
     try:
