@@ -208,8 +208,13 @@ def acquire(url: str, *, stale_after_s: float = STALE_AFTER_S) -> Lease:
     """Take the run lease of `url` (creating `lease/` first); StoreError if another run holds it."""
     key = _key(url)
     with _lock:
-        if key in _held:
-            return _held[key]
+        held = _held.get(key)
+    if held is not None:
+        current = read_lease(url)
+        if current and current.get("token") == held.info["token"]:
+            return held  # this process holds it already (a resume in the same process)
+        with _lock:  # the store or its lease was removed meanwhile: take it afresh
+            _held.pop(key, None)
     pid = os.getpid()
     info = {
         "host": socket.gethostname(),
