@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import ntscale.store as st
+from ntscale.store.checksum import unit_digest
 from ntscale.types import WindowStatus
 
 
@@ -34,6 +35,7 @@ def _window_rows(lo: int, n: int) -> dict[str, np.ndarray]:
         "haplotype": np.full(n, -1, np.int32),
         "n_tokens": np.full(n, 2048, np.int32),
         "frac_n": np.zeros(n, np.float32),
+        "n_variants": np.zeros(n, np.int32),
         "status": np.full(n, int(WindowStatus.OK), np.uint8),
     }
 
@@ -68,17 +70,27 @@ def bench(
         written += writer.write_window_unit(k, windows=_window_rows(lo, hi - lo), embeddings=emb)
         writer.mark_done(k)
     seconds = time.perf_counter() - t0
+    # The per-unit checksum alone (included in the write above), on the last unit's arrays.
+    blocks = {
+        kind: np.stack([emb[layer][kind] for layer in layout.layers])
+        for kind in emb[layout.layers[0]]
+    }
+    t1 = time.perf_counter()
+    unit_digest(blocks)
+    checksum_s = (time.perf_counter() - t1) * units
     out = {
         "MB": written / 1e6,
         "s": seconds,
         "MB/s": written / 1e6 / seconds,
         "ratio": written / _disk_bytes(Path(url)),
+        "checksum %": 100 * checksum_s / seconds,
     }
     if layout.per_token:
         ds = st.open(url)
         t0 = time.perf_counter()
         ds.embedding_tokens.isel(window=slice(0, units * u)).sum().compute()
         out["read MB/s"] = written / 1e6 / (time.perf_counter() - t0)
+    st.finalize(url)
     shutil.rmtree(url)
     return out
 
@@ -117,7 +129,9 @@ def main() -> None:
             f"\n## pooled: {args.layers} layers x D={args.dim} mean+cls float32, "
             f"{args.unit_windows} windows/unit, {args.units} units"
         )
-        print("| codec | MB written | s | MB/s | ratio |\n|---|---|---|---|---|")
+        print(
+            "| codec | MB written | s | MB/s | ratio | checksum % of s |\n|---|---|---|---|---|---|"
+        )
         for codec in args.codecs.split(","):
             lay = st.StoreLayout(
                 n_windows=args.units * args.unit_windows,
@@ -131,7 +145,8 @@ def main() -> None:
                 [bench(root, f"pooled-{codec}", lay, args.units, rng) for _ in range(args.repeat)]
             )
             print(
-                f"| {codec} | {r['MB']:.1f} | {r['s']:.2f} | {r['MB/s']:.0f} | {r['ratio']:.2f} |"
+                f"| {codec} | {r['MB']:.1f} | {r['s']:.2f} | {r['MB/s']:.0f} | {r['ratio']:.2f} "
+                f"| {r['checksum %']:.1f} |"
             )
 
         print(
@@ -139,7 +154,8 @@ def main() -> None:
             f"{args.token_unit_windows} windows/unit = 1 shard, {args.token_units} units"
         )
         print(
-            "| codec | MB written | s | MB/s | ratio | dask read MB/s |\n|---|---|---|---|---|---|"
+            "| codec | MB written | s | MB/s | ratio | dask read MB/s | checksum % of s |\n"
+            "|---|---|---|---|---|---|---|"
         )
         for codec in args.codecs.split(","):
             lay = st.StoreLayout(
@@ -159,7 +175,7 @@ def main() -> None:
             )
             print(
                 f"| {codec} | {r['MB']:.1f} | {r['s']:.2f} | {r['MB/s']:.0f} | "
-                f"{r['ratio']:.2f} | {r['read MB/s']:.0f} |"
+                f"{r['ratio']:.2f} | {r['read MB/s']:.0f} | {r['checksum %']:.1f} |"
             )
 
 

@@ -7,6 +7,7 @@ figure, saves it as PNG at `path` and returns the path.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -44,25 +45,76 @@ def plot_status_counts(counts: dict[str, int], path: Path, *, title: str) -> Pat
     return _save(fig, path)
 
 
+def row_groups(strand: np.ndarray, haplotype: np.ndarray | None = None) -> np.ndarray:
+    """[W] label telling windows apart beyond their position: strand, and the haplotype
+    when the store has haplotype windows (e.g. "+", "- HG00096:1")."""
+    labels = np.asarray(strand, dtype=str).astype(object)
+    if haplotype is not None:
+        hap = np.asarray(haplotype, dtype=str)
+        if np.any((hap != "reference") & (hap != "")):
+            labels = labels + " " + np.where(hap == "", "?", hap)
+    return labels.astype(str)
+
+
+def _group_colours(groups: list[str]) -> dict[str, Any]:
+    cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
+    return {g: cmap(i % cmap.N) for i, g in enumerate(groups)}
+
+
 def plot_norm_along_genome(
-    contig: np.ndarray, start: np.ndarray, norm: np.ndarray, path: Path, *, layer: int
+    contig: np.ndarray,
+    start: np.ndarray,
+    norm: np.ndarray,
+    path: Path,
+    *,
+    layer: int,
+    group: np.ndarray | None = None,
 ) -> Path:
-    """Mean-embedding norm of each embedded window against its start, one panel per contig."""
+    """Mean-embedding norm of each embedded window against its start, one panel per contig,
+    coloured by `group` (strand, and haplotype when there are haplotype windows)."""
     contigs = [c for c in dict.fromkeys(contig.tolist()) if c]
+    group = np.full(contig.shape, "windows") if group is None else np.asarray(group, dtype=str)
+    groups = [g for g in dict.fromkeys(group[np.isfinite(norm)].tolist())]
+    colours = _group_colours(groups)
     n = max(len(contigs), 1)
-    fig, axes = plt.subplots(n, 1, figsize=(8, 1.8 * n + 0.6), squeeze=False)
+    fig, axes = plt.subplots(n, 1, figsize=(8, 1.8 * n + 0.8), squeeze=False)
     for ax, c in zip(axes[:, 0], contigs, strict=False):
-        rows = (contig == c) & np.isfinite(norm)
-        ax.plot(start[rows] / 1e6, norm[rows], ".", ms=3, color="tab:green")
+        for g in groups:
+            rows = (contig == c) & np.isfinite(norm) & (group == g)
+            if rows.any():
+                ax.plot(start[rows] / 1e6, norm[rows], ".", ms=3, color=colours[g], label=g)
         ax.set_ylabel(f"{c}\nnorm")
     axes[-1, 0].set_xlabel("window start (Mbp)")
     axes[0, 0].set_title(f"mean-embedding L2 norm along the genome (layer {layer})")
+    if len(groups) > 1:
+        title = "strand / haplotype" if any(" " in g for g in groups) else "strand"
+        axes[0, 0].legend(fontsize=7, markerscale=2, title=title, title_fontsize=7, loc="best")
     return _save(fig, path)
 
 
-def plot_pca(pca: PcaResult, contig: np.ndarray, gc: np.ndarray | None, path: Path) -> Path:
-    """PC1 vs PC2 coloured by contig and (when known) by GC content, and the scree plot."""
-    panels = 3 if gc is not None else 2
+def _scatter_groups(ax: plt.Axes, x: np.ndarray, y: np.ndarray, labels: np.ndarray) -> None:
+    names = list(dict.fromkeys(labels.tolist()))
+    colours = _group_colours(names)
+    for name in names:
+        rows = labels == name
+        ax.scatter(x[rows], y[rows], s=8, color=colours[name], label=name)
+    if len(names) <= 25:
+        ax.legend(fontsize=7, markerscale=1.5, loc="best")
+
+
+def plot_pca(
+    pca: PcaResult,
+    contig: np.ndarray,
+    gc: np.ndarray | None,
+    path: Path,
+    *,
+    group: np.ndarray | None = None,
+) -> Path:
+    """PC1 vs PC2 coloured by contig, by strand/haplotype (`group`, when it has more than
+    one value) and by GC content (when known), and the scree plot."""
+    groups = None if group is None else np.asarray(group, dtype=str)[pca.window_index]
+    show_groups = groups is not None and len(set(groups.tolist())) > 1
+    panels = 2 + int(gc is not None) + int(show_groups)
     fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.8))
     pc = pca.scores
     y = pc[:, 1] if pc.shape[1] > 1 else np.zeros(pc.shape[0])
@@ -70,15 +122,17 @@ def plot_pca(pca: PcaResult, contig: np.ndarray, gc: np.ndarray | None, path: Pa
     xlabel = f"PC1 ({100 * ratio[0]:.1f}%)"
     ylabel = f"PC2 ({100 * ratio[1]:.1f}%)" if ratio.shape[0] > 1 else "PC2"
     ax = axes[0]
-    names = contig[pca.window_index]
-    for c in dict.fromkeys(names.tolist()):
-        rows = names == c
-        ax.scatter(pc[rows, 0], y[rows], s=8, label=c)
+    _scatter_groups(ax, pc[:, 0], y, np.asarray(contig)[pca.window_index].astype(str))
     ax.set(xlabel=xlabel, ylabel=ylabel, title=f"PCA by contig (layer {pca.layer})")
-    if len(set(names.tolist())) <= 25:
-        ax.legend(fontsize=7, markerscale=1.5, loc="best")
+    i = 1
+    if show_groups:
+        ax = axes[i]
+        _scatter_groups(ax, pc[:, 0], y, groups)
+        what = "strand / haplotype" if any(" " in g for g in groups.tolist()) else "strand"
+        ax.set(xlabel=xlabel, ylabel=ylabel, title=f"PCA by {what}")
+        i += 1
     if gc is not None:
-        ax = axes[1]
+        ax = axes[i]
         sc = ax.scatter(pc[:, 0], y, c=gc[pca.window_index], s=8, cmap="viridis")
         fig.colorbar(sc, ax=ax, label="GC fraction")
         ax.set(xlabel=xlabel, ylabel=ylabel, title="PCA by GC content")
@@ -92,17 +146,28 @@ def plot_pca(pca: PcaResult, contig: np.ndarray, gc: np.ndarray | None, path: Pa
 
 
 def plot_pc_correlations(correlations: dict[str, list[float]], path: Path) -> Path:
-    """Correlation of each PC with each covariate (GC, N fraction), grouped bars."""
-    names = list(correlations)
-    k = len(next(iter(correlations.values()))) if names else 0
+    """Correlation of each PC with each covariate (GC, N fraction), grouped bars.
+
+    A covariate with no defined correlation (constant, e.g. no N in any window) gets no
+    bars and no legend entry; the title says so.
+    """
+    values = {n: np.asarray(v, dtype=float) for n, v in correlations.items()}
+    names = [n for n, v in values.items() if np.isfinite(v).any()]
+    left_out = [n for n in values if n not in names]
+    k = len(next(iter(values.values()))) if values else 0
     fig, ax = plt.subplots(figsize=(max(4, 0.6 * k + 2), 3))
     width = 0.8 / max(len(names), 1)
     for i, name in enumerate(names):
-        values = np.nan_to_num(np.asarray(correlations[name], dtype=float))
-        ax.bar(np.arange(1, k + 1) + (i - (len(names) - 1) / 2) * width, values, width, label=name)
+        offset = (i - (len(names) - 1) / 2) * width
+        ax.bar(np.arange(1, k + 1) + offset, np.nan_to_num(values[name]), width, label=name)
     ax.axhline(0, color="black", lw=0.5)
-    ax.set(xlabel="PC", ylabel="Pearson r", ylim=(-1, 1), title="PC correlations")
-    ax.legend(fontsize=7)
+    title = "PC correlations"
+    if left_out:
+        title += f"\n({', '.join(left_out)}: constant, not shown)"
+    ax.set(xlabel="PC", ylabel="Pearson r", ylim=(-1, 1))
+    ax.set_title(title, fontsize=9)
+    if names:
+        ax.legend(fontsize=7)
     return _save(fig, path)
 
 
@@ -127,19 +192,47 @@ def plot_distributions(dists: list[ScoreDistribution], path: Path, *, by: str) -
 
 
 def plot_scores_along_genome(binned: dict[str, pd.DataFrame], path: Path) -> Path:
-    """Per score: mean and max |score| per genome bin against the bin's genome position."""
+    """Per score two panels, one quantity each: the mean (signed) and the max |score| per
+    genome bin, along the contigs laid end to end with their boundaries and names marked."""
+    frames = [f for f in binned.values() if len(f)]
+    # contig -> (first, last) position along the concatenation, in plotting order
+    spans: dict[str, list[float]] = {}
+    for frame in frames:
+        for c, g in frame.groupby("contig", sort=False):
+            lo, hi = (
+                float(g["genome_start"].min()),
+                float((g["genome_start"] + g["end"] - g["start"]).max()),
+            )
+            old = spans.setdefault(str(c), [lo, hi])
+            spans[str(c)] = [min(old[0], lo), max(old[1], hi)]
+    one = len(spans) == 1
     n = max(len(binned), 1)
-    fig, axes = plt.subplots(n, 1, figsize=(9, 1.7 * n + 0.6), squeeze=False, sharex=True)
-    contigs = {c for f in binned.values() if len(f) for c in f["contig"]}
-    one = len(contigs) == 1
-    for ax, (name, frame) in zip(axes[:, 0], binned.items(), strict=False):
-        if len(frame):
-            x = frame["start" if one else "genome_start"].to_numpy() / 1e6
-            ax.plot(x, frame["max_abs"], ".", ms=3, color="tab:red", label="max |score|")
-            ax.plot(x, frame["mean"], "-", lw=0.8, color="tab:blue", label="mean")
-        ax.set_ylabel(name, fontsize=7)
-    axes[0, 0].legend(fontsize=7, loc="upper right")
-    xlabel = f"{next(iter(contigs))} position" if one else "position along the contigs"
-    axes[-1, 0].set_xlabel(f"{xlabel} (Mbp)")
-    axes[0, 0].set_title("variant scores along the genome (binned)")
+    fig, axes = plt.subplots(2 * n, 1, figsize=(9, 2.6 * n + 0.8), squeeze=False, sharex=True)
+    colours = _group_colours(list(spans))
+    for k, (name, frame) in enumerate(binned.items()):
+        ax_mean, ax_max = axes[2 * k, 0], axes[2 * k + 1, 0]
+        for ax, column, label in ((ax_mean, "mean", "mean"), (ax_max, "max_abs", "max |score|")):
+            for c in spans:
+                rows = frame["contig"].astype(str) == c if len(frame) else []
+                if len(frame) and rows.any():
+                    sub = frame[rows]
+                    x = (sub["start"] if one else sub["genome_start"]).to_numpy() / 1e6
+                    style = "-" if column == "mean" else "."
+                    ax.plot(x, sub[column], style, ms=3, lw=0.8, color=colours[c])
+            ax.set_ylabel(f"{name}\n{label}", fontsize=7)
+            if column == "mean":
+                ax.axhline(0, color="grey", lw=0.5)
+            if not one:
+                for lo, _ in spans.values():
+                    ax.axvline(lo / 1e6, color="grey", lw=0.6, ls=":")
+    if not one and spans:
+        top = axes[0, 0].secondary_xaxis("top")
+        top.set_xticks([(lo + hi) / 2e6 for lo, hi in spans.values()], labels=list(spans))
+        top.tick_params(labelsize=7, length=0)
+    if one:
+        xlabel = f"{next(iter(spans))} position (Mbp)"
+    else:
+        xlabel = "position along the contigs laid end to end (Mbp; dotted lines: contig starts)"
+    axes[-1, 0].set_xlabel(xlabel)
+    fig.suptitle("variant scores along the genome (binned): mean and max |score|")
     return _save(fig, path)

@@ -90,12 +90,15 @@ def _window_section(
         section["status_counts"], out_dir / "window_status.png", title="windows by status"
     )
     norms = win.window_norms(ds, layer).data.compute()
+    # strands (and haplotypes) must be told apart in the norm and PCA figures
+    group = plots.row_groups(np.asarray(ds["strand"].values), np.asarray(ds["haplotype"].values))
     figs["embedding_norm"] = plots.plot_norm_along_genome(
         np.asarray(ds["contig"].values),
         np.asarray(ds["start"].values),
         np.where(win.embedded_mask(ds), norms, np.nan),
         out_dir / "embedding_norm.png",
         layer=layer,
+        group=group,
     )
     try:
         result = pca_mod.embedding_pca(ds, layer=layer, n_components=n_components)
@@ -117,7 +120,9 @@ def _window_section(
             "correlations": corr,
         }
     )
-    figs["pca"] = plots.plot_pca(result, np.asarray(ds["contig"].values), gc, out_dir / "pca.png")
+    figs["pca"] = plots.plot_pca(
+        result, np.asarray(ds["contig"].values), gc, out_dir / "pca.png", group=group
+    )
     figs["pc_correlations"] = plots.plot_pc_correlations(corr, out_dir / "pc_correlations.png")
     return section, figs
 

@@ -17,7 +17,6 @@ import pandas as pd
 import xarray as xr
 
 from ntscale.errors import InputError
-from ntscale.store.reader import variant_status_names
 
 VARIANT_TYPES = ("SNV", "indel", "MNV", "other")
 
@@ -44,10 +43,8 @@ def variant_types(ds: xr.Dataset) -> np.ndarray:
 
 
 def variant_status_labels(ds: xr.Dataset) -> np.ndarray:
-    """[N] status name of each variant row (names from the store's attributes)."""
-    names = variant_status_names(dict(ds.attrs))
-    codes = np.asarray(ds["variant_status"].values)
-    return np.array([names.get(int(c), str(int(c))) for c in codes], dtype=str)
+    """[N] status name of each variant row (the store keeps the names)."""
+    return np.asarray(np.asarray(ds["variant_status"].values).tolist(), dtype=str)
 
 
 def status_counts(ds: xr.Dataset) -> dict[str, int]:

@@ -24,20 +24,27 @@ from ntscale.types import WindowStatus
 logger = logging.getLogger(__name__)
 
 # Windows with embeddings: a forward pass ran (a shrunk window still has one).
-EMBEDDED_STATUSES = (int(WindowStatus.OK), int(WindowStatus.SHRUNK_TO_TOKEN_BUDGET))
+EMBEDDED_STATUSES = (WindowStatus.OK.name, WindowStatus.SHRUNK_TO_TOKEN_BUDGET.name)
 
 
-def status_name(code: int) -> str:
-    """Name of a window status code (e.g. 0 -> 'OK'); unknown codes as their number."""
+def status_name(code: int | str) -> str:
+    """Name of a window status (the store keeps names; a code, e.g. 0, gives 'OK')."""
+    if isinstance(code, str):
+        return code
     try:
         return WindowStatus(int(code)).name
     except ValueError:
         return str(int(code))
 
 
+def _labels(values: Any) -> np.ndarray:
+    # The store's strings come back as numpy StringDType; plain str for np.isin/pandas.
+    return np.asarray(np.asarray(values).tolist(), dtype=str)
+
+
 def embedded_mask(ds: xr.Dataset) -> np.ndarray:
     """[W] bool: windows whose embeddings were computed (status OK or SHRUNK)."""
-    return np.isin(np.asarray(ds["status"].values), EMBEDDED_STATUSES)
+    return np.isin(_labels(ds["status"].values), EMBEDDED_STATUSES)
 
 
 def pick_layer(ds: xr.Dataset, layer: int | None = None) -> int:
@@ -64,8 +71,8 @@ def window_norms(ds: xr.Dataset, layer: int) -> xr.DataArray:
 
 def status_counts(ds: xr.Dataset) -> dict[str, int]:
     """Windows per status name, over every row of the store."""
-    codes, counts = np.unique(np.asarray(ds["status"].values), return_counts=True)
-    return {status_name(c): int(k) for c, k in zip(codes, counts, strict=True)}
+    names, counts = np.unique(_labels(ds["status"].values), return_counts=True)
+    return {str(c): int(k) for c, k in zip(names, counts, strict=True)}
 
 
 def contig_summary(
@@ -89,7 +96,7 @@ def contig_summary(
         {
             "contig": np.asarray(ds["contig"].values),
             "bp": np.asarray(ds["end"].values) - np.asarray(ds["start"].values),
-            "status": [status_name(c) for c in np.asarray(ds["status"].values)],
+            "status": _labels(ds["status"].values),
             "frac_n": np.asarray(ds["frac_n"].values, dtype=np.float64),
             "norm": np.where(embedded_mask(ds), norms, np.nan),
         }

@@ -220,7 +220,7 @@ class EmbedJob:
         }
 
     def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
-        from ntscale.store import open_writer, store_summary
+        from ntscale.store import finalize, open_writer, store_summary
 
         results = list(results)
         model_seconds = sum(r.model_seconds for r in results)
@@ -240,6 +240,7 @@ class EmbedJob:
         # Coverage from what the store holds (every run, so a resumed store gets it too).
         coverage = self.coverage()
         writer.set_attrs(coverage=coverage)
+        finalize(self.store_url)  # releases the run lease, writes consolidated metadata
         return {"run": run, "store": store_summary(self.store_url), "coverage": coverage}
 
     def coverage(self) -> dict:
@@ -248,17 +249,24 @@ class EmbedJob:
 
         from ntscale.genome.coverage import compute_coverage
         from ntscale.store import open as open_store
+        from ntscale.store.schema import REFERENCE_NAME
 
         ds = open_store(self.store_url)
         strand = np.where(ds["strand"].values == "-", 1, 0)
+        # The store keeps names; the plan keeps codes (haplotype -1 = reference).
+        hap_codes = pd.Index([*self.plan.haplotype_names, REFERENCE_NAME])
+        haplotype = hap_codes.get_indexer(ds["haplotype"].values)
+        haplotype = np.where(haplotype == len(self.plan.haplotype_names), -1, haplotype)
+        status_codes = {s.name: int(s) for s in WindowStatus}
+        status = np.array([status_codes[str(s)] for s in ds["status"].values], dtype=np.int64)
         return compute_coverage(
             self.plan,
             contig_index=pd.Index(self.plan.contigs).get_indexer(ds["contig"].values),
             start=ds["start"].values,
             end=ds["end"].values,
             strand=strand,
-            haplotype=ds["haplotype"].values,
-            status=ds["status"].values,
+            haplotype=haplotype,
+            status=status,
         )
 
     # -- executing side ----------------------------------------------------------------

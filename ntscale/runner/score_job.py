@@ -206,7 +206,7 @@ class ScoreJob:
         return np.flatnonzero(~writer.done_units("variants"))
 
     def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
-        from ntscale.store import open_writer, store_summary
+        from ntscale.store import finalize, open_writer, store_summary
 
         results = list(results)
         n = sum(r.n_rows for r in results)
@@ -223,6 +223,7 @@ class ScoreJob:
         }
         if results:
             open_writer(self.store_url).set_attrs(last_run=run)
+        finalize(self.store_url)  # releases the run lease, writes consolidated metadata
         return {"run": run, "store": store_summary(self.store_url)}
 
     # -- executing side ----------------------------------------------------------------

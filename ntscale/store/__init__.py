@@ -1,14 +1,18 @@
 """Zarr v3 store of per-layer embeddings and variant scores (layout in store/schema.py).
 
-Driver: `create_or_open(url, layout, ...)` creates every array (or resumes a store made by
-the same run). Workers: `open_writer(url)` (or a pickled StoreWriter), then per unit
-`write_window_unit` / `write_variant_unit` followed by `mark_done`. Analysis:
-`open(url)` gives an xarray Dataset backed by dask arrays; `store_summary(url)` a summary.
+Driver: `create_or_open(url, layout, ...)` takes the run lease and creates every array
+(or resumes a store made by the same run); it ends the run with `finalize(url)` (lease
+released, consolidated metadata). Workers: `open_writer(url)` (or a pickled StoreWriter),
+then per unit `write_window_unit` / `write_variant_unit` followed by `mark_done`.
+Analysis: `open(url)` gives the xarray Dataset at the store root (what `xr.open_zarr`
+reads), backed by dask arrays; `store_summary(url)` a summary; `verify(url)` re-reads
+every done unit against its checksum.
 """
 
-from ntscale.store.create import create_or_open
+from ntscale.store.create import create_or_open, finalize
 from ntscale.store.reader import open, store_summary
 from ntscale.store.schema import PENDING, SCHEMA_VERSION, StoreLayout
+from ntscale.store.verify import verify
 from ntscale.store.writer import StoreWriter, open_writer
 
 __all__ = [
@@ -17,7 +21,9 @@ __all__ = [
     "StoreLayout",
     "StoreWriter",
     "create_or_open",
+    "finalize",
     "open",
     "open_writer",
     "store_summary",
+    "verify",
 ]

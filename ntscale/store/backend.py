@@ -6,6 +6,7 @@ and other fsspec URLs are what a cluster uses, with credentials from the environ
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -48,6 +49,41 @@ def _zarr_target(url: str) -> tuple[str, dict[str, Any] | None]:
     return str(Path(url).expanduser()), None
 
 
+def xarray_target(url: str) -> str:
+    """What to hand `xr.open_zarr` for a store URL (a local path stays a path)."""
+    return _zarr_target(url)[0]
+
+
+def storage_options(url: str) -> dict[str, Any] | None:
+    """fsspec options for `xr.open_zarr` / `zarr.open_group` (None: the defaults)."""
+    return _zarr_target(url)[1]
+
+
+def read_bytes(url: str, key: str) -> bytes | None:
+    """The bytes of one object of a store (None if absent), local or fsspec."""
+    path = local_path(url)
+    try:
+        if path is not None:
+            return (path / key).read_bytes()
+        import fsspec
+
+        with fsspec.open(f"{url.rstrip('/')}/{key}", "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def has_consolidated(url: str) -> bool:
+    """True if the root zarr.json holds consolidated metadata (written by `finalize`)."""
+    raw = read_bytes(url, "zarr.json")
+    if raw is None:
+        return False
+    try:
+        return bool(json.loads(raw).get("consolidated_metadata"))
+    except ValueError:
+        return False
+
+
 def open_group(url: str, mode: str) -> zarr.Group:
     """Open the root group of a store (mode "r", "r+", "w-" or "w").
 
@@ -55,14 +91,19 @@ def open_group(url: str, mode: str) -> zarr.Group:
         FileNotFoundError, zarr.errors.GroupNotFoundError: no store at `url` (mode "r"/"r+").
     """
     target, options = _zarr_target(url)
-    kwargs: dict[str, Any] = {"mode": mode, "zarr_format": 3}
+    # Writers and the driver never trust consolidated metadata (it is written at the end of
+    # a run and may predate a re-created array); readers get it through xr.open_zarr.
+    kwargs: dict[str, Any] = {"mode": mode, "zarr_format": 3, "use_consolidated": False}
     if options:
         kwargs["storage_options"] = options
     return zarr.open_group(target, **kwargs)
 
 
-def group_exists(url: str) -> bool:
-    """True if `url` holds a Zarr group; StoreError if it holds something else."""
+def check_target(url: str) -> None:
+    """Refuse a local output path that is a regular file or a folder of other data.
+
+    Looks at names only (no file is read), so it is safe while another run writes there.
+    """
     path = local_path(url)
     if path is not None:
         if path.is_file():
@@ -70,13 +111,20 @@ def group_exists(url: str) -> bool:
                 f"output store path {url!r} is a regular file, not a Zarr store; "
                 "choose another --out path"
             )
-        if path.is_dir() and not (path / "zarr.json").exists() and any(path.iterdir()):
+        foreign = [p for p in path.iterdir() if p.name != "lease"] if path.is_dir() else []
+        if foreign and not (path / "zarr.json").exists():
             raise StoreError(
                 f"output store path {url!r} is a non-empty folder that is not a "
                 "Zarr store; choose a new --out path or empty the folder"
             )
-        if not (path / "zarr.json").exists():
-            return False
+
+
+def group_exists(url: str) -> bool:
+    """True if `url` holds a Zarr group; StoreError if it holds something else."""
+    check_target(url)
+    path = local_path(url)
+    if path is not None and not (path / "zarr.json").exists():
+        return False
     try:
         open_group(url, "r")
     except (FileNotFoundError, zarr.errors.GroupNotFoundError):

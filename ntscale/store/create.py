@@ -9,26 +9,32 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import warnings
 from typing import Any
 
+import numpy as np
 import zarr
 
 import ntscale
 from ntscale.errors import StoreError
-from ntscale.store import backend
+from ntscale.store import backend, lease
 from ntscale.store.schema import (
+    LAYER_COORD,
     RESERVED_ATTRS,
     SCHEMA_VERSION,
+    VARIANT_CHECKSUMS,
     VARIANT_FIELDS,
     VARIANT_UNITS_DONE,
+    WINDOW_CHECKSUMS,
     WINDOW_FIELDS,
     WINDOW_UNITS_DONE,
+    RowField,
     StoreLayout,
     check_schema_version,
     diff_fingerprints,
     embedding_kinds,
-    embedding_path,
-    score_path,
+    embedding_name,
+    score_name,
     to_plain,
 )
 from ntscale.store.writer import StoreWriter
@@ -66,8 +72,11 @@ def create_or_open(
         A writer on the store.
 
     Raises:
-        StoreError: the store was made by another run (names every differing key), is of
-            an unknown schema version, or the path cannot be written.
+        StoreError: the store was made by another run (names every differing key), is in
+            use by another run (its lease), is of another schema version, or the path
+            cannot be written.
+
+    The caller holds the store's run lease from here until `finalize(url)` (or exit).
     """
     url = str(url)
     contig_list = [[str(name), int(length)] for name, length in contigs]
@@ -75,7 +84,24 @@ def create_or_open(
     if clash:
         raise StoreError(f"run attributes {clash} clash with store-owned root attributes")
     identity = _run_identity(fingerprint, layout, contig_list)
+    backend.check_target(url)  # a regular file or a foreign folder: refused before leasing
+    backend.check_writable(url)
+    lease.acquire(url)  # exclusive: one driver at a time; a new store is created once
+    try:
+        return _create_or_resume(url, layout, identity, attrs, fingerprint, contig_list)
+    except BaseException:
+        lease.release(url)
+        raise
 
+
+def _create_or_resume(
+    url: str,
+    layout: StoreLayout,
+    identity: dict[str, Any],
+    attrs: dict[str, Any],
+    fingerprint: dict[str, Any],
+    contig_list: list[list[Any]],
+) -> StoreWriter:
     if backend.group_exists(url):
         group = backend.open_existing(url, "r")
         stored = dict(group.attrs)
@@ -118,10 +144,17 @@ def create_or_open(
         "layout": layout.to_json(),
         "contigs": contig_list,
         "initialized": False,
+        # CF: these arrays are coordinates (xarray reads them so, also with no data variable)
+        "coordinates": " ".join(
+            f.stored
+            for f in (*WINDOW_FIELDS.values(), *VARIANT_FIELDS.values())
+            if _has_field(layout, f)
+        ),
     }
 
     def create() -> None:
-        group = backend.open_group(url, "w-")
+        # "a", not "w-": the lease folder is already there; the lease makes this exclusive
+        group = backend.open_group(url, "a")
         group.attrs.update(root_attrs)
         _init_arrays(group, layout, contig_list)
 
@@ -135,6 +168,28 @@ def create_or_open(
         layout.n_variant_units,
     )
     return StoreWriter(url)
+
+
+def _has_field(layout: StoreLayout, field: RowField) -> bool:
+    return bool(layout.has_windows if field in WINDOW_FIELDS.values() else layout.n_variants)
+
+
+def finalize(url: str) -> None:
+    """End a run on a store: release its lease, write consolidated metadata.
+
+    Consolidated metadata (every array's metadata in the root zarr.json) lets
+    `xr.open_zarr(path)` open the store with one read and no warning.
+    """
+    url = str(url)
+    lease.release(url)
+    try:
+        with warnings.catch_warnings():
+            # zarr notes that consolidated metadata is not (yet) in the v3 spec; xarray
+            # and zarr-python read it, other readers fall back to listing the arrays.
+            warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+            zarr.consolidate_metadata(backend.open_existing(url, "r+").store, zarr_format=3)
+    except OSError as e:
+        raise backend.write_error(url, e) from e
 
 
 def _with_write_errors(url: str, fn: Any) -> Any:
@@ -152,7 +207,12 @@ def _with_write_errors(url: str, fn: Any) -> Any:
 def _init_arrays(group: zarr.Group, layout: StoreLayout, contigs: list[list[Any]]) -> None:
     """Create every array (metadata only: unwritten rows read as fill values)."""
     comp = backend.compressors(layout.codec)
-    n, u, dim = layout.n_windows, layout.unit_windows, layout.embed_dim
+    n, u, dim, n_layers = (
+        layout.n_windows,
+        layout.unit_windows,
+        layout.embed_dim,
+        len(layout.layers),
+    )
 
     def make(
         path: str,
@@ -164,6 +224,7 @@ def _init_arrays(group: zarr.Group, layout: StoreLayout, contigs: list[list[Any]
         *,
         shards: tuple[int, ...] | None = None,
         compressors: Any = comp,
+        attrs: dict[str, Any] | None = None,
     ) -> zarr.Array:
         kwargs: dict[str, Any] = {}
         if dtype is not str:
@@ -176,63 +237,92 @@ def _init_arrays(group: zarr.Group, layout: StoreLayout, contigs: list[list[Any]
             dtype=dtype,
             fill_value=fill,
             dimension_names=dims,
+            attributes=attrs or {},
             overwrite=True,
             **kwargs,
         )
 
-    for name, (dtype, fill) in WINDOW_FIELDS.items():
-        arr = make(f"windows/{name}", (n,), (u,), dtype, fill, ("window",))
-        if name == "contig_index":
-            arr.attrs["contig_names"] = [c[0] for c in contigs]
-    for layer in layout.layers:
+    def field_attrs(field: RowField) -> dict[str, Any]:
+        return {"description": field.doc}
+
+    if layout.has_windows:
+        for field in WINDOW_FIELDS.values():
+            make(
+                field.stored,
+                (n,),
+                (u,),
+                field.dtype,
+                field.fill,
+                ("window",),
+                attrs=field_attrs(field),
+            )
+    window_coords = " ".join(f.stored for f in WINDOW_FIELDS.values())
+    if layout.layers:
+        layer = make(LAYER_COORD, (n_layers,), (n_layers,), "int32", 0, (LAYER_COORD,))
+        layer[:] = np.asarray(layout.layers, dtype=np.int32)
         for kind in embedding_kinds(layout):
+            attrs = {"coordinates": window_coords}
             if kind == "tokens":
                 # One shard per unit (writers of different inner chunks of one shard lose
-                # data); one inner chunk per window so one window reads on its own.
+                # data); one inner chunk per layer and window so one window reads alone.
                 t = layout.max_tokens
                 make(
-                    embedding_path(layer, kind),
-                    (n, t, dim),
-                    (1, t, dim),
+                    embedding_name(kind),
+                    (n_layers, n, t, dim),
+                    (1, 1, t, dim),
                     layout.per_token_dtype,
                     float("nan"),
-                    ("window", "token", "dim"),
-                    shards=(u, t, dim),
+                    (LAYER_COORD, "window", "token", "dim"),
+                    shards=(n_layers, u, t, dim),
+                    attrs=attrs,
                 )
             else:
                 make(
-                    embedding_path(layer, kind),
-                    (n, dim),
-                    (u, dim),
+                    embedding_name(kind),
+                    (n_layers, n, dim),
+                    (n_layers, u, dim),
                     "float32",
                     float("nan"),
-                    ("window", "dim"),
+                    (LAYER_COORD, "window", "dim"),
+                    attrs=attrs,
                 )
-    make(
-        WINDOW_UNITS_DONE,
-        (layout.n_window_units,),
-        (1,),
-        "bool",
-        False,
-        ("window_unit",),
-        compressors=None,
-    )
+    for path, dtype, fill in ((WINDOW_UNITS_DONE, "bool", False), (WINDOW_CHECKSUMS, "uint64", 0)):
+        make(path, (layout.n_window_units,), (1,), dtype, fill, ("window_unit",), compressors=None)
 
     if layout.n_variants:
         nv, uv = layout.n_variants, layout.unit_variants
-        for name, (dtype, fill) in VARIANT_FIELDS.items():
-            arr = make(f"variants/{name}", (nv,), (uv,), dtype, fill, ("variant",))
-            if name == "contig_index":
-                arr.attrs["contig_names"] = [c[0] for c in contigs]
+        for field in VARIANT_FIELDS.values():
+            make(
+                field.stored,
+                (nv,),
+                (uv,),
+                field.dtype,
+                field.fill,
+                ("variant",),
+                attrs=field_attrs(field),
+            )
+        variant_coords = " ".join(f.stored for f in VARIANT_FIELDS.values())
         for score in layout.score_names:
-            make(score_path(score), (nv,), (uv,), "float32", float("nan"), ("variant",))
-        make(
-            VARIANT_UNITS_DONE,
-            (layout.n_variant_units,),
-            (1,),
-            "bool",
-            False,
-            ("variant_unit",),
-            compressors=None,
-        )
+            make(
+                score_name(score),
+                (nv,),
+                (uv,),
+                "float32",
+                float("nan"),
+                ("variant",),
+                attrs={"coordinates": variant_coords},
+            )
+        for path, dtype, fill in (
+            (VARIANT_UNITS_DONE, "bool", False),
+            (VARIANT_CHECKSUMS, "uint64", 0),
+        ):
+            make(
+                path,
+                (layout.n_variant_units,),
+                (1,),
+                dtype,
+                fill,
+                ("variant_unit",),
+                compressors=None,
+            )
     group.attrs["initialized"] = True

@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 STATUS_FIELD = "NTS_STATUS"
 
 
+def _str(values: np.ndarray) -> np.ndarray:
+    # numpy StringDType (as the store reads) -> plain str for pandas
+    return np.asarray(np.asarray(values).tolist(), dtype=object)
+
+
 def variant_frame(url: str, *, require_complete: bool = True) -> pd.DataFrame:
     """One row per variant row of the store: contig, pos1, id, ref, alt, status, scores.
 
@@ -38,8 +43,6 @@ def variant_frame(url: str, *, require_complete: bool = True) -> pd.DataFrame:
     ds = open_store(url)
     if "variant_pos" not in ds.coords:
         raise StoreError(f"store {url!r} holds no variant scores (not made by `ntscale score`)")
-    names = variant_status_names(ds.attrs)
-    status = np.asarray(ds["variant_status"].values)
     part = store_summary(url)["variants"]
     if require_complete and part["units_done"] < part["units_total"]:
         raise StoreError(
@@ -49,12 +52,12 @@ def variant_frame(url: str, *, require_complete: bool = True) -> pd.DataFrame:
         )
     frame = pd.DataFrame(
         {
-            "contig": ds["variant_contig"].values.astype(str),
+            "contig": _str(ds["variant_contig"].values),
             "pos1": np.asarray(ds["variant_pos"].values) + 1,
-            "id": ds["variant_id"].values.astype(str),
-            "ref": ds["variant_ref"].values.astype(str),
-            "alt": ds["variant_alt"].values.astype(str),
-            "status": [names.get(int(s), str(int(s))) for s in status],
+            "id": _str(ds["variant_id"].values),
+            "ref": _str(ds["variant_ref"].values),
+            "alt": _str(ds["variant_alt"].values),
+            "status": _str(ds["variant_status"].values),
         }
     )
     for var in ds.data_vars:

@@ -1,29 +1,31 @@
-"""Reading a store: an xarray Dataset backed by dask arrays, and a completion summary.
+"""Reading a store: the xarray Dataset at its root, and a completion summary.
 
-Dataset shape (see docs/store.md):
-  dims      layer, window, dim, token (per-token stores), variant (variant stores)
-  coords    layer; per window: contig (names), start, end, strand ("+", "-", "." unwritten),
-            haplotype, status, n_tokens, frac_n,
-            n_variants; per variant: variant_contig, variant_pos,
-            variant_id, variant_ref, variant_alt, variant_status
+The store root is the Dataset (see docs/store.md): `open(url)` is `xr.open_zarr` with the
+store's own checks (schema version) and chunking (one dask chunk per work unit, all layers;
+one per shard for the per-token arrays), plus the small per-row coordinates loaded into
+memory. `xr.testing.assert_identical(open(url), xr.open_zarr(url))` holds.
+
+  dims      layer, window, dim, token (per-token stores), variant (score stores)
+  coords    layer; per window: contig, start, end, strand, haplotype, n_tokens, frac_n,
+            n_variants, status; per variant: variant_contig, variant_pos, variant_id,
+            variant_ref, variant_alt, variant_status
   data vars embedding_mean (layer, window, dim), embedding_cls (layer, window, dim),
             embedding_tokens (layer, window, token, dim), score_<name> (variant)
-The small per-row coordinates are read eagerly (numpy); the embeddings and scores stay
-lazy, one dask chunk per work unit (per shard for the per-token arrays).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 import zarr
 
 from ntscale.store import backend
 from ntscale.store.schema import (
+    LAYER_COORD,
     PENDING,
+    PENDING_NAME,
     VARIANT_FIELDS,
     VARIANT_UNITS_DONE,
     WINDOW_FIELDS,
@@ -31,8 +33,8 @@ from ntscale.store.schema import (
     StoreLayout,
     check_schema_version,
     embedding_kinds,
-    embedding_path,
-    score_path,
+    embedding_name,
+    score_name,
 )
 from ntscale.types import WindowStatus
 
@@ -44,27 +46,6 @@ def _open_root(url: str) -> tuple[zarr.Group, dict[str, Any], StoreLayout]:
     return group, attrs, StoreLayout.from_json(attrs["layout"])
 
 
-def _lazy(arr: zarr.Array) -> da.Array:
-    # Dask chunk = shard when sharded (reading inner chunks one by one is much slower).
-    chunks = arr.shards or arr.chunks
-    return da.from_zarr(arr, chunks=chunks, inline_array=True)
-
-
-def _contig_names(index: np.ndarray, names: list[str]) -> np.ndarray:
-    lookup = np.array([*names, ""], dtype=str)  # -1 (unwritten row) -> ""
-    return lookup[np.where(index < 0, len(names), index)]
-
-
-def _plain_str(values: np.ndarray) -> np.ndarray:
-    # Zarr returns numpy's variable-width StringDType; fixed-width str is what xarray expects.
-    return np.asarray(values.tolist(), dtype=str).reshape(values.shape)
-
-
-def _status_attrs(codes: dict[int, str]) -> dict[str, Any]:
-    # CF-style flag attributes so the codes explain themselves in the dataset.
-    return {"flag_values": list(codes), "flag_meanings": " ".join(codes.values())}
-
-
 def window_status_names() -> dict[int, str]:
     return {int(s): s.name for s in WindowStatus}
 
@@ -72,12 +53,12 @@ def window_status_names() -> dict[int, str]:
 def variant_status_names(attrs: dict[str, Any]) -> dict[int, str]:
     """Variant status code -> name, from the root attr `variant_status_names` if set."""
     names = {int(k): str(v) for k, v in dict(attrs.get("variant_status_names", {})).items()}
-    names.setdefault(PENDING, "PENDING")
+    names.setdefault(PENDING, PENDING_NAME)
     return names
 
 
 def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: ntscale.store.open
-    """Open a store as an xarray Dataset backed by dask arrays.
+    """Open a store as an xarray Dataset backed by dask arrays (the store's root).
 
     Args:
         url: local path or fsspec URL of a store written by ntscale.
@@ -86,66 +67,54 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
         The Dataset described in the module docstring; root attributes in `ds.attrs`.
 
     Raises:
-        StoreError: nothing at `url`, not an ntscale store, or a newer schema version.
+        StoreError: nothing at `url`, not an ntscale store, or another schema version.
     """
-    group, attrs, layout = _open_root(url)
-    names = [c[0] for c in attrs["contigs"]]
-    coords: dict[str, Any] = {}
-    data_vars: dict[str, Any] = {}
-
-    w = {name: np.asarray(group[f"windows/{name}"][:]) for name in WINDOW_FIELDS}
-    coords["contig"] = ("window", _contig_names(w["contig_index"], names))
-    strand = np.array(["+", "-", "."])[np.where(w["strand"] < 0, 2, w["strand"])]
-    coords["strand"] = ("window", strand)
-    for name in ("start", "end", "haplotype", "n_tokens", "frac_n", "n_variants"):
-        coords[name] = ("window", w[name])
-    coords["status"] = ("window", w["status"], _status_attrs(window_status_names()))
-
-    if layout.layers:
-        coords["layer"] = ("layer", np.asarray(layout.layers, dtype=np.int32))
-        for kind in embedding_kinds(layout):
-            stacked = da.stack(
-                [_lazy(group[embedding_path(layer, kind)]) for layer in layout.layers]
-            )
-            dims = (
-                ("layer", "window", "token", "dim")
-                if kind == "tokens"
-                else ("layer", "window", "dim")
-            )
-            data_vars[f"embedding_{kind}"] = (dims, stacked)
-
+    _, _, layout = _open_root(url)
+    chunks: dict[str, int] = {}
+    if layout.has_windows:
+        chunks["window"] = layout.unit_windows
+        if layout.layers:
+            chunks[LAYER_COORD] = len(layout.layers)
     if layout.n_variants:
-        v = {name: np.asarray(group[f"variants/{name}"][:]) for name in VARIANT_FIELDS}
-        coords["variant_contig"] = ("variant", _contig_names(v["contig_index"], names))
-        for name in ("pos", "id", "ref", "alt"):
-            values = _plain_str(v[name]) if VARIANT_FIELDS[name][0] is str else v[name]
-            coords[f"variant_{name}"] = ("variant", values)
-        coords["variant_status"] = (
-            "variant",
-            v["status"],
-            _status_attrs(variant_status_names(attrs)),
-        )
-        for score in layout.score_names:
-            data_vars[f"score_{score}"] = (("variant",), _lazy(group[score_path(score)]))
+        chunks["variant"] = layout.unit_variants
+    ds = xr.open_zarr(
+        backend.xarray_target(str(url)),
+        chunks=chunks,
+        consolidated=backend.has_consolidated(str(url)),
+        zarr_format=3,
+        storage_options=backend.storage_options(str(url)),
+    )
+    # The per-row coordinates are small and used in every selection: read them once.
+    # Strings become fixed-width str: numpy (2.4) cannot `.astype(str)` its StringDType,
+    # which pandas, matplotlib and user code expect to work.
+    rows = {}
+    for field in (*WINDOW_FIELDS.values(), *VARIANT_FIELDS.values()):
+        if field.stored in ds.variables:
+            var = ds.variables[field.stored].load()
+            if field.dtype is str:
+                var = var.copy(data=np.asarray(var.values.tolist(), dtype=str))
+            rows[field.stored] = var
+    ds = ds.assign_coords(rows)
+    # Variables in layout order (embedding kinds, then scores as the run named them).
+    order = [embedding_name(k) for k in embedding_kinds(layout) if layout.layers]
+    order += [score_name(n) for n in layout.score_names]
+    order = [name for name in order if name in ds.data_vars]
+    if not order or sorted(order) != sorted(ds.data_vars):
+        return ds  # a variable this ntscale does not know: keep the Dataset as read
+    return ds[order]
 
-    return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
 
-
-def _part_summary(
-    status: np.ndarray, done: np.ndarray, unit: int, names: dict[int, str]
-) -> dict[str, Any]:
+def _part_summary(status: np.ndarray, done: np.ndarray, unit: int) -> dict[str, Any]:
     rows_done = np.repeat(done, unit)[: status.shape[0]]
     # Rows of units not marked done count as pending even if a killed unit wrote them.
-    effective = np.where(rows_done, status, PENDING)
-    codes, counts = np.unique(effective, return_counts=True)
+    effective = np.where(rows_done, np.asarray(status.tolist(), dtype=object), PENDING_NAME)
+    names, counts = np.unique(effective.astype(str), return_counts=True)
     return {
         "rows": int(status.shape[0]),
         "rows_done": int(rows_done.sum()),
         "units_total": int(done.shape[0]),
         "units_done": int(done.sum()),
-        "by_status": {
-            names.get(int(c), str(int(c))): int(k) for c, k in zip(codes, counts, strict=True)
-        },
+        "by_status": {str(c): int(k) for c, k in zip(names, counts, strict=True)},
     }
 
 
@@ -158,19 +127,20 @@ def store_summary(url: str) -> dict[str, Any]:
     """
     group, attrs, layout = _open_root(url)
     summary: dict[str, Any] = {"url": str(url), "schema_version": attrs["schema_version"]}
+    status = (
+        np.asarray(group[WINDOW_FIELDS["status"].stored][:])
+        if layout.has_windows
+        else np.zeros(0, dtype=str)
+    )
     summary["windows"] = _part_summary(
-        np.asarray(group["windows/status"][:]),
-        np.asarray(group[WINDOW_UNITS_DONE][:], bool),
-        layout.unit_windows,
-        window_status_names(),
+        status, np.asarray(group[WINDOW_UNITS_DONE][:], bool), layout.unit_windows
     )
     complete = summary["windows"]["units_done"] == summary["windows"]["units_total"]
     if layout.n_variants:
         summary["variants"] = _part_summary(
-            np.asarray(group["variants/status"][:]),
+            np.asarray(group[VARIANT_FIELDS["status"].stored][:]),
             np.asarray(group[VARIANT_UNITS_DONE][:], bool),
             layout.unit_variants,
-            variant_status_names(attrs),
         )
         complete = complete and (
             summary["variants"]["units_done"] == summary["variants"]["units_total"]

@@ -1,21 +1,27 @@
 """Zarr layout of an ntscale store: names, dims, dtypes, fill values, chunks and codecs.
 
-One place says what every array is, so that the writer (many processes, one unit each)
-and the reader (xarray/dask) agree. Shape glossary as in `ntscale.types`:
-W windows, T tokens per window (CLS included), D embedding dim, N variants.
+The store root *is* an xarray Dataset (a plain `xr.open_zarr(path)` gives it): one Zarr
+array per variable at the root, Zarr `dimension_names` for the dims, and the CF
+`coordinates` attribute on the data variables naming the per-row coordinates. The
+completion state lives in the `completion/` sub-group and the run lease in `lease/`,
+which xarray does not read. Shape glossary as in `ntscale.types`: L layers, W windows,
+T tokens per window (CLS included), D embedding dim, N variants (one row per ALT).
 
-Layout (schema version 1)::
+Layout (schema version 2)::
 
-    /                                root attrs: schema_version, ntscale_version, created,
-                                     fingerprint, layout, contigs + the run's own attrs
-    windows/<field>                  [W] one row per window (WINDOW_FIELDS)
-    embeddings/layer_<L>/mean        [W, D] float32
-    embeddings/layer_<L>/cls         [W, D] float32          (optional)
-    embeddings/layer_<L>/tokens      [W, T, D] float16/32    (optional, sharded)
-    variants/<field>                 [N] one row per variant (VARIANT_FIELDS)
-    variants/scores/<name>           [N] float32
-    completion/window_units          [ceil(W / unit_windows)] bool, chunk 1
-    completion/variant_units         [ceil(N / unit_variants)] bool, chunk 1
+    /                          root attrs: schema_version, ntscale_version, created,
+                               fingerprint, layout, contigs + the run's own attrs
+    layer                      [L] int32 layer numbers (the `layer` dimension coordinate)
+    <window field>             [W] one row per window (WINDOW_FIELDS: contig, start, ...)
+    embedding_mean             [L, W, D] float32, chunk (L, u, D)
+    embedding_cls              [L, W, D] float32               (optional)
+    embedding_tokens           [L, W, T, D] float16/32, shard (L, u, T, D) (optional)
+    variant_<field>            [N] one row per ALT allele (VARIANT_FIELDS)
+    score_<name>               [N] float32
+    completion/window_units    [ceil(W / u)] bool, chunk 1 (done mask)
+    completion/window_checksums [ceil(W / u)] uint64, chunk 1 (per-unit digest)
+    completion/variant_units, completion/variant_checksums   the same per variant unit
+    lease/zarr.json            the run lease while a run holds the store (store/lease.py)
 
 The window (variant) axis is chunked by work unit: unit k owns rows
 [k * unit, (k + 1) * unit) of every array, i.e. exactly one chunk (one shard for the
@@ -35,32 +41,56 @@ import numpy as np
 from ntscale.errors import StoreError
 from ntscale.types import WindowStatus
 
-SCHEMA_VERSION = 1
-"""Bumped whenever a reader of the previous version would misread a new store."""
+SCHEMA_VERSION = 2
+"""Bumped whenever a reader of the previous version would misread a new store.
+
+1: one group per layer, windows/* and variants/* groups, integer contigs and statuses.
+2: xarray-native root Dataset, string contigs/strands/haplotypes/statuses, checksums.
+"""
 
 PENDING = int(WindowStatus.PENDING)
-"""Status fill value of a row whose unit has not been written (windows and variants)."""
+"""Status code of a row whose unit has not been written (windows and variants)."""
 
-# name -> (numpy dtype, fill value). Fill values mark rows never written.
-WINDOW_FIELDS: dict[str, tuple[str, Any]] = {
-    "contig_index": ("int32", -1),  # index into the root attr `contigs`
-    "start": ("int64", -1),
-    "end": ("int64", -1),
-    "strand": ("int8", -1),  # ntscale.types.Strand codes: 0 forward, 1 reverse
-    "haplotype": ("int32", -2),  # -1 = reference; -2 = row not written
-    "n_tokens": ("int32", 0),
-    "frac_n": ("float32", float("nan")),
-    "n_variants": ("int32", 0),  # VCF alleles applied to this haplotype window
-    "status": ("uint8", PENDING),  # ntscale.types.WindowStatus codes
+PENDING_NAME = "PENDING"
+"""Stored status of a row whose unit has not been written (the status arrays' fill)."""
+
+REFERENCE_NAME = "reference"
+"""Stored `haplotype` of a reference (not haplotype-resolved) window."""
+
+
+@dataclass(frozen=True)
+class RowField:
+    """One per-row coordinate: stored name, Zarr dtype (`str` = UTF-8), fill, meaning."""
+
+    stored: str
+    dtype: Any
+    fill: Any
+    doc: str
+
+
+# THE table of per-row fields (add a field here, and pass it to write_*_unit).
+# Key = the name the writer accepts; `stored` = the array (and xarray coordinate) name.
+WINDOW_FIELDS: dict[str, RowField] = {
+    "contig": RowField("contig", str, "", "contig name (writer also takes contig_index)"),
+    "start": RowField("start", "int64", -1, "0-based start on the reference"),
+    "end": RowField("end", "int64", -1, "0-based exclusive end on the reference"),
+    "strand": RowField("strand", str, ".", '"+" or "-" ("." = row not written)'),
+    "haplotype": RowField(
+        "haplotype", str, "", '"SAMPLE:phase" or "reference" ("" = row not written)'
+    ),
+    "n_tokens": RowField("n_tokens", "int32", 0, "tokens fed to the model, CLS included"),
+    "frac_n": RowField("frac_n", "float32", float("nan"), "fraction of N bases"),
+    "n_variants": RowField("n_variants", "int32", 0, "VCF alleles applied to the window"),
+    "status": RowField("status", str, PENDING_NAME, "WindowStatus name"),
 }
 
-VARIANT_FIELDS: dict[str, tuple[Any, Any]] = {
-    "contig_index": ("int32", -1),
-    "pos": ("int64", -1),  # 0-based start of the REF allele
-    "id": (str, ""),
-    "ref": (str, ""),
-    "alt": (str, ""),
-    "status": ("uint8", PENDING),  # scoring status codes; PENDING = not written
+VARIANT_FIELDS: dict[str, RowField] = {
+    "contig": RowField("variant_contig", str, "", "contig name (or contig_index)"),
+    "pos": RowField("variant_pos", "int64", -1, "0-based start of the REF allele"),
+    "id": RowField("variant_id", str, "", "VCF ID"),
+    "ref": RowField("variant_ref", str, "", "REF allele"),
+    "alt": RowField("variant_alt", str, "", "the ALT allele of this row"),
+    "status": RowField("variant_status", str, PENDING_NAME, "scoring status name"),
 }
 
 EMBEDDING_KINDS = ("mean", "cls", "tokens")
@@ -69,6 +99,9 @@ CODECS = ("zstd", "blosc", "none")
 
 WINDOW_UNITS_DONE = "completion/window_units"
 VARIANT_UNITS_DONE = "completion/variant_units"
+WINDOW_CHECKSUMS = "completion/window_checksums"
+VARIANT_CHECKSUMS = "completion/variant_checksums"
+LAYER_COORD = "layer"
 
 # Root attribute keys owned by the store; the run's attrs may not override them.
 RESERVED_ATTRS = (
@@ -79,6 +112,7 @@ RESERVED_ATTRS = (
     "layout",
     "contigs",
     "initialized",
+    "coordinates",
 )
 
 
@@ -97,7 +131,7 @@ class StoreLayout:
         per_token_dtype: "float16" (default, half the bytes) or "float32".
         n_variants: N, rows of the variant axis (0: no variant part).
         unit_variants: rows per variant work unit.
-        score_names: one float32 [N] array per name under variants/scores/.
+        score_names: one float32 [N] array `score_<name>` per name.
         codec: "zstd" (default), "blosc" (zstd inside blosc with byte shuffle) or "none".
     """
 
@@ -147,6 +181,11 @@ class StoreLayout:
             raise StoreError("invalid store layout: " + "; ".join(problems))
 
     @property
+    def has_windows(self) -> bool:
+        """An embedding store (window arrays exist, even with 0 windows); False: scores only."""
+        return self.n_windows > 0 or bool(self.layers)
+
+    @property
     def n_window_units(self) -> int:
         return math.ceil(self.n_windows / self.unit_windows)
 
@@ -184,13 +223,14 @@ def _check_unit(unit: int, n_units: int, kind: str) -> None:
         raise StoreError(f"{kind} unit {unit!r} is out of range: the store has {n_units} units")
 
 
-def embedding_path(layer: int, kind: str) -> str:
-    """Array path of one layer's embeddings of one kind ("mean", "cls", "tokens")."""
-    return f"embeddings/layer_{int(layer)}/{kind}"
+def embedding_name(kind: str) -> str:
+    """Array (and xarray variable) name of one embedding kind ("mean", "cls", "tokens")."""
+    return f"embedding_{kind}"
 
 
-def score_path(name: str) -> str:
-    return f"variants/scores/{name}"
+def score_name(name: str) -> str:
+    """Array (and xarray variable) name of one score."""
+    return f"score_{name}"
 
 
 def embedding_kinds(layout: StoreLayout) -> tuple[str, ...]:
@@ -263,6 +303,12 @@ def check_schema_version(attrs: dict[str, Any], url: str) -> None:
         )
     if not isinstance(version, int) or version < 1:
         raise StoreError(f"{url!r} has an invalid schema_version {version!r}")
+    if version < SCHEMA_VERSION:
+        raise StoreError(
+            f"{url!r} was written with store schema version {version} (an older ntscale); "
+            f"this ntscale reads schema version {SCHEMA_VERSION}: re-run the job into a new "
+            "--out path, or read it with the ntscale version that wrote it"
+        )
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{url!r} was written with store schema version {version}, newer than this "

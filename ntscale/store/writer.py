@@ -19,19 +19,25 @@ from zarr.core.sync import sync as zarr_sync
 
 from ntscale.errors import StoreError
 from ntscale.store import backend
+from ntscale.store.checksum import read_unit, unit_digest
 from ntscale.store.schema import (
+    REFERENCE_NAME,
     RESERVED_ATTRS,
+    VARIANT_CHECKSUMS,
     VARIANT_FIELDS,
     VARIANT_UNITS_DONE,
+    WINDOW_CHECKSUMS,
     WINDOW_FIELDS,
     WINDOW_UNITS_DONE,
+    RowField,
     StoreLayout,
     check_schema_version,
     embedding_kinds,
-    embedding_path,
-    score_path,
+    embedding_name,
+    score_name,
     to_plain,
 )
+from ntscale.types import WindowStatus
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +60,13 @@ class StoreWriter:
         self.layout = StoreLayout.from_json(attrs["layout"])
         self.contig_names: list[str] = [c[0] for c in attrs["contigs"]]
         self._contig_lookup = {name: i for i, name in enumerate(self.contig_names)}
+        self.haplotype_names: list[str] = [str(x) for x in attrs.get("haplotype_names") or []]
+        self.variant_status_names = {
+            int(k): str(v) for k, v in dict(attrs.get("variant_status_names") or {}).items()
+        }
         self._arrays: dict[str, zarr.Array] = {}
+        # digest of each unit written by this writer, stored with its done mark
+        self._digests: dict[tuple[str, int], int] = {}
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return (open_writer, (self.url,))
@@ -75,18 +87,43 @@ class StoreWriter:
             raise StoreError(f"store {self.url!r} has no variant part (n_variants=0)")
         return WINDOW_UNITS_DONE if part == "windows" else VARIANT_UNITS_DONE
 
+    def _checksum_path(self, part: str) -> str:
+        self._done_path(part)
+        return WINDOW_CHECKSUMS if part == "windows" else VARIANT_CHECKSUMS
+
+    def checksums(self, part: str = "windows") -> np.ndarray:
+        """uint64 digest per unit of `part` as recorded with its done mark (0 = none)."""
+        return np.asarray(self._array(self._checksum_path(part))[:], dtype=np.uint64)
+
     def done_units(self, part: str = "windows") -> np.ndarray:
         """Bool mask over the units of `part` ("windows" or "variants"): True = done."""
         return np.asarray(self._array(self._done_path(part))[:], dtype=bool)
 
     def mark_done(self, unit: int, *, part: str = "windows") -> None:
-        """Mark a unit done; call only after its write_* call returned."""
+        """Mark a unit done, with its checksum; call only after its write_* call returned.
+
+        The checksum is the digest of what this writer wrote for the unit; a unit written
+        by another process is read back to compute it.
+        """
         path = self._done_path(part)
+        unit = int(unit)
         if part == "windows":
             self.layout.window_rows(unit)
         else:
             self.layout.variant_rows(unit)
-        self._write(path, slice(unit, unit + 1), np.ones(1, dtype=bool))
+        digest = self._digests.pop((part, unit), None)
+        if digest is None:
+            digest = unit_digest(read_unit(self._group, self.layout, part, unit))
+        rows = slice(unit, unit + 1)
+        self._write(self._checksum_path(part), rows, np.array([digest], dtype=np.uint64))
+        self._write(path, rows, np.ones(1, dtype=bool))
+
+    def clear_done(self, units: np.ndarray | list[int], *, part: str = "windows") -> None:
+        """Clear the done marks (and checksums) of `units` so a resume redoes them."""
+        for unit in (int(u) for u in units):
+            rows = slice(unit, unit + 1)
+            self._write(self._done_path(part), rows, np.zeros(1, dtype=bool))
+            self._write(self._checksum_path(part), rows, np.zeros(1, dtype=np.uint64))
 
     def set_attrs(self, **kv: Any) -> None:
         """Update root attributes (run summary); the driver only, never a unit writer."""
@@ -99,15 +136,18 @@ class StoreWriter:
             raise backend.write_error(self.url, e) from e
 
     def _write(self, path: str, rows: slice, data: np.ndarray) -> int:
-        return self._write_all(rows, [(path, data)])
+        return self._write_all(rows, [(path, 0, data)])
 
-    def _write_all(self, rows: slice, blocks: list[tuple[str, np.ndarray]]) -> int:
-        """Write the same rows of several arrays concurrently (one unit's chunks)."""
+    def _write_all(self, rows: slice, blocks: list[tuple[str, int, np.ndarray]]) -> int:
+        """Write the same rows (on each array's row axis) of several arrays concurrently."""
 
-        targets = [(self._array(path).async_array, data) for path, data in blocks]
+        targets = [
+            (self._array(path).async_array, (slice(None),) * axis + (rows,), data)
+            for path, axis, data in blocks
+        ]
 
         async def write() -> None:
-            await asyncio.gather(*(arr.setitem(rows, data) for arr, data in targets))
+            await asyncio.gather(*(arr.setitem(sel, data) for arr, sel, data in targets))
 
         try:
             # zarr's own event loop: encoding and storing of the arrays overlap (1.3-1.5x
@@ -115,9 +155,9 @@ class StoreWriter:
             zarr_sync(write())
         except OSError as e:
             raise backend.write_error(self.url, e) from e
-        return sum(int(data.nbytes) for _, data in blocks)
+        return sum(int(data.nbytes) for _, _, data in blocks)
 
-    def _contig_indices(self, values: np.ndarray, where: str) -> np.ndarray:
+    def _contig_names(self, values: np.ndarray, where: str) -> np.ndarray:
         if values.dtype.kind in "iu":
             bad = (values < 0) | (values >= len(self.contig_names))
             if bad.any():
@@ -125,43 +165,72 @@ class StoreWriter:
                     f"{where}: contig_index {int(values[bad][0])!r} out of range for "
                     f"{len(self.contig_names)} contigs"
                 )
-            return values.astype(np.int32)
-        try:
-            return np.array([self._contig_lookup[str(v)] for v in values], dtype=np.int32)
-        except KeyError as e:
+            return np.asarray(self.contig_names, dtype=str)[values]
+        names = values.astype(str)
+        unknown = [v for v in names.tolist() if v not in self._contig_lookup]
+        if unknown:
             raise StoreError(
-                f"{where}: contig {e.args[0]!r} is not among the store's contigs "
+                f"{where}: contig {unknown[0]!r} is not among the store's contigs "
                 f"{self.contig_names[:10]}"
-            ) from None
+            )
+        return names
+
+    def _haplotype_names(self, values: np.ndarray, where: str) -> np.ndarray:
+        if values.dtype.kind not in "iu":
+            return values.astype(str)
+        lookup = np.array([*self.haplotype_names, REFERENCE_NAME], dtype=str)
+        bad = (values < -1) | (values >= len(self.haplotype_names))
+        if bad.any():
+            raise StoreError(
+                f"{where}: haplotype index {int(values[bad][0])!r} is not -1 (reference) or "
+                f"an index into the root attribute haplotype_names "
+                f"({len(self.haplotype_names)} names)"
+            )
+        return lookup[np.where(values < 0, len(self.haplotype_names), values)]
+
+    def _status_names(self, values: np.ndarray, part: str) -> np.ndarray:
+        if values.dtype.kind not in "iu":
+            return values.astype(str)
+        if part == "windows":
+            names = {int(s): s.name for s in WindowStatus}
+        else:
+            names = {**self.variant_status_names, int(WindowStatus.PENDING): "PENDING"}
+        return np.array([names.get(int(v), str(int(v))) for v in values.tolist()], dtype=str)
 
     def _rows(
-        self, fields: dict[str, tuple[Any, Any]], given: dict[str, np.ndarray], n: int, where: str
+        self, fields: dict[str, RowField], given: dict[str, np.ndarray], n: int, where: str
     ) -> dict[str, np.ndarray]:
+        """Validate and convert one unit's per-row fields; returns stored name -> values."""
         given = dict(given)
-        if "contig" in given and "contig_index" not in given:
-            given["contig_index"] = given.pop("contig")
+        if "contig_index" in given and "contig" not in given:
+            given["contig"] = given.pop("contig_index")
         missing = sorted(set(fields) - set(given))
         extra = sorted(set(given) - set(fields))
         if missing or extra:
             raise StoreError(
                 f"{where}: fields missing {missing}, unknown {extra}; expected {sorted(fields)}"
             )
+        part = "windows" if fields is WINDOW_FIELDS else "variants"
         out = {}
-        for name, (dtype, _) in fields.items():
+        for name, field in fields.items():
             values = np.asarray(given[name])
             if values.shape != (n,):
                 raise StoreError(
                     f"{where}: field {name!r} has shape {values.shape}, expected ({n},)"
                 )
-            if name == "contig_index":
-                values = self._contig_indices(values, where)
-            elif name == "strand" and values.dtype.kind in "UOS":
-                values = np.where(values.astype(str) == "-", 1, 0).astype(np.int8)
-            elif dtype is str:
+            if name == "contig":
+                values = self._contig_names(values, where)
+            elif name == "strand" and values.dtype.kind in "iu":
+                values = np.where(values == 1, "-", "+")  # ntscale.types.Strand codes
+            elif name == "haplotype":
+                values = self._haplotype_names(values, where)
+            elif name == "status":
+                values = self._status_names(values, part)
+            elif field.dtype is str:
                 values = values.astype(str)
             else:
-                values = values.astype(dtype)
-            out[name] = values
+                values = values.astype(field.dtype)
+            out[field.stored] = values
         return out
 
     def write_window_unit(
@@ -175,8 +244,10 @@ class StoreWriter:
 
         Args:
             unit: unit index k; the unit owns rows [k * unit_windows, (k+1) * unit_windows).
-            windows: per-row arrays named as in WINDOW_FIELDS (`contig` names may replace
-                `contig_index`; `strand` may be Strand codes or "+"/"-").
+            windows: per-row arrays named as in WINDOW_FIELDS: `contig` names or
+                `contig_index`; `strand` Strand codes or "+"/"-"; `haplotype` an index
+                into the root attr `haplotype_names` (-1 = reference) or names; `status`
+                WindowStatus codes or names.
             embeddings: layer -> {"mean": [n, D], "cls": [n, D], "tokens": [n, T, D]} with
                 exactly the kinds the layout stores; any float dtype (bfloat16 included)
                 is cast to the stored dtype.
@@ -193,28 +264,32 @@ class StoreWriter:
                 f"{where}: embeddings for layers {sorted(embeddings)}, the store "
                 f"holds layers {list(self.layout.layers)}"
             )
-        blocks: list[tuple[str, np.ndarray]] = []
         for layer in self.layout.layers:
-            given = embeddings[layer]
-            if sorted(given) != sorted(kinds):
+            if sorted(embeddings[layer]) != sorted(kinds):
                 raise StoreError(
-                    f"{where}: layer {layer} has kinds {sorted(given)}, the store "
+                    f"{where}: layer {layer} has kinds {sorted(embeddings[layer])}, the store "
                     f"holds {list(kinds)}"
                 )
-            for kind in kinds:
-                if kind == "tokens":
-                    shape = (n, self.layout.max_tokens, self.layout.embed_dim)
-                    dtype = self.layout.per_token_dtype
-                else:
-                    shape, dtype = (n, self.layout.embed_dim), "float32"
-                values = np.asarray(given[kind])
+        blocks: list[tuple[str, int, np.ndarray]] = []
+        for kind in kinds if self.layout.layers else ():
+            if kind == "tokens":
+                shape = (n, self.layout.max_tokens, self.layout.embed_dim)
+                dtype = self.layout.per_token_dtype
+            else:
+                shape, dtype = (n, self.layout.embed_dim), "float32"
+            per_layer = []
+            for layer in self.layout.layers:
+                values = np.asarray(embeddings[layer][kind])
                 if values.shape != shape:
                     raise StoreError(
                         f"{where}: layer {layer} {kind!r} has shape "
                         f"{values.shape}, expected {shape}"
                     )
-                blocks.append((embedding_path(layer, kind), values.astype(dtype, copy=False)))
-        blocks += [(f"windows/{name}", values) for name, values in rows.items()]
+                per_layer.append(values.astype(dtype, copy=False))
+            # one (L, n, ...) block: the unit's chunk holds every layer
+            blocks.append((embedding_name(kind), 1, np.stack(per_layer)))
+        blocks += [(name, 0, values) for name, values in rows.items()]
+        self._digests[("windows", unit)] = unit_digest({p: v for p, _, v in blocks})
         return self._write_all(slice(lo, hi), blocks)
 
     def write_variant_unit(
@@ -224,8 +299,9 @@ class StoreWriter:
 
         Args:
             unit: variant unit index; owns rows [k * unit_variants, (k+1) * unit_variants).
-            variants: per-row arrays named as in VARIANT_FIELDS (`contig` names may replace
-                `contig_index`); `pos` is the 0-based start of REF.
+            variants: per-row arrays named as in VARIANT_FIELDS (`contig` names or
+                `contig_index`); `pos` is the 0-based start of REF; `status` codes (named
+                by the root attr `variant_status_names`) or names.
             scores: name -> [n] float array for every name in the layout's score_names.
 
         Returns:
@@ -246,6 +322,7 @@ class StoreWriter:
                 raise StoreError(
                     f"{where}: score {name!r} has shape {values.shape}, expected ({n},)"
                 )
-            blocks.append((score_path(name), values.astype(np.float32)))
-        blocks += [(f"variants/{name}", values) for name, values in rows.items()]
+            blocks.append((score_name(name), 0, values.astype(np.float32)))
+        blocks += [(name, 0, values) for name, values in rows.items()]
+        self._digests[("variants", unit)] = unit_digest({p: v for p, _, v in blocks})
         return self._write_all(slice(lo, hi), blocks)

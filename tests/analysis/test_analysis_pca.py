@@ -16,7 +16,7 @@ def ds(embed_store, dask_client):
 
 
 def _numpy_pca(ds, layer):
-    ok = np.isin(ds["status"].values, [0, 1])
+    ok = np.isin(ds["status"].values.astype(str), ["OK", "SHRUNK_TO_TOKEN_BUDGET"])
     x = np.asarray(ds["embedding_mean"].sel(layer=layer).values, dtype=np.float64)[ok]
     xc = x - x.mean(axis=0)
     _, s, vt = np.linalg.svd(xc, full_matrices=False)

@@ -86,6 +86,7 @@ def test_every_status_on_hand_made_records(status_run):
     got = dict(
         zip(ds["variant_id"].values.tolist(), ds["variant_status"].values.tolist(), strict=True)
     )
+    got = {k: S[v.upper()] for k, v in got.items()}  # the store keeps the names
     assert got == {
         "ok": S.OK,
         "indel": S.NO_LLR_NOT_SNV,
@@ -105,7 +106,7 @@ def test_every_status_on_hand_made_records(status_run):
     assert set(got.values()) == set(S) - {S.PENDING}
     llr = ds["score_llr_masked"].values
     l2 = ds["score_l2_mean_layer_1"].values
-    status = ds["variant_status"].values
+    status = np.array([S[v.upper()] for v in ds["variant_status"].values.tolist()])
     scored = status < 10
     assert np.isfinite(l2[scored]).all() and np.isnan(l2[~scored]).all()
     snv = np.isin(status, [S.OK, S.OFF_CENTRE])

@@ -20,7 +20,12 @@ FINGERPRINT = {
     "vcf": None,
     "samples": [],
 }
-ATTRS = {"model": {"name": "nt-test-tiny", "embed_dim": 6}, "command_line": "ntscale embed"}
+ATTRS = {
+    "model": {"name": "nt-test-tiny", "embed_dim": 6},
+    "command_line": "ntscale embed",
+    "haplotype_names": ["S1:0", "S1:1", "S2:0", "S2:1"],
+    "variant_status_names": {"0": "OK", "1": "SKIPPED_SYMBOLIC", "2": "SKIPPED_EDGE"},
+}
 
 LAYOUT = st.StoreLayout(
     n_windows=23,

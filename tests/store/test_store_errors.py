@@ -164,9 +164,10 @@ def test_future_schema_version_is_refused(tmp_path: Path) -> None:
     url = str(tmp_path / "future.zarr")
     _create(url)
     zarr.open_group(url, mode="r+").attrs["schema_version"] = st.SCHEMA_VERSION + 1
+    v = st.SCHEMA_VERSION
     message = (
-        f"{url!r} was written with store schema version 2, newer than this ntscale reads "
-        "(up to 1); upgrade ntscale to read it"
+        f"{url!r} was written with store schema version {v + 1}, newer than this ntscale reads "
+        f"(up to {v}); upgrade ntscale to read it"
     )
     for call in (
         lambda: st.open(url),
@@ -176,6 +177,27 @@ def test_future_schema_version_is_refused(tmp_path: Path) -> None:
     ):
         with pytest.raises(StoreError, match=re.escape(message)):
             call()
+
+
+def test_schema_1_store_is_refused_with_one_line(tmp_path: Path) -> None:
+    url = str(tmp_path / "old.zarr")
+    _create(url)
+    zarr.open_group(url, mode="r+").attrs["schema_version"] = 1
+    message = (
+        f"{url!r} was written with store schema version 1 (an older ntscale); this ntscale "
+        f"reads schema version {st.SCHEMA_VERSION}: re-run the job into a new --out path, or "
+        "read it with the ntscale version that wrote it"
+    )
+    for call in (
+        lambda: st.open(url),
+        lambda: st.store_summary(url),
+        lambda: _create(url),
+        lambda: st.open_writer(url),
+        lambda: st.verify(url),
+    ):
+        with pytest.raises(StoreError, match=re.escape(message)) as err:
+            call()
+        assert "\n" not in str(err.value)
 
 
 def test_missing_store_is_reported(tmp_path: Path) -> None:
@@ -266,9 +288,7 @@ def test_wrong_unit_rows_are_refused_naming_unit_and_field(writer: st.StoreWrite
     emb = unit_embeddings(LAYOUT, 4)
     with pytest.raises(
         StoreError,
-        match=re.escape(
-            "window unit 3 (rows 15-20): field 'contig_index' has shape (3,), expected (5,)"
-        ),
+        match=re.escape("window unit 3 (rows 15-20): field 'contig' has shape (3,), expected (5,)"),
     ):
         writer.write_window_unit(3, windows=windows, embeddings=emb)
     bad = {k: v for k, v in windows.items() if k != "frac_n"}
@@ -359,7 +379,7 @@ def test_scores_must_match_the_layout(writer: st.StoreWriter) -> None:
 
 
 def test_os_error_during_a_unit_write_names_the_store(writer: st.StoreWriter) -> None:
-    chunk_dir = Path(writer.url) / "windows" / "start" / "c"
+    chunk_dir = Path(writer.url) / "start" / "c"
     chunk_dir.parent.mkdir(parents=True, exist_ok=True)
     chunk_dir.write_text("in the way")  # the chunk folder cannot be created
     with pytest.raises(StoreError) as info:
