@@ -43,7 +43,7 @@ def test_embed_across_the_leading_n_run_covers_every_real_base(example, tmp_path
     assert cov["real_bases_covered"] == cov["real_bases_total"] == 2 * 1_200
     assert cov["uncovered"] == [] and cov["gap_aware"] is True
     # No window was planned over the N run; every row was embedded.
-    assert (ds["status"].values == WindowStatus.OK).all()
+    assert (ds["status"].values == WindowStatus.OK.name).all()
     assert ds["start"].values.min() == 60_000 and (ds["frac_n"].values == 0).all()
     assert not np.isnan(ds["embedding_mean"].values).any()
 
