@@ -44,6 +44,9 @@ def _root(
     """ntscale: Nucleotide Transformer embeddings and variant scores at genome scale."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # huggingface_hub prints its warnings through its own handler; passing them on to ours as
+    # well printed each one twice.
+    logging.getLogger("huggingface_hub").propagate = False
     _state["debug"] = debug or verbose >= 2
 
 
