@@ -28,7 +28,10 @@ WindowOpt = Annotated[
     int | None, Opt("--window", help="Window length in bp (default: the model's maximum).")
 ]
 BatchSizeOpt = Annotated[int | None, Opt("--batch-size", help="Windows per forward pass.")]
-DtypeOpt = Annotated[str | None, Opt("--dtype", help="Compute dtype: bf16 or fp32.")]
+DtypeOpt = Annotated[
+    str | None,
+    Opt("--dtype", help="Compute dtype: auto (bf16 on GPU/TPU, fp32 on CPU), bf16 or fp32."),
+]
 RayOpt = Annotated[
     str | None,
     Opt("--ray", help="Run on Ray: 'local' (private), 'auto' or HOST:PORT. Bare --ray = local."),
