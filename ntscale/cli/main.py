@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -62,6 +62,16 @@ def _register_commands() -> None:
             importlib.import_module(f"ntscale.cli.{info.name}")
 
 
+def cli_command() -> Any:
+    """The click command tree of `ntscale`, with the help text tidied (cli/helptext.py)."""
+    from ntscale.cli.helptext import tidy_command
+
+    _register_commands()
+    cmd = typer.main.get_command(app)
+    tidy_command(cmd)
+    return cmd
+
+
 # Options whose value is optional: given bare, they take this value (click options cannot).
 _BARE_OPTION_VALUES = {"--ray": "local"}
 
@@ -79,10 +89,9 @@ def _expand_bare_options(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; print ntscale errors without a traceback and exit non-zero."""
-    _register_commands()
     args = _expand_bare_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        app(args=args, standalone_mode=False)
+        cli_command().main(args=args, prog_name="ntscale", standalone_mode=False)
     except NtscaleError as err:
         if _state["debug"]:
             raise
