@@ -76,7 +76,13 @@ ConfigOpt = Annotated[
     str | None, Opt("--config", rich_help_panel=INPUT, help="YAML file of settings (flags win).")
 ]
 ProgressOpt = Annotated[
-    bool | None, Opt("--progress/--no-progress", rich_help_panel=EXECUTION, help="Progress bar.")
+    bool | None,
+    Opt(
+        "--progress/--no-progress",
+        rich_help_panel=EXECUTION,
+        help="Progress: a bar on a terminal, else a line on stderr every "
+        "NTSCALE_PROGRESS_SECONDS (30).",
+    ),
 ]
 
 
@@ -109,7 +115,8 @@ def command_line() -> str:
 
 def run_job(job: Any, execution: ExecutionConfig, *, label: str) -> dict:
     """Run a job locally (no Ray) or on Ray, as the execution settings say."""
-    progress = execution.progress and sys.stderr.isatty()
+    # a bar on a terminal, else a line every NTSCALE_PROGRESS_SECONDS (runner/progress.py)
+    progress = execution.progress
     if execution.ray is None:
         from ntscale.runner.local import run_local
 
