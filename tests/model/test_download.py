@@ -162,3 +162,21 @@ def test_unreachable_hub_cli_errors_are_one_line(tmp_path, repo_root, shared_dir
     assert r.returncode == 2 and r.stderr.splitlines()[-1].startswith("error: cannot reach")
     r = _cli("download", "no-such-model", repo_root=repo_root)
     assert r.returncode == 2 and "unknown model 'no-such-model'" in r.stderr
+
+
+def test_models_json_and_hub_warnings_printed_once(tmp_path, capsys, monkeypatch):
+    import json
+    import logging
+
+    from ntscale.cli.main import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    hf_logger = logging.getLogger("huggingface_hub")
+    monkeypatch.setattr(hf_logger, "propagate", True)
+    main(["models", "--json", "--cache-dir", str(tmp_path / "empty")])
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows][:2] == ["500M_human_ref", "500M_1000G"]
+    assert not any(r["cached"] for r in rows)
+    # huggingface_hub has its own handler: passing its records on to the CLI's root handler
+    # as well printed every hub warning twice
+    assert hf_logger.propagate is False
