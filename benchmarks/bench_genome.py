@@ -1,7 +1,7 @@
 """Genome input throughput on one core: FASTA -> padded token batches, and haplotype windows.
 
-    .venv/bin/python benchmarks/bench_genome.py                 # 20 Mbp synthetic genome
-    .venv/bin/python benchmarks/bench_genome.py --genome-mbp 100 --hap-samples 300
+    .venv/bin/python benchmarks/bench_genome.py --shared DIR   # DIR: the full real-data folder
+    .venv/bin/python benchmarks/bench_genome.py --shared DIR --genome-mbp 100 --hap-samples 300
 
 1. A synthetic genome (seeded random ACGT, 5 contigs, a few N runs and soft-masked stretches)
    is written as plain FASTA and as BGZF in a temporary folder; the whole genome is planned in
@@ -112,7 +112,13 @@ def main() -> None:
     ap.add_argument("--genome-mbp", type=float, default=20.0, help="synthetic genome size")
     ap.add_argument("--hap-samples", type=int, default=32, help="VCF samples (max 300)")
     ap.add_argument("--hap-region-bp", type=int, default=1_000_000)
-    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    ap.add_argument(
+        "--shared",
+        type=Path,
+        required=True,
+        help="the full real-data folder (data/human_chr20 with all 300 VCF samples); the "
+        "test slice in tests/data has one sample only",
+    )
     args = ap.parse_args()
     random.seed(0)
     print(f"cpus: {os.cpu_count()}; one process")

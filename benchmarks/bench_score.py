@@ -31,7 +31,9 @@ from ntscale.runner.local import run_local
 from ntscale.runner.score_job import ScoreJob
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "human_chr20"
+# The real chr20 test slice bundled with the tests: every record of the 1000 Genomes VCF
+# (20:1,000,226-3,999,849) and the sequence under it.
+SHARED = ROOT / "tests" / "data" / "shared" / "data" / "human_chr20"
 
 MODES = {
     "per-variant": {"share_windows": False},

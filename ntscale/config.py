@@ -20,7 +20,7 @@ from ntscale.errors import ConfigError
 STRAND_SETS = {"forward": ("+",), "reverse": ("-",), "both": ("+", "-")}
 VALID_STRANDS = tuple(STRAND_SETS)
 VALID_WINDOW_MODES = ("centred", "tiled")
-VALID_DTYPES = ("bf16", "fp32")
+VALID_DTYPES = ("auto", "bf16", "fp32")
 VALID_LAST_WINDOW = ("shift", "truncate", "drop")
 
 
@@ -37,7 +37,7 @@ class ExecutionConfig:
     max_in_flight_per_actor: int = 2
     max_unit_retries: int = 3
     batch_size: int = 8
-    dtype: str = "bf16"
+    dtype: str = "auto"  # bf16 on GPU/TPU, fp32 on CPU (runner/precision.py)
     progress: bool = True
 
 

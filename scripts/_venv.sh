@@ -4,6 +4,17 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
+# NTSCALE_VENV: use an existing environment that already has ntscale's dependencies (e.g. .ci/run
+# reusing the checkout's .venv for a temporary clone). Nothing is installed into it; the caller
+# puts this checkout first on PYTHONPATH so its own code is the one imported.
+if [ -n "${NTSCALE_VENV:-}" ]; then
+  venv="$NTSCALE_VENV"
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "[ntscale] NTSCALE_VENV=$venv has no bin/python; unset it to create .venv here" >&2
+    exit 1
+  fi
+  return 0 2>/dev/null || exit 0
+fi
 python="${PYTHON:-python3}"
 if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
   echo "ntscale needs Python >= 3.11; '$python' is $("$python" --version 2>&1). Set PYTHON=python3.11." >&2

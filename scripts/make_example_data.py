@@ -1,6 +1,6 @@
 """Make the bundled example data in examples/data/ from the shared real data (deterministic).
 
-    .venv/bin/python scripts/make_example_data.py [--shared /work/shared] [--out examples/data]
+    .venv/bin/python scripts/make_example_data.py --shared /path/to/shared [--out examples/data]
 
 Writes:
   chr20_2mb.fa.gz (+ .fai, .gzi)  first 2,000,000 bp of GRCh37 chr20 as contig "20" (BGZF),
@@ -60,7 +60,7 @@ def write_vcf(src: Path, out: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    ap.add_argument("--shared", type=Path, required=True, help="the full real-data folder")
     ap.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parents[1] / "examples/data"
     )

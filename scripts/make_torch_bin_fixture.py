@@ -6,7 +6,7 @@ NEEDS torch (not an ntscale dependency): run it in a throwaway environment, e.g.
     /tmp/torchvenv/bin/pip install torch==2.13.0 safetensors numpy
     /tmp/torchvenv/bin/python scripts/make_torch_bin_fixture.py
 
-It reads ../shared/fixtures/nt_hf_v1/model.safetensors and writes, with ``torch.save``'s
+It reads tests/data/shared/fixtures/nt_hf_v1/model.safetensors and writes, with ``torch.save``'s
 default (zip) format:
 - tests/data/nt_hf_v1_bin/pytorch_model.bin (+ config.json): the whole state dict; two
   tensors are stored as views (one transposed-contiguous, so non-unit strides; one at a
@@ -28,7 +28,7 @@ import torch
 from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC = ROOT.parent / "shared" / "fixtures" / "nt_hf_v1"
+SRC = ROOT / "tests" / "data" / "shared" / "fixtures" / "nt_hf_v1"
 OUT = ROOT / "tests" / "data" / "nt_hf_v1_bin"
 OUT_SHARDED = ROOT / "tests" / "data" / "nt_hf_v1_bin_sharded"
 STRIDED_KEY = "esm.encoder.layer.0.intermediate.dense.weight"

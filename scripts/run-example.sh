@@ -4,4 +4,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/_venv.sh"
 cd "$root"
+# This checkout's code first (NTSCALE_VENV may hold an editable install of another one).
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 exec "$venv/bin/ntscale" example "$@"

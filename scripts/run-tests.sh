@@ -13,9 +13,12 @@ if [ -n "${CI:-}" ] && [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/nu
    && [ "$(id -u)" = 0 ]; then
   echo "[ntscale] CI: installing ${missing[*]} for the browser and bcftools tests" >&2
   if ! (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \
-       >"$root/.venv/.apt-tools.log" 2>&1; then
-    echo "[ntscale] apt-get install failed (see .venv/.apt-tools.log); those tests skip" >&2
+       >"$venv/.apt-tools.log" 2>&1; then
+    echo "[ntscale] apt-get install failed (see $venv/.apt-tools.log); those tests skip" >&2
   fi
 fi
+# This checkout's code first, whatever the environment has installed (an editable install may
+# point at another checkout when NTSCALE_VENV is shared).
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 RAY_USAGE_STATS_ENABLED=0 JAX_PLATFORMS="${JAX_PLATFORMS:-cpu}"
 exec "$venv/bin/python" -m pytest "$@"

@@ -1,8 +1,7 @@
-"""Shared test fixtures: where the shared real data and reference fixtures live, markers."""
+"""Test fixtures used everywhere: the bundled real data and reference fixtures, markers."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,23 +9,16 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _find_shared() -> Path:
-    env = os.environ.get("NTSCALE_SHARED")
-    candidates = [Path(env)] if env else []
-    candidates += [REPO_ROOT.parent / "shared", REPO_ROOT / "shared"]
-    for c in candidates:
-        if (c / "fixtures").is_dir() and (c / "data").is_dir():
-            return c
-    raise RuntimeError(
-        f"cannot find the shared data folder (looked in {[str(c) for c in candidates]}); "
-        "set NTSCALE_SHARED to its path"
-    )
+# Everything the tests read lives in the repository. tests/data/shared/ holds trimmed copies
+# of the project's real data and reference fixtures, in the same data/ + fixtures/ layout, so
+# paths relative to `shared_dir` stay valid (see tests/data/shared/PROVENANCE.md).
+TEST_DATA = REPO_ROOT / "tests" / "data" / "shared"
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """The shared/ folder: real genomes (data/) and reference golden outputs (fixtures/)."""
-    return _find_shared()
+    """tests/data/shared/: real genome slices (data/) and reference golden outputs (fixtures/)."""
+    return TEST_DATA
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,7 @@ def test_missing_required_setting():
     ("key", "value", "match"),
     [
         ("strands", "up", "strands must be one of forward, reverse, both; got 'up'"),
-        ("dtype", "fp8", "dtype must be one of bf16, fp32; got 'fp8'"),
+        ("dtype", "fp8", "dtype must be one of auto, bf16, fp32; got 'fp8'"),
         ("window_bp", -5, "window_bp must be a positive number of bp, got -5"),
         ("layers", [0], r"layers are numbered from 1, got \[0\]"),
         ("last_window", "wrap", "last_window must be one of shift, truncate, drop"),
@@ -81,7 +81,7 @@ def test_yaml_errors(tmp_path):
 def test_config_to_dict_is_plain():
     cfg = build_config(EmbedConfig, BASE | {"layers": [1]})
     d = config_to_dict(cfg)
-    assert d["layers"] == [1] and d["execution"]["dtype"] == "bf16"
+    assert d["layers"] == [1] and d["execution"]["dtype"] == "auto"
 
 
 def test_parse_int_list():

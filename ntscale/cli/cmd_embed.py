@@ -7,6 +7,11 @@ from typing import Annotated
 import typer
 
 from ntscale.cli.common import (
+    EXECUTION,
+    INPUT,
+    MODEL,
+    OUTPUTS,
+    WINDOWS,
     BatchSizeOpt,
     ConfigOpt,
     DtypeOpt,
@@ -36,42 +41,72 @@ def embed(
     model: ModelOpt = None,
     out: OutOpt = None,
     layers: Annotated[
-        str | None, Opt(help="Layers to keep, e.g. 6,12 (default: the last).")
+        str | None,
+        Opt(rich_help_panel=MODEL, help="Layers to keep, e.g. 6,12 (default: the last)."),
     ] = None,
     regions: Annotated[
-        str | None, Opt(help="BED file of regions to tile (default: whole contigs).")
+        str | None,
+        Opt(rich_help_panel=INPUT, help="BED file of regions to tile (default: whole contigs)."),
     ] = None,
     vcf: Annotated[
-        str | None, Opt(help="Phased, indexed VCF/BCF: embed haplotypes instead of the reference.")
+        str | None,
+        Opt(
+            rich_help_panel=INPUT,
+            help="Phased, indexed VCF/BCF: embed haplotypes instead of the reference.",
+        ),
     ] = None,
     samples: Annotated[
-        str | None, Opt(help="Samples of the VCF, comma-separated (default: all).")
+        str | None,
+        Opt(rich_help_panel=INPUT, help="Samples of the VCF, comma-separated (default: all)."),
     ] = None,
-    include_contigs: Annotated[str | None, Opt(help="Contig names or patterns to include.")] = None,
-    exclude_contigs: Annotated[str | None, Opt(help="Contig names or patterns to exclude.")] = None,
-    min_contig_bp: Annotated[int | None, Opt(help="Skip contigs shorter than this.")] = None,
+    include_contigs: Annotated[
+        str | None, Opt(rich_help_panel=INPUT, help="Contig names or patterns to include.")
+    ] = None,
+    exclude_contigs: Annotated[
+        str | None, Opt(rich_help_panel=INPUT, help="Contig names or patterns to exclude.")
+    ] = None,
+    min_contig_bp: Annotated[
+        int | None, Opt(rich_help_panel=INPUT, help="Skip contigs shorter than this.")
+    ] = None,
     window: WindowOpt = None,
-    stride: Annotated[int | None, Opt(help="Stride in bp (default: the window length).")] = None,
-    strands: Annotated[str | None, Opt(help="forward, reverse or both.")] = None,
-    last_window: Annotated[str | None, Opt(help="At contig ends: shift, truncate or drop.")] = None,
+    stride: Annotated[
+        int | None, Opt(rich_help_panel=WINDOWS, help="Stride in bp (default: the window length).")
+    ] = None,
+    strands: Annotated[
+        str | None, Opt(rich_help_panel=WINDOWS, help="forward, reverse or both.")
+    ] = None,
+    last_window: Annotated[
+        str | None, Opt(rich_help_panel=WINDOWS, help="At contig ends: shift, truncate or drop.")
+    ] = None,
     gap_aware: Annotated[
         bool | None,
         Opt(
             "--gap-aware/--no-gap-aware",
+            rich_help_panel=WINDOWS,
             help="Tile only the N-free parts of the genome (default on; docs/genome.md).",
         ),
     ] = None,
     per_token: Annotated[
         bool | None,
-        Opt("--per-token/--no-per-token", help="Also keep per-token embeddings (float16; large)."),
+        Opt(
+            "--per-token/--no-per-token",
+            rich_help_panel=OUTPUTS,
+            help="Also keep per-token embeddings (float16; large).",
+        ),
     ] = None,
     cls: Annotated[
-        bool | None, Opt("--cls/--no-cls", help="Also keep the CLS token embedding.")
+        bool | None,
+        Opt("--cls/--no-cls", rich_help_panel=OUTPUTS, help="Also keep the CLS token embedding."),
     ] = None,
     unphased: Annotated[
-        str | None, Opt(help="Unphased heterozygous genotypes: error, ref, alt or skip.")
+        str | None,
+        Opt(
+            rich_help_panel=INPUT, help="Unphased heterozygous genotypes: error, ref, alt or skip."
+        ),
     ] = None,
-    unit_windows: Annotated[int | None, Opt(help="Windows per work unit (= store chunk).")] = None,
+    unit_windows: Annotated[
+        int | None, Opt(rich_help_panel=EXECUTION, help="Windows per work unit (= store chunk).")
+    ] = None,
     batch_size: BatchSizeOpt = None,
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
@@ -82,11 +117,14 @@ def embed(
         bool,
         Opt(
             "--dry-run",
+            rich_help_panel=EXECUTION,
             help="Plan only: print windows, units, bases, store size and estimated device "
             "time; write nothing.",
         ),
     ] = False,
-    as_json: Annotated[bool, Opt("--json", help="With --dry-run: print the plan as JSON.")] = False,
+    as_json: Annotated[
+        bool, Opt("--json", rich_help_panel=OUTPUTS, help="With --dry-run: print the plan as JSON.")
+    ] = False,
 ) -> None:
     """Embed every window of a genome (or of VCF haplotypes) and write a Zarr store."""
     from ntscale.runner.embed_job import EmbedJob

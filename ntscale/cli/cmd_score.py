@@ -7,6 +7,11 @@ from typing import Annotated
 import typer
 
 from ntscale.cli.common import (
+    EXECUTION,
+    INPUT,
+    MODEL,
+    OUTPUTS,
+    WINDOWS,
     BatchSizeOpt,
     ConfigOpt,
     DtypeOpt,
@@ -33,43 +38,66 @@ Opt = typer.Option
 @app.command()
 def score(
     fasta: FastaOpt = None,
-    vcf: Annotated[str | None, Opt(help="Variants to score (VCF/BCF; samples ignored).")] = None,
+    vcf: Annotated[
+        str | None, Opt(rich_help_panel=INPUT, help="Variants to score (VCF/BCF; samples ignored).")
+    ] = None,
     model: ModelOpt = None,
     out: OutOpt = None,
     scores: Annotated[
         str | None,
-        Opt(help="Scores: llr (= llr_masked + llr_wt), llr_masked, llr_wt, l2, cosine."),
+        Opt(
+            rich_help_panel=OUTPUTS,
+            help="Scores: llr (= llr_masked + llr_wt), llr_masked, llr_wt, l2, cosine.",
+        ),
     ] = None,
     layers: Annotated[
-        str | None, Opt(help="Layers of the distance scores, e.g. 6,12 (default: the last).")
+        str | None,
+        Opt(
+            rich_help_panel=MODEL,
+            help="Layers of the distance scores, e.g. 6,12 (default: the last).",
+        ),
     ] = None,
     window: WindowOpt = None,
     window_mode: Annotated[
         str | None,
-        Opt(help="centred (a window per variant) or tiled (fixed tiles shared by variants)."),
+        Opt(
+            rich_help_panel=WINDOWS,
+            help="centred (a window per variant) or tiled (fixed tiles shared by variants).",
+        ),
     ] = None,
     strands: Annotated[
-        str | None, Opt(help="forward, reverse or both (scores averaged over strands).")
+        str | None,
+        Opt(
+            rich_help_panel=WINDOWS, help="forward, reverse or both (scores averaged over strands)."
+        ),
     ] = None,
     share_windows: Annotated[
         bool | None,
         Opt(
             "--share-windows/--no-share-windows",
+            rich_help_panel=WINDOWS,
             help="Share forward passes of identical windows (off: one pass per variant).",
         ),
     ] = None,
     unit_variants: Annotated[
-        int | None, Opt(help="Variants per work unit (= store chunk).")
+        int | None, Opt(rich_help_panel=EXECUTION, help="Variants per work unit (= store chunk).")
     ] = None,
     batch_size: BatchSizeOpt = None,
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
     max_actors: MaxActorsOpt = None,
     vcf_out: Annotated[
-        str | None, Opt(help="Also write a bgzipped, tabix-indexed VCF with scores as INFO.")
+        str | None,
+        Opt(
+            rich_help_panel=OUTPUTS,
+            help="Also write a bgzipped, tabix-indexed VCF with scores as INFO.",
+        ),
     ] = None,
     table_out: Annotated[
-        str | None, Opt(help="Also write a table, one row per ALT (.tsv or .parquet).")
+        str | None,
+        Opt(
+            rich_help_panel=OUTPUTS, help="Also write a table, one row per ALT (.tsv or .parquet)."
+        ),
     ] = None,
     config: ConfigOpt = None,
     progress: ProgressOpt = None,
@@ -77,11 +105,14 @@ def score(
         bool,
         Opt(
             "--dry-run",
+            rich_help_panel=EXECUTION,
             help="Plan only: print variants, statuses, units, forward passes and estimated "
             "device time; write nothing.",
         ),
     ] = False,
-    as_json: Annotated[bool, Opt("--json", help="With --dry-run: print the plan as JSON.")] = False,
+    as_json: Annotated[
+        bool, Opt("--json", rich_help_panel=OUTPUTS, help="With --dry-run: print the plan as JSON.")
+    ] = False,
 ) -> None:
     """Score every ALT allele of a VCF with a Nucleotide Transformer and write a Zarr store."""
     from ntscale.config import ScoreConfig

@@ -109,7 +109,7 @@ def submit(
     """Submit an `ntscale embed|score ...` run as a Ray job and follow its logs.
 
     Example: `ntscale submit --address http://HEAD:8265 -- embed --fasta /shared/hg38.fa
-    --model nt-v2-500m --out s3://bucket/hg38.zarr` (the job adds `--ray auto`).
+    --model 500M_multi_species_v2 --out s3://bucket/hg38.zarr` (the job adds `--ray auto`).
     """
     from ntscale.runner import submit as sub
 

@@ -14,29 +14,76 @@ from ntscale.errors import ConfigError
 
 Opt = typer.Option
 
+# Help panels of the job commands' options (`rich_help_panel=`), in display order.
+INPUT, MODEL, WINDOWS, OUTPUTS, EXECUTION = "Input", "Model", "Windows", "Outputs", "Execution"
+
 # Options shared by the job commands (same name, type and help everywhere).
 FastaOpt = Annotated[
-    str | None, Opt("--fasta", help="Genome FASTA (plain or bgzipped; .fai made if missing).")
+    str | None,
+    Opt(
+        "--fasta",
+        rich_help_panel=INPUT,
+        help="Genome FASTA (plain or bgzipped; .fai made if missing).",
+    ),
 ]
 ModelOpt = Annotated[
-    str | None, Opt("--model", help="Published model name, checkpoint directory or hub repo id.")
+    str | None,
+    Opt(
+        "--model",
+        rich_help_panel=MODEL,
+        help="Published model name, checkpoint directory or hub repo id.",
+    ),
 ]
 OutOpt = Annotated[
-    str | None, Opt("--out", help="Output Zarr store (path or fsspec URL such as s3://...).")
+    str | None,
+    Opt(
+        "--out",
+        rich_help_panel=OUTPUTS,
+        help="Output Zarr store (path or fsspec URL such as s3://...).",
+    ),
 ]
 WindowOpt = Annotated[
     str | None,
-    Opt("--window", help="Window length in bp, or 'max' (the default): the model's maximum."),
+    Opt(
+        "--window",
+        rich_help_panel=WINDOWS,
+        help="Window length in bp, or 'max' (the default): the model's maximum.",
+    ),
 ]
-BatchSizeOpt = Annotated[int | None, Opt("--batch-size", help="Windows per forward pass.")]
-DtypeOpt = Annotated[str | None, Opt("--dtype", help="Compute dtype: bf16 or fp32.")]
+BatchSizeOpt = Annotated[
+    int | None, Opt("--batch-size", rich_help_panel=EXECUTION, help="Windows per forward pass.")
+]
+DtypeOpt = Annotated[
+    str | None,
+    Opt(
+        "--dtype",
+        rich_help_panel=MODEL,
+        help="Compute dtype: auto (bf16 on GPU/TPU, fp32 on CPU), bf16 or fp32.",
+    ),
+]
 RayOpt = Annotated[
     str | None,
-    Opt("--ray", help="Run on Ray: 'local' (private), 'auto' or HOST:PORT. Bare --ray = local."),
+    Opt(
+        "--ray",
+        rich_help_panel=EXECUTION,
+        help="Run on Ray: 'local' (private), 'auto' or HOST:PORT. Bare --ray = local.",
+    ),
 ]
-MaxActorsOpt = Annotated[int | None, Opt("--max-actors", help="At most this many Ray actors.")]
-ConfigOpt = Annotated[str | None, Opt("--config", help="YAML file of settings (flags win).")]
-ProgressOpt = Annotated[bool | None, Opt("--progress/--no-progress", help="Progress bar.")]
+MaxActorsOpt = Annotated[
+    int | None, Opt("--max-actors", rich_help_panel=EXECUTION, help="At most this many Ray actors.")
+]
+ConfigOpt = Annotated[
+    str | None, Opt("--config", rich_help_panel=INPUT, help="YAML file of settings (flags win).")
+]
+ProgressOpt = Annotated[
+    bool | None,
+    Opt(
+        "--progress/--no-progress",
+        rich_help_panel=EXECUTION,
+        help="Progress: a bar on a terminal, else a line on stderr every "
+        "NTSCALE_PROGRESS_SECONDS (30).",
+    ),
+]
 
 
 def parse_int_list(value: str | None, *, name: str) -> tuple[int, ...] | None:
@@ -68,7 +115,8 @@ def command_line() -> str:
 
 def run_job(job: Any, execution: ExecutionConfig, *, label: str) -> dict:
     """Run a job locally (no Ray) or on Ray, as the execution settings say."""
-    progress = execution.progress and sys.stderr.isatty()
+    # a bar on a terminal, else a line every NTSCALE_PROGRESS_SECONDS (runner/progress.py)
+    progress = execution.progress
     if execution.ray is None:
         from ntscale.runner.local import run_local
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -44,6 +44,9 @@ def _root(
     """ntscale: Nucleotide Transformer embeddings and variant scores at genome scale."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # huggingface_hub prints its warnings through its own handler; passing them on to ours as
+    # well printed each one twice.
+    logging.getLogger("huggingface_hub").propagate = False
     _state["debug"] = debug or verbose >= 2
 
 
@@ -57,6 +60,16 @@ def _register_commands() -> None:
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.name.startswith("cmd_"):
             importlib.import_module(f"ntscale.cli.{info.name}")
+
+
+def cli_command() -> Any:
+    """The click command tree of `ntscale`, with the help text tidied (cli/helptext.py)."""
+    from ntscale.cli.helptext import tidy_command
+
+    _register_commands()
+    cmd = typer.main.get_command(app)
+    tidy_command(cmd)
+    return cmd
 
 
 # Options whose value is optional: given bare, they take this value (click options cannot).
@@ -76,10 +89,9 @@ def _expand_bare_options(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; print ntscale errors without a traceback and exit non-zero."""
-    _register_commands()
     args = _expand_bare_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        app(args=args, standalone_mode=False)
+        cli_command().main(args=args, prog_name="ntscale", standalone_mode=False)
     except NtscaleError as err:
         if _state["debug"]:
             raise

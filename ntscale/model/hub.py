@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from huggingface_hub import constants, hf_hub_download, snapshot_download
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
@@ -22,6 +25,8 @@ log = logging.getLogger(__name__)
 _HF_PATTERNS = ["config.json", "*.safetensors", "*.safetensors.index.json"]
 # PyTorch weights only where a repository has no safetensors (they are never both fetched).
 _HF_BIN_PATTERNS = ["config.json", "pytorch_model*.bin", "pytorch_model*.bin.index.json"]
+# Seconds to wait for a TCP connection to the hub before calling it unreachable.
+PROBE_TIMEOUT_S = 3.0
 
 
 def hub_cache_dir() -> Path:
@@ -41,53 +46,118 @@ def hub_offline() -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def download_checkpoint(repo_id: str, *, model_name: str | None = None) -> Path:
-    """Fetch a hub checkpoint (or find it in the cache) and return its local folder.
+def hub_endpoint() -> str:
+    """The hub URL in effect now (HF_ENDPOINT, else huggingface_hub's default)."""
+    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def hub_unreachable(endpoint: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
+    """Why the hub cannot be reached (one TCP connect, a few seconds at most), or None.
+
+    huggingface_hub retries an unreachable hub with back-off for ~20 s per file before it
+    gives up; one short probe first turns "no network" into an immediate, clear error.
+    Behind a proxy the hub's own address says nothing, so no verdict is given (None).
+    """
+    url = urlsplit(endpoint)
+    proxies = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+    if url.scheme == "http":
+        proxies += ("HTTP_PROXY", "http_proxy")
+    if any(os.environ.get(v) for v in proxies) or not url.hostname:
+        return None
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout_s).close()
+    except OSError as e:
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def _fetch(
+    repo_id: str, *, cache: Path, endpoint: str, local_only: bool, tqdm_class: Any = None
+) -> Path:
+    """The checkpoint folder of a repository: official JAX files, else the HF layout."""
+    kwargs = {"cache_dir": cache, "local_files_only": local_only, "endpoint": endpoint}
+    if tqdm_class is not None:
+        kwargs["tqdm_class"] = tqdm_class
+    try:
+        hp = hf_hub_download(repo_id, f"jax_model/{HYPERPARAMS}", **kwargs)
+        hf_hub_download(repo_id, f"jax_model/{PYTREE}", **kwargs)
+        log.info("checkpoint %s at %s", repo_id, Path(hp).parent)
+        return Path(hp).parent.parent
+    except (EntryNotFoundError, OSError) as e:
+        # Online, only "no such file" means "try the other layout"; offline, any miss does.
+        if not local_only and not isinstance(e, EntryNotFoundError):
+            raise
+        log.info("%s: no jax_model/ found; trying the Hugging Face layout", repo_id)
+    folder = Path(snapshot_download(repo_id, allow_patterns=_HF_PATTERNS, **kwargs))
+    if not any(folder.glob("*.safetensors")):
+        folder = Path(snapshot_download(repo_id, allow_patterns=_HF_BIN_PATTERNS, **kwargs))
+    if local_only and not (folder / "config.json").is_file():
+        raise EntryNotFoundError(f"no checkpoint files of {repo_id} in {folder}")
+    return folder
+
+
+def cached_checkpoint(repo_id: str, *, cache_dir: str | Path | None = None) -> Path | None:
+    """The local folder of a repository's checkpoint if the hub cache holds it (no network)."""
+    cache = Path(cache_dir) if cache_dir else hub_cache_dir()
+    try:
+        return _fetch(repo_id, cache=cache, endpoint=hub_endpoint(), local_only=True)
+    except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError):
+        return None
+
+
+def download_checkpoint(
+    repo_id: str,
+    *,
+    model_name: str | None = None,
+    cache_dir: str | Path | None = None,
+    tqdm_class: Any = None,
+) -> Path:
+    """Find a hub checkpoint in the cache, else download it (resumable), and return its folder.
+
+    The cache is tried first, so a cached model never touches the network. Offline
+    (HF_HUB_OFFLINE) or with the hub unreachable, a model that is not cached fails at once.
 
     Args:
         repo_id: hub repository, e.g. "InstaDeepAI/nucleotide-transformer-v2-50m-multi-species".
         model_name: published model name, for error messages.
+        cache_dir: hub cache folder (default: the one in effect, see `hub_cache_dir`).
+        tqdm_class: progress bar class for the file transfers (the CLI passes one; default:
+            huggingface_hub's, which draws only on a terminal).
 
     Raises:
-        CheckpointError: offline and not cached, unreachable, or no checkpoint files;
-            the message names the model, the repository and the cache folder.
+        CheckpointError: offline or unreachable and not cached, or no checkpoint files;
+            one line naming the model, the repository, the cache folder and the fix.
     """
-    cache = hub_cache_dir()
-    offline = hub_offline()
+    cache = Path(cache_dir) if cache_dir else hub_cache_dir()
+    endpoint = hub_endpoint()
     what = f"model {model_name!r} ({repo_id})" if model_name else f"hub repository {repo_id!r}"
-    try:
-        try:
-            kwargs = {"cache_dir": cache, "local_files_only": offline}
-            hp = hf_hub_download(repo_id, f"jax_model/{HYPERPARAMS}", **kwargs)
-            hf_hub_download(repo_id, f"jax_model/{PYTREE}", **kwargs)
-            log.info("checkpoint %s at %s", repo_id, Path(hp).parent)
-            return Path(hp).parent.parent
-        except EntryNotFoundError:
-            log.info("%s has no cached/remote jax_model/; trying the Hugging Face layout", repo_id)
-            folder = Path(
-                snapshot_download(
-                    repo_id, cache_dir=cache, local_files_only=offline, allow_patterns=_HF_PATTERNS
-                )
-            )
-            if not any(folder.glob("*.safetensors")):
-                folder = Path(
-                    snapshot_download(
-                        repo_id,
-                        cache_dir=cache,
-                        local_files_only=offline,
-                        allow_patterns=_HF_BIN_PATTERNS,
-                    )
-                )
-            return folder
-    except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as e:
-        if offline:
-            hint = (
-                "HF_HUB_OFFLINE is set and it is not in the cache: download it once "
-                "online, or copy the checkpoint folder and pass its path"
-            )
-        else:
-            hint = "check the network/proxy and the repository name, or pass a local folder"
+    fetch = f"`ntscale download {model_name or repo_id}`"
+    found = cached_checkpoint(repo_id, cache_dir=cache)
+    if found is not None:
+        return found
+    if hub_offline():
         raise CheckpointError(
-            f"cannot get {what} from the Hugging Face hub (cache folder {cache}): {hint}. "
-            f"Cause: {type(e).__name__}: {e}"
+            f"{what} is not in the hub cache folder {cache} and HF_HUB_OFFLINE is set: "
+            f"run {fetch} where there is network (then copy the cache folder, or use "
+            "--cache-dir/HF_HUB_CACHE), or pass a local checkpoint folder"
+        )
+    reason = hub_unreachable(endpoint)
+    if reason is not None:
+        raise CheckpointError(
+            f"cannot reach the Hugging Face hub at {endpoint} ({reason}) for {what}, and it "
+            f"is not in the cache folder {cache}: run {fetch} on a machine with network and "
+            "copy the cache folder (or point HF_HUB_CACHE at it), pass a local checkpoint "
+            "folder, or set HF_HUB_OFFLINE=1 to use only the cache without trying the network"
+        )
+    try:
+        return _fetch(
+            repo_id, cache=cache, endpoint=endpoint, local_only=False, tqdm_class=tqdm_class
+        )
+    except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as e:
+        cause = " ".join(str(e).split())[:300]
+        raise CheckpointError(
+            f"cannot get {what} from the Hugging Face hub at {endpoint} (cache folder "
+            f"{cache}): check the network/proxy and the repository name, or pass a local "
+            f"folder. Cause: {type(e).__name__}: {cause}"
         ) from e

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from ntscale.errors import ConfigError
 from ntscale.runner.faults import before_unit
 from ntscale.runner.job import UnitResult
 from ntscale.runner.model_info import describe_model, model_attrs, resolve_layers
+from ntscale.runner.precision import resolve_dtype
 from ntscale.types import WindowStatus
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class EmbedJob:
         from ntscale.genome.gaps import load_gap_index
         from ntscale.genome.tiling import check_window_fits
 
+        # "auto" dtype -> the concrete one for the hardware that runs the model
+        config = replace(config, execution=resolve_dtype(config.execution))
         info = describe_model(config.model)
         max_tokens = int(info["config"]["max_tokens"])
         layers = resolve_layers(config.layers, info, source=config.model)

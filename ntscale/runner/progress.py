@@ -1,20 +1,47 @@
-"""Driver-side progress: a live bar (windows or variants, Mbp/s, ETA) and the final summary."""
+"""Driver-side progress: a live bar (windows or variants, Mbp/s, ETA) and the final summary.
+
+On a terminal the CLI gets a rich bar. Without one (batch logs, Ray job logs, `2> file`)
+a bar would be invisible or garbage, so a plain line goes to stderr instead, at most every
+NTSCALE_PROGRESS_SECONDS seconds (default 30) and once at the end: units and rows done,
+rows/s, Mbp/s, elapsed and ETA.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from collections import Counter
+from datetime import timedelta
 
 from ntscale.runner.job import Job, UnitResult
 
 log = logging.getLogger(__name__)
 
+DEFAULT_LINE_SECONDS = 30.0
+
+
+def line_interval_s() -> float:
+    """Seconds between progress lines without a terminal (NTSCALE_PROGRESS_SECONDS)."""
+    value = os.environ.get("NTSCALE_PROGRESS_SECONDS")
+    try:
+        return max(0.0, float(value)) if value else DEFAULT_LINE_SECONDS
+    except ValueError:
+        log.warning(
+            "NTSCALE_PROGRESS_SECONDS=%r is not a number; using %s", value, DEFAULT_LINE_SECONDS
+        )
+        return DEFAULT_LINE_SECONDS
+
+
+def _hms(seconds: float) -> str:
+    return str(timedelta(seconds=round(seconds)))
+
 
 class Progress:
-    """Tracks finished units; draws a rich progress bar when `enabled`.
+    """Tracks finished units; shows progress when `enabled` (a bar on a terminal, else lines).
 
-    The library never prints; the CLI asks for a bar with `enabled=True`. Without it the
+    The library never prints; the CLI asks for progress with `enabled=True`. Without it the
     tracker still accumulates the numbers used for the run summary.
     """
 
@@ -29,7 +56,13 @@ class Progress:
         self.results: list[UnitResult] = []
         self._start = time.perf_counter()
         self._bar = None
-        if enabled:
+        self.label = label
+        self.units = 0
+        # line mode: no terminal to draw a bar on
+        self._lines = enabled and not sys.stderr.isatty()
+        self._every_s = line_interval_s()
+        self._last_line = self._start
+        if enabled and not self._lines:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -66,6 +99,9 @@ class Progress:
         self.model_seconds += result.model_seconds
         self.bytes_written += result.bytes_written
         self.status_counts.update(result.status_counts)
+        self.units += 1
+        if self._lines and time.perf_counter() - self._last_line >= self._every_s:
+            self._line()
         if self._bar is not None:
             mbps = self.bp / 1e6 / max(self.elapsed, 1e-9)
             self._bar.update(self._task, completed=self.rows, rate=f"{mbps:.2f} Mbp/s")
@@ -74,7 +110,26 @@ class Progress:
     def elapsed(self) -> float:
         return time.perf_counter() - self._start
 
+    def _line(self) -> None:
+        """One progress line on stderr (only in line mode, which the CLI asked for)."""
+        secs = max(self.elapsed, 1e-9)
+        rate = self.rows / secs
+        pct = 100.0 * self.rows / self.total_rows if self.total_rows else 100.0
+        left = self.total_rows - self.rows
+        eta = _hms(left / rate) if rate > 0 else "unknown"
+        print(
+            f"[ntscale] {self.label} {self.rows:,}/{self.total_rows:,} ({pct:.1f}%), "
+            f"{self.units} units, {rate:.2f} {self.label}/s, {self.bp / 1e6 / secs:.3f} Mbp/s, "
+            f"elapsed {_hms(secs)}, ETA {eta}",
+            file=sys.stderr,
+            flush=True,
+        )
+        self._last_line = time.perf_counter()
+
     def close(self) -> None:
+        if self._lines:
+            self._line()  # the final count, whatever the interval
+            self._lines = False
         if self._bar is not None:
             self._bar.stop()
             self._bar = None

@@ -92,6 +92,22 @@ def _connect(address: str | None, num_cpus: int | None) -> bool:
     return True
 
 
+def cluster_backend(address: str) -> str:
+    """'gpu' when the Ray cluster at `address` has GPUs (actors then take one each), else 'cpu'.
+
+    Used once at plan time to resolve dtype "auto" (runner/precision.py); a connection made
+    here is closed again, so `run_ray` connects as usual.
+    """
+    import ray
+
+    started = _connect(address, None)
+    try:
+        return "gpu" if ray.cluster_resources().get("GPU", 0) > 0 else "cpu"
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def _actor_slots(*, cpus_per_actor: int, max_actors: int | None) -> tuple[int, bool]:
     """How many actors the cluster has room for now, and whether they take a GPU each."""
     import ray

@@ -14,7 +14,7 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ import numpy as np
 from ntscale.config import STRAND_SETS, ScoreConfig, config_to_dict
 from ntscale.runner.job import UnitResult
 from ntscale.runner.model_info import describe_model, model_attrs, resolve_layers
+from ntscale.runner.precision import resolve_dtype
 
 if TYPE_CHECKING:
     from ntscale.runner.score_worker import ScoreWorker
@@ -75,6 +76,8 @@ class ScoreJob:
         from ntscale.genome.variant_windows import plan_variant_windows
         from ntscale.scoring import parse_scores, score_names
 
+        # "auto" dtype -> the concrete one for the hardware that runs the model
+        config = replace(config, execution=resolve_dtype(config.execution))
         info = describe_model(config.model)
         max_tokens = int(info["config"]["max_tokens"])
         layers = resolve_layers(config.layers, info, source=config.model)

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -19,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = REPO_ROOT / ".venv" / "bin"
+# The environment running the tests (not necessarily REPO_ROOT/.venv: .ci/run tests a clone
+# with the checkout's environment). Not resolved: the venv's python is a symlink out of it.
+VENV_BIN = Path(sys.executable).parent
 TAG_VAR = "NTSCALE_TEST_RAY_TAG"
 
 

@@ -44,7 +44,7 @@ def test_bgzf_example_pinned(example_fasta: Path, chr20_dir: Path) -> None:
     assert fa.contigs == (("20", 2_000_000),)
     assert fa.fetch("20", 59_990, 60_030) == "N" * 10 + "GATCCAGAGGTGGAAGAGGAAGGAAGCTTG"
     full = FastaSource(chr20_dir / "20.fa.gz")
-    assert full.contigs == (("20", 63_025_520),)
+    assert full.contigs == (("20", 4_020_000),)  # the test slice of the chromosome
     # the slice keeps the coordinates of the full chromosome
     assert fa.fetch("20", 1_500_000, 1_500_500) == full.fetch("20", 1_500_000, 1_500_500)
 
