@@ -16,7 +16,7 @@ import yaml
 from ntscale.runner import submit as sub
 
 CLUSTER = Path(__file__).resolve().parents[2] / "cluster"
-KUBERAY_CRD = Path(__file__).resolve().parents[1] / "data" / "kuberay" / "ray.io_rayjobs.v1.7.0.yaml.gz"
+KUBERAY_CRD = Path(__file__).resolve().parents[1] / "data/kuberay/ray.io_rayjobs.v1.7.0.yaml.gz"
 
 
 def _load_all(name: str) -> list[dict]:
@@ -177,7 +177,9 @@ def test_rayjob_header_states_the_kuberay_version_its_fields_need(rayjob):
     assert ">= 1.6" in text and "KubeRay operator (>= 1.6)" in readme
     assert ">= 1.1" not in text and ">= 1.1" not in readme
     # Resuming a finished RayJob needs delete then apply, in the file and the README.
-    resubmit = "kubectl delete rayjob ntscale-grch38 && kubectl apply -f cluster/kuberay-rayjob.yaml"
+    resubmit = (
+        "kubectl delete rayjob ntscale-grch38 && kubectl apply -f cluster/kuberay-rayjob.yaml"
+    )
     assert resubmit in text and resubmit in readme
 
 
