@@ -1,7 +1,10 @@
 """A real single-node Ray head on 127.0.0.1 for tests: own ports, own temp dir, own processes.
 
 Every process of the cluster inherits a unique tag in its environment; `stop()` kills only
-the processes carrying that tag (never `ray stop`, which would kill every Ray on the machine).
+the processes that carry that tag, or whose command line names the head's own temp dir, or
+whose environment names its own token file (a process that Ray started with a scrubbed
+environment still has one of the last two); never `ray stop`, which would kill every Ray on
+the machine.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -19,7 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = REPO_ROOT / ".venv" / "bin"
+# The repository's own venv when there is one, else the interpreter running the tests.
+VENV_BIN = (
+    REPO_ROOT / ".venv" / "bin"
+    if (REPO_ROOT / ".venv" / "bin" / "ray").exists()
+    else Path(sys.executable).parent
+)
 TAG_VAR = "NTSCALE_TEST_RAY_TAG"
 
 
@@ -48,19 +57,46 @@ def _free_range(n: int) -> int:
     raise RuntimeError(f"no {n} consecutive free ports found")
 
 
-def _tagged_pids(tag: str) -> list[int]:
+def _tagged_pids(
+    tag: str, *, temp_dir: Path | None = None, token_path: Path | None = None
+) -> list[int]:
+    """Pids of processes that belong to one test cluster (never this test process)."""
     pids = []
-    needle = f"{TAG_VAR}={tag}".encode()
+    env_needles = {f"{TAG_VAR}={tag}".encode()}
+    if token_path is not None:
+        env_needles.add(f"RAY_AUTH_TOKEN_PATH={token_path}".encode())
+    cmd_needle = None if temp_dir is None else str(temp_dir).encode()
+    mine = {os.getpid(), os.getppid()}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+        if not entry.isdigit() or int(entry) in mine:
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as fh:
-                if needle in fh.read().split(b"\0"):
+                if env_needles & set(fh.read().split(b"\0")):
                     pids.append(int(entry))
+                    continue
+            if cmd_needle is not None:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    if cmd_needle in fh.read():
+                        pids.append(int(entry))
         except OSError:
             continue
     return pids
+
+
+def kill_pids(find, grace_s: float = 5.0) -> None:
+    """SIGTERM what `find()` lists, wait up to `grace_s`, then SIGKILL what is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in find():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace_s
+        while find() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not find():
+            return
 
 
 @dataclass
@@ -73,19 +109,14 @@ class RayHead:
     gcs_address: str
     env: dict[str, str] = field(repr=False)
 
+    def pids(self) -> list[int]:
+        """Every live process of this cluster (all its nodes)."""
+        return _tagged_pids(
+            self.tag, temp_dir=self.temp_dir, token_path=self.temp_dir / "auth_token"
+        )
+
     def stop(self, grace_s: float = 5.0) -> None:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            pids = _tagged_pids(self.tag)
-            for pid in pids:
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + grace_s
-            while _tagged_pids(self.tag) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if not _tagged_pids(self.tag):
-                break
+        kill_pids(self.pids, grace_s)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
