@@ -31,8 +31,12 @@ DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 JOB_ENV_VARS: dict[str, str] = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_OVERRIDE_JOB_RUNTIME_ENV": "1",
+    "NTSCALE_LOG_LEVEL": "INFO",
 }
 """Environment every job gets.
+
+NTSCALE_LOG_LEVEL=INFO: the job's log (what `ntscale jobs logs` shows) carries the run's
+progress, actor and summary lines, which a terminal run only shows with -v.
 
 No usage telemetry. RAY_OVERRIDE_JOB_RUNTIME_ENV=1: the job's driver is a plain ntscale
 command whose `ray.init(runtime_env=...)` may name some of the same env vars as the job;

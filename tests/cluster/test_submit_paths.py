@@ -113,3 +113,18 @@ def test_the_retry_gives_up_when_the_budget_is_spent_and_never_retries_other_err
         retry_transient(refused, sleep=sleeps.append)
     assert len(sleeps) == 3
     assert is_transient(RuntimeError(NO_AGENT)) and not is_transient(ValueError("x"))
+
+
+def test_log_level_env_var_is_checked():
+    """Jobs run with NTSCALE_LOG_LEVEL=INFO; a wrong value is a one-line error."""
+    import os
+
+    env = {**os.environ, "NTSCALE_LOG_LEVEL": "LOUD"}
+    res = subprocess.run(
+        [str(VENV_BIN / "ntscale"), "jobs", "list"],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        "error: NTSCALE_LOG_LEVEL='LOUD' is not a log level; use DEBUG, INFO, WARNING or ERROR"
+    )
