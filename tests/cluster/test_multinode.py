@@ -1,7 +1,7 @@
 """Two Ray nodes on one machine (a head and a joined node, 1 CPU each, on 127.0.0.2):
 units run on both nodes, a node added mid-run gets an actor (elastic scale-up), losing a
-node mid-run still completes with the bytes of a local run, and the driver and the actors
-connect over loopback only. (In multi-node mode Ray 2.60's gRPC servers listen on the
+node mid-run (actors writing to S3) still completes with the bytes of a local run, and
+the driver and the actors connect over loopback only. (In multi-node mode Ray 2.60's gRPC servers listen on the
 wildcard address whatever --node-ip-address says; no Ray setting changes that, so the test
 allows wildcard listeners but no listener or connection on a non-loopback address.)
 
@@ -23,7 +23,8 @@ import pytest
 from raytest import REPO_ROOT, VENV_BIN, RayHead, RayNode, start_head, start_node
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "runner"))
-from storecmp import assert_same_bytes  # noqa: E402
+from s3server import running_s3  # noqa: E402
+from storecmp import VOLATILE_ROOT, assert_same_bytes, store_files  # noqa: E402
 
 from ntscale.config import EmbedConfig, build_config
 from ntscale.runner.embed_job import EmbedJob
@@ -51,8 +52,15 @@ PER_NODE = re.compile(r"units per node: (\{.*\})")
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    head = start_head(num_cpus=1, extra_env=CLUSTER_ENV, node_ip=NODE_IP)
+def s3_server():
+    """An S3 API on 127.0.0.1 that every node of the cluster is configured to use."""
+    with running_s3() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def cluster(s3_server):
+    head = start_head(num_cpus=1, extra_env={**CLUSTER_ENV, **s3_server.env}, node_ip=NODE_IP)
     nodes: list[RayNode] = []
     try:
         yield head, nodes
@@ -63,7 +71,7 @@ def cluster():
             shutil.rmtree(node.temp_dir, ignore_errors=True)
 
 
-def _args(out: Path, bed: Path) -> list[str]:
+def _args(out: Path | str, bed: Path) -> list[str]:
     return [
         "--fasta", str(FASTA), "--model", str(MODEL), "--out", str(out),
         "--regions", str(bed), "--window", "600", "--layers", "1,2",
@@ -80,7 +88,7 @@ def _local_reference(out: Path, bed: Path) -> None:
     run_local(EmbedJob.plan_from_config(build_config(EmbedConfig, values)))
 
 
-def _driver(head: RayHead, out: Path, bed: Path, log: Path, delay_s: float):
+def _driver(head: RayHead, out: Path | str, bed: Path, log: Path, delay_s: float):
     # Look for new nodes every 2 s instead of 10 s: a shorter test.
     env = {**head.env, "NTSCALE_FAULT_UNIT_DELAY": str(delay_s), SCALE_CHECK_ENV: "2"}
     cmd = [str(VENV_BIN / "ntscale"), "-v", "embed", *_args(out, bed)]
@@ -196,14 +204,15 @@ def test_node_added_mid_run_gets_an_actor_and_units_run_on_both(cluster, tmp_pat
     assert_same_bytes(ref, out)
 
 
-def test_losing_a_node_mid_run_still_completes_with_local_bytes(cluster, tmp_path):
+def test_losing_a_node_mid_run_still_completes_with_local_bytes(cluster, s3_server, tmp_path):
+    """The actors write to S3 (the cluster's AWS_ENDPOINT_URL) while a node is lost."""
     head, nodes = cluster
     if not nodes:
         nodes.append(start_node(head, num_cpus=1))
     node = nodes[0]
     bed = tmp_path / "r.bed"
     bed.write_text("20\t1000000\t1008400\n")  # 14 windows, 7 units
-    out, log = tmp_path / "lost.zarr", tmp_path / "lost.log"
+    out, log = s3_server.url("lost.zarr"), tmp_path / "lost.log"
     driver = _driver(head, out, bed, log, delay_s=1.0)
     try:
         on_node = lambda: any(pid in node.pids() for _, pid in _ready(log).values())  # noqa: E731
@@ -220,4 +229,7 @@ def test_losing_a_node_mid_run_still_completes_with_local_bytes(cluster, tmp_pat
     assert re.search(r"actor \d+ died (on unit \d+|while starting)", text), text[-3000:]
     ref = tmp_path / "ref.zarr"
     _local_reference(ref, bed)
-    assert_same_bytes(ref, out)
+    remote = {k: v for k, v in s3_server.objects("lost.zarr").items() if k != VOLATILE_ROOT}
+    local = store_files(ref)
+    assert sorted(remote) == sorted(local)
+    assert [k for k in local if local[k] != remote[k]] == []
