@@ -304,5 +304,6 @@ def start_node(head: RayHead, num_cpus: int = 1, timeout_s: float = 60.0) -> Ray
     )
     if proc.returncode != 0:
         node.kill()
+        shutil.rmtree(temp_dir, ignore_errors=True)
         raise RuntimeError(f"ray start (node) failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return node
