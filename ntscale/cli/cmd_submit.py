@@ -124,6 +124,10 @@ def submit(
     )
     args = list(args or [])
     entrypoint = sub.build_entrypoint(args, raw=raw)
+    if not raw:
+        from ntscale.cli.submit_paths import refuse_relative_outputs
+
+        refuse_relative_outputs(args, working_dir=working_dir or cfg.working_dir)
     new_id = sub.submit_job(
         addr,
         args,

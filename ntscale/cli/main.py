@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Annotated, Any
 
 import typer
 
 from ntscale import __version__
-from ntscale.errors import NtscaleError
+from ntscale.errors import ConfigError, NtscaleError
 
 app = typer.Typer(
     name="ntscale",
@@ -43,11 +44,29 @@ def _root(
 ) -> None:
     """ntscale: Nucleotide Transformer embeddings and variant scores at genome scale."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    if verbose == 0:
+        level = _env_log_level(level)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # huggingface_hub prints its warnings through its own handler; passing them on to ours as
     # well printed each one twice.
     logging.getLogger("huggingface_hub").propagate = False
     _state["debug"] = debug or verbose >= 2
+
+
+LOG_LEVEL_ENV = "NTSCALE_LOG_LEVEL"
+"""Log level when no -v is given (INFO, DEBUG, ...): submitted jobs set INFO so that their
+logs carry the run's progress and summary lines."""
+
+
+def _env_log_level(default: int) -> int:
+    name = os.environ.get(LOG_LEVEL_ENV, "").strip().upper()
+    if not name:
+        return default
+    if name not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(
+            f"{LOG_LEVEL_ENV}={name!r} is not a log level; use DEBUG, INFO, WARNING or ERROR"
+        )
+    return getattr(logging, name)
 
 
 def _register_commands() -> None:

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 # Every Ray process we start must bind to loopback unless the user points us at a cluster,
 # and must not phone home (facts measured on the project's machines).
 RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
-_SCALE_CHECK_SECONDS = 10.0
+SCALE_CHECK_ENV = "NTSCALE_SCALE_CHECK_SECONDS"
+"""How often (seconds, default 10) the driver looks for nodes added to the cluster."""
 
 
 class UnitActor:
@@ -45,6 +46,7 @@ class UnitActor:
         # JAX preallocates most of a GPU by default; leave room for other processes.
         os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", str(gpu_memory_fraction))
         self.index = index
+        self.node_id = ray.get_runtime_context().get_node_id()
         # A set-up error (bad checkpoint, unreadable FASTA) is kept and raised by ready(),
         # so the driver gets the real exception instead of an opaque "actor died".
         self._error: BaseException | None = None
@@ -53,10 +55,11 @@ class UnitActor:
         except Exception as e:
             self._error = e
 
-    def ready(self) -> int:
+    def ready(self) -> tuple[int, str, int]:
+        """(actor index, Ray node id, pid) once the worker is set up; raises its set-up error."""
         if self._error is not None:
             raise self._error
-        return self.index
+        return self.index, self.node_id, os.getpid()
 
     def run(self, unit: int):
         if self._error is not None:
@@ -64,12 +67,31 @@ class UnitActor:
         return self._worker(unit)
 
 
-def _connect(address: str | None, num_cpus: int | None) -> bool:
-    """Connect to (or start) Ray; return True when this call started it (and must stop it)."""
-    import ray
+def _is_loopback(address: str | None) -> bool:
+    """True for a cluster address on this machine's loopback (127.x, localhost, ::1)."""
+    if address == "auto":
+        address = os.environ.get("RAY_ADDRESS")
+    if not address or address == "local":
+        return False
+    host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
 
+
+def _prepare_env(address: str | None) -> None:
+    """Set the driver's Ray environment; call before Ray is first imported (Ray reads it then)."""
+    if _is_loopback(address):
+        # A driver joining a cluster on 127.0.0.1 stays on loopback: with multi-node mode
+        # on, Ray resolves 127.0.0.1 to this machine's network address and connects there.
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     for k, v in RAY_ENV.items():
         os.environ.setdefault(k, v)
+
+
+def _connect(address: str | None, num_cpus: int | None) -> bool:
+    """Connect to (or start) Ray; return True when this call started it (and must stop it)."""
+    _prepare_env(address)
+    import ray
+
     if ray.is_initialized():
         return False
     try:
@@ -148,6 +170,7 @@ def run_ray(
         actor_start_timeout: seconds without any started actor (nor progress) before the
             run stops, naming the resources an actor needs.
     """
+    _prepare_env(address)
     import ray
     from ray.exceptions import (
         ActorDiedError,
@@ -156,6 +179,7 @@ def run_ray(
         RayTaskError,
     )
 
+    scale_check_s = float(os.environ.get(SCALE_CHECK_ENV) or 10.0)
     pending_ids = [int(u) for u in job.prepare()]
     tracker = start_progress(job, pending_ids, enabled=progress, label=label)
     if not pending_ids:
@@ -195,6 +219,9 @@ def run_ray(
         queue = deque(pending_ids)
         in_flight: dict = {}
         retries: Counter[int] = Counter()
+        # Which node each actor is on, and how many units each node ran (run summary).
+        actor_node: dict[int, str] = {}
+        units_by_node: Counter[str] = Counter()
         last_scale_check = last_progress = time.monotonic()
         log.info(
             "running %d units on %d %s actors", len(queue), n_slots, "GPU" if use_gpu else "CPU"
@@ -211,8 +238,10 @@ def run_ray(
                 if ref in starting:
                     i = starting.pop(ref)
                     try:
-                        ray.get(ref)
+                        _, node_id, pid = ray.get(ref)
                         ready_actors.add(i)
+                        actor_node[i] = node_id
+                        log.info("actor %d ready on node %s (pid %d)", i, node_id, pid)
                     except RayTaskError as e:  # the worker's set-up raised: same on every actor
                         raise _cause(e) from e
                     except RayActorError as e:  # the process died while starting
@@ -225,6 +254,8 @@ def run_ray(
                 try:
                     tracker.update(ray.get(ref))
                     last_progress = time.monotonic()
+                    units_by_node[actor_node.get(i, "?")] += 1
+                    log.debug("unit %d done by actor %d on node %s", unit, i, actor_node.get(i))
                 except RayTaskError as e:
                     err = _cause(e)
                     err.add_note(f"while running unit {unit} on Ray actor {i}")
@@ -248,7 +279,7 @@ def run_ray(
                     f"no Ray actor could start within {actor_start_timeout:.0f} s; each needs "
                     f"{resources} and the cluster has {ray.cluster_resources()}"
                 )
-            if now - last_scale_check > _SCALE_CHECK_SECONDS:
+            if now - last_scale_check > scale_check_s:
                 last_scale_check = now
                 # Pick up nodes added to the cluster since the start (autoscaling).
                 want, _ = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
@@ -261,7 +292,10 @@ def run_ray(
         tracker.close()
         if started:
             ray.shutdown()
-    return job.finish(tracker.results, seconds=tracker.elapsed) | {"progress": tracker.summary()}
+    nodes = dict(sorted(units_by_node.items()))
+    log.info("units per node: %s", nodes)
+    summary = job.finish(tracker.results, seconds=tracker.elapsed)
+    return summary | {"progress": tracker.summary(), "units_by_node": nodes}
 
 
 def _cause(err: BaseException) -> BaseException:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ntscale.errors import ClusterError, ConfigError
+from ntscale.runner.submit_support import retry_transient, runtime_env_errors
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,12 @@ DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 JOB_ENV_VARS: dict[str, str] = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_OVERRIDE_JOB_RUNTIME_ENV": "1",
+    "NTSCALE_LOG_LEVEL": "INFO",
 }
 """Environment every job gets.
+
+NTSCALE_LOG_LEVEL=INFO: the job's log (what `ntscale jobs logs` shows) carries the run's
+progress, actor and summary lines, which a terminal run only shows with -v.
 
 No usage telemetry. RAY_OVERRIDE_JOB_RUNTIME_ENV=1: the job's driver is a plain ntscale
 command whose `ray.init(runtime_env=...)` may name some of the same env vars as the job;
@@ -349,13 +354,16 @@ def submit_job(
     entrypoint = build_entrypoint(entrypoint_args, raw=raw)
     client = connect(address)
     try:
-        job_id = client.submit_job(
-            entrypoint=entrypoint,
-            runtime_env=runtime_env,
-            submission_id=submission_id,
-            entrypoint_num_cpus=entrypoint_num_cpus,
-            entrypoint_num_gpus=entrypoint_num_gpus,
-            metadata=dict(metadata or {}),
+        # A head that is still starting has no job agent yet: retry with a bounded back-off.
+        job_id = retry_transient(
+            lambda: client.submit_job(
+                entrypoint=entrypoint,
+                runtime_env=runtime_env,
+                submission_id=submission_id,
+                entrypoint_num_cpus=entrypoint_num_cpus,
+                entrypoint_num_gpus=entrypoint_num_gpus,
+                metadata=dict(metadata or {}),
+            )
         )
     except Exception as err:
         refused = _auth_error(client.get_address(), err)
@@ -484,16 +492,23 @@ def follow_logs(
 
 
 def failure_message(address: str | None, job_id: str, *, n_lines: int = TAIL_LINES) -> str:
-    """Describe a job that did not succeed: its status, Ray's reason and last log lines."""
+    """Describe a job that did not succeed: its status, Ray's whole message, its last log
+    lines and, when its runtime environment failed, the runtime-env agent's ERROR lines."""
     client = connect(address)
     info = _summary(_known(client, job_id, lambda: client.get_job_info(job_id)))
     logs = _known(client, job_id, lambda: client.get_job_logs(job_id))
     tail = [line for line in logs.splitlines() if line.strip()][-n_lines:]
-    reason = info.message.splitlines()[0] if info.message else "no reason given"
+    lines = [line for line in info.message.splitlines() if line.strip()] or ["no reason given"]
+    text = f"job {job_id} {info.status}: {lines[0]}\n"
+    text += "".join(f"  > {line}\n" for line in lines[1:])
+    text += f"entrypoint: {info.entrypoint}\n"
+    if "runtime_env" in info.message or "runtime env" in info.message.lower():
+        agent = runtime_env_errors(client.get_address(), auth_headers())
+        if agent:
+            text += "runtime-env agent log (ERROR lines):\n"
+            text += "".join(f"  ! {line}\n" for line in agent)
     body = "\n".join(f"  | {line}" for line in tail) or "  | (the job wrote no log lines)"
     return (
-        f"job {job_id} {info.status}: {reason}\n"
-        f"entrypoint: {info.entrypoint}\n"
-        f"last {len(tail)} log lines:\n{body}\n"
+        f"{text}last {len(tail)} log lines:\n{body}\n"
         f"full logs: ntscale jobs logs {job_id} --address {client.get_address()}"
     )

@@ -3,7 +3,10 @@ an `ntscale embed|score ... --ray auto` entrypoint that the real CLI accepts."""
 
 from __future__ import annotations
 
+import copy
+import gzip
 import shlex
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import yaml
 from ntscale.runner import submit as sub
 
 CLUSTER = Path(__file__).resolve().parents[2] / "cluster"
+KUBERAY_CRD = Path(__file__).resolve().parents[1] / "data/kuberay/ray.io_rayjobs.v1.7.0.yaml.gz"
 
 
 def _load_all(name: str) -> list[dict]:
@@ -67,17 +71,43 @@ def test_aws_gpu_workers_and_cpu_only_head(aws):
     assert all(v["max_workers"] <= aws["max_workers"] for v in workers.values())
 
 
-def test_aws_setup_installs_ntscale_gpu_with_a_pinned_ray(aws):
+def test_aws_setup_installs_ntscale_from_the_checkout_with_a_pinned_ray(aws):
     setup = " ".join(aws["setup_commands"])
-    assert '"ntscale[gpu]' in setup
+    # No package index has an ntscale release: install the checkout that file_mounts copies.
+    (src,) = [remote for remote, local in aws["file_mounts"].items() if local == "."]
+    assert f'"{src}[gpu,cloud]"' in setup
+    assert "ntscale[gpu]==" not in setup
     assert '"ray[default]==2.60.0"' in setup
-    assert "s3fs" in setup  # s3:// stores need the fsspec back end
+    assert ".venv" in aws["rsync_exclude"] and ".git" in aws["rsync_exclude"]
+    extras = tomllib.loads((CLUSTER.parent / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(r.startswith("s3fs") for r in extras["cloud"])  # s3:// stores
     assert "/data/ref/" in setup  # the FASTA at the same path on every node
     for key in ("head_start_ray_commands", "worker_start_ray_commands"):
         start = " ".join(aws[key])
         assert "RAY_USAGE_STATS_ENABLED=0" in start
         assert "ray start" in start
     assert "--dashboard-port=8265" in " ".join(aws["head_start_ray_commands"])
+
+
+def test_aws_head_can_launch_workers(aws):
+    """head_setup_commands replaces the launcher's default `pip install boto3`: the head's
+    autoscaler needs boto3 in the environment whose `ray start` runs it."""
+    head_setup = " ".join(aws["head_setup_commands"])
+    assert "boto3" in head_setup
+    venv_bin = head_setup.split("pip install")[0].strip().rsplit("/", 1)[0]
+    assert venv_bin == "~/ntscale-venv/bin"
+    start = [c for c in aws["head_start_ray_commands"] if "ray start" in c]
+    assert start and all(f"{venv_bin}/ray start" in c for c in start)
+
+
+def test_aws_header_matches_min_workers(aws):
+    """The header states how workers start; it must agree with min_workers."""
+    header = (CLUSTER / "aws-gpu.yaml").read_text().split("cluster_name:")[0]
+    assert "come on demand" not in header
+    planned = aws["available_node_types"]["gpu_a10g"]["min_workers"]
+    assert f"min_workers ({planned})" in header
 
 
 # --- KubeRay RayJob -------------------------------------------------------------------------
@@ -94,10 +124,70 @@ def _containers(template: dict) -> list[dict]:
     return template["spec"]["containers"]
 
 
+def _strict(schema: object) -> object:
+    """The CRD schema as `kubectl apply` enforces it: unknown fields are errors (strict field
+    validation) unless the schema says x-kubernetes-preserve-unknown-fields."""
+    if isinstance(schema, list):
+        return [_strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _strict(v) for k, v in schema.items()}
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+@pytest.fixture(scope="module")
+def rayjob_schema() -> dict:
+    crd = yaml.safe_load(gzip.decompress(KUBERAY_CRD.read_bytes()))
+    assert crd["spec"]["names"]["kind"] == "RayJob"
+    (v1,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    return _strict(v1["schema"]["openAPIV3Schema"])
+
+
+def test_rayjob_passes_the_kuberay_crd_schema(rayjob, rayjob_schema):
+    import jsonschema
+
+    jsonschema.validate(rayjob, rayjob_schema)
+
+
+def test_crd_schema_check_catches_mistakes(rayjob, rayjob_schema):
+    """The schema check fails on a misspelled field and on a wrong type."""
+    import jsonschema
+
+    typo = copy.deepcopy(rayjob)
+    typo["spec"]["backofLimit"] = typo["spec"].pop("backoffLimit")
+    with pytest.raises(jsonschema.ValidationError, match="backofLimit"):
+        jsonschema.validate(typo, rayjob_schema)
+    wrong = copy.deepcopy(rayjob)
+    wrong["spec"]["rayClusterSpec"]["authOptions"]["mode"] = "open"
+    with pytest.raises(jsonschema.ValidationError, match="open"):
+        jsonschema.validate(wrong, rayjob_schema)
+
+
+def test_rayjob_header_states_the_kuberay_version_its_fields_need(rayjob):
+    """authOptions needs KubeRay 1.6, backoffLimit 1.2 (tests/data/kuberay/PROVENANCE.md)."""
+    text = (CLUSTER / "kuberay-rayjob.yaml").read_text()
+    readme = (CLUSTER / "README.md").read_text()
+    assert "authOptions" in rayjob["spec"]["rayClusterSpec"]
+    assert ">= 1.6" in text and "KubeRay operator (>= 1.6)" in readme
+    assert ">= 1.1" not in text and ">= 1.1" not in readme
+    # Resuming a finished RayJob needs delete then apply, in the file and the README.
+    resubmit = (
+        "kubectl delete rayjob ntscale-grch38 && kubectl apply -f cluster/kuberay-rayjob.yaml"
+    )
+    assert resubmit in text and resubmit in readme
+
+
 def test_rayjob_kind_and_lifecycle(rayjob):
     assert rayjob["apiVersion"] == "ray.io/v1"
     spec = rayjob["spec"]
     assert spec["shutdownAfterJobFinishes"] is True
+    assert spec["rayClusterSpec"]["authOptions"]["mode"] == "token"  # Jobs API not open
     assert spec["submissionMode"] in ("K8sJobMode", "HTTPMode")
     assert spec["rayClusterSpec"]["rayVersion"] == "2.60.0"
 
@@ -110,7 +200,8 @@ def test_rayjob_gpu_workers(rayjob):
     groups = cluster["workerGroupSpecs"]
     assert groups
     for group in groups:
-        assert group["minReplicas"] <= group["replicas"] <= group["maxReplicas"]
+        # The planned size starts up front (README, "Sizing"), never scaled below it.
+        assert group["minReplicas"] == group["replicas"] <= group["maxReplicas"]
         for c in _containers(group["template"]):
             limits, requests = c["resources"]["limits"], c["resources"]["requests"]
             assert int(limits["nvidia.com/gpu"]) >= 1
@@ -142,9 +233,15 @@ def test_rayjob_runtime_env_and_entrypoint(rayjob):
     _check_entrypoint(words)
 
 
-def test_dockerfile_installs_the_gpu_extra():
+def test_dockerfile_installs_the_gpu_extra_without_upgrading_ray():
     text = (CLUSTER / "Dockerfile").read_text()
-    assert 'pip install --no-cache-dir -e "/opt/ntscale[gpu]"' in text
+    run = text.split("\nRUN ", 1)[1].split("\n\n")[0]
+    pins, install = run.split("&&")[:2]
+    # The base image's Ray version becomes a constraint of the install.
+    assert "ray.__version__" in pins and "> /tmp/ray-constraint.txt" in pins
+    assert '-c /tmp/ray-constraint.txt -e "/opt/ntscale[gpu,cloud]"' in install
+    assert "ntscale --version" in run
+    assert "import jax" in run and "jax.devices()" in run
     assert "rayproject/ray:2.60.0-py311-gpu" in text
     assert ".venv" in (CLUSTER / "Dockerfile.dockerignore").read_text().split()
 

@@ -38,6 +38,8 @@ def test_submitted_embed_equals_local_run(run_cli, ray_head, tmp_path):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "--ray auto" in res.stderr  # the entrypoint joined the job's own cluster
     assert "SUCCEEDED" in res.stdout
+    # The job's log carries the runner's INFO lines (NTSCALE_LOG_LEVEL=INFO in every job).
+    assert "3 of 3 units to run (0 already done)" in res.stdout
 
     loc = subprocess.run(
         [str(VENV_BIN / "ntscale"), *_embed_args(local, bed)],

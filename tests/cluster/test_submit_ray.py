@@ -149,3 +149,23 @@ def test_missing_or_wrong_auth_token_is_a_clear_error(run_cli, ray_head, tmp_pat
     )
     assert "`ray get-auth-token` on the head" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_runtime_env_failure_shows_the_real_reason(run_cli, ray_head, tmp_path):
+    """A code package the head never received: Ray's first line says only "Failed to set up
+    runtime environment"; the whole message and the agent's ERROR lines name the package."""
+    package = "gcs://_ray_pkg_00000000deadbeef.zip"
+    cfg = tmp_path / "submit.yaml"
+    cfg.write_text(f"runtime_env: {{working_dir: '{package}'}}\n")
+    res = run_cli(
+        "submit", "--address", ray_head.dashboard_url, "--config", str(cfg), "--", "--version"
+    )
+    assert res.returncode == 2
+    job_id = _job_id(res.stdout)
+    head, *rest = res.stderr.split("runtime-env agent log (ERROR lines):\n")
+    assert f"error: job {job_id} FAILED: runtime_env setup failed" in head
+    assert f"  > OSError: Failed to download runtime_env file package {package}" in head
+    assert rest, res.stderr
+    agent = [line for line in rest[0].splitlines() if line.startswith("  ! ")]
+    assert any("[127.0.0.1 runtime_env_agent.log]" in a and package in a for a in agent)
+    assert f"ntscale jobs logs {job_id}" in res.stderr

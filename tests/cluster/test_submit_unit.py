@@ -62,7 +62,11 @@ def test_address_resolution(monkeypatch):
 
 
 def test_runtime_env_defaults_and_overrides(tmp_path):
-    base = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_OVERRIDE_JOB_RUNTIME_ENV": "1"}
+    base = {
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_OVERRIDE_JOB_RUNTIME_ENV": "1",
+        "NTSCALE_LOG_LEVEL": "INFO",
+    }
     assert sub.build_runtime_env() == {"env_vars": base}
     assert sub.build_runtime_env(address="http://10.0.0.5:8265") == {"env_vars": base}
     env = sub.build_runtime_env(
@@ -77,6 +81,7 @@ def test_runtime_env_defaults_and_overrides(tmp_path):
     assert env["pip"] == ["ntscale[gpu]==0.1.0"]
     assert env["env_vars"] == {
         "RAY_OVERRIDE_JOB_RUNTIME_ENV": "1",
+        "NTSCALE_LOG_LEVEL": "INFO",
         "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
         "RAY_USAGE_STATS_ENABLED": "1",
         "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.9",

@@ -1,0 +1,86 @@
+"""A real S3-compatible HTTP server on 127.0.0.1 for tests: moto in server mode.
+
+The store code talks to it through its real client path (zarr -> fsspec -> s3fs ->
+aiobotocore -> HTTP), configured the way a MinIO or Ceph user configures it: the
+AWS_ENDPOINT_URL environment variable. The server runs as a subprocess stopped by its pid.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+BUCKET = "ntscale-test"
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    bucket: str
+    env: dict[str, str]  # what a client (or a Ray node) needs to reach it
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def filesystem(self):
+        import s3fs
+
+        return s3fs.S3FileSystem(
+            endpoint_url=self.endpoint, key="testing", secret="testing", skip_instance_cache=True
+        )
+
+    def objects(self, key: str) -> dict[str, bytes]:
+        """Every object under `s3://bucket/key/`, by path relative to it."""
+        fs = self.filesystem()
+        root = f"{self.bucket}/{key}"
+        return {p[len(root) + 1 :]: fs.cat_file(p) for p in sorted(fs.find(root))}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_s3(timeout_s: float = 60.0) -> Iterator[S3Server]:
+    """Start moto's S3 server on a free loopback port, create the bucket, stop it after."""
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto S3 server did not start on {endpoint}") from None
+                time.sleep(0.2)
+        env = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        server = S3Server(endpoint=endpoint, bucket=BUCKET, env=env)
+        server.filesystem().mkdir(BUCKET)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
