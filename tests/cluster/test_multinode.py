@@ -3,7 +3,8 @@ units run on both nodes, a node added mid-run gets an actor (elastic scale-up), 
 node mid-run (actors writing to S3) still completes with the bytes of a local run, and
 the driver and the actors connect over loopback only. (In multi-node mode Ray 2.60's gRPC
 servers listen on the wildcard address whatever --node-ip-address says; no Ray setting changes
-that, so the test allows wildcard listeners but no listener or connection on a non-loopback address.)
+that, so the test allows wildcard listeners but no listener or connection on a non-loopback
+address.)
 
 The driver is the real CLI (`ntscale -v embed ... --ray HEAD:PORT`) in its own process; its
 INFO log says which node each actor runs on and how many units each node ran.
