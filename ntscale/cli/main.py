@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ntscale import __version__
-from ntscale.errors import NtscaleError
+from ntscale.errors import Interrupted, NtscaleError
 
 app = typer.Typer(
     name="ntscale",
@@ -79,7 +79,13 @@ def main(argv: list[str] | None = None) -> None:
     _register_commands()
     args = _expand_bare_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        app(args=args, standalone_mode=False)
+        code = app(args=args, standalone_mode=False)
+        # Without standalone mode, click returns (does not raise) a typer.Exit's code.
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
+    except Interrupted as err:  # not an error of the input: no "error:" prefix, no traceback
+        typer.secho(str(err), fg=typer.colors.YELLOW, err=True)
+        sys.exit(err.exit_code)
     except NtscaleError as err:
         if _state["debug"]:
             raise

@@ -116,6 +116,11 @@ class EmbedJob:
         u = self.config.unit_windows
         return (self.plan.n_windows + u - 1) // u
 
+    def n_done(self) -> int:
+        from ntscale.store import open_writer
+
+        return int(open_writer(self.store_url).done_units().sum())
+
     def unit_range(self, unit: int) -> tuple[int, int]:
         u = self.config.unit_windows
         return unit * u, min((unit + 1) * u, self.plan.n_windows)

@@ -4,7 +4,8 @@ The driver only sends unit ids. Each actor opens its own files and model once, r
 with host work overlapping device work (two calls in flight per actor, device work
 serialised inside the worker), writes its own store chunks, and returns a tiny
 `UnitResult`. An actor that dies has its units retried on a replacement actor; a driver
-that dies leaves a store that the same command resumes. This is the only module that
+that dies leaves a store that the same command resumes; SIGINT/SIGTERM kill the actors
+(their units stay unmarked) and raise `Interrupted`. This is the only module that
 imports Ray.
 """
 
@@ -17,6 +18,7 @@ from collections import Counter, deque
 
 from ntscale.errors import ClusterError
 from ntscale.runner.faults import forwarded_env
+from ntscale.runner.interrupt import catch_signals
 from ntscale.runner.job import Job
 from ntscale.runner.progress import start_progress
 
@@ -148,6 +150,10 @@ def run_ray(
 
     started = _connect(address, num_cpus)
     actors: dict[int, object] = {}
+    total = job.n_units()
+    # After _connect: ray.init installs its own SIGTERM handler, which this one overrides.
+    signals = catch_signals(then="stopping the actors; their units in flight are redone on resume")
+    stop = signals.__enter__()  # left in the `finally` below, after the actors are killed
     try:
         job_ref = ray.put(job)
         n_slots, use_gpu = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
@@ -185,6 +191,10 @@ def run_ray(
         )
 
         while queue or in_flight:
+            if stop:  # units in flight die with their actors, unmarked: redone on resume
+                for a in actors.values():
+                    _kill_quietly(a)
+                raise stop.interrupted(done=job.n_done(), total=total)
             for i in sorted(ready_actors):
                 while queue and load[i] < in_flight_per_actor:
                     unit = queue.popleft()
@@ -245,6 +255,7 @@ def run_ray(
         tracker.close()
         if started:
             ray.shutdown()
+        signals.__exit__(None, None, None)
     return job.finish(tracker.results, seconds=tracker.elapsed) | {"progress": tracker.summary()}
 
 

@@ -189,6 +189,11 @@ class ScoreJob:
             "config": config_to_dict(c),
         }
 
+    def n_done(self) -> int:
+        from ntscale.store import open_writer
+
+        return int(open_writer(self.store_url).done_units("variants").sum())
+
     def prepare(self) -> np.ndarray:
         from ntscale.store import create_or_open
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
 import sys
 import time
 
 import pytest
+from raytest import VENV_BIN  # tests/cluster is on sys.path (conftest)
 
 from ntscale import __version__
 from ntscale.errors import ClusterError
@@ -149,3 +152,45 @@ def test_missing_or_wrong_auth_token_is_a_clear_error(run_cli, ray_head, tmp_pat
     )
     assert "`ray get-auth-token` on the head" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "signum", "code"),
+    [(["submit"], signal.SIGINT, 130), (["jobs", "logs"], signal.SIGTERM, 143)],
+)
+def test_interrupted_follow_leaves_the_job_running(ray_head, head_env, words, signum, code):
+    """Ctrl-C (or SIGTERM) on `submit` / `jobs logs --follow` stops following, not the job."""
+    url = ray_head.dashboard_url
+    if words == ["submit"]:
+        args = ["submit", "--address", url, "--raw", "--", "sleep", "600"]
+        job_id = None
+    else:
+        job_id = sub.submit_job(url, ["sleep", "600"], runtime_env={}, raw=True)
+        args = ["jobs", "logs", job_id, "--follow", "--address", url]
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "ntscale"), *args],
+        env=ray_head.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while job_id is None or sub.job_status(url, job_id).status != "RUNNING":
+            assert time.monotonic() < deadline and proc.poll() is None, "job never started"
+            if job_id is None:
+                job_id = _job_id(proc.stdout.readline())
+            time.sleep(0.3)
+        time.sleep(1.0)  # the client is now following the logs
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err
+        assert f"stopped following; job {job_id} keeps running" in err
+        assert f"ntscale jobs stop {job_id}" in err
+        assert sub.job_status(url, job_id).status == "RUNNING"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if job_id is not None:
+            sub.stop_job(url, job_id)
