@@ -68,9 +68,7 @@ def catch_signals(
             sys.stderr.flush()
             os._exit(128 + signum)
         flag.signum = signum
-        log.warning(
-            "%s received: dispatching no more units; %s", signal.Signals(signum).name, then
-        )
+        log.warning("%s received: dispatching no more units; %s", signal.Signals(signum).name, then)
 
     previous = {s: signal.signal(s, handler) for s in _SIGNALS}
     try:

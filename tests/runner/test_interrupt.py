@@ -18,9 +18,7 @@ N_UNITS = 5  # 6 kb / 600 bp windows / 2 windows per unit
 def interrupt_run(cmd: list[str], out, signum: int, *, delay: str = "0.5") -> tuple[int, str]:
     """Start `cmd`, send `signum` once a unit is done, return (exit code, stderr)."""
     env = dict(os.environ, NTSCALE_FAULT_UNIT_DELAY=delay, RAY_USAGE_STATS_ENABLED="0")
-    proc = subprocess.Popen(
-        cmd, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         while done_count(out) < 1 and time.monotonic() < deadline and proc.poll() is None:
