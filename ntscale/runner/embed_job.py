@@ -43,6 +43,7 @@ class EmbedJob:
     model_info: dict
     contigs: tuple[tuple[str, int], ...]
     fai_digest: str
+    inputs: dict  # content identities of FASTA, BED, VCF (ntscale.genome.identity)
     samples: tuple[str, ...]
     command_line: str
 
@@ -59,6 +60,7 @@ class EmbedJob:
             vcf_samples,
             with_haplotypes,
         )
+        from ntscale.genome.identity import input_identities
 
         info = describe_model(config.model)
         max_tokens = int(info["config"]["max_tokens"])
@@ -104,6 +106,12 @@ class EmbedJob:
             model_info=info,
             contigs=contigs,
             fai_digest=fasta.fai_digest(),
+            inputs=input_identities(
+                fasta=config.fasta,
+                fai_sha256=fasta.fai_digest(),
+                regions=config.regions,
+                vcf=config.vcf,
+            ),
             samples=samples,
             command_line=command_line,
         )
@@ -175,6 +183,8 @@ class EmbedJob:
             "cls": c.cls,
             "unit_windows": c.unit_windows,
             "n_windows": self.plan.n_windows,
+            # an input edited in place (same name) must not be mixed into the store
+            "inputs": self.inputs,
         }
 
     def prepare(self) -> np.ndarray:
