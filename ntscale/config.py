@@ -57,7 +57,8 @@ class EmbedConfig:
     samples: tuple[str, ...] = ()  # empty with a VCF: every sample
     unphased: str = "error"
     ref_mismatch: str = "error"
-    contig_map: Mapping[str, str] = field(default_factory=dict)
+    # FASTA name -> VCF name, or "auto" (add or strip a 'chr' prefix where that matches)
+    contig_map: Mapping[str, str] | str = field(default_factory=dict)
     window_bp: int | None = None  # None: the model's maximum
     stride_bp: int | None = None  # None: = window_bp
     strands: str = "forward"
@@ -76,6 +77,7 @@ class EmbedConfig:
                 raise ConfigError(f"{name} must be a positive number of bp, got {v!r}")
         if self.unit_windows <= 0:
             raise ConfigError(f"unit_windows must be positive, got {self.unit_windows!r}")
+        _check_contig_map(self.contig_map)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,6 +121,35 @@ def _check_common(strands: str, execution: ExecutionConfig, layers: tuple[int, .
         raise ConfigError(f"batch_size must be positive, got {execution.batch_size!r}")
     if any(layer <= 0 for layer in layers):
         raise ConfigError(f"layers are numbered from 1, got {list(layers)!r}")
+
+
+def _check_contig_map(value: object) -> None:
+    if value == "auto":
+        return
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigError(
+            "contig_map must be 'auto' or a mapping of FASTA contig name to VCF contig name "
+            f"(e.g. {{chr20: '20'}}); got {value!r}"
+        )
+
+
+def parse_contig_map(text: str) -> Mapping[str, str] | str:
+    """'auto' or 'FASTA=VCF,FASTA=VCF' (the --contig-map flag) as a contig_map value."""
+    if text.strip() == "auto":
+        return "auto"
+    pairs = [p.strip() for p in text.replace(",", " ").split() if p.strip()]
+    out = {}
+    for pair in pairs:
+        fa, sep, vcf = pair.partition("=")
+        if not sep or not fa or not vcf:
+            raise ConfigError(
+                f"--contig-map takes 'auto' or FASTA=VCF pairs such as chr20=20,chr21=21; "
+                f"got {text!r}"
+            )
+        out[fa] = vcf
+    return out
 
 
 def _check_choice(name: str, value: object, valid: tuple[str, ...]) -> None:

@@ -25,7 +25,7 @@ from ntscale.cli.common import (
     run_job,
 )
 from ntscale.cli.main import app
-from ntscale.config import EmbedConfig, build_config
+from ntscale.config import EmbedConfig, build_config, parse_contig_map
 
 Opt = typer.Option
 
@@ -64,6 +64,10 @@ def embed(
     unphased: Annotated[
         str | None, Opt(help="Unphased heterozygous genotypes: error, ref, alt or skip.")
     ] = None,
+    contig_map: Annotated[
+        str | None,
+        Opt(help="VCF contig names: 'auto' (add/strip 'chr') or FASTA=VCF pairs, comma-separated."),
+    ] = None,
     unit_windows: Annotated[int | None, Opt(help="Windows per work unit (= store chunk).")] = None,
     batch_size: BatchSizeOpt = None,
     dtype: DtypeOpt = None,
@@ -95,6 +99,7 @@ def embed(
             "per_token": per_token,
             "cls": cls,
             "unphased": unphased,
+            "contig_map": parse_contig_map(contig_map) if contig_map is not None else None,
             "unit_windows": unit_windows,
             "batch_size": batch_size,
             "dtype": dtype,

@@ -36,6 +36,12 @@ class FaiEntry:
     line_bases: int
     line_width: int
 
+    def last_base_span(self) -> tuple[int, int]:
+        """Byte range of the contig's last base."""
+        full, rest = divmod(self.length - 1, self.line_bases)
+        pos = self.offset + full * self.line_width + rest
+        return pos, pos + 1
+
     def end_offset(self) -> int:
         """Byte just past the contig's sequence (and its last newline)."""
         full, rest = divmod(self.length, self.line_bases)
@@ -138,6 +144,14 @@ def check_fai(fasta: Path, fai: Path, gzi: Path | None) -> list[FaiEntry]:
             if not _is_header(head.lstrip(b"\r\n"), e.name):
                 _refuse(fasta, fai, i, entries, begin=begin, head=head, names=names, fix=fix)
         last = entries[-1] if entries else None
+        if last is not None and last.length > 0 and not reader.read(*last.last_base_span()):
+            raise InputError(
+                f"the FASTA ends before the last base of contig {last.name!r} "
+                f"({last.length:,} bp in the .fai): it is truncated (an interrupted copy or "
+                "download?); fetch it again",
+                path=fasta,
+                record=f".fai line {n}",
+            )
         if last is not None and reader.read(last.end_offset(), last.end_offset() + 64).strip():
             raise InputError(
                 f"the FASTA has more data after the last indexed contig {last.name!r} "
@@ -182,7 +196,13 @@ def _refuse(
             path=fasta,
             record=f">{found} (2nd record, byte {begin:,})",
         )
-    what = f"header {line[:80].decode('utf-8', 'replace')!r}" if line else "no header"
+    what = (
+        f"header {line[:80].decode('utf-8', 'replace')!r}"
+        if line
+        else "no data (the file is truncated?)"
+        if not head
+        else "no header"
+    )
     raise InputError(
         f"the .fai does not match the FASTA: contig {e.name!r} (.fai line {i + 1}) should "
         f"start after its header line, but the file has {what} there; {fix}",

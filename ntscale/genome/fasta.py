@@ -133,9 +133,25 @@ class FastaSource:
                 path=self.path,
                 record=f"{contig}:{start}-{end}",
             )
-        if self._handle is None:
-            self._handle = pysam.FastaFile(str(self.path))
-        return self._handle.fetch(contig, start, end)
+        try:
+            if self._handle is None:
+                self._handle = pysam.FastaFile(str(self.path))
+            seq = self._handle.fetch(contig, start, end)
+        except (OSError, ValueError) as e:  # htslib: truncated or corrupt blocks
+            raise InputError(
+                f"cannot read the sequence ({e}); the FASTA may be truncated or corrupt: "
+                "check it with `samtools faidx` (or `bgzip -t`) and replace it",
+                path=self.path,
+                record=f"{contig}:{start}-{end}",
+            ) from e
+        if len(seq) != end - start:
+            raise InputError(
+                f"htslib returned {len(seq):,} of {end - start:,} bp; the FASTA is truncated "
+                "or its index is stale: check it with `samtools faidx`",
+                path=self.path,
+                record=f"{contig}:{start}-{end}",
+            )
+        return seq
 
     def fai_digest(self) -> str:
         """sha256 (hex) of the .fai text: identifies the contig table in output metadata."""

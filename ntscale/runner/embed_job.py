@@ -53,11 +53,11 @@ class EmbedJob:
         """Resolve the model, read the FASTA index (and BED/VCF header) and plan the windows."""
         from ntscale.genome import (
             FastaSource,
+            VariantReader,
             default_window_bp,
             haplotype_names,
             plan_windows,
             read_bed,
-            vcf_samples,
             with_haplotypes,
         )
         from ntscale.genome.identity import input_identities
@@ -87,7 +87,13 @@ class EmbedJob:
         )
         samples: tuple[str, ...] = ()
         if config.vcf:
-            samples = tuple(vcf_samples(config.vcf, config.samples or None))
+            # Checked here, before the store is made: samples, GT, contig names.
+            samples = VariantReader(
+                config.vcf,
+                samples=config.samples or None,
+                fasta_contigs=[name for name, _ in contigs],
+                contig_map=config.contig_map or None,
+            ).samples
             names = haplotype_names(samples)
             plan = with_haplotypes(plan, len(names), names)
         if plan.n_windows == 0:
@@ -178,7 +184,7 @@ class EmbedJob:
             # haplotype policies change the sequences, so they must match to resume
             "unphased": c.unphased if c.vcf else None,
             "ref_mismatch": c.ref_mismatch if c.vcf else None,
-            "contig_map": dict(sorted(c.contig_map.items())) if c.vcf else None,
+            "contig_map": _plain_contig_map(c.contig_map) if c.vcf else None,
             "per_token": c.per_token,
             "cls": c.cls,
             "unit_windows": c.unit_windows,
@@ -244,6 +250,11 @@ class EmbedJob:
         return EmbedWorker(self)
 
 
+def _plain_contig_map(value: object) -> object:
+    """'auto' as is, a mapping as a sorted dict (JSON-able, order-independent)."""
+    return value if isinstance(value, str) else dict(sorted(value.items()))
+
+
 def _pool_on_device(
     layers: tuple[int, ...], *, pad_id: int, cls_id: int, cls: bool, per_token: bool
 ):
@@ -290,7 +301,7 @@ class EmbedWorker:
                 vcf_path=c.vcf,
                 samples=list(job.samples) or None,
                 policy=policy,
-                contig_map=dict(c.contig_map) or None,
+                contig_map=c.contig_map or None,
             )
 
         # htslib file handles are not thread-safe: each thread gets its own source.
