@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ntscale.cli.common import (
+    ActorStartTimeoutOpt,
     BatchSizeOpt,
     ConfigOpt,
     DtypeOpt,
@@ -73,6 +74,7 @@ def embed(
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
     max_actors: MaxActorsOpt = None,
+    actor_start_timeout: ActorStartTimeoutOpt = None,
     config: ConfigOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
@@ -105,6 +107,7 @@ def embed(
             "dtype": dtype,
             "ray": ray,
             "max_actors": max_actors,
+            "actor_start_timeout": actor_start_timeout,
             "progress": progress,
         },
     )

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ntscale.cli.common import (
+    ActorStartTimeoutOpt,
     BatchSizeOpt,
     ConfigOpt,
     DtypeOpt,
@@ -65,6 +66,7 @@ def score(
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
     max_actors: MaxActorsOpt = None,
+    actor_start_timeout: ActorStartTimeoutOpt = None,
     vcf_out: Annotated[
         str | None, Opt(help="Also write a bgzipped, tabix-indexed VCF with scores as INFO.")
     ] = None,
@@ -97,6 +99,7 @@ def score(
             "dtype": dtype,
             "ray": ray,
             "max_actors": max_actors,
+            "actor_start_timeout": actor_start_timeout,
             "vcf_out": vcf_out,
             "table_out": table_out,
             "progress": progress,

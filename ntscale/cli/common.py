@@ -34,6 +34,13 @@ RayOpt = Annotated[
     Opt("--ray", help="Run on Ray: 'local' (private), 'auto' or HOST:PORT. Bare --ray = local."),
 ]
 MaxActorsOpt = Annotated[int | None, Opt("--max-actors", help="At most this many Ray actors.")]
+ActorStartTimeoutOpt = Annotated[
+    float | None,
+    Opt(
+        "--actor-start-timeout",
+        help="Seconds to wait for a first Ray actor (or progress) before stopping (default 900).",
+    ),
+]
 ConfigOpt = Annotated[str | None, Opt("--config", help="YAML file of settings (flags win).")]
 ProgressOpt = Annotated[bool | None, Opt("--progress/--no-progress", help="Progress bar.")]
 
@@ -82,6 +89,7 @@ def run_job(job: Any, execution: ExecutionConfig, *, label: str) -> dict:
         gpu_memory_fraction=execution.gpu_memory_fraction,
         in_flight_per_actor=execution.max_in_flight_per_actor,
         max_unit_retries=execution.max_unit_retries,
+        actor_start_timeout=execution.actor_start_timeout,
         progress=progress,
         label=label,
     )

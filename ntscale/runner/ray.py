@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections import Counter, deque
+from pathlib import Path
 
 from ntscale.errors import ClusterError
 from ntscale.runner.faults import forwarded_env
@@ -28,6 +30,10 @@ log = logging.getLogger(__name__)
 # and must not phone home (facts measured on the project's machines).
 RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 _SCALE_CHECK_SECONDS = 10.0
+# Actors dying before they are ready this many times in a row is a set-up problem (a bad
+# XLA flag, a driver/library mismatch), not bad luck: stop and show why.
+MAX_START_FAILURES = 3
+_LOG_LINES = 20
 
 
 class UnitActor:
@@ -185,6 +191,7 @@ def run_ray(
         queue = deque(pending_ids)
         in_flight: dict = {}
         retries: Counter[int] = Counter()
+        start_failures = 0  # consecutive actors that died before they were ready
         last_scale_check = last_progress = time.monotonic()
         log.info(
             "running %d units on %d %s actors", len(queue), n_slots, "GPU" if use_gpu else "CPU"
@@ -210,9 +217,14 @@ def run_ray(
                     except RayTaskError as e:  # the worker's set-up raised: same on every actor
                         raise _cause(e) from e
                     except RayActorError as e:  # the process died while starting
+                        start_failures += 1
+                        if start_failures >= MAX_START_FAILURES:
+                            raise _start_failure(e, start_failures) from e
                         log.warning("actor %d died while starting (%s); replacing it", i, e)
                         retire(i)
                         spawn()
+                    else:
+                        start_failures = 0
                     continue
                 unit, i = in_flight.pop(ref)
                 load[i] -= 1
@@ -257,6 +269,42 @@ def run_ray(
             ray.shutdown()
         signals.__exit__(None, None, None)
     return job.finish(tracker.results, seconds=tracker.elapsed) | {"progress": tracker.summary()}
+
+
+def _start_failure(err: BaseException, n: int) -> ClusterError:
+    """The error for actors that keep dying at start-up, with the last one's log lines."""
+    text = str(err)
+    pid = re.search(r"\bpid: (\d+)", text)
+    ip = re.search(r"\bip: (\S+)", text)
+    exit_detail = re.search(r"Worker exit detail: ([^.]*)", text)
+    where = f" (pid {pid.group(1)} on {ip.group(1) if ip else '?'})" if pid else ""
+    reason = exit_detail.group(1) if exit_detail else text.splitlines()[0]
+    lines = _worker_log_tail(pid.group(1)) if pid else []
+    tail = (
+        f"; last {len(lines)} lines of its log:\n" + "\n".join(f"  | {x}" for x in lines)
+        if lines
+        else "; its log is on its node under Ray's session folder (logs/worker-*.err)"
+    )
+    return ClusterError(
+        f"Ray actors died before they were ready {n} times in a row; the last{where}: "
+        f"{reason}{tail}"
+    )
+
+
+def _worker_log_tail(pid: str) -> list[str]:
+    """Last lines of a dead worker's stderr/stdout, when its node is this machine."""
+    try:
+        import ray._private.worker as rw  # no public API gives the logs folder
+
+        folder = Path(rw.global_worker.node.get_logs_dir_path())
+    except Exception:  # a remote node, or Ray internals changed: no tail, not an error
+        return []
+    lines: list[str] = []
+    for path in sorted(folder.glob(f"worker-*-{pid}.*")):
+        if path.suffix in (".err", ".out"):
+            text = path.read_text(errors="replace").splitlines()
+            lines += [x for x in text if x.strip() and not x.startswith(":")]  # Ray's markers
+    return lines[-_LOG_LINES:]
 
 
 def _cause(err: BaseException) -> BaseException:
