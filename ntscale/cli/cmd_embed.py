@@ -17,6 +17,7 @@ from ntscale.cli.common import (
     OutOpt,
     ProgressOpt,
     RayOpt,
+    TrustPickleOpt,
     WindowOpt,
     command_line,
     merge_settings,
@@ -24,6 +25,7 @@ from ntscale.cli.common import (
     parse_str_list,
     print_summary,
     run_job,
+    trust_pickle,
 )
 from ntscale.cli.main import app
 from ntscale.config import EmbedConfig, build_config, parse_contig_map
@@ -75,12 +77,14 @@ def embed(
     ray: RayOpt = None,
     max_actors: MaxActorsOpt = None,
     actor_start_timeout: ActorStartTimeoutOpt = None,
+    trust_pickle_: TrustPickleOpt = False,
     config: ConfigOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
     """Embed every window of a genome (or of VCF haplotypes) and write a Zarr store."""
     from ntscale.runner.embed_job import EmbedJob
 
+    trust_pickle(trust_pickle_)
     settings = merge_settings(
         config,
         {

@@ -17,6 +17,7 @@ from ntscale.cli.common import (
     OutOpt,
     ProgressOpt,
     RayOpt,
+    TrustPickleOpt,
     WindowOpt,
     command_line,
     merge_settings,
@@ -24,6 +25,7 @@ from ntscale.cli.common import (
     parse_str_list,
     print_summary,
     run_job,
+    trust_pickle,
 )
 from ntscale.cli.main import app
 from ntscale.config import build_config
@@ -67,6 +69,7 @@ def score(
     ray: RayOpt = None,
     max_actors: MaxActorsOpt = None,
     actor_start_timeout: ActorStartTimeoutOpt = None,
+    trust_pickle_: TrustPickleOpt = False,
     vcf_out: Annotated[
         str | None, Opt(help="Also write a bgzipped, tabix-indexed VCF with scores as INFO.")
     ] = None,
@@ -81,6 +84,7 @@ def score(
     from ntscale.runner.score_job import ScoreJob
     from ntscale.store.export import export_table, export_vcf
 
+    trust_pickle(trust_pickle_)
     settings = merge_settings(
         config,
         {

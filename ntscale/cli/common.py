@@ -19,7 +19,20 @@ FastaOpt = Annotated[
     str | None, Opt("--fasta", help="Genome FASTA (plain or bgzipped; .fai made if missing).")
 ]
 ModelOpt = Annotated[
-    str | None, Opt("--model", help="Published model name, checkpoint directory or hub repo id.")
+    str | None,
+    Opt(
+        "--model",
+        help="Published model name, checkpoint directory or hub repo id. Warning: joblib "
+        "checkpoints are pickles that can run code; other hub repos need --trust-pickle.",
+    ),
+]
+TrustPickleOpt = Annotated[
+    bool,
+    Opt(
+        "--trust-pickle",
+        help="Allow joblib (pickle) weights from hub repos not owned by InstaDeepAI "
+        "(also NTSCALE_TRUST_PICKLE=1).",
+    ),
 ]
 OutOpt = Annotated[
     str | None, Opt("--out", help="Output Zarr store (path or fsspec URL such as s3://...).")
@@ -66,6 +79,16 @@ def merge_settings(config_path: str | None, cli_values: dict[str, Any]) -> dict[
     merged = read_yaml(config_path) if config_path else {}
     merged.update({k: v for k, v in cli_values.items() if v is not None})
     return merged
+
+
+def trust_pickle(flag: bool) -> None:
+    """--trust-pickle: set NTSCALE_TRUST_PICKLE=1 for this run (Ray actors inherit NTSCALE_*)."""
+    if flag:
+        import os
+
+        from ntscale.model.hub import TRUST_PICKLE_ENV
+
+        os.environ[TRUST_PICKLE_ENV] = "1"
 
 
 def command_line() -> str:

@@ -41,6 +41,27 @@ def hub_offline() -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+# Owners whose published jax_model/*.joblib pickles are loaded without --trust-pickle.
+TRUSTED_OWNERS = ("InstaDeepAI",)
+TRUST_PICKLE_ENV = "NTSCALE_TRUST_PICKLE"
+
+
+def pickle_trusted(repo_id: str) -> bool:
+    """Whether a hub repository's joblib pickle may be loaded (its owner, or the user says so)."""
+    if repo_id.split("/")[0] in TRUSTED_OWNERS:
+        return True
+    return os.environ.get(TRUST_PICKLE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _untrusted_pickle_error(repo_id: str, what: str) -> CheckpointError:
+    return CheckpointError(
+        f"{what} has no safetensors or PyTorch weights, only a joblib pickle "
+        f"(jax_model/{PYTREE}), and a pickle can run any code when loaded; only "
+        f"{', '.join(TRUSTED_OWNERS)} repositories are trusted by default. If you trust "
+        f"{repo_id.split('/')[0]!r}, pass --trust-pickle (or set {TRUST_PICKLE_ENV}=1)"
+    )
+
+
 def download_checkpoint(repo_id: str, *, model_name: str | None = None) -> Path:
     """Fetch a hub checkpoint (or find it in the cache) and return its local folder.
 
@@ -56,6 +77,14 @@ def download_checkpoint(repo_id: str, *, model_name: str | None = None) -> Path:
     offline = hub_offline()
     what = f"model {model_name!r} ({repo_id})" if model_name else f"hub repository {repo_id!r}"
     try:
+        if repo_id.split("/")[0] not in TRUSTED_OWNERS:
+            # Any other repository: its safetensors/PyTorch weights first, a pickle only if
+            # the user trusts it.
+            folder = _hf_layout(repo_id, cache=cache, offline=offline)
+            if folder is not None:
+                return folder
+            if not pickle_trusted(repo_id):
+                raise _untrusted_pickle_error(repo_id, what)
         try:
             kwargs = {"cache_dir": cache, "local_files_only": offline}
             hp = hf_hub_download(repo_id, f"jax_model/{HYPERPARAMS}", **kwargs)
@@ -79,6 +108,8 @@ def download_checkpoint(repo_id: str, *, model_name: str | None = None) -> Path:
                     )
                 )
             return folder
+    except CheckpointError:
+        raise
     except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as e:
         if offline:
             hint = (
@@ -91,3 +122,18 @@ def download_checkpoint(repo_id: str, *, model_name: str | None = None) -> Path:
             f"cannot get {what} from the Hugging Face hub (cache folder {cache}): {hint}. "
             f"Cause: {type(e).__name__}: {e}"
         ) from e
+
+
+def _hf_layout(repo_id: str, *, cache: Path, offline: bool) -> Path | None:
+    """The repository's Hugging Face layout folder, if it has weights (None otherwise)."""
+    for patterns in (_HF_PATTERNS, _HF_BIN_PATTERNS):
+        folder = Path(
+            snapshot_download(
+                repo_id, cache_dir=cache, local_files_only=offline, allow_patterns=patterns
+            )
+        )
+        if (folder / "config.json").is_file() and (
+            any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
+        ):
+            return folder
+    return None
