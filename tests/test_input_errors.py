@@ -163,3 +163,41 @@ def test_debug_keeps_the_traceback(capsys, tmp_path):
     vcf = indexed_vcf(BAD_VCF / "formatmissing.vcf", tmp_path)
     with pytest.raises(InputError, match="declares no GT"):
         main(["--debug", *embed_args(fa, tmp_path / "o.zarr", "--vcf", str(vcf))])
+
+
+def test_truncated_vcf_is_refused_not_read_as_fewer_variants(capsys, tmp_path):
+    src = EXAMPLE / "data" / "chr20_2mb.vcf.gz"
+    vcf = tmp_path / "cut.vcf.gz"
+    vcf.write_bytes(src.read_bytes()[:100_000])  # the index still covers the whole file
+    shutil.copy(str(src) + ".csi", str(vcf) + ".csi")
+    fa = EXAMPLE / "data" / "chr20_2mb.fa.gz"
+    args = embed_args(fa, tmp_path / "o.zarr", "--vcf", str(vcf), "--samples", "HG00096")
+    code, err = run(capsys, *args)
+    assert code == 2
+    assert f"{vcf}: the VCF/BCF has no BGZF end-of-file block: it is truncated" in one_error_line(
+        err
+    )
+
+
+def test_corrupt_vcf_index(capsys, tmp_path):
+    src = EXAMPLE / "data" / "chr20_2mb.vcf.gz"
+    vcf = tmp_path / "v.vcf.gz"
+    shutil.copy(src, vcf)
+    (tmp_path / "v.vcf.gz.csi").write_bytes(b"\x1f\x8b" * 50)  # not an index
+    bed = tmp_path / "r.bed"
+    bed.write_text("20\t1000000\t1001200\n")
+    fa = EXAMPLE / "data" / "chr20_2mb.fa.gz"
+    args = embed_args(fa, tmp_path / "o.zarr", "--vcf", str(vcf), "--samples", "HG00096")
+    code, err = run(capsys, *args, "--regions", str(bed))
+    assert code == 2
+    line = one_error_line(err)
+    assert f"{vcf}: 20:1000001-1000600: cannot use the VCF's index" in line
+    assert f"bcftools index -f {vcf}" in line
+
+
+def test_not_a_fasta(capsys, tmp_path):
+    fa = tmp_path / "notes.fa"
+    fa.write_text("not a fasta\n")
+    code, err = run(capsys, *embed_args(fa, tmp_path / "o.zarr"))
+    assert code == 2
+    assert f"{fa}: htslib cannot index it: this is not a FASTA file" in one_error_line(err)

@@ -75,6 +75,14 @@ def ensure_fasta_index(path: str | os.PathLike[str]) -> Path:
     try:
         pysam.faidx(str(p))
     except (pysam.utils.SamtoolsError, OSError) as e:
+        with open(p, "rb") as fh:
+            head = fh.read(60)
+        if not head.lstrip().startswith(b">") and kind == "plain":
+            raise InputError(
+                f"htslib cannot index it: this is not a FASTA file (it starts with {head!r}, "
+                "not a '>NAME' header line)",
+                path=p,
+            ) from e
         raise InputError(f"could not build the FASTA index ({e}); {fix}", path=p) from e
     if not fai.is_file():
         raise InputError(f"htslib wrote no index at {fai}; {fix}", path=p)

@@ -71,6 +71,10 @@ def _index_of(path: Path) -> Path | None:
     return None
 
 
+# The empty block that ends every complete BGZF file (SAM/BAM spec, section 4.1.2).
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
 def check_vcf(path: str | os.PathLike[str]) -> Path:
     """Check that a VCF/BCF exists, is BGZF-compressed and indexed; return its path.
 
@@ -90,6 +94,15 @@ def check_vcf(path: str | os.PathLike[str]) -> Path:
             f"`bgzip -c {p} > {p}.gz && tabix -p vcf {p}.gz` (or `bcftools view -Oz -W`)",
             path=p,
         )
+    with open(p, "rb") as fh:
+        fh.seek(max(0, p.stat().st_size - len(_BGZF_EOF)))
+        if fh.read() != _BGZF_EOF:
+            # htslib answers region queries past the cut with nothing: silent missing variants
+            raise InputError(
+                "the VCF/BCF has no BGZF end-of-file block: it is truncated (an interrupted "
+                "copy or download?); fetch or write it again",
+                path=p,
+            )
     if _index_of(p) is None:
         is_bcf = p.name.endswith(".bcf")
         cmd = f"bcftools index {p}" if is_bcf else f"bcftools index {p}` or `tabix -p vcf {p}"
@@ -250,6 +263,13 @@ class VariantReader:
                 except StopIteration:
                     break
                 except Exception as e:  # cyvcf2 raises bare Exception for htslib parse errors
+                    if "index" in str(e):
+                        raise InputError(
+                            f"cannot use the VCF's index ({e}); rebuild it with "
+                            f"`bcftools index -f {self.path}`",
+                            path=self.path,
+                            record=region,
+                        ) from e
                     after = f"the record after {records[-1]}" if records else "the first record"
                     raise InputError(
                         f"malformed VCF record: htslib cannot parse {after} in {region} ({e}); "
