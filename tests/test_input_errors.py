@@ -201,3 +201,19 @@ def test_not_a_fasta(capsys, tmp_path):
     code, err = run(capsys, *embed_args(fa, tmp_path / "o.zarr"))
     assert code == 2
     assert f"{fa}: htslib cannot index it: this is not a FASTA file" in one_error_line(err)
+
+
+def test_an_unexpected_exception_is_one_line_too(capsys, tmp_path, monkeypatch):
+    """Whatever no boundary caught still gives one line (exit 1); --debug shows it all."""
+    import ntscale.genome.fasta as fasta_mod
+
+    def broken(*_a, **_k):
+        raise KeyError("no such thing")
+
+    monkeypatch.setattr(fasta_mod, "check_fai", broken)
+    fa = write_fasta(tmp_path / "g.fa", ("1",))
+    code, err = run(capsys, *embed_args(fa, tmp_path / "o.zarr"))
+    assert code == 1
+    assert one_error_line(err).startswith("error: unexpected KeyError: 'no such thing'; rerun")
+    with pytest.raises(KeyError):
+        main(["--debug", *embed_args(fa, tmp_path / "o.zarr")])

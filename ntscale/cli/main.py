@@ -101,4 +101,14 @@ def main(argv: list[str] | None = None) -> None:
         if hasattr(err, "show") and isinstance(getattr(err, "exit_code", None), int):
             err.show()
             sys.exit(err.exit_code)
-        raise
+        if _state["debug"]:
+            raise
+        # Last resort: an exception no boundary turned into an ntscale error is still one
+        # line (exit 1, not 2: it is ntscale's fault until shown otherwise).
+        typer.secho(
+            f"error: unexpected {type(err).__name__}: {err}; rerun with --debug for the "
+            "traceback, and please report it",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        sys.exit(1)
