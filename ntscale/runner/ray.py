@@ -201,6 +201,9 @@ def run_ray(
             if stop:  # units in flight die with their actors, unmarked: redone on resume
                 for a in actors.values():
                     _kill_quietly(a)
+                # Their calls fail once the processes are gone: only then is the count final.
+                if in_flight:
+                    ray.wait(list(in_flight), num_returns=len(in_flight), timeout=10.0)
                 raise stop.interrupted(done=job.n_done(), total=total)
             for i in sorted(ready_actors):
                 while queue and load[i] < in_flight_per_actor:

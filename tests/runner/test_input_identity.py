@@ -5,13 +5,9 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import signal
-import subprocess
 
 import pysam
 import pytest
-from test_interrupt import interrupt_run
-from test_resume import embed_cmd
 
 from ntscale.errors import StoreError
 from ntscale.runner.embed_job import EmbedJob
@@ -90,17 +86,3 @@ def test_vcf_rewritten_and_reindexed_is_refused(small_config, example, tmp_path)
     pysam.tabix_index(str(vcf), preset="vcf", csi=True, force=True)
     msg = refused(cfg)
     assert "inputs.vcf.index_sha256" in msg
-
-
-@pytest.mark.slow
-def test_bed_edited_after_an_interrupted_run_is_refused_by_the_cli(example, tmp_path):
-    bed = tmp_path / "r.bed"
-    bed.write_text("20\t1000000\t1006000\n")
-    out = tmp_path / "edited.zarr"
-    cmd = embed_cmd(example, out, bed)
-    rc, _ = interrupt_run(cmd, out, signal.SIGINT)
-    assert rc == 130
-    bed.write_text("20\t1100000\t1106000\n")
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2, r.stderr
-    assert "inputs.regions.sha256" in r.stderr and "Traceback" not in r.stderr

@@ -39,7 +39,7 @@ def resume_to_completion(cmd: list[str], out) -> None:
     assert done_count(out) == N_UNITS
 
 
-def test_local_run_interrupted_exits_130_and_resumes(example, tmp_path):
+def test_local_run_interrupted_exits_130_refuses_an_edited_input_and_resumes(example, tmp_path):
     bed = tmp_path / "r.bed"
     bed.write_text("20\t1000000\t1006000\n")
     out = tmp_path / "int.zarr"
@@ -50,6 +50,13 @@ def test_local_run_interrupted_exits_130_and_resumes(example, tmp_path):
     assert 1 <= done < N_UNITS
     assert f"interrupted: {done} of {N_UNITS} units done; run the same command to resume" in err
     assert "Traceback" not in err
+    # The BED edited in place between the interrupted run and its re-run: refused by name.
+    bed.write_text("20\t1100000\t1106000\n")
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert "inputs.regions.sha256" in r.stderr and "Traceback" not in r.stderr
+    assert done_count(out) == done
+    bed.write_text("20\t1000000\t1006000\n")  # the original content resumes
     resume_to_completion(cmd, out)
 
 
