@@ -157,120 +157,120 @@ def run_ray(
     started = _connect(address, num_cpus)
     actors: dict[int, object] = {}
     total = job.n_units()
-    # After _connect: ray.init installs its own SIGTERM handler, which this one overrides.
-    signals = catch_signals(then="stopping the actors; their units in flight are redone on resume")
-    stop = signals.__enter__()  # left in the `finally` below, after the actors are killed
-    try:
-        job_ref = ray.put(job)
-        n_slots, use_gpu = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
-        n_slots = min(n_slots, len(pending_ids))
-        resources = {"num_gpus": 1} if use_gpu else {"num_cpus": cpus_per_actor}
-        actor_cls = ray.remote(UnitActor).options(
-            max_concurrency=max(1, in_flight_per_actor),
-            max_restarts=0,
-            runtime_env={"env_vars": {**RAY_ENV, **forwarded_env()}},
-            **resources,
-        )
-        starting: dict = {}  # ready() ref -> actor index
-        ready_actors: set[int] = set()
-        next_index = 0
+    # After _connect: ray.init installs its own SIGTERM handler, which this one overrides;
+    # the old one is back once the actors are killed and Ray is shut down.
+    then = "stopping the actors; their units in flight are redone on resume"
+    with catch_signals(then=then) as stop:
+        try:
+            job_ref = ray.put(job)
+            n_slots, use_gpu = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
+            n_slots = min(n_slots, len(pending_ids))
+            resources = {"num_gpus": 1} if use_gpu else {"num_cpus": cpus_per_actor}
+            actor_cls = ray.remote(UnitActor).options(
+                max_concurrency=max(1, in_flight_per_actor),
+                max_restarts=0,
+                runtime_env={"env_vars": {**RAY_ENV, **forwarded_env()}},
+                **resources,
+            )
+            starting: dict = {}  # ready() ref -> actor index
+            ready_actors: set[int] = set()
+            next_index = 0
 
-        def spawn() -> None:
-            nonlocal next_index
-            i, next_index = next_index, next_index + 1
-            actors[i] = actor_cls.remote(job_ref, i, cpus_per_actor, gpu_memory_fraction)
-            starting[actors[i].ready.remote()] = i
+            def spawn() -> None:
+                nonlocal next_index
+                i, next_index = next_index, next_index + 1
+                actors[i] = actor_cls.remote(job_ref, i, cpus_per_actor, gpu_memory_fraction)
+                starting[actors[i].ready.remote()] = i
 
-        def retire(i: int) -> None:
-            ready_actors.discard(i)
-            _kill_quietly(actors.pop(i))
+            def retire(i: int) -> None:
+                ready_actors.discard(i)
+                _kill_quietly(actors.pop(i))
 
-        for _ in range(n_slots):
-            spawn()
-        load: Counter[int] = Counter()
-        queue = deque(pending_ids)
-        in_flight: dict = {}
-        retries: Counter[int] = Counter()
-        start_failures = 0  # consecutive actors that died before they were ready
-        last_scale_check = last_progress = time.monotonic()
-        log.info(
-            "running %d units on %d %s actors", len(queue), n_slots, "GPU" if use_gpu else "CPU"
-        )
+            for _ in range(n_slots):
+                spawn()
+            load: Counter[int] = Counter()
+            queue = deque(pending_ids)
+            in_flight: dict = {}
+            retries: Counter[int] = Counter()
+            start_failures = 0  # consecutive actors that died before they were ready
+            last_scale_check = last_progress = time.monotonic()
+            log.info(
+                "running %d units on %d %s actors", len(queue), n_slots, "GPU" if use_gpu else "CPU"
+            )
 
-        while queue or in_flight:
-            if stop:  # units in flight die with their actors, unmarked: redone on resume
-                for a in actors.values():
-                    _kill_quietly(a)
-                # Their calls fail once the processes are gone: only then is the count final.
-                if in_flight:
-                    ray.wait(list(in_flight), num_returns=len(in_flight), timeout=10.0)
-                raise stop.interrupted(done=job.n_done(), total=total)
-            for i in sorted(ready_actors):
-                while queue and load[i] < in_flight_per_actor:
-                    unit = queue.popleft()
-                    in_flight[actors[i].run.remote(unit)] = (unit, i)
-                    load[i] += 1
-            ready, _ = ray.wait([*in_flight, *starting], num_returns=1, timeout=1.0)
-            for ref in ready:
-                if ref in starting:
-                    i = starting.pop(ref)
+            while queue or in_flight:
+                if stop:  # units in flight die with their actors, unmarked: redone on resume
+                    for a in actors.values():
+                        _kill_quietly(a)
+                    # Their calls fail once the processes are gone: only then is the count final.
+                    if in_flight:
+                        ray.wait(list(in_flight), num_returns=len(in_flight), timeout=10.0)
+                    raise stop.interrupted(done=job.n_done(), total=total)
+                for i in sorted(ready_actors):
+                    while queue and load[i] < in_flight_per_actor:
+                        unit = queue.popleft()
+                        in_flight[actors[i].run.remote(unit)] = (unit, i)
+                        load[i] += 1
+                ready, _ = ray.wait([*in_flight, *starting], num_returns=1, timeout=1.0)
+                for ref in ready:
+                    if ref in starting:
+                        i = starting.pop(ref)
+                        try:
+                            ray.get(ref)
+                            ready_actors.add(i)
+                        except RayTaskError as e:  # the worker's set-up raised: same on every actor
+                            raise _cause(e) from e
+                        except RayActorError as e:  # the process died while starting
+                            start_failures += 1
+                            if start_failures >= MAX_START_FAILURES:
+                                raise _start_failure(e, start_failures) from e
+                            log.warning("actor %d died while starting (%s); replacing it", i, e)
+                            retire(i)
+                            spawn()
+                        else:
+                            start_failures = 0
+                        continue
+                    unit, i = in_flight.pop(ref)
+                    load[i] -= 1
                     try:
-                        ray.get(ref)
-                        ready_actors.add(i)
-                    except RayTaskError as e:  # the worker's set-up raised: same on every actor
-                        raise _cause(e) from e
-                    except RayActorError as e:  # the process died while starting
-                        start_failures += 1
-                        if start_failures >= MAX_START_FAILURES:
-                            raise _start_failure(e, start_failures) from e
-                        log.warning("actor %d died while starting (%s); replacing it", i, e)
+                        tracker.update(ray.get(ref))
+                        last_progress = time.monotonic()
+                    except RayTaskError as e:
+                        err = _cause(e)
+                        err.add_note(f"while running unit {unit} on Ray actor {i}")
+                        raise err from e
+                    except (ActorDiedError, ActorUnavailableError, RayActorError) as e:
+                        queue.appendleft(unit)
+                        if i not in actors:  # its actor already failed another unit: no blame
+                            continue
+                        retries[unit] += 1
+                        if retries[unit] > max_unit_retries:
+                            raise ClusterError(
+                                f"unit {unit} was running when its actor died "
+                                f"{retries[unit]} times; last error: {e}"
+                            ) from e
+                        log.warning("actor %d died on unit %d; retrying on a new actor", i, unit)
                         retire(i)
                         spawn()
-                    else:
-                        start_failures = 0
-                    continue
-                unit, i = in_flight.pop(ref)
-                load[i] -= 1
-                try:
-                    tracker.update(ray.get(ref))
-                    last_progress = time.monotonic()
-                except RayTaskError as e:
-                    err = _cause(e)
-                    err.add_note(f"while running unit {unit} on Ray actor {i}")
-                    raise err from e
-                except (ActorDiedError, ActorUnavailableError, RayActorError) as e:
-                    queue.appendleft(unit)
-                    if i not in actors:  # its actor already failed another unit: no blame
-                        continue
-                    retries[unit] += 1
-                    if retries[unit] > max_unit_retries:
-                        raise ClusterError(
-                            f"unit {unit} was running when its actor died {retries[unit]} times; "
-                            f"last error: {e}"
-                        ) from e
-                    log.warning("actor %d died on unit %d; retrying on a new actor", i, unit)
-                    retire(i)
-                    spawn()
-            now = time.monotonic()
-            if not ready_actors and not in_flight and now - last_progress > actor_start_timeout:
-                raise ClusterError(
-                    f"no Ray actor could start within {actor_start_timeout:.0f} s; each needs "
-                    f"{resources} and the cluster has {ray.cluster_resources()}"
-                )
-            if now - last_scale_check > _SCALE_CHECK_SECONDS:
-                last_scale_check = now
-                # Pick up nodes added to the cluster since the start (autoscaling).
-                want, _ = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
-                while len(actors) < min(want, len(actors) + len(queue)):
-                    spawn()
-                    log.info("cluster grew: started actor %d", next_index - 1)
-    finally:
-        for a in actors.values():
-            _kill_quietly(a)
-        tracker.close()
-        if started:
-            ray.shutdown()
-        signals.__exit__(None, None, None)
+                now = time.monotonic()
+                if not ready_actors and not in_flight and now - last_progress > actor_start_timeout:
+                    raise ClusterError(
+                        f"no Ray actor could start within {actor_start_timeout:.0f} s; each needs "
+                        f"{resources} and the cluster has {ray.cluster_resources()}"
+                    )
+                if now - last_scale_check > _SCALE_CHECK_SECONDS:
+                    last_scale_check = now
+                    # Pick up nodes added to the cluster since the start (autoscaling).
+                    want, _ = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
+                    while len(actors) < min(want, len(actors) + len(queue)):
+                        spawn()
+                        log.info("cluster grew: started actor %d", next_index - 1)
+        finally:
+            for a in actors.values():
+                _kill_quietly(a)
+            tracker.close()
+            if started:
+                ray.shutdown()
     return job.finish(tracker.results, seconds=tracker.elapsed) | {"progress": tracker.summary()}
 
 

@@ -47,7 +47,7 @@ def test_local_run_interrupted_exits_130_refuses_an_edited_input_and_resumes(exa
     rc, err = interrupt_run(cmd, out, signal.SIGINT)
     assert rc == 130, err
     done = done_count(out)
-    assert 1 <= done < N_UNITS
+    assert 1 <= done < N_UNITS, err
     assert f"interrupted: {done} of {N_UNITS} units done; run the same command to resume" in err
     assert "Traceback" not in err
     # The BED edited in place between the interrupted run and its re-run: refused by name.
@@ -66,10 +66,11 @@ def test_ray_run_terminated_exits_143_and_resumes(example, tmp_path):
     bed.write_text("20\t1000000\t1006000\n")
     out = tmp_path / "int_ray.zarr"
     cmd = [*embed_cmd(example, out, bed), "--ray", "local", "--max-actors", "1"]
-    rc, err = interrupt_run(cmd, out, signal.SIGTERM, delay="1.0")
+    # Long units: a loaded machine must not finish the run before the driver reacts.
+    rc, err = interrupt_run(cmd, out, signal.SIGTERM, delay="2.5")
     assert rc == 143, err
     done = done_count(out)
-    assert 1 <= done < N_UNITS
+    assert 1 <= done < N_UNITS, err
     assert f"interrupted: {done} of {N_UNITS} units done; run the same command to resume" in err
     assert "Traceback" not in err
     resume_to_completion(cmd, out)
