@@ -152,7 +152,12 @@ def check_fai(fasta: Path, fai: Path, gzi: Path | None) -> list[FaiEntry]:
                 path=fasta,
                 record=f".fai line {n}",
             )
-        if last is not None and reader.read(last.end_offset(), last.end_offset() + 64).strip():
+        tail = reader.read(last.end_offset(), last.end_offset() + 256) if last else b""
+        if tail.strip():
+            if tail.lstrip().startswith(b">"):  # a record htslib skipped: a repeated name?
+                _refuse(
+                    fasta, fai, n, entries, begin=last.end_offset(), head=tail, names=names, fix=fix
+                )
             raise InputError(
                 f"the FASTA has more data after the last indexed contig {last.name!r} "
                 f"({last.length:,} bp in the .fai); {fix}",
@@ -182,12 +187,15 @@ def _refuse(
     names: dict[str, int],
     fix: str,
 ) -> None:
-    """Raise the InputError for a contig whose header is not where the .fai says."""
-    e = entries[i]
+    """Raise the InputError for a contig whose header is not where the .fai says.
+
+    `i == len(entries)` stands for the data after the last indexed contig.
+    """
     prev = entries[i - 1].name if i > 0 else None
     line = head.lstrip(b"\r\n").split(b"\n", 1)[0]
     found = line[1:].split(None, 1)[0].decode("utf-8", "replace") if line.startswith(b">") else ""
-    if found and found != e.name and found in names and names[found] < i:
+    expected = entries[i].name if i < len(entries) else None
+    if found and found != expected and found in names and names[found] < i:
         after = f" after contig {prev!r}" if prev else ""
         raise InputError(
             f"duplicate contig name {found!r}: a second record >{found} follows the first "
@@ -203,6 +211,13 @@ def _refuse(
         if not head
         else "no header"
     )
+    if i == len(entries):
+        raise InputError(
+            f"the FASTA has a record after the last indexed contig {prev!r} ({what}); {fix}",
+            path=fai,
+            record=f"byte {begin:,}",
+        )
+    e = entries[i]
     raise InputError(
         f"the .fai does not match the FASTA: contig {e.name!r} (.fai line {i + 1}) should "
         f"start after its header line, but the file has {what} there; {fix}",

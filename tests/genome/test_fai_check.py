@@ -79,9 +79,11 @@ def test_edited_length_with_old_index_is_refused(tmp_path):
         FastaSource(fa)
 
 
-def test_duplicate_contig_name_is_an_error_naming_both_records(tmp_path):
+@pytest.mark.parametrize("last", [False, True])
+def test_duplicate_contig_name_is_an_error_naming_both_records(tmp_path, last):
     fa = tmp_path / "dup.fa"
-    fa.write_text(">a\nACGT\n>b\nTTTT\n>a\nGGGG\n>c\nCCCC\n")
+    tail = "" if last else ">c\nCCCC\n"
+    fa.write_text(">a\nACGT\n>b\nTTTT\n>a\nGGGG\n" + tail)
     with pytest.raises(InputError) as e:
         FastaSource(fa)
     msg = str(e.value)
