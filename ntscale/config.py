@@ -36,6 +36,8 @@ class ExecutionConfig:
     gpu_memory_fraction: float = 0.9
     max_in_flight_per_actor: int = 2
     max_unit_retries: int = 3
+    # seconds without a ready actor (nor progress) before a Ray run stops, naming resources
+    actor_start_timeout: float = 900.0
     batch_size: int = 8
     dtype: str = "auto"  # bf16 on GPU/TPU, fp32 on CPU (runner/precision.py)
     progress: bool = True
@@ -57,7 +59,8 @@ class EmbedConfig:
     samples: tuple[str, ...] = ()  # empty with a VCF: every sample
     unphased: str = "error"
     ref_mismatch: str = "error"
-    contig_map: Mapping[str, str] = field(default_factory=dict)
+    # FASTA name -> VCF name, or "auto" (add or strip a 'chr' prefix where that matches)
+    contig_map: Mapping[str, str] | str = field(default_factory=dict)
     window_bp: int | None = None  # None (or "max"): the model's maximum
     stride_bp: int | None = None  # None: = window_bp
     strands: str = "forward"
@@ -78,6 +81,11 @@ class EmbedConfig:
                 raise ConfigError(f"{name} must be a positive number of bp, got {v!r}")
         if self.unit_windows <= 0:
             raise ConfigError(f"unit_windows must be positive, got {self.unit_windows!r}")
+        _check_contig_map(self.contig_map)
+        if self.samples and not self.vcf:
+            raise ConfigError(
+                "samples were given without a VCF; pass --vcf (samples choose haplotypes of it)"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,8 +138,45 @@ def _check_common(strands: str, execution: ExecutionConfig, layers: tuple[int, .
     _check_choice("dtype", execution.dtype, VALID_DTYPES)
     if execution.batch_size <= 0:
         raise ConfigError(f"batch_size must be positive, got {execution.batch_size!r}")
+    if execution.max_actors is not None and execution.max_actors < 1:
+        raise ConfigError(
+            f"max_actors must be at least 1 (leave it out for no cap), got {execution.max_actors!r}"
+        )
+    if execution.actor_start_timeout <= 0:
+        raise ConfigError(
+            f"actor_start_timeout must be positive seconds, got {execution.actor_start_timeout!r}"
+        )
     if any(layer <= 0 for layer in layers):
         raise ConfigError(f"layers are numbered from 1, got {list(layers)!r}")
+
+
+def _check_contig_map(value: object) -> None:
+    if value == "auto":
+        return
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigError(
+            "contig_map must be 'auto' or a mapping of FASTA contig name to VCF contig name "
+            f"(e.g. {{chr20: '20'}}); got {value!r}"
+        )
+
+
+def parse_contig_map(text: str) -> Mapping[str, str] | str:
+    """'auto' or 'FASTA=VCF,FASTA=VCF' (the --contig-map flag) as a contig_map value."""
+    if text.strip() == "auto":
+        return "auto"
+    pairs = [p.strip() for p in text.replace(",", " ").split() if p.strip()]
+    out = {}
+    for pair in pairs:
+        fa, sep, vcf = pair.partition("=")
+        if not sep or not fa or not vcf:
+            raise ConfigError(
+                f"--contig-map takes 'auto' or FASTA=VCF pairs such as chr20=20,chr21=21; "
+                f"got {text!r}"
+            )
+        out[fa] = vcf
+    return out
 
 
 def _check_choice(name: str, value: object, valid: tuple[str, ...]) -> None:
@@ -175,12 +220,19 @@ def build_config(cls: type, values: Mapping[str, Any], *, source: str = "setting
             f"unknown setting(s) {', '.join(unknown)} in {source}; "
             f"valid settings: {', '.join(valid)}"
         )
+    _check_types(own_fields, values, source=source)
+    _check_types(
+        {f.name: f for f in dataclasses.fields(ExecutionConfig)}, exec_values, source=source
+    )
     for name, f in own_fields.items():
         if name in values and values[name] is not None and "tuple" in str(f.type):
             v = values[name]
             values[name] = tuple(v) if isinstance(v, list | tuple) else (v,)
     if "execution" in own_fields:
-        values["execution"] = ExecutionConfig(**exec_values)
+        try:
+            values["execution"] = ExecutionConfig(**exec_values)
+        except TypeError as e:
+            raise ConfigError(f"invalid settings in {source}: {e}") from e
     missing = [
         n
         for n, f in own_fields.items()
@@ -194,6 +246,39 @@ def build_config(cls: type, values: Mapping[str, Any], *, source: str = "setting
         return cls(**values)
     except TypeError as e:
         raise ConfigError(f"invalid settings in {source}: {e}") from e
+    except ConfigError as e:
+        if source in str(e):
+            raise
+        raise ConfigError(f"{e} (in {source})") from e
+
+
+# The scalar type a field's annotation asks for (annotations are strings here).
+_SCALARS = (("bool", bool), ("int", int), ("float", float), ("str", str))
+
+
+def _check_types(fields: Mapping[str, Any], values: Mapping[str, Any], *, source: str) -> None:
+    """Every scalar setting has its field's type: 600.7 is not an int, "12" not a number.
+
+    YAML gives floats for 600.7 and strings for quoted numbers; dataclasses check nothing,
+    so without this a float window length would give windows of varying length.
+    """
+    for name, value in values.items():
+        f = fields.get(name)
+        if f is None or value is None:
+            continue
+        ann = str(f.type).replace(" ", "")
+        options = set(ann.split("|"))
+        want = next((t for key, t in _SCALARS if key in options), None)
+        if want is None or "Mapping[str,str]" in options and isinstance(value, Mapping):
+            continue
+        if "str" in options and isinstance(value, str):
+            continue
+        ok = isinstance(value, want) and not (want is not bool and isinstance(value, bool))
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+            raise ConfigError(f"setting {name!r} in {source} must be {kind[want]}, got {value!r}")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

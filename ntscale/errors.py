@@ -57,3 +57,9 @@ class StoreError(NtscaleError, ValueError):
 
 class ClusterError(NtscaleError, RuntimeError):
     """A Ray cluster or job could not be reached, or a job failed."""
+
+
+class Interrupted(NtscaleError):
+    """A run stopped by SIGINT/SIGTERM; exit code 130 (INT) or 143 (TERM), store resumable."""
+
+    exit_code: int = 130

@@ -12,6 +12,7 @@ from ntscale.cli.common import (
     MODEL,
     OUTPUTS,
     WINDOWS,
+    ActorStartTimeoutOpt,
     BatchSizeOpt,
     ConfigOpt,
     DtypeOpt,
@@ -21,6 +22,7 @@ from ntscale.cli.common import (
     OutOpt,
     ProgressOpt,
     RayOpt,
+    TrustPickleOpt,
     WindowOpt,
     command_line,
     merge_settings,
@@ -28,9 +30,10 @@ from ntscale.cli.common import (
     parse_str_list,
     print_summary,
     run_job,
+    trust_pickle,
 )
 from ntscale.cli.main import app
-from ntscale.config import EmbedConfig, build_config
+from ntscale.config import EmbedConfig, build_config, parse_contig_map
 
 Opt = typer.Option
 
@@ -107,10 +110,19 @@ def embed(
     unit_windows: Annotated[
         int | None, Opt(rich_help_panel=EXECUTION, help="Windows per work unit (= store chunk).")
     ] = None,
+    contig_map: Annotated[
+        str | None,
+        Opt(
+            rich_help_panel=INPUT,
+            help="VCF contig names: 'auto' (add/strip 'chr') or FASTA=VCF pairs, comma-separated.",
+        ),
+    ] = None,
     batch_size: BatchSizeOpt = None,
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
     max_actors: MaxActorsOpt = None,
+    actor_start_timeout: ActorStartTimeoutOpt = None,
+    trust_pickle_: TrustPickleOpt = False,
     config: ConfigOpt = None,
     progress: ProgressOpt = None,
     dry_run: Annotated[
@@ -129,6 +141,7 @@ def embed(
     """Embed every window of a genome (or of VCF haplotypes) and write a Zarr store."""
     from ntscale.runner.embed_job import EmbedJob
 
+    trust_pickle(trust_pickle_)
     settings = merge_settings(
         config,
         {
@@ -150,11 +163,13 @@ def embed(
             "per_token": per_token,
             "cls": cls,
             "unphased": unphased,
+            "contig_map": parse_contig_map(contig_map) if contig_map is not None else None,
             "unit_windows": unit_windows,
             "batch_size": batch_size,
             "dtype": dtype,
             "ray": ray,
             "max_actors": max_actors,
+            "actor_start_timeout": actor_start_timeout,
             "progress": progress,
         },
     )

@@ -12,6 +12,7 @@ from ntscale.cli.common import (
     MODEL,
     OUTPUTS,
     WINDOWS,
+    ActorStartTimeoutOpt,
     BatchSizeOpt,
     ConfigOpt,
     DtypeOpt,
@@ -21,6 +22,7 @@ from ntscale.cli.common import (
     OutOpt,
     ProgressOpt,
     RayOpt,
+    TrustPickleOpt,
     WindowOpt,
     command_line,
     merge_settings,
@@ -28,6 +30,7 @@ from ntscale.cli.common import (
     parse_str_list,
     print_summary,
     run_job,
+    trust_pickle,
 )
 from ntscale.cli.main import app
 from ntscale.config import build_config
@@ -86,6 +89,8 @@ def score(
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
     max_actors: MaxActorsOpt = None,
+    actor_start_timeout: ActorStartTimeoutOpt = None,
+    trust_pickle_: TrustPickleOpt = False,
     vcf_out: Annotated[
         str | None,
         Opt(
@@ -119,6 +124,7 @@ def score(
     from ntscale.runner.score_job import ScoreJob
     from ntscale.store.export import export_table, export_vcf
 
+    trust_pickle(trust_pickle_)
     settings = merge_settings(
         config,
         {
@@ -137,6 +143,7 @@ def score(
             "dtype": dtype,
             "ray": ray,
             "max_actors": max_actors,
+            "actor_start_timeout": actor_start_timeout,
             "vcf_out": vcf_out,
             "table_out": table_out,
             "progress": progress,

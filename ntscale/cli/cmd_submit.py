@@ -7,6 +7,7 @@ executed on the cluster with `--ray auto`; see cluster/README.md.
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import sys
 from typing import Annotated
 
@@ -42,18 +43,31 @@ def _echo_text(text: str) -> None:
     sys.stdout.flush()
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM while following logs: handled like Ctrl-C, exit 143."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def _follow(address: str | None, job_id: str) -> str:
+    """Stream a job's logs until it ends; Ctrl-C/SIGTERM stop following, never the job."""
     from ntscale.runner import submit as sub
 
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return sub.follow_logs(address, job_id, _echo_text)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         typer.secho(
             f"\nstopped following; job {job_id} keeps running "
-            f"(`ntscale jobs stop {job_id}` stops it)",
+            f"(`ntscale jobs stop {job_id}` stops it; `ntscale jobs logs {job_id} --follow` "
+            "follows it again)",
             err=True,
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(143 if isinstance(e, _Terminated) else 130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _finish(address: str | None, job_id: str, status: str) -> None:

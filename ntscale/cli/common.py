@@ -31,7 +31,17 @@ ModelOpt = Annotated[
     Opt(
         "--model",
         rich_help_panel=MODEL,
-        help="Published model name, checkpoint directory or hub repo id.",
+        help="Published model name, checkpoint directory or hub repo id. Warning: joblib "
+        "checkpoints are pickles that can run code; other hub repos need --trust-pickle.",
+    ),
+]
+TrustPickleOpt = Annotated[
+    bool,
+    Opt(
+        "--trust-pickle",
+        rich_help_panel=MODEL,
+        help="Allow joblib (pickle) weights from hub repos not owned by InstaDeepAI "
+        "(also NTSCALE_TRUST_PICKLE=1).",
     ),
 ]
 OutOpt = Annotated[
@@ -84,6 +94,14 @@ ProgressOpt = Annotated[
         "NTSCALE_PROGRESS_SECONDS (30).",
     ),
 ]
+ActorStartTimeoutOpt = Annotated[
+    float | None,
+    Opt(
+        "--actor-start-timeout",
+        rich_help_panel=EXECUTION,
+        help="Seconds to wait for a first Ray actor (or progress) before stopping (default 900).",
+    ),
+]
 
 
 def parse_int_list(value: str | None, *, name: str) -> tuple[int, ...] | None:
@@ -109,6 +127,16 @@ def merge_settings(config_path: str | None, cli_values: dict[str, Any]) -> dict[
     return merged
 
 
+def trust_pickle(flag: bool) -> None:
+    """--trust-pickle: set NTSCALE_TRUST_PICKLE=1 for this run (Ray actors inherit NTSCALE_*)."""
+    if flag:
+        import os
+
+        from ntscale.model.hub import TRUST_PICKLE_ENV
+
+        os.environ[TRUST_PICKLE_ENV] = "1"
+
+
 def command_line() -> str:
     return " ".join(shlex.quote(a) for a in ["ntscale", *sys.argv[1:]])
 
@@ -131,6 +159,7 @@ def run_job(job: Any, execution: ExecutionConfig, *, label: str) -> dict:
         gpu_memory_fraction=execution.gpu_memory_fraction,
         in_flight_per_actor=execution.max_in_flight_per_actor,
         max_unit_retries=execution.max_unit_retries,
+        actor_start_timeout=execution.actor_start_timeout,
         progress=progress,
         label=label,
     )

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ntscale import __version__
-from ntscale.errors import ConfigError, NtscaleError
+from ntscale.errors import ConfigError, Interrupted, NtscaleError
 
 app = typer.Typer(
     name="ntscale",
@@ -110,7 +110,13 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; print ntscale errors without a traceback and exit non-zero."""
     args = _expand_bare_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        cli_command().main(args=args, prog_name="ntscale", standalone_mode=False)
+        code = cli_command().main(args=args, prog_name="ntscale", standalone_mode=False)
+        # Without standalone mode, click returns (does not raise) a typer.Exit's code.
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
+    except Interrupted as err:  # not an error of the input: no "error:" prefix, no traceback
+        typer.secho(str(err), fg=typer.colors.YELLOW, err=True)
+        sys.exit(err.exit_code)
     except NtscaleError as err:
         if _state["debug"]:
             raise
@@ -126,4 +132,14 @@ def main(argv: list[str] | None = None) -> None:
         if hasattr(err, "show") and isinstance(getattr(err, "exit_code", None), int):
             err.show()
             sys.exit(err.exit_code)
-        raise
+        if _state["debug"]:
+            raise
+        # Last resort: an exception no boundary turned into an ntscale error is still one
+        # line (exit 1, not 2: it is ntscale's fault until shown otherwise).
+        typer.secho(
+            f"error: unexpected {type(err).__name__}: {err}; rerun with --debug for the "
+            "traceback, and please report it",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        sys.exit(1)

@@ -1,8 +1,9 @@
 """FASTA access: plain or BGZF-compressed, indexed with .fai (and .gzi), opened lazily.
 
-`FastaSource` reads contig names and lengths from the .fai text alone (no sequence I/O),
-so planning windows over a whole genome is cheap. pysam handles do not pickle, so the
-source pickles by path and each process reopens the file on its first `fetch`.
+`FastaSource` reads contig names and lengths from the .fai text, after checking that the
+.fai still matches the FASTA (a header at every recorded offset: genome/fai_check.py), so
+planning windows over a whole genome is cheap and never uses a stale index. pysam handles
+do not pickle, so the source pickles by path and each process reopens it on its first `fetch`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import pysam
 
 from ntscale.errors import InputError, MissingInputError
+from ntscale.genome.fai_check import check_fai
 
 logger = logging.getLogger(__name__)
 
@@ -73,30 +75,18 @@ def ensure_fasta_index(path: str | os.PathLike[str]) -> Path:
     try:
         pysam.faidx(str(p))
     except (pysam.utils.SamtoolsError, OSError) as e:
+        with open(p, "rb") as fh:
+            head = fh.read(60)
+        if not head.lstrip().startswith(b">") and kind == "plain":
+            raise InputError(
+                f"htslib cannot index it: this is not a FASTA file (it starts with {head!r}, "
+                "not a '>NAME' header line)",
+                path=p,
+            ) from e
         raise InputError(f"could not build the FASTA index ({e}); {fix}", path=p) from e
     if not fai.is_file():
         raise InputError(f"htslib wrote no index at {fai}; {fix}", path=p)
     return fai
-
-
-def read_fai(fai: str | os.PathLike[str]) -> tuple[tuple[str, int], ...]:
-    """(name, length) of every contig, in file order, from a .fai file."""
-    contigs = []
-    with open(fai) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            try:
-                contigs.append((fields[0], int(fields[1])))
-            except (IndexError, ValueError) as e:
-                raise InputError(
-                    "malformed .fai line (expected NAME<TAB>LENGTH...); delete the .fai and "
-                    "rebuild it",
-                    path=fai,
-                    record=f"line {lineno}",
-                ) from e
-    return tuple(contigs)
 
 
 class FastaSource:
@@ -109,7 +99,7 @@ class FastaSource:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._fai = ensure_fasta_index(self.path)
-        self.contigs: tuple[tuple[str, int], ...] = read_fai(self._fai)
+        self.contigs: tuple[tuple[str, int], ...] = _checked_contigs(self.path, self._fai)
         self._lengths = dict(self.contigs)
         self._handle: pysam.FastaFile | None = None
 
@@ -151,9 +141,25 @@ class FastaSource:
                 path=self.path,
                 record=f"{contig}:{start}-{end}",
             )
-        if self._handle is None:
-            self._handle = pysam.FastaFile(str(self.path))
-        return self._handle.fetch(contig, start, end)
+        try:
+            if self._handle is None:
+                self._handle = pysam.FastaFile(str(self.path))
+            seq = self._handle.fetch(contig, start, end)
+        except (OSError, ValueError) as e:  # htslib: truncated or corrupt blocks
+            raise InputError(
+                f"cannot read the sequence ({e}); the FASTA may be truncated or corrupt: "
+                "check it with `samtools faidx` (or `bgzip -t`) and replace it",
+                path=self.path,
+                record=f"{contig}:{start}-{end}",
+            ) from e
+        if len(seq) != end - start:
+            raise InputError(
+                f"htslib returned {len(seq):,} of {end - start:,} bp; the FASTA is truncated "
+                "or its index is stale: check it with `samtools faidx`",
+                path=self.path,
+                record=f"{contig}:{start}-{end}",
+            )
+        return seq
 
     def fai_digest(self) -> str:
         """sha256 (hex) of the .fai text: identifies the contig table in output metadata."""
@@ -163,6 +169,20 @@ class FastaSource:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+_CHECKED: dict[tuple, tuple[tuple[str, int], ...]] = {}
+
+
+def _checked_contigs(path: Path, fai: Path) -> tuple[tuple[str, int], ...]:
+    """The .fai's contigs after checking it matches the FASTA (once per process and version)."""
+    _, gzi = index_paths(path)
+    key = tuple(
+        (str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in (path, fai, gzi) if p is not None
+    )
+    if key not in _CHECKED:
+        _CHECKED[key] = tuple((e.name, e.length) for e in check_fai(path, fai, gzi))
+    return _CHECKED[key]
 
 
 def _some_names(names: tuple[str, ...], n: int = 5) -> str:

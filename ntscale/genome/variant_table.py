@@ -205,10 +205,37 @@ def read_variant_table(path: str | Path, *, contigs: Iterable[tuple[str, int]]) 
     )
     if table.n_variants == 0:
         raise InputError("the VCF has no records to score", path=path)
+    if extra and set(extra) >= set(rows["contig"]):
+        raise InputError(_no_common_contig(list(extra), list(lengths)), path=path)
     log.info(
         "%s: %d records, %d ALT rows, %s", path.name, n_records, table.n_variants, table.counts()
     )
     return table
+
+
+def _no_common_contig(vcf_names: list[str], fasta_names: list[str]) -> str:
+    """Why nothing can be scored (no VCF contig in the FASTA), with the likely fix."""
+    fasta = set(fasta_names)
+
+    def chr_variant(name: str) -> str:
+        return name[3:] if name.startswith("chr") else "chr" + name
+
+    by_chr = [c for c in vcf_names if chr_variant(c) in fasta]
+    shown_vcf = ", ".join(repr(c) for c in vcf_names[:5])
+    shown_fa = ", ".join(repr(c) for c in fasta_names[:5])
+    if by_chr:
+        fix = (
+            f"the names differ only by a 'chr' prefix (VCF {by_chr[0]!r}, FASTA "
+            f"{chr_variant(by_chr[0])!r}); rename the VCF's contigs, e.g. `bcftools annotate "
+            "--rename-chrs MAP.txt` with lines 'VCF_NAME FASTA_NAME' (score has no "
+            "contig_map; embed does)"
+        )
+    else:
+        fix = "check that the VCF was called on this reference (or rename its contigs)"
+    return (
+        f"no VCF contig is in the FASTA, so nothing can be scored (VCF: {shown_vcf}; "
+        f"FASTA: {shown_fa}); {fix}"
+    )
 
 
 __all__ = ["ScoreStatus", "VariantTable", "read_variant_table", "score_status_names"]

@@ -71,6 +71,10 @@ def _index_of(path: Path) -> Path | None:
     return None
 
 
+# The empty block that ends every complete BGZF file (SAM/BAM spec, section 4.1.2).
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
 def check_vcf(path: str | os.PathLike[str]) -> Path:
     """Check that a VCF/BCF exists, is BGZF-compressed and indexed; return its path.
 
@@ -90,6 +94,15 @@ def check_vcf(path: str | os.PathLike[str]) -> Path:
             f"`bgzip -c {p} > {p}.gz && tabix -p vcf {p}.gz` (or `bcftools view -Oz -W`)",
             path=p,
         )
+    with open(p, "rb") as fh:
+        fh.seek(max(0, p.stat().st_size - len(_BGZF_EOF)))
+        if fh.read() != _BGZF_EOF:
+            # htslib answers region queries past the cut with nothing: silent missing variants
+            raise InputError(
+                "the VCF/BCF has no BGZF end-of-file block: it is truncated (an interrupted "
+                "copy or download?); fetch or write it again",
+                path=p,
+            )
     if _index_of(p) is None:
         is_bcf = p.name.endswith(".bcf")
         cmd = f"bcftools index {p}" if is_bcf else f"bcftools index {p}` or `tabix -p vcf {p}"
@@ -130,6 +143,7 @@ class VariantReader:
         self._handle = None
         vcf = self._open_all()
         all_samples = tuple(vcf.samples)
+        has_gt = _declares_gt(vcf)
         self.vcf_contigs: tuple[str, ...] = tuple(vcf.seqnames)
         self._vcf_contig_set = frozenset(self.vcf_contigs)
         vcf.close()
@@ -150,6 +164,14 @@ class VariantReader:
                 raise ConfigError(f"sample(s) chosen twice: {', '.join(dups)}")
         if not chosen:
             raise InputError("the VCF has no samples, so no haplotype can be built", path=self.path)
+        if not has_gt:
+            raise InputError(
+                f"the VCF has {len(all_samples)} sample(s) but its header declares no GT "
+                "(genotype) FORMAT field, so no haplotype can be built; use a VCF with "
+                "phased genotypes (GT)",
+                path=self.path,
+                record="header",
+            )
         self.samples: tuple[str, ...] = chosen
         self._haplotype_names = haplotype_names(chosen)
         self._all_samples = all_samples
@@ -216,10 +238,10 @@ class VariantReader:
         if by_chr and self._contig_map != "auto":
             fix = (
                 f"the names differ only by a 'chr' prefix (FASTA {by_chr[0]!r}); pass "
-                "contig_map='auto' (or an explicit FASTA->VCF name mapping)"
+                "--contig-map auto (contig_map: auto in YAML) or an explicit FASTA=VCF mapping"
             )
         else:
-            fix = "pass contig_map={FASTA name: VCF name} to match them"
+            fix = "pass --contig-map FASTA=VCF,... (contig_map in YAML) to match them"
         raise InputError(
             f"no FASTA contig is named as in the VCF (VCF: {vcf_shown}; FASTA: {fa_shown}); " + fix,
             path=self.path,
@@ -233,17 +255,33 @@ class VariantReader:
         records: list[VcfRecord] = []
         gts: list[np.ndarray] = []
         if name is not None and end > start:
-            for rec in vcf(f"{name}:{start + 1}-{end}"):
-                records.append(
-                    VcfRecord(
-                        contig=name,
-                        start=int(rec.start),
-                        ref=rec.REF,
-                        alts=tuple(rec.ALT),
-                        id=rec.ID,
-                    )
+            region = f"{name}:{start + 1}-{end}"
+            it = iter(vcf(region))
+            while True:
+                try:
+                    rec = next(it)
+                except StopIteration:
+                    break
+                except Exception as e:  # cyvcf2 raises bare Exception for htslib parse errors
+                    if "index" in str(e):
+                        raise InputError(
+                            f"cannot use the VCF's index ({e}); rebuild it with "
+                            f"`bcftools index -f {self.path}`",
+                            path=self.path,
+                            record=region,
+                        ) from e
+                    after = f"the record after {records[-1]}" if records else "the first record"
+                    raise InputError(
+                        f"malformed VCF record: htslib cannot parse {after} in {region} ({e}); "
+                        "check the file with `bcftools view`",
+                        path=self.path,
+                        record=region,
+                    ) from e
+                rec_ = VcfRecord(
+                    contig=name, start=int(rec.start), ref=rec.REF, alts=tuple(rec.ALT), id=rec.ID
                 )
-                gts.append(rec.genotype.array())
+                records.append(rec_)
+                gts.append(self._genotypes(rec, rec_))
         if not records:
             return RegionVariants((), np.zeros((0, n_s, 2), np.int16), np.zeros((0, n_s), bool))
         arr = np.stack([_two_alleles(g) for g in gts])  # [R, S', 3]
@@ -258,6 +296,26 @@ class VariantReader:
             phased = phased | haploid
         return RegionVariants(tuple(records), gt, phased)
 
+    def _genotypes(self, rec: object, where: VcfRecord) -> np.ndarray:
+        """The record's GT array; InputError naming the record when it has no usable GT."""
+        # (cyvcf2's rec.FORMAT can crash on sample-subset readers: ask for GT directly.)
+        try:
+            gt = rec.genotype  # type: ignore[attr-defined]
+        except Exception as e:  # cyvcf2 raises bare Exception
+            raise InputError(
+                f"the record has no readable GT (genotype) field ({e}); haplotypes need a "
+                "GT for every sample",
+                path=self.path,
+                record=str(where),
+            ) from e
+        if gt is None:
+            raise InputError(
+                "the record has no GT (genotype) field; haplotypes need a GT for every sample",
+                path=self.path,
+                record=str(where),
+            )
+        return gt.array()
+
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
@@ -271,6 +329,15 @@ def _two_alleles(g: np.ndarray) -> np.ndarray:
     if g.shape[1] == 2:  # haploid everywhere in this record
         return np.stack([g[:, 0], np.full(g.shape[0], -2, g.dtype), g[:, 1]], axis=1)
     raise InputError(f"genotypes with ploidy {g.shape[1] - 1} are not supported (diploid only)")
+
+
+def _declares_gt(vcf: object) -> bool:
+    """True if the header has a ##FORMAT=<ID=GT,...> line."""
+    try:
+        vcf.get_header_type("GT")  # type: ignore[attr-defined]
+    except KeyError:
+        return False
+    return True
 
 
 def _chr_variants(name: str) -> list[str]:

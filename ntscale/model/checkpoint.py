@@ -2,7 +2,8 @@
 
 The official layout is a directory holding ``jax_model/hyperparams.json`` and
 ``jax_model/pytree_ckpt.joblib`` (a joblib pickle of the flat official parameter dict).
-joblib files are pickles: only load checkpoints from sources you trust.
+joblib files are pickles, which can run code: a folder that also holds safetensors (or
+PyTorch) weights is read from those, and every unpickled file is named in the log.
 """
 
 from __future__ import annotations
@@ -132,15 +133,22 @@ def _locate(directory: str | Path, name: str | None) -> tuple[Path, str, str]:
         raise CheckpointError(f"{directory}: checkpoint folder does not exist")
     name = name or (directory.parent.name if directory.name == "jax_model" else directory.name)
     jax_dir = find_jax_dir(directory)
+    has_hf = (directory / "config.json").is_file()
+    if has_hf and (jax_dir is None or _has_hf_weights(directory)):
+        # safetensors (or a torch zip, read by a restricted unpickler) before a joblib
+        # pickle, which can run any code, wherever a folder has both
+        return directory, name, "hf"
     if jax_dir is not None:
         return jax_dir, name, "jax"
-    if (directory / "config.json").is_file():
-        return directory, name, "hf"
     raise CheckpointError(
         f"{directory}: not a checkpoint: expected jax_model/{HYPERPARAMS} and "
         f"jax_model/{PYTREE} (official layout) or config.json with model.safetensors "
         "(Hugging Face layout)"
     )
+
+
+def _has_hf_weights(directory: Path) -> bool:
+    return any(directory.glob("*.safetensors")) or any(directory.glob("pytorch_model*.bin"))
 
 
 def _read_hyperparams(jax_dir: Path, *, name: str) -> NTConfig:
@@ -157,6 +165,11 @@ def _read_hyperparams(jax_dir: Path, *, name: str) -> NTConfig:
 def _read_jax(jax_dir: Path, *, name: str) -> Checkpoint:
     pt_path = jax_dir / PYTREE
     config = _read_hyperparams(jax_dir, name=name)
+    # Published InstaDeepAI files (hub cache) are trusted; anything else is said out loud.
+    published = "models--InstaDeepAI--" in str(pt_path.resolve())
+    (log.info if published else log.warning)(
+        "unpickling %s (joblib pickles can run code: load only checkpoints you trust)", pt_path
+    )
     try:
         raw = joblib.load(pt_path)
     except (OSError, EOFError, ValueError, KeyError, pickle.UnpicklingError) as e:

@@ -72,13 +72,61 @@ def hub_unreachable(endpoint: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> str
     return None
 
 
+# Owners whose published jax_model/*.joblib pickles are loaded without --trust-pickle.
+TRUSTED_OWNERS = ("InstaDeepAI",)
+TRUST_PICKLE_ENV = "NTSCALE_TRUST_PICKLE"
+
+
+def pickle_trusted(repo_id: str) -> bool:
+    """Whether a hub repository's joblib pickle may be loaded (its owner, or the user says so)."""
+    if repo_id.split("/")[0] in TRUSTED_OWNERS:
+        return True
+    return os.environ.get(TRUST_PICKLE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _untrusted_pickle_error(repo_id: str) -> CheckpointError:
+    return CheckpointError(
+        f"hub repository {repo_id!r} has no safetensors or PyTorch weights, only a joblib "
+        f"pickle (jax_model/{PYTREE}), and a pickle can run any code when loaded; only "
+        f"{', '.join(TRUSTED_OWNERS)} repositories are trusted by default. If you trust "
+        f"{repo_id.split('/')[0]!r}, pass --trust-pickle (or set {TRUST_PICKLE_ENV}=1)"
+    )
+
+
+def _hf_layout(repo_id: str, kwargs: dict[str, Any]) -> Path | None:
+    """The repository's Hugging Face layout folder, if it has weights (None otherwise)."""
+    for patterns in (_HF_PATTERNS, _HF_BIN_PATTERNS):
+        folder = Path(snapshot_download(repo_id, allow_patterns=patterns, **kwargs))
+        if (folder / "config.json").is_file() and (
+            any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
+        ):
+            return folder
+    return None
+
+
 def _fetch(
     repo_id: str, *, cache: Path, endpoint: str, local_only: bool, tqdm_class: Any = None
 ) -> Path:
-    """The checkpoint folder of a repository: official JAX files, else the HF layout."""
-    kwargs = {"cache_dir": cache, "local_files_only": local_only, "endpoint": endpoint}
+    """The checkpoint folder of a repository.
+
+    The published (trusted) owners' official JAX files come first, else their Hugging Face
+    layout. Any other repository's safetensors/PyTorch weights come first, and its joblib
+    pickle is used only if the user trusts it (a pickle can run code when loaded).
+    """
+    kwargs: dict[str, Any] = {
+        "cache_dir": cache,
+        "local_files_only": local_only,
+        "endpoint": endpoint,
+    }
     if tqdm_class is not None:
         kwargs["tqdm_class"] = tqdm_class
+    trusted_owner = repo_id.split("/")[0] in TRUSTED_OWNERS
+    if not trusted_owner:
+        folder = _hf_layout(repo_id, kwargs)
+        if folder is not None:
+            return folder
+        if not pickle_trusted(repo_id):
+            raise _untrusted_pickle_error(repo_id)
     try:
         hp = hf_hub_download(repo_id, f"jax_model/{HYPERPARAMS}", **kwargs)
         hf_hub_download(repo_id, f"jax_model/{PYTREE}", **kwargs)
@@ -86,14 +134,12 @@ def _fetch(
         return Path(hp).parent.parent
     except (EntryNotFoundError, OSError) as e:
         # Online, only "no such file" means "try the other layout"; offline, any miss does.
-        if not local_only and not isinstance(e, EntryNotFoundError):
+        if not trusted_owner or (not local_only and not isinstance(e, EntryNotFoundError)):
             raise
         log.info("%s: no jax_model/ found; trying the Hugging Face layout", repo_id)
-    folder = Path(snapshot_download(repo_id, allow_patterns=_HF_PATTERNS, **kwargs))
-    if not any(folder.glob("*.safetensors")):
-        folder = Path(snapshot_download(repo_id, allow_patterns=_HF_BIN_PATTERNS, **kwargs))
-    if local_only and not (folder / "config.json").is_file():
-        raise EntryNotFoundError(f"no checkpoint files of {repo_id} in {folder}")
+    folder = _hf_layout(repo_id, kwargs)
+    if folder is None:
+        raise EntryNotFoundError(f"no checkpoint files of {repo_id} in {cache} or on the hub")
     return folder
 
 

@@ -45,6 +45,7 @@ class EmbedJob:
     model_info: dict
     contigs: tuple[tuple[str, int], ...]
     fai_digest: str
+    inputs: dict  # content identities of FASTA, BED, VCF (ntscale.genome.identity)
     samples: tuple[str, ...]
     command_line: str
 
@@ -54,14 +55,15 @@ class EmbedJob:
         """Resolve the model, read the FASTA index (and BED/VCF header) and plan the windows."""
         from ntscale.genome import (
             FastaSource,
+            VariantReader,
             default_window_bp,
             haplotype_names,
             plan_windows,
             read_bed,
-            vcf_samples,
             with_haplotypes,
         )
         from ntscale.genome.gaps import load_gap_index
+        from ntscale.genome.identity import input_identities
         from ntscale.genome.tiling import check_window_fits
 
         # "auto" dtype -> the concrete one for the hardware that runs the model
@@ -100,7 +102,13 @@ class EmbedJob:
         )
         samples: tuple[str, ...] = ()
         if config.vcf:
-            samples = tuple(vcf_samples(config.vcf, config.samples or None))
+            # Checked here, before the store is made: samples, GT, contig names.
+            samples = VariantReader(
+                config.vcf,
+                samples=config.samples or None,
+                fasta_contigs=[name for name, _ in contigs],
+                contig_map=config.contig_map or None,
+            ).samples
             names = haplotype_names(samples)
             plan = with_haplotypes(plan, len(names), names)
         if plan.n_windows == 0:
@@ -119,6 +127,12 @@ class EmbedJob:
             model_info=info,
             contigs=contigs,
             fai_digest=fasta.fai_digest(),
+            inputs=input_identities(
+                fasta=config.fasta,
+                fai_sha256=fasta.fai_digest(),
+                regions=config.regions,
+                vcf=config.vcf,
+            ),
             samples=samples,
             command_line=command_line,
         )
@@ -130,6 +144,11 @@ class EmbedJob:
     def n_units(self) -> int:
         u = self.config.unit_windows
         return (self.plan.n_windows + u - 1) // u
+
+    def n_done(self) -> int:
+        from ntscale.store import open_writer
+
+        return int(open_writer(self.store_url).done_units().sum())
 
     def unit_range(self, unit: int) -> tuple[int, int]:
         u = self.config.unit_windows
@@ -181,11 +200,13 @@ class EmbedJob:
             # haplotype policies change the sequences, so they must match to resume
             "unphased": c.unphased if c.vcf else None,
             "ref_mismatch": c.ref_mismatch if c.vcf else None,
-            "contig_map": dict(sorted(c.contig_map.items())) if c.vcf else None,
+            "contig_map": _plain_contig_map(c.contig_map) if c.vcf else None,
             "per_token": c.per_token,
             "cls": c.cls,
             "unit_windows": c.unit_windows,
             "n_windows": self.plan.n_windows,
+            # an input edited in place (same name) must not be mixed into the store
+            "inputs": self.inputs,
         }
 
     def prepare(self) -> np.ndarray:
@@ -286,7 +307,7 @@ def _insertions(config: EmbedConfig, fasta: object) -> dict:
         config.vcf,
         samples=list(config.samples) or None,
         fasta_contigs=fasta.contig_names,
-        contig_map=dict(config.contig_map) or None,
+        contig_map=config.contig_map or None,
     )
     names = fasta.contig_names
     return insertion_sites(
@@ -295,6 +316,11 @@ def _insertions(config: EmbedConfig, fasta: object) -> dict:
         {c: reader.vcf_contig(c) for c in names},
         samples=list(reader.samples),
     )
+
+
+def _plain_contig_map(value: object) -> object:
+    """'auto' as is, a mapping as a sorted dict (JSON-able, order-independent)."""
+    return value if isinstance(value, str) else dict(sorted(value.items()))
 
 
 def _pool_on_device(
@@ -343,7 +369,7 @@ class EmbedWorker:
                 vcf_path=c.vcf,
                 samples=list(job.samples) or None,
                 policy=policy,
-                contig_map=dict(c.contig_map) or None,
+                contig_map=c.contig_map or None,
             )
 
         # htslib file handles are not thread-safe: each thread gets its own source.

@@ -47,6 +47,10 @@ class Job(Protocol):
 
     def n_units(self) -> int: ...
 
+    def n_done(self) -> int:
+        """Units marked done in the store now (driver; after an interrupt, for the message)."""
+        ...
+
     def unit_rows(self, unit: int) -> int:
         """Number of rows (windows or variants) in a unit, for progress reporting."""
         ...

@@ -4,7 +4,8 @@ The driver only sends unit ids. Each actor opens its own files and model once, r
 with host work overlapping device work (two calls in flight per actor, device work
 serialised inside the worker), writes its own store chunks, and returns a tiny
 `UnitResult`. An actor that dies has its units retried on a replacement actor; a driver
-that dies leaves a store that the same command resumes. This is the only module that
+that dies leaves a store that the same command resumes; SIGINT/SIGTERM kill the actors
+(their units stay unmarked) and raise `Interrupted`. This is the only module that
 imports Ray.
 """
 
@@ -12,11 +13,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections import Counter, deque
+from pathlib import Path
 
 from ntscale.errors import ClusterError
 from ntscale.runner.faults import forwarded_env
+from ntscale.runner.interrupt import catch_signals
 from ntscale.runner.job import Job
 from ntscale.runner.progress import start_progress
 
@@ -27,6 +31,10 @@ log = logging.getLogger(__name__)
 RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 SCALE_CHECK_ENV = "NTSCALE_SCALE_CHECK_SECONDS"
 """How often (seconds, default 10) the driver looks for nodes added to the cluster."""
+# Actors dying before they are ready this many times in a row is a set-up problem (a bad
+# XLA flag, a driver/library mismatch), not bad luck: stop and show why.
+MAX_START_FAILURES = 3
+_LOG_LINES = 20
 
 
 class UnitActor:
@@ -188,114 +196,168 @@ def run_ray(
 
     started = _connect(address, num_cpus)
     actors: dict[int, object] = {}
-    try:
-        job_ref = ray.put(job)
-        n_slots, use_gpu = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
-        n_slots = min(n_slots, len(pending_ids))
-        resources = {"num_gpus": 1} if use_gpu else {"num_cpus": cpus_per_actor}
-        actor_cls = ray.remote(UnitActor).options(
-            max_concurrency=max(1, in_flight_per_actor),
-            max_restarts=0,
-            runtime_env={"env_vars": {**RAY_ENV, **forwarded_env()}},
-            **resources,
-        )
-        starting: dict = {}  # ready() ref -> actor index
-        ready_actors: set[int] = set()
-        next_index = 0
+    total = job.n_units()
+    # After _connect: ray.init installs its own SIGTERM handler, which this one overrides;
+    # the old one is back once the actors are killed and Ray is shut down.
+    then = "stopping the actors; their units in flight are redone on resume"
+    with catch_signals(then=then) as stop:
+        try:
+            job_ref = ray.put(job)
+            n_slots, use_gpu = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
+            n_slots = min(n_slots, len(pending_ids))
+            resources = {"num_gpus": 1} if use_gpu else {"num_cpus": cpus_per_actor}
+            actor_cls = ray.remote(UnitActor).options(
+                max_concurrency=max(1, in_flight_per_actor),
+                max_restarts=0,
+                runtime_env={"env_vars": {**RAY_ENV, **forwarded_env()}},
+                **resources,
+            )
+            starting: dict = {}  # ready() ref -> actor index
+            ready_actors: set[int] = set()
+            next_index = 0
 
-        def spawn() -> None:
-            nonlocal next_index
-            i, next_index = next_index, next_index + 1
-            actors[i] = actor_cls.remote(job_ref, i, cpus_per_actor, gpu_memory_fraction)
-            starting[actors[i].ready.remote()] = i
+            def spawn() -> None:
+                nonlocal next_index
+                i, next_index = next_index, next_index + 1
+                actors[i] = actor_cls.remote(job_ref, i, cpus_per_actor, gpu_memory_fraction)
+                starting[actors[i].ready.remote()] = i
 
-        def retire(i: int) -> None:
-            ready_actors.discard(i)
-            _kill_quietly(actors.pop(i))
+            def retire(i: int) -> None:
+                ready_actors.discard(i)
+                _kill_quietly(actors.pop(i))
 
-        for _ in range(n_slots):
-            spawn()
-        load: Counter[int] = Counter()
-        queue = deque(pending_ids)
-        in_flight: dict = {}
-        retries: Counter[int] = Counter()
-        # Which node each actor is on, and how many units each node ran (run summary).
-        actor_node: dict[int, str] = {}
-        units_by_node: Counter[str] = Counter()
-        last_scale_check = last_progress = time.monotonic()
-        log.info(
-            "running %d units on %d %s actors", len(queue), n_slots, "GPU" if use_gpu else "CPU"
-        )
+            for _ in range(n_slots):
+                spawn()
+            load: Counter[int] = Counter()
+            queue = deque(pending_ids)
+            in_flight: dict = {}
+            retries: Counter[int] = Counter()
+            start_failures = 0  # consecutive actors that died before they were ready
+            # Which node each actor is on, and how many units each node ran (run summary).
+            actor_node: dict[int, str] = {}
+            units_by_node: Counter[str] = Counter()
+            last_scale_check = last_progress = time.monotonic()
+            log.info(
+                "running %d units on %d %s actors", len(queue), n_slots, "GPU" if use_gpu else "CPU"
+            )
 
-        while queue or in_flight:
-            for i in sorted(ready_actors):
-                while queue and load[i] < in_flight_per_actor:
-                    unit = queue.popleft()
-                    in_flight[actors[i].run.remote(unit)] = (unit, i)
-                    load[i] += 1
-            ready, _ = ray.wait([*in_flight, *starting], num_returns=1, timeout=1.0)
-            for ref in ready:
-                if ref in starting:
-                    i = starting.pop(ref)
+            while queue or in_flight:
+                if stop:  # units in flight die with their actors, unmarked: redone on resume
+                    for a in actors.values():
+                        _kill_quietly(a)
+                    # Their calls fail once the processes are gone: only then is the count final.
+                    if in_flight:
+                        ray.wait(list(in_flight), num_returns=len(in_flight), timeout=10.0)
+                    raise stop.interrupted(done=job.n_done(), total=total)
+                for i in sorted(ready_actors):
+                    while queue and load[i] < in_flight_per_actor:
+                        unit = queue.popleft()
+                        in_flight[actors[i].run.remote(unit)] = (unit, i)
+                        load[i] += 1
+                ready, _ = ray.wait([*in_flight, *starting], num_returns=1, timeout=1.0)
+                for ref in ready:
+                    if ref in starting:
+                        i = starting.pop(ref)
+                        try:
+                            _, node_id, pid = ray.get(ref)
+                            ready_actors.add(i)
+                            actor_node[i] = node_id
+                            log.info("actor %d ready on node %s (pid %d)", i, node_id, pid)
+                        except RayTaskError as e:  # the worker's set-up raised: same on every actor
+                            raise _cause(e) from e
+                        except RayActorError as e:  # the process died while starting
+                            start_failures += 1
+                            if start_failures >= MAX_START_FAILURES:
+                                raise _start_failure(e, start_failures) from e
+                            log.warning("actor %d died while starting (%s); replacing it", i, e)
+                            retire(i)
+                            spawn()
+                        else:
+                            start_failures = 0
+                        continue
+                    unit, i = in_flight.pop(ref)
+                    load[i] -= 1
                     try:
-                        _, node_id, pid = ray.get(ref)
-                        ready_actors.add(i)
-                        actor_node[i] = node_id
-                        log.info("actor %d ready on node %s (pid %d)", i, node_id, pid)
-                    except RayTaskError as e:  # the worker's set-up raised: same on every actor
-                        raise _cause(e) from e
-                    except RayActorError as e:  # the process died while starting
-                        log.warning("actor %d died while starting (%s); replacing it", i, e)
+                        tracker.update(ray.get(ref))
+                        last_progress = time.monotonic()
+                        units_by_node[actor_node.get(i, "?")] += 1
+                        log.debug("unit %d done by actor %d on node %s", unit, i, actor_node.get(i))
+                    except RayTaskError as e:
+                        err = _cause(e)
+                        err.add_note(f"while running unit {unit} on Ray actor {i}")
+                        raise err from e
+                    except (ActorDiedError, ActorUnavailableError, RayActorError) as e:
+                        queue.appendleft(unit)
+                        if i not in actors:  # its actor already failed another unit: no blame
+                            continue
+                        retries[unit] += 1
+                        if retries[unit] > max_unit_retries:
+                            raise ClusterError(
+                                f"unit {unit} was running when its actor died "
+                                f"{retries[unit]} times; last error: {e}"
+                            ) from e
+                        log.warning("actor %d died on unit %d; retrying on a new actor", i, unit)
                         retire(i)
                         spawn()
-                    continue
-                unit, i = in_flight.pop(ref)
-                load[i] -= 1
-                try:
-                    tracker.update(ray.get(ref))
-                    last_progress = time.monotonic()
-                    units_by_node[actor_node.get(i, "?")] += 1
-                    log.debug("unit %d done by actor %d on node %s", unit, i, actor_node.get(i))
-                except RayTaskError as e:
-                    err = _cause(e)
-                    err.add_note(f"while running unit {unit} on Ray actor {i}")
-                    raise err from e
-                except (ActorDiedError, ActorUnavailableError, RayActorError) as e:
-                    queue.appendleft(unit)
-                    if i not in actors:  # its actor already failed another unit: no blame
-                        continue
-                    retries[unit] += 1
-                    if retries[unit] > max_unit_retries:
-                        raise ClusterError(
-                            f"unit {unit} was running when its actor died {retries[unit]} times; "
-                            f"last error: {e}"
-                        ) from e
-                    log.warning("actor %d died on unit %d; retrying on a new actor", i, unit)
-                    retire(i)
-                    spawn()
-            now = time.monotonic()
-            if not ready_actors and not in_flight and now - last_progress > actor_start_timeout:
-                raise ClusterError(
-                    f"no Ray actor could start within {actor_start_timeout:.0f} s; each needs "
-                    f"{resources} and the cluster has {ray.cluster_resources()}"
-                )
-            if now - last_scale_check > scale_check_s:
-                last_scale_check = now
-                # Pick up nodes added to the cluster since the start (autoscaling).
-                want, _ = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
-                while len(actors) < min(want, len(actors) + len(queue)):
-                    spawn()
-                    log.info("cluster grew: started actor %d", next_index - 1)
-    finally:
-        for a in actors.values():
-            _kill_quietly(a)
-        tracker.close()
-        if started:
-            ray.shutdown()
+                now = time.monotonic()
+                if not ready_actors and not in_flight and now - last_progress > actor_start_timeout:
+                    raise ClusterError(
+                        f"no Ray actor could start within {actor_start_timeout:.0f} s; each needs "
+                        f"{resources} and the cluster has {ray.cluster_resources()}"
+                    )
+                if now - last_scale_check > scale_check_s:
+                    last_scale_check = now
+                    # Pick up nodes added to the cluster since the start (autoscaling).
+                    want, _ = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
+                    while len(actors) < min(want, len(actors) + len(queue)):
+                        spawn()
+                        log.info("cluster grew: started actor %d", next_index - 1)
+        finally:
+            for a in actors.values():
+                _kill_quietly(a)
+            tracker.close()
+            if started:
+                ray.shutdown()
     nodes = dict(sorted(units_by_node.items()))
     log.info("units per node: %s", nodes)
     summary = job.finish(tracker.results, seconds=tracker.elapsed)
     return summary | {"progress": tracker.summary(), "units_by_node": nodes}
+
+
+def _start_failure(err: BaseException, n: int) -> ClusterError:
+    """The error for actors that keep dying at start-up, with the last one's log lines."""
+    text = str(err)
+    pid = re.search(r"\bpid: (\d+)", text)
+    ip = re.search(r"\bip: (\S+)", text)
+    exit_detail = re.search(r"Worker exit detail: ([^.]*)", text)
+    where = f" (pid {pid.group(1)} on {ip.group(1) if ip else '?'})" if pid else ""
+    reason = exit_detail.group(1) if exit_detail else text.splitlines()[0]
+    lines = _worker_log_tail(pid.group(1)) if pid else []
+    tail = (
+        f"; last {len(lines)} lines of its log:\n" + "\n".join(f"  | {x}" for x in lines)
+        if lines
+        else "; its log is on its node under Ray's session folder (logs/worker-*.err)"
+    )
+    return ClusterError(
+        f"Ray actors died before they were ready {n} times in a row; the last{where}: "
+        f"{reason}{tail}"
+    )
+
+
+def _worker_log_tail(pid: str) -> list[str]:
+    """Last lines of a dead worker's stderr/stdout, when its node is this machine."""
+    try:
+        import ray._private.worker as rw  # no public API gives the logs folder
+
+        folder = Path(rw.global_worker.node.get_logs_dir_path())
+    except Exception:  # a remote node, or Ray internals changed: no tail, not an error
+        return []
+    lines: list[str] = []
+    for path in sorted(folder.glob(f"worker-*-{pid}.*")):
+        if path.suffix in (".err", ".out"):
+            text = path.read_text(errors="replace").splitlines()
+            lines += [x for x in text if x.strip() and not x.startswith(":")]  # Ray's markers
+    return lines[-_LOG_LINES:]
 
 
 def _cause(err: BaseException) -> BaseException:

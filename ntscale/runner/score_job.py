@@ -64,6 +64,7 @@ class ScoreJob:
     model_info: dict
     contigs: tuple[tuple[str, int], ...]
     fai_digest: str
+    inputs: dict  # content identities of FASTA and VCF (ntscale.genome.identity)
     variants_digest: str
     command_line: str
 
@@ -72,6 +73,7 @@ class ScoreJob:
     def plan_from_config(cls, config: ScoreConfig, *, command_line: str = "") -> ScoreJob:
         """Resolve the model, read the VCF (alleles only) and plan every variant's window."""
         from ntscale.genome import FastaSource
+        from ntscale.genome.identity import input_identities
         from ntscale.genome.variant_table import read_variant_table
         from ntscale.genome.variant_windows import plan_variant_windows
         from ntscale.scoring import parse_scores, score_names
@@ -108,6 +110,9 @@ class ScoreJob:
             model_info=info,
             contigs=contigs,
             fai_digest=fasta.fai_digest(),
+            inputs=input_identities(
+                fasta=config.fasta, fai_sha256=fasta.fai_digest(), vcf=config.vcf
+            ),
             variants_digest=table_digest(table),
             command_line=command_line,
         )
@@ -163,6 +168,8 @@ class ScoreJob:
             "strands": c.strands,
             "scores": list(self.names),
             "layers": list(self.layers),
+            # an input edited in place (same name) must not be mixed into the store
+            "inputs": self.inputs,
         }
 
     def attrs(self) -> dict:
@@ -195,6 +202,11 @@ class ScoreJob:
             "command_line": self.command_line,
             "config": config_to_dict(c),
         }
+
+    def n_done(self) -> int:
+        from ntscale.store import open_writer
+
+        return int(open_writer(self.store_url).done_units("variants").sum())
 
     def prepare(self) -> np.ndarray:
         from ntscale.store import create_or_open

@@ -96,7 +96,23 @@ def open_group(url: str, mode: str) -> zarr.Group:
     kwargs: dict[str, Any] = {"mode": mode, "zarr_format": 3, "use_consolidated": False}
     if options:
         kwargs["storage_options"] = options
-    return zarr.open_group(target, **kwargs)
+    try:
+        return zarr.open_group(target, **kwargs)
+    except json.JSONDecodeError as e:
+        raise StoreError(
+            f"the metadata of the store at {url!r} is damaged (zarr.json is not valid JSON: "
+            f"{e}); delete the store to start over, or choose another --out path"
+        ) from e
+    except ImportError as e:  # fsspec knows the protocol, its package is not installed
+        raise StoreError(f"cannot open {url!r}: {e}; install the package it names") from e
+    except ValueError as e:
+        if "Protocol not known" not in str(e):
+            raise
+        proto = url.split("://", 1)[0]
+        raise StoreError(
+            f"unknown storage protocol {proto!r} in {url!r}; use a local path or an fsspec "
+            "URL such as file://, s3:// or gs://"
+        ) from e
 
 
 def check_target(url: str) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
 import sys
 import time
 
 import pytest
+from raytest import VENV_BIN  # tests/cluster is on sys.path (conftest)
 
 from ntscale import __version__
 from ntscale.errors import ClusterError
@@ -169,3 +172,45 @@ def test_runtime_env_failure_shows_the_real_reason(run_cli, ray_head, tmp_path):
     agent = [line for line in rest[0].splitlines() if line.startswith("  ! ")]
     assert any("[127.0.0.1 runtime_env_agent.log]" in a and package in a for a in agent)
     assert f"ntscale jobs logs {job_id}" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "signum", "code"),
+    [(["submit"], signal.SIGINT, 130), (["jobs", "logs"], signal.SIGTERM, 143)],
+)
+def test_interrupted_follow_leaves_the_job_running(ray_head, head_env, words, signum, code):
+    """Ctrl-C (or SIGTERM) on `submit` / `jobs logs --follow` stops following, not the job."""
+    url = ray_head.dashboard_url
+    if words == ["submit"]:
+        args = ["submit", "--address", url, "--raw", "--", "sleep", "600"]
+        job_id = None
+    else:
+        job_id = sub.submit_job(url, ["sleep", "600"], runtime_env={}, raw=True)
+        args = ["jobs", "logs", job_id, "--follow", "--address", url]
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "ntscale"), *args],
+        env=ray_head.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while job_id is None or sub.job_status(url, job_id).status != "RUNNING":
+            assert time.monotonic() < deadline and proc.poll() is None, "job never started"
+            if job_id is None:
+                job_id = _job_id(proc.stdout.readline())
+            time.sleep(0.3)
+        time.sleep(1.0)  # the client is now following the logs
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err
+        assert f"stopped following; job {job_id} keeps running" in err
+        assert f"ntscale jobs stop {job_id}" in err
+        assert sub.job_status(url, job_id).status == "RUNNING"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if job_id is not None:
+            sub.stop_job(url, job_id)

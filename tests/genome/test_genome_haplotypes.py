@@ -251,7 +251,7 @@ def test_chr_prefix_mismatch_and_contig_map(tmp_path: Path) -> None:
     with pytest.raises(
         InputError,
         match=r"no FASTA contig is named as in the VCF \(VCF: 'chr1'; "
-        r"FASTA: '1'\).*'chr' prefix.*contig_map='auto'",
+        r"FASTA: '1'\).*'chr' prefix.*--contig-map auto \(contig_map: auto in YAML\)",
     ):
         WindowSource(fa, tokenizer="v2", max_tokens=100, vcf_path=vcf)
     expect = SEQ[100:110] + alt_of(110) + SEQ[111:200]
@@ -259,7 +259,9 @@ def test_chr_prefix_mismatch_and_contig_map(tmp_path: Path) -> None:
         src = WindowSource(fa, tokenizer="v2", max_tokens=100, vcf_path=vcf, contig_map=cmap)
         assert src.fetch_window("1", 100, 200, haplotype=0).sequence == expect
     other = write_vcf(tmp_path / "o.vcf.gz", {"scaffold9": 300}, ["S"], [])
-    with pytest.raises(InputError, match=r"pass contig_map=\{FASTA name: VCF name\}"):
+    with pytest.raises(
+        InputError, match=r"pass --contig-map FASTA=VCF,\.\.\. \(contig_map in YAML\)"
+    ):
         WindowSource(fa, tokenizer="v2", max_tokens=100, vcf_path=other)
     with pytest.raises(ConfigError, match="contig_map must be a mapping, 'auto' or None"):
         WindowSource(fa, tokenizer="v2", max_tokens=100, vcf_path=vcf, contig_map="strip")

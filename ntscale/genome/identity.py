@@ -1,0 +1,101 @@
+"""Content identities of the input files, kept in a store's fingerprint so a resume can
+tell that an input changed under the same name.
+
+- FASTA: the .fai digest (the contig table) plus a cheap content check that catches edits
+  in place: the file's size, its modification time and a digest of 256 blocks sampled
+  evenly over the file (1 MiB read, whatever the genome's size).
+- BED: the digest of the whole file (small).
+- VCF/BCF: the digest of its .tbi/.csi index when it has one (the index changes with
+  every change of the records' bytes), else of the whole file.
+
+Names are kept but paths are not: a resume may use a moved or copied input, but a copy
+must keep the modification time (`cp -p`, `rsync -a`); `touch -d` restores one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+_SAMPLES = 256
+_SAMPLE_BYTES = 4096
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 (hex) of a whole file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sampled_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 over the size and _SAMPLES evenly spaced blocks (first and last included)."""
+    size = os.path.getsize(path)
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fh:
+        if size <= _SAMPLES * _SAMPLE_BYTES:
+            h.update(fh.read())
+            return h.hexdigest()
+        last = size - _SAMPLE_BYTES
+        for k in range(_SAMPLES):
+            fh.seek(k * last // (_SAMPLES - 1))
+            h.update(fh.read(_SAMPLE_BYTES))
+    return h.hexdigest()
+
+
+def _mtime(path: Path) -> str:
+    ns = path.stat().st_mtime_ns
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).isoformat(timespec="microseconds")
+
+
+def fasta_identity(path: str | os.PathLike[str], fai_sha256: str) -> dict[str, Any]:
+    """What identifies a FASTA's content: name, size, mtime, sampled digest, .fai digest."""
+    p = Path(path)
+    return {
+        "file": p.name,
+        "size": p.stat().st_size,
+        "mtime": _mtime(p),
+        "sampled_sha256": sampled_sha256(p),
+        "fai_sha256": fai_sha256,
+    }
+
+
+def bed_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A BED's name and the digest of its content."""
+    p = Path(path)
+    return {"file": p.name, "sha256": file_sha256(p)}
+
+
+def vcf_index(path: Path) -> Path | None:
+    """The .tbi or .csi next to a VCF/BCF (the one htslib would use), if any."""
+    for suffix in (".tbi", ".csi"):
+        idx = path.with_name(path.name + suffix)
+        if idx.is_file():
+            return idx
+    return None
+
+
+def vcf_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A VCF's name and the digest of its index (or, unindexed, of the whole file)."""
+    p = Path(path)
+    idx = vcf_index(p)
+    if idx is None:
+        return {"file": p.name, "sha256": file_sha256(p)}
+    return {"file": p.name, "index": idx.name, "index_sha256": file_sha256(idx)}
+
+
+def input_identities(
+    *, fasta: str, fai_sha256: str, regions: str | None = None, vcf: str | None = None
+) -> dict[str, Any]:
+    """The `inputs` entry of a job fingerprint: one identity per input file given."""
+    out: dict[str, Any] = {"fasta": fasta_identity(fasta, fai_sha256)}
+    if regions:
+        out["regions"] = bed_identity(regions)
+    if vcf:
+        out["vcf"] = vcf_identity(vcf)
+    return out
