@@ -61,7 +61,7 @@ class EmbedConfig:
     ref_mismatch: str = "error"
     # FASTA name -> VCF name, or "auto" (add or strip a 'chr' prefix where that matches)
     contig_map: Mapping[str, str] | str = field(default_factory=dict)
-    window_bp: int | None = None  # None (or "max"): the model's maximum
+    window_bp: int | str | None = None  # None or "max": the model's maximum (parse_window)
     stride_bp: int | None = None  # None: = window_bp
     strands: str = "forward"
     last_window: str = "shift"
@@ -98,7 +98,7 @@ class ScoreConfig:
     out: str
     scores: tuple[str, ...] = ("llr", "l2", "cosine")
     layers: tuple[int, ...] = ()  # empty: the last layer
-    window_bp: int | None = None  # None: the model's maximum
+    window_bp: int | str | None = None  # None or "max": the model's maximum (parse_window)
     window_mode: str = "centred"
     strands: str = "forward"  # forward, reverse or both (averaged)
     share_windows: bool = True  # False: one forward pass per variant (benchmarks)

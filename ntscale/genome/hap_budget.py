@@ -79,6 +79,8 @@ def insertion_sites(
     """
     import cyvcf2
 
+    from ntscale.genome.vcf import iter_records
+
     vcf = cyvcf2.VCF(str(vcf_path), samples=list(samples) if samples else None, lazy=True)
     out: dict[str, Sites] = {}
     try:
@@ -87,7 +89,7 @@ def insertion_sites(
             if name is None:
                 continue
             pos, grows, shrinks = [], [], []
-            for rec in vcf(name):
+            for rec in iter_records(vcf, name, path=vcf_path):
                 ref, alts = rec.REF, rec.ALT
                 if len(ref) == 1 and all(len(a) == 1 for a in alts):
                     continue  # SNV: no length change, genotypes not decoded

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -256,27 +256,7 @@ class VariantReader:
         gts: list[np.ndarray] = []
         if name is not None and end > start:
             region = f"{name}:{start + 1}-{end}"
-            it = iter(vcf(region))
-            while True:
-                try:
-                    rec = next(it)
-                except StopIteration:
-                    break
-                except Exception as e:  # cyvcf2 raises bare Exception for htslib parse errors
-                    if "index" in str(e):
-                        raise InputError(
-                            f"cannot use the VCF's index ({e}); rebuild it with "
-                            f"`bcftools index -f {self.path}`",
-                            path=self.path,
-                            record=region,
-                        ) from e
-                    after = f"the record after {records[-1]}" if records else "the first record"
-                    raise InputError(
-                        f"malformed VCF record: htslib cannot parse {after} in {region} ({e}); "
-                        "check the file with `bcftools view`",
-                        path=self.path,
-                        record=region,
-                    ) from e
+            for rec in iter_records(vcf, region, path=self.path):
                 rec_ = VcfRecord(
                     contig=name, start=int(rec.start), ref=rec.REF, alts=tuple(rec.ALT), id=rec.ID
                 )
@@ -375,3 +355,34 @@ def vcf_samples(
             or repeated samples).
     """
     return VariantReader(path, samples=samples).samples
+
+
+def iter_records(vcf: object, region: str, *, path: str | os.PathLike[str]) -> Iterator[object]:
+    """cyvcf2 records of one region; htslib's index and parse errors become one InputError.
+
+    cyvcf2 raises a bare Exception for both, mid-iteration; every reader of records goes
+    through here so a broken file gets the same one-line error wherever it is read.
+    """
+    it = iter(vcf(region))  # type: ignore[operator]
+    last = None
+    while True:
+        try:
+            rec = next(it)
+        except StopIteration:
+            return
+        except Exception as e:
+            if "index" in str(e):
+                raise InputError(
+                    f"cannot use the VCF's index ({e}); rebuild it with `bcftools index -f {path}`",
+                    path=path,
+                    record=region,
+                ) from e
+            after = f"the record after {last.CHROM}:{last.POS}" if last else "the first record"
+            raise InputError(
+                f"malformed VCF record: htslib cannot parse {after} in {region} ({e}); "
+                "check the file with `bcftools view`",
+                path=path,
+                record=region,
+            ) from e
+        last = rec
+        yield rec

@@ -148,6 +148,8 @@ def cached_checkpoint(repo_id: str, *, cache_dir: str | Path | None = None) -> P
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
     try:
         return _fetch(repo_id, cache=cache, endpoint=hub_endpoint(), local_only=True)
+    except CheckpointError:  # found, but refused (an untrusted pickle): say so, do not hide it
+        raise
     except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError):
         return None
 

@@ -103,16 +103,31 @@ def open_group(url: str, mode: str) -> zarr.Group:
             f"the metadata of the store at {url!r} is damaged (zarr.json is not valid JSON: "
             f"{e}); delete the store to start over, or choose another --out path"
         ) from e
-    except ImportError as e:  # fsspec knows the protocol, its package is not installed
-        raise StoreError(f"cannot open {url!r}: {e}; install the package it names") from e
-    except ValueError as e:
-        if "Protocol not known" not in str(e):
-            raise
-        proto = url.split("://", 1)[0]
-        raise StoreError(
-            f"unknown storage protocol {proto!r} in {url!r}; use a local path or an fsspec "
-            "URL such as file://, s3:// or gs://"
-        ) from e
+    except (ImportError, ValueError) as e:
+        raise _protocol_error(url, e) from e
+
+
+def _protocol_error(url: str, err: ImportError | ValueError) -> StoreError:
+    """The StoreError for a URL whose protocol fsspec does not know or cannot load."""
+    if isinstance(err, ImportError):  # fsspec knows the protocol, its package is not installed
+        return StoreError(f"cannot open {url!r}: {err}; install the package it names")
+    if "Protocol not known" not in str(err):
+        raise err
+    proto = url.split("://", 1)[0]
+    return StoreError(
+        f"unknown storage protocol {proto!r} in {url!r}; use a local path or an fsspec "
+        "URL such as file://, s3:// or gs://"
+    )
+
+
+def filesystem(url: str) -> tuple[Any, str]:
+    """(fsspec filesystem, path inside it) of a store URL; unknown protocols are a StoreError."""
+    import fsspec
+
+    try:
+        return fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as e:
+        raise _protocol_error(url, e) from e
 
 
 def check_target(url: str) -> None:

@@ -97,9 +97,7 @@ def _write_exclusive(url: str, data: bytes) -> bool:
             return False
         finally:
             tmp.unlink(missing_ok=True)
-    import fsspec
-
-    fs, root = fsspec.core.url_to_fs(url)
+    fs, root = backend.filesystem(url)
     path = f"{root.rstrip('/')}/{LEASE_KEY}"
     try:
         with fs.open(path, "xb") as f:  # s3fs: PutObject with If-None-Match: *
@@ -127,9 +125,7 @@ def _overwrite(url: str, data: bytes) -> None:
         tmp.write_bytes(data)
         os.replace(tmp, target)
         return
-    import fsspec
-
-    fs, root = fsspec.core.url_to_fs(url)
+    fs, root = backend.filesystem(url)
     fs.pipe_file(f"{root.rstrip('/')}/{LEASE_KEY}", data)
 
 
@@ -142,9 +138,7 @@ def _remove(url: str) -> None:
         except OSError:
             pass
         return
-    import fsspec
-
-    fs, root = fsspec.core.url_to_fs(url)
+    fs, root = backend.filesystem(url)
     try:
         fs.rm_file(f"{root.rstrip('/')}/{LEASE_KEY}")
     except FileNotFoundError:
