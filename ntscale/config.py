@@ -95,10 +95,13 @@ class ScoreConfig:
     unit_variants: int = 1024
     vcf_out: str | None = None
     table_out: str | None = None
+    preset: str | None = None  # a named protocol (ntscale.scoring.presets), e.g. traitgym
+    collapse_n: bool = False  # N-containing 6-mers -> one N token, fixed 6-mer frame
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
         from ntscale.scoring import parse_scores
+        from ntscale.scoring.presets import SCORE_PRESETS
 
         _check_common(self.strands, self.execution, self.layers)
         _check_choice("window_mode", self.window_mode, VALID_WINDOW_MODES)
@@ -107,6 +110,10 @@ class ScoreConfig:
         if self.unit_variants <= 0:
             raise ConfigError(f"unit_variants must be positive, got {self.unit_variants!r}")
         parse_scores(self.scores)
+        if self.preset is not None and self.preset not in SCORE_PRESETS:
+            raise ConfigError(
+                f"unknown preset {self.preset!r}; known presets: {', '.join(SCORE_PRESETS)}"
+            )
         if self.table_out and not self.table_out.endswith((".tsv", ".parquet")):
             raise ConfigError(f"table_out must end in .tsv or .parquet, got {self.table_out!r}")
 
@@ -149,6 +156,10 @@ def build_config(cls: type, values: Mapping[str, Any], *, source: str = "setting
     values = dict(values)
     exec_fields = {f.name for f in dataclasses.fields(ExecutionConfig)}
     own_fields = {f.name: f for f in dataclasses.fields(cls)}
+    if "preset" in own_fields and values.get("preset") is not None:
+        from ntscale.scoring.presets import apply_preset
+
+        values = apply_preset(values)
     exec_values = dict(values.pop("execution", None) or {})
     for key in list(values):
         if key in exec_fields and key not in own_fields:

@@ -38,7 +38,18 @@ def score(
     out: OutOpt = None,
     scores: Annotated[
         str | None,
-        Opt(help="Scores: llr (= llr_masked + llr_wt), llr_masked, llr_wt, l2, cosine."),
+        Opt(help="Scores: llr (= llr_masked + llr_wt), llr_masked, llr_wt, l2, cosine, flat."),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        Opt(help="A published protocol: traitgym (5,994 bp, both strands, N 6-mers collapsed)."),
+    ] = None,
+    collapse_n: Annotated[
+        bool | None,
+        Opt(
+            "--collapse-n/--no-collapse-n",
+            help="Tokenize in a fixed 6-mer frame, 6-mers with N as one N token (TraitGym).",
+        ),
     ] = None,
     layers: Annotated[
         str | None, Opt(help="Layers of the distance scores, e.g. 6,12 (default: the last).")
@@ -87,6 +98,8 @@ def score(
             "model": model,
             "out": out,
             "scores": parse_str_list(scores),
+            "preset": preset,
+            "collapse_n": collapse_n,
             "layers": parse_int_list(layers, name="layers"),
             "window_bp": window,
             "window_mode": window_mode,

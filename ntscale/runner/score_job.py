@@ -38,7 +38,14 @@ SCORE_DOCS = {
     "cosine_mean": "1 - cosine similarity of mean-pooled ref and alt window embeddings",
     "l2_variant": "L2 distance between the mean embeddings of the tokens covering the variant",
     "cosine_variant": "1 - cosine similarity of the tokens covering the variant",
+    "l2_flat": "Euclidean distance between the ref and alt [tokens x dim] embeddings "
+    "flattened (CLS included), as TraitGym's euclidean_distance",
+    "cosine_flat": "1 - cosine similarity of the flattened [tokens x dim] embeddings, as "
+    "TraitGym's cosine_distance",
+    "dot_flat": "inner product of the flattened [tokens x dim] embeddings, as TraitGym's "
+    "inner_product (a similarity: higher = closer)",
 }
+STRAND_DOC = "{name}_fwd / {name}_rev: the forward / reverse strand value of {name} (mean)"
 
 
 def table_digest(table: object) -> str:
@@ -96,7 +103,7 @@ class ScoreJob:
             windows=windows,
             kinds=kinds,
             layers=layers,
-            names=score_names(kinds, layers),
+            names=score_names(kinds, layers, per_strand=config.strands == "both"),
             max_tokens=max_tokens,
             model_info=info,
             contigs=contigs,
@@ -156,6 +163,7 @@ class ScoreJob:
             "strands": c.strands,
             "scores": list(self.names),
             "layers": list(self.layers),
+            "collapse_n": c.collapse_n,
         }
 
     def attrs(self) -> dict:
@@ -171,9 +179,11 @@ class ScoreJob:
                 "strands": c.strands,
                 "layers": list(self.layers),
                 "score_names": list(self.names),
-                "score_docs": {
-                    k: v for k, v in SCORE_DOCS.items() if any(n.startswith(k) for n in self.names)
-                },
+                "score_docs": self.score_docs(),
+                "preset": c.preset,
+                "collapse_n": c.collapse_n,
+                "llr_sign": "llr = log p(alt) - log p(ref): negative = alt less likely "
+                "(exports add minus_<llr> = -llr and abs_<llr> = |llr|)",
                 "log_probabilities": "natural log, log-softmax over the full vocabulary",
                 "unit_variants": c.unit_variants,
                 "max_tokens": self.max_tokens,
@@ -188,6 +198,14 @@ class ScoreJob:
             "command_line": self.command_line,
             "config": config_to_dict(c),
         }
+
+    def score_docs(self) -> dict[str, str]:
+        """Formula of every score family the run writes (for the store and exports)."""
+        docs = {k: v for k, v in SCORE_DOCS.items() if any(n.startswith(k) for n in self.names)}
+        for n in self.names:
+            if n.endswith("_fwd"):
+                docs[n[:-4] + "_fwd/_rev"] = STRAND_DOC.format(name=n[:-4])
+        return docs
 
     def prepare(self) -> np.ndarray:
         from ntscale.store import create_or_open

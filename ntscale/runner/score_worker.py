@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 _JIT_CACHE: dict[tuple, object] = {}
 _JIT_LOCK = threading.Lock()
 
+FLAT_ROWS = 32
+"""Rows planned and run together when token embeddings come back for flattened distances."""
+
 
 class PassRunner:
     """Runs a list of passes through the model in batches of fixed shape.
@@ -47,15 +50,15 @@ class PassRunner:
         self.batch_size = batch_size
         self.lock = lock or threading.Lock()
 
-    def _fn(self, embed: bool, table: bool):
+    def _fn(self, embed: bool, table: bool, keep: bool):
         m = self.model
-        key = (m.config, m.dtype, m.attention, self.layers if embed else (), embed, table)
+        key = (m.config, m.dtype, m.attention, self.layers if embed else (), embed, table, keep)
         with _JIT_LOCK:
             if key not in _JIT_CACHE:
-                _JIT_CACHE[key] = self._make_fn(embed, table)
+                _JIT_CACHE[key] = self._make_fn(embed, table, keep)
         return _JIT_CACHE[key]
 
-    def _make_fn(self, embed: bool, table: bool):
+    def _make_fn(self, embed: bool, table: bool, keep: bool):
         import jax
 
         from ntscale.model.forward import forward
@@ -83,7 +86,13 @@ class PassRunner:
                 logits=table,
             )
             return reduce_outputs(
-                out, tokens, weights, table=table, table_tokens=table_tokens, **ids
+                out,
+                tokens,
+                weights,
+                table=table,
+                table_tokens=table_tokens,
+                token_embeddings=keep,
+                **ids,
             )
 
         return jax.jit(run)
@@ -96,16 +105,16 @@ class PassRunner:
         from ntscale.scoring.passes import PassResult
 
         results: list = [None] * len(passes)
-        groups: dict[tuple[bool, bool], list[int]] = {}
+        groups: dict[tuple[bool, bool, bool], list[int]] = {}
         for i, p in enumerate(passes):
-            groups.setdefault((p.embed, p.table), []).append(i)
+            groups.setdefault((p.embed, p.table, p.token_embeddings), []).append(i)
         pad = self.model.tokenizer.pad_id
         max_tokens = self.model.config.max_tokens
         prec = self.model.precision.matmul_precision
         B = self.batch_size
         model_seconds = 0.0
-        for (embed, table), ids in groups.items():
-            fn = self._fn(embed, table)
+        for (embed, table, keep), ids in groups.items():
+            fn = self._fn(embed, table, keep)
             ids.sort(key=lambda i: len(passes[i].tokens))
             for k in range(0, len(ids), B):
                 chunk = ids[k : k + B]
@@ -138,6 +147,9 @@ class PassRunner:
                         n = len(p.pools)
                         res.mean = {L: np.asarray(v[j]) for L, v in out["mean"].items()}
                         res.pooled = {L: np.asarray(v[j, :n]) for L, v in out["pooled"].items()}
+                    if keep:
+                        m = len(p.tokens)
+                        res.tokens = {L: np.asarray(v[j, :m]) for L, v in out["tokens"].items()}
                     if table:
                         res.table = {t: np.asarray(out["table"][j, t]) for t in p.table_rows}
                     results[i] = res
@@ -182,14 +194,31 @@ class ScoreWorker:
         job = self.job
         a, b = job.unit_range(unit)
         status = job.windows.status[a:b].copy()
-        plan, items = PassPlan(), []
-        for r in range(b - a):
-            if ScoreStatus(int(status[r])).scored:
-                status[r] = self._plan_row(a + r, r, plan, items, int(status[r]))
-        results, model_seconds = self.runner.run(plan.passes)
-        with self._count:
-            self.passes_run += len(plan)
-        scores = combine_scores(items, results, n_rows=b - a, names=job.names, layers=job.layers)
+        scores = {n: np.full(b - a, np.nan, np.float32) for n in job.names}
+        model_seconds = 0.0
+        # Flattened distances bring every token's embedding to the host: plan and run the
+        # unit in slices of rows so that only a slice's embeddings are held at once.
+        step = FLAT_ROWS if "flat" in job.kinds else b - a
+        for lo in range(0, b - a, step):
+            hi = min(lo + step, b - a)
+            plan, items = PassPlan(), []
+            for r in range(lo, hi):
+                if ScoreStatus(int(status[r])).scored:
+                    status[r] = self._plan_row(a + r, r - lo, plan, items, int(status[r]))
+            results, seconds = self.runner.run(plan.passes)
+            model_seconds += seconds
+            with self._count:
+                self.passes_run += len(plan)
+            part = combine_scores(
+                items,
+                results,
+                n_rows=hi - lo,
+                names=job.names,
+                layers=job.layers,
+                strands=job.windows.strands,
+            )
+            for n in job.names:
+                scores[n][lo:hi] = part[n]
         t = job.table
         variants = {
             "contig": t.contig[a:b],
@@ -218,14 +247,23 @@ class ScoreWorker:
         from ntscale.genome.variant_windows import variant_sequences
         from ntscale.scoring import complement, token_at, token_weights
         from ntscale.scoring.passes import Item
-        from ntscale.tokenizer import reverse_complement
+        from ntscale.tokenizer import collapse_n_kmers, collapsed_spans, reverse_complement
 
         job, tok = self.job, self.tokenizer
         t, w = job.table, job.windows
         contig, pos = str(t.contig[row]), int(t.pos[row])
         ref, alt = str(t.ref[row]), str(t.alt[row])
         snv = len(ref) == 1 and len(alt) == 1
-        distances = "l2" in job.kinds or "cosine" in job.kinds
+        distances = any(k in job.kinds for k in ("l2", "cosine", "flat"))
+        flat = "flat" in job.kinds
+        collapse = job.config.collapse_n
+
+        def encode(seq: str) -> np.ndarray:
+            return tok.encode(collapse_n_kmers(seq) if collapse else seq)
+
+        def spans(seq: str) -> tuple[np.ndarray, np.ndarray]:
+            return collapsed_spans(len(seq)) if collapse else tok.token_spans(seq)
+
         share = () if job.config.share_windows else (row,)
         staged = []
         short = False
@@ -249,8 +287,8 @@ class ScoreWorker:
                 a_iv = (len(aseq) - a_iv[1], len(aseq) - a_iv[0])
                 if snv:
                     rb, ab = complement(ref), complement(alt)
-            rtok = tok.encode(rseq)
-            atok = tok.encode(aseq) if distances else None
+            rtok = encode(rseq)
+            atok = encode(aseq) if distances else None
             if len(rtok) > job.max_tokens or (atok is not None and len(atok) > job.max_tokens):
                 return int(ScoreStatus.OVER_TOKEN_LIMIT)
             staged.append((j, ws, we, rseq, aseq, rtok, atok, r_iv, a_iv, rb, ab))
@@ -258,15 +296,22 @@ class ScoreWorker:
             ref_key = ("ref", contig, j, ws, we, *share)
             ref_pass = plan.add(ref_key, rtok)
             fields: dict = {"row": r, "strand": j, "ref_pass": ref_pass}
-            starts, lengths = tok.token_spans(rseq) if distances or snv else (None, None)
+            starts, lengths = spans(rseq) if distances or snv else (None, None)
             if distances:
                 fields["ref_pool"] = plan.pool(ref_pass, token_weights(starts, lengths, *r_iv))
                 alt_pass = plan.add(("alt", contig, j, ws, we, pos, ref, alt, *share), atok)
-                a_starts, a_lengths = tok.token_spans(aseq)
+                if flat:
+                    plan.keep_tokens(ref_pass)
+                    plan.keep_tokens(alt_pass)
+                a_starts, a_lengths = spans(aseq)
                 fields["alt_pass"] = alt_pass
                 fields["alt_pool"] = plan.pool(alt_pass, token_weights(a_starts, a_lengths, *a_iv))
             if snv:
-                token, offset = token_at(starts, lengths, r_iv[0])
+                try:
+                    token, offset = token_at(starts, lengths, r_iv[0])
+                except ValueError:  # collapse_n on a short contig: SNV in the dropped tail
+                    snv = False
+            if snv:
                 fields.update(token=token, offset=offset, ref_base=rb, alt_base=ab)
                 if "llr_wt" in job.kinds:
                     plan.read_table(ref_pass, token)

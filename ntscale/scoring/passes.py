@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ntscale.scoring.scores import cosine_distance, l2_distance, snv_llr
+from ntscale.scoring.scores import cosine_distance, flat_scores, l2_distance, snv_llr
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Pass:
     table_tokens: np.ndarray | None = None  # unmasked tokens of a masked pass
     embed: bool = False  # mean embeddings (+ pooled sets) needed
     table: bool = False  # SNV table needed
+    token_embeddings: bool = False  # every token's embedding needed (flattened distances)
     pools: list[np.ndarray] = field(default_factory=list)  # [n_tokens] weights each
     table_rows: set[int] = field(default_factory=set)  # token indices read from the table
 
@@ -79,6 +80,12 @@ class PassPlan:
         p.pools.append(np.asarray(weights, np.float32))
         return len(p.pools) - 1
 
+    def keep_tokens(self, pid: int) -> None:
+        """Pass `pid` must return every token's embedding (flattened distances)."""
+        p = self.passes[pid]
+        p.embed = True
+        p.token_embeddings = True
+
     def read_table(self, pid: int, token: int) -> None:
         p = self.passes[pid]
         p.table = True
@@ -90,10 +97,12 @@ class PassPlan:
 
 @dataclass
 class PassResult:
-    """What a pass returned: mean [D] and pooled [G, D] per layer, table rows [6, 4]."""
+    """What a pass returned: mean [D], pooled [G, D] and token embeddings [n_tokens, D]
+    per layer, table rows [6, 4]."""
 
     mean: dict[int, np.ndarray] = field(default_factory=dict)
     pooled: dict[int, np.ndarray] = field(default_factory=dict)
+    tokens: dict[int, np.ndarray] = field(default_factory=dict)
     table: dict[int, np.ndarray] = field(default_factory=dict)
 
 
@@ -104,8 +113,12 @@ def combine_scores(
     n_rows: int,
     names: tuple[str, ...],
     layers: tuple[int, ...],
+    strands: tuple[str, ...] = ("+",),
 ) -> dict[str, np.ndarray]:
     """Scores of every row: each strand's value, averaged over the row's strands.
+
+    A name ending in `_fwd` / `_rev` (see `score_names(per_strand=True)`) takes the value
+    of that strand alone.
 
     Args:
         items: every (row, strand) that was scored.
@@ -113,19 +126,31 @@ def combine_scores(
         n_rows: rows of the unit (rows without items keep NaN).
         names: score names to fill (see `ntscale.scoring.score_names`).
         layers: layers of the distance scores.
+        strands: the strands that `Item.strand` indexes.
 
     Returns:
         name -> [n_rows] float32.
     """
-    sums = {n: np.zeros(n_rows, np.float64) for n in names}
+    suffix = {"+": "_fwd", "-": "_rev"}
+    per_strand = [n for n in names if n.endswith(("_fwd", "_rev"))]
+    averaged = [n for n in names if n not in per_strand]
+    sums = {n: np.zeros(n_rows, np.float64) for n in averaged}
+    single = {n: np.full(n_rows, np.nan, np.float32) for n in per_strand}
     counts = np.zeros(n_rows, np.int64)
     for it in items:
         counts[it.row] += 1
-        values = _item_scores(it, results, names, layers)
-        for n in names:
+        values = _item_scores(it, results, averaged, layers)
+        for n in averaged:
             sums[n][it.row] += values.get(n, np.nan)
+        tail = suffix[strands[it.strand]]
+        for n in per_strand:
+            if n.endswith(tail):
+                single[n][it.row] = values.get(n[: -len(tail)], np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {n: np.where(counts > 0, sums[n] / counts, np.nan).astype(np.float32) for n in names}
+        out = {n: np.where(counts > 0, sums[n] / counts, np.nan) for n in averaged}
+    out = {n: v.astype(np.float32) for n, v in out.items()}
+    out.update(single)
+    return {n: out[n] for n in names}
 
 
 def _llr(table_row: np.ndarray, offset: int, ref: str, alt: str) -> float:
@@ -153,6 +178,10 @@ def _item_scores(
             for where, (x, y) in pairs.items():
                 out[f"l2_{where}_layer_{layer}"] = float(l2_distance(x, y))
                 out[f"cosine_{where}_layer_{layer}"] = float(cosine_distance(x, y))
+            if layer in alt.tokens:
+                flat = flat_scores(ref.tokens[layer], alt.tokens[layer])
+                for metric, value in flat.items():
+                    out[f"{metric}_flat_layer_{layer}"] = value
     return out
 
 

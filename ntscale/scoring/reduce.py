@@ -116,6 +116,7 @@ def reduce_outputs(
     letter_ids: dict[str, int],
     table: bool,
     table_tokens: Any | None = None,
+    token_embeddings: bool = False,
 ) -> dict[str, Any]:
     """Everything scoring reads from one batch of forward passes.
 
@@ -126,14 +127,18 @@ def reduce_outputs(
         table: whether to build the SNV table from the logits.
         table_tokens: [B, T] ids the table substitutes into (default `tokens`): the
             unmasked reference tokens when a token was replaced by <mask>.
+        token_embeddings: also return every token's embedding (float32), for the
+            flattened token x dim distances, which compare two windows token by token.
 
     Returns:
         {"mean": {layer: [B, D]}, "pooled": {layer: [B, G, D]} (if weights),
-        "table": [B, T, 6, 4] (if table)}.
+        "tokens": {layer: [B, T, D]} (if token_embeddings), "table": [B, T, 6, 4] (if table)}.
     """
-    out: dict[str, Any] = {"mean": {}, "pooled": {}}
+    out: dict[str, Any] = {"mean": {}, "pooled": {}, "tokens": {}}
     for layer, emb in outputs["embeddings"].items():
         out["mean"][layer] = mean_pool(emb, tokens, pad_id=pad_id, cls_id=cls_id)
+        if token_embeddings:
+            out["tokens"][layer] = emb.astype(_xp(emb).float32)
         if weights is not None:
             out["pooled"][layer] = weighted_pool(emb, weights)
     if table:
