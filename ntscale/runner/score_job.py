@@ -45,7 +45,12 @@ SCORE_DOCS = {
     "dot_flat": "inner product of the flattened [tokens x dim] embeddings, as TraitGym's "
     "inner_product (a similarity: higher = closer)",
 }
-STRAND_DOC = "{name}_fwd / {name}_rev: the forward / reverse strand value of {name} (mean)"
+STRAND_DOC = "the {strand} strand value of {name} ({name} is the mean over both strands)"
+SIGN_DOCS = {
+    "minus_llr": "-llr (exports only): higher = ALT less likely; TraitGym's convention for "
+    "Mendelian traits",
+    "abs_llr": "|llr| (exports only): TraitGym's convention for complex traits",
+}
 
 
 def table_digest(table: object) -> str:
@@ -203,8 +208,11 @@ class ScoreJob:
         """Formula of every score family the run writes (for the store and exports)."""
         docs = {k: v for k, v in SCORE_DOCS.items() if any(n.startswith(k) for n in self.names)}
         for n in self.names:
-            if n.endswith("_fwd"):
-                docs[n[:-4] + "_fwd/_rev"] = STRAND_DOC.format(name=n[:-4])
+            for tail, strand in (("_fwd", "forward"), ("_rev", "reverse")):
+                if n.endswith(tail):
+                    docs[n] = STRAND_DOC.format(strand=strand, name=n[: -len(tail)])
+        if any(n.startswith("llr") for n in self.names):
+            docs.update(SIGN_DOCS)
         return docs
 
     def prepare(self) -> np.ndarray:

@@ -82,12 +82,10 @@ def _reference_scores(model, fasta: pysam.FastaFile, contig: str, pos0: int, ref
     return mean
 
 
-@pytest.mark.slow
-def test_traitgym_preset_matches_published_definitions(
-    tmp_path: Path, repo_root: Path, tiny_model_dir: Path
-) -> None:
-    from ntscale.model import load
-
+@pytest.fixture(scope="module")
+def traitgym_run(repo_root: Path, tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The preset run once on 7 real SNVs and one real-sequence SNV next to the N run."""
+    tmp_path = tmp_path_factory.mktemp("traitgym")
     fasta_path, vcf_path = _bundled(repo_root)
     records = _pick_snvs(vcf_path, every=1200)  # 7 real 1000 Genomes SNVs
     with pysam.FastaFile(str(fasta_path)) as fa:
@@ -113,20 +111,28 @@ def test_traitgym_preset_matches_published_definitions(
             "progress": False,
         },
     )
+    run_local(ScoreJob.plan_from_config(cfg))
+    return {"cfg": cfg, "records": records, "fasta": fasta_path, "tmp": tmp_path}
+
+
+@pytest.mark.slow
+def test_traitgym_preset_matches_published_definitions(traitgym_run, tiny_model_dir: Path) -> None:
+    from ntscale.model import load
+
+    cfg, records = traitgym_run["cfg"], traitgym_run["records"]
     assert (cfg.window_bp, cfg.strands, cfg.collapse_n, cfg.execution.dtype) == (
         5994,
         "both",
         True,
         "fp32",
     )
-    run_local(ScoreJob.plan_from_config(cfg))
     ds = nstore.open(cfg.out)
     assert ds.attrs["scoring"]["preset"] == "traitgym"
     status = ds["variant_status"].values
     assert (status == 0).all(), status
 
     model = load(tiny_model_dir, dtype="float32")
-    with pysam.FastaFile(str(fasta_path)) as fa:
+    with pysam.FastaFile(str(traitgym_run["fasta"])) as fa:
         for i, (contig, pos1, _, ref, alts) in enumerate(records):
             expected = _reference_scores(model, fa, contig, pos1 - 1, ref, alts[0])
             for name, value in expected.items():
@@ -134,6 +140,46 @@ def test_traitgym_preset_matches_published_definitions(
                 np.testing.assert_allclose(got, value, rtol=1e-4, atol=1e-6, err_msg=name)
     # the flattened distances see a one-token change: nonzero, unlike a diluted mean
     assert (ds["score_l2_flat_layer_2"].values > 0).all()
+
+
+@pytest.mark.slow
+def test_exports_carry_sign_columns_and_provenance(traitgym_run) -> None:
+    from ntscale.store.export import export_table, export_vcf, variant_frame
+
+    cfg, tmp = traitgym_run["cfg"], traitgym_run["tmp"]
+    frame = variant_frame(cfg.out)
+    llr = frame["llr_masked"].to_numpy()
+    assert np.isfinite(llr).all()
+    np.testing.assert_array_equal(frame["minus_llr_masked"].to_numpy(), -llr)
+    np.testing.assert_array_equal(frame["abs_llr_masked"].to_numpy(), np.abs(llr))
+    np.testing.assert_allclose(
+        llr, (frame["llr_masked_fwd"] + frame["llr_masked_rev"]).to_numpy() / 2, rtol=1e-5
+    )
+    table = export_table(cfg.out, tmp / "tg.tsv")
+    header = table.read_text().splitlines()[0].split("\t")
+    assert {"llr_masked", "llr_masked_fwd", "llr_masked_rev", "minus_llr_masked"} <= set(header)
+
+    path = export_vcf(cfg.out, tmp / "tg.vcf.gz")
+    with pysam.VariantFile(str(path)) as vf:
+        meta = {r.key: r.value for r in vf.header.records if r.value is not None}
+        info = vf.header.info
+        assert "Mendelian" in info["minus_llr_masked"].description
+        assert "reverse strand" in info["llr_masked_rev"].description
+        rec = next(iter(vf))
+        assert rec.info["minus_llr_masked"] == pytest.approx(-rec.info["llr_masked"], rel=1e-6)
+    assert meta["ntscaleWindow"] == "5994"
+    assert meta["ntscaleStrands"] == "both"
+    assert meta["ntscaleDtype"] == "fp32"
+    assert meta["ntscalePreset"] == "traitgym"
+    assert meta["ntscaleCollapseN"] == "true"
+    assert meta["ntscaleModelName"] == ds_model_name(cfg.out)
+    assert len(meta["ntscaleModelDigest"]) >= 16
+    assert "cosine_flat_layer_2" in meta["ntscaleScores"].split(",")
+    assert meta["ntscaleLlrSign"].startswith("llr = log p(alt) - log p(ref)")
+
+
+def ds_model_name(url: str) -> str:
+    return str(nstore.open(url).attrs["model"]["name"])
 
 
 def test_preset_fills_only_what_is_not_given(repo_root: Path) -> None:
