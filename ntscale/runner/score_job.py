@@ -42,6 +42,10 @@ SCORE_DOCS = {
     "flattened (CLS included), as TraitGym's euclidean_distance",
     "cosine_flat": "1 - cosine similarity of the flattened [tokens x dim] embeddings, as "
     "TraitGym's cosine_distance",
+    "centre_offset_bp": "tiled mode, SNVs and MNVs (a position, not a score): signed bp from "
+    "the window's centre position (6c + 3 forward) to the variant",
+    "base_in_kmer": "tiled mode, SNVs and MNVs (a position, not a score): base 0-5 of its "
+    "6-mer the variant sits at, on the first strand scored",
     "dot_flat": "inner product of the flattened [tokens x dim] embeddings, as TraitGym's "
     "inner_product (a similarity: higher = closer)",
 }
@@ -86,6 +90,7 @@ class ScoreJob:
         from ntscale.genome.variant_table import read_variant_table
         from ntscale.genome.variant_windows import plan_variant_windows
         from ntscale.scoring import parse_scores, score_names
+        from ntscale.scoring.scores import POSITION_NAMES
 
         info = describe_model(config.model)
         max_tokens = int(info["config"]["max_tokens"])
@@ -108,7 +113,8 @@ class ScoreJob:
             windows=windows,
             kinds=kinds,
             layers=layers,
-            names=score_names(kinds, layers, per_strand=config.strands == "both"),
+            names=score_names(kinds, layers, per_strand=config.strands == "both")
+            + (POSITION_NAMES if config.window_mode == "tiled" else ()),
             max_tokens=max_tokens,
             model_info=info,
             contigs=contigs,

@@ -17,6 +17,9 @@ from collections import Counter
 import numpy as np
 
 from ntscale.runner.job import UnitResult
+from ntscale.scoring.scores import POSITION_NAMES
+
+ACGT = frozenset("ACGT")
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ class PassRunner:
         ids = {
             "pad_id": tok.pad_id,
             "cls_id": tok.cls_id,
+            "mask_id": tok.mask_id,
             "kmer_offset": int(tok.kmer_ids[0]),
             "letter_ids": dict(tok.letter_ids),
         }
@@ -152,6 +156,8 @@ class PassRunner:
                         res.tokens = {L: np.asarray(v[j, :m]) for L, v in out["tokens"].items()}
                     if table:
                         res.table = {t: np.asarray(out["table"][j, t]) for t in p.table_rows}
+                        if p.table_tokens is not None:
+                            res.masked_logp = np.asarray(out["masked_logp"][j])
                     results[i] = res
         return results, model_seconds
 
@@ -201,10 +207,11 @@ class ScoreWorker:
         step = FLAT_ROWS if "flat" in job.kinds else b - a
         for lo in range(0, b - a, step):
             hi = min(lo + step, b - a)
-            plan, items = PassPlan(), []
+            plan, items, positions = PassPlan(), [], {}
             for r in range(lo, hi):
                 if ScoreStatus(int(status[r])).scored:
-                    status[r] = self._plan_row(a + r, r - lo, plan, items, int(status[r]))
+                    code = self._plan_row(a + r, r - lo, plan, items, int(status[r]), positions)
+                    status[r] = code
             results, seconds = self.runner.run(plan.passes)
             model_seconds += seconds
             with self._count:
@@ -213,12 +220,16 @@ class ScoreWorker:
                 items,
                 results,
                 n_rows=hi - lo,
-                names=job.names,
+                names=tuple(n for n in job.names if n not in POSITION_NAMES),
                 layers=job.layers,
                 strands=job.windows.strands,
             )
-            for n in job.names:
+            for n in part:
                 scores[n][lo:hi] = part[n]
+            if POSITION_NAMES[0] in scores:
+                for r, (shift, base) in positions.items():
+                    scores[POSITION_NAMES[0]][lo + r] = shift
+                    scores[POSITION_NAMES[1]][lo + r] = base
         t = job.table
         variants = {
             "contig": t.contig[a:b],
@@ -241,10 +252,16 @@ class ScoreWorker:
             bytes_written=int(nbytes),
         )
 
-    def _plan_row(self, row: int, r: int, plan: object, items: list, status: int) -> int:
-        """Build one row's windows and register its passes; returns its final status."""
+    def _plan_row(
+        self, row: int, r: int, plan: object, items: list, status: int, positions: dict
+    ) -> int:
+        """Build one row's windows and register its passes; returns its final status.
+
+        `positions[r]` gets (bp from the window's centre position, base inside its token)
+        of an SNV or MNV on the first strand.
+        """
         from ntscale.genome.variant_table import ScoreStatus
-        from ntscale.genome.variant_windows import variant_sequences
+        from ntscale.genome.variant_windows import K, centre_offset, variant_sequences
         from ntscale.scoring import complement, token_at, token_weights
         from ntscale.scoring.passes import Item
         from ntscale.tokenizer import collapse_n_kmers, collapsed_spans, reverse_complement
@@ -254,6 +271,9 @@ class ScoreWorker:
         contig, pos = str(t.contig[row]), int(t.pos[row])
         ref, alt = str(t.ref[row]), str(t.alt[row])
         snv = len(ref) == 1 and len(alt) == 1
+        mnv = len(ref) == len(alt) and len(ref) > 1
+        strand0 = w.strands[0]
+        one_kmer = 0  # strands on which an MNV lies inside one 6-mer
         distances = any(k in job.kinds for k in ("l2", "cosine", "flat"))
         flat = "flat" in job.kinds
         collapse = job.config.collapse_n
@@ -279,7 +299,8 @@ class ScoreWorker:
                 return int(ScoreStatus.REF_MISMATCH)
             short |= vs.short
             rseq, aseq, o = vs.ref_seq, vs.alt_seq, vs.offset
-            r_iv, a_iv = (o, o + len(ref)), (o, o + len(alt))
+            ao = vs.alt_offset
+            r_iv, a_iv = (o, o + len(ref)), (ao, ao + len(alt))
             rb, ab = ref, alt
             if strand == "-":
                 rseq, aseq = reverse_complement(rseq), reverse_complement(aseq)
@@ -296,7 +317,7 @@ class ScoreWorker:
             ref_key = ("ref", contig, j, ws, we, *share)
             ref_pass = plan.add(ref_key, rtok)
             fields: dict = {"row": r, "strand": j, "ref_pass": ref_pass}
-            starts, lengths = spans(rseq) if distances or snv else (None, None)
+            starts, lengths = spans(rseq) if distances or snv or mnv else (None, None)
             if distances:
                 fields["ref_pool"] = plan.pool(ref_pass, token_weights(starts, lengths, *r_iv))
                 alt_pass = plan.add(("alt", contig, j, ws, we, pos, ref, alt, *share), atok)
@@ -306,14 +327,29 @@ class ScoreWorker:
                 a_starts, a_lengths = spans(aseq)
                 fields["alt_pass"] = alt_pass
                 fields["alt_pool"] = plan.pool(alt_pass, token_weights(a_starts, a_lengths, *a_iv))
-            if snv:
+            token = offset = last = -1
+            if snv or mnv:
                 try:
                     token, offset = token_at(starts, lengths, r_iv[0])
+                    last, _ = token_at(starts, lengths, r_iv[1] - 1)
                 except ValueError:  # collapse_n on a short contig: SNV in the dropped tail
-                    snv = False
-            if snv:
-                fields.update(token=token, offset=offset, ref_base=rb, alt_base=ab)
-                if "llr_wt" in job.kinds:
+                    token = -1
+                if j == 0 and token >= 0:
+                    positions[r] = (pos - ws - centre_offset(w.window_bp, strand0 == "-"), offset)
+            if mnv and token >= 0:
+                # an MNV inside one 6-mer: the masked LLR of the whole 6-mer
+                s0 = int(starts[token - 1])
+                rk, ak = rseq[s0 : s0 + K], aseq[s0 : s0 + K]
+                if last == token and int(lengths[token - 1]) == K and set(rk + ak) <= ACGT:
+                    fields.update(ref_kmer=tok.token_to_id(rk), alt_kmer=tok.token_to_id(ak))
+                    one_kmer += 1
+                else:
+                    token = -1
+            if token >= 0 and (snv or mnv):
+                fields.update(token=token, offset=offset)
+                if snv:
+                    fields.update(ref_base=rb, alt_base=ab)
+                if snv and "llr_wt" in job.kinds:
                     plan.read_table(ref_pass, token)
                 if "llr_masked" in job.kinds:
                     masked = rtok.copy()
@@ -326,4 +362,6 @@ class ScoreWorker:
             items.append(Item(**fields))
         if short:
             return int(ScoreStatus.ALT_WINDOW_SHORT)
+        if one_kmer == len(staged) and status == ScoreStatus.NO_LLR_NOT_SNV:
+            return int(ScoreStatus.MNV_ONE_KMER)
         return status

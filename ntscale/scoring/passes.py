@@ -48,6 +48,8 @@ class Item:
     offset: int = -1  # SNV: base inside that token
     ref_base: str = ""  # SNV bases on this strand
     alt_base: str = ""
+    ref_kmer: int = -1  # MNV inside one 6-mer: the ref and alt 6-mer ids at `token`
+    alt_kmer: int = -1
 
 
 class PassPlan:
@@ -104,6 +106,7 @@ class PassResult:
     pooled: dict[int, np.ndarray] = field(default_factory=dict)
     tokens: dict[int, np.ndarray] = field(default_factory=dict)
     table: dict[int, np.ndarray] = field(default_factory=dict)
+    masked_logp: np.ndarray | None = None  # [V] log p at the <mask> token (masked passes)
 
 
 def combine_scores(
@@ -162,7 +165,11 @@ def _item_scores(
 ) -> dict[str, float]:
     out: dict[str, float] = {}
     ref = results[it.ref_pass]
-    if it.token >= 0:
+    if it.ref_kmer >= 0:
+        if "llr_masked" in names and it.masked_pass >= 0:
+            row = results[it.masked_pass].masked_logp
+            out["llr_masked"] = float(row[it.alt_kmer] - row[it.ref_kmer])
+    elif it.token >= 0:
         if "llr_wt" in names:
             out["llr_wt"] = _llr(ref.table[it.token], it.offset, it.ref_base, it.alt_base)
         if "llr_masked" in names and it.masked_pass >= 0:

@@ -115,6 +115,7 @@ def reduce_outputs(
     kmer_offset: int,
     letter_ids: dict[str, int],
     table: bool,
+    mask_id: int = 2,
     table_tokens: Any | None = None,
     token_embeddings: bool = False,
 ) -> dict[str, Any]:
@@ -132,7 +133,8 @@ def reduce_outputs(
 
     Returns:
         {"mean": {layer: [B, D]}, "pooled": {layer: [B, G, D]} (if weights),
-        "tokens": {layer: [B, T, D]} (if token_embeddings), "table": [B, T, 6, 4] (if table)}.
+        "tokens": {layer: [B, T, D]} (if token_embeddings), "table": [B, T, 6, 4] and
+        "masked_logp": [B, V] (log-probabilities at the <mask> token) (if table)}.
     """
     out: dict[str, Any] = {"mean": {}, "pooled": {}, "tokens": {}}
     for layer, emb in outputs["embeddings"].items():
@@ -142,6 +144,12 @@ def reduce_outputs(
         if weights is not None:
             out["pooled"][layer] = weighted_pool(emb, weights)
     if table:
+        # the full log-probability row of the <mask> token (CLS row if none is masked):
+        # scores any 6-mer at a masked token, e.g. an MNV inside one 6-mer
+        xp = _xp(tokens)
+        at = xp.argmax(tokens == mask_id, axis=-1)  # [B]
+        rows = xp.take_along_axis(outputs["logits"], at[:, None, None], axis=1)[:, 0]
+        out["masked_logp"] = log_softmax(rows)  # [B, V]
         out["table"] = snv_table(
             outputs["logits"],
             tokens if table_tokens is None else table_tokens,

@@ -25,6 +25,11 @@ from ntscale.scoring.reduce import BASES, K, _xp
 SCORE_KINDS = ("llr_masked", "llr_wt", "l2", "cosine", "flat")
 """What `--scores` may name (plus "llr" for both LLR kinds)."""
 
+POSITION_NAMES = ("centre_offset_bp", "base_in_kmer")
+"""Per-row positions stored beside the scores in tiled mode (not scores): the SNV's (or
+MNV's) signed distance in bp from its window's centre position, and the base (0-5) of
+its 6-mer it sits at, on the first strand scored."""
+
 _COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
 
 
@@ -165,6 +170,7 @@ def token_at(starts: np.ndarray, lengths: np.ndarray, base: int) -> tuple[int, i
 __all__ = [
     "BASES",
     "K",
+    "POSITION_NAMES",
     "SCORE_KINDS",
     "complement",
     "cosine_distance",

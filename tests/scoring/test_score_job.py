@@ -242,8 +242,8 @@ def test_tiled_mode_scores_llr_wt_from_shared_tiles(genome, tiny_model_dir, tmp_
         unit_variants=8,
     )
     got = _scores(ds)
-    assert list(got) == ["llr_wt"]
-    snv = ds["variant_status"].values == 0
+    assert list(got) == ["llr_wt", "centre_offset_bp", "base_in_kmer"]
+    snv = np.isin(ds["variant_status"].values, [0, 6])  # ok, tiled_off_centre
     assert np.isfinite(got["llr_wt"][snv]).all() and np.isnan(got["llr_wt"][~snv]).all()
 
 

@@ -1,0 +1,127 @@
+"""Variant classes at the edges of the window rules: contig-end deletions of every length,
+MNVs inside one 6-mer (masked 6-mer LLR, recomputed from NTModel.apply), tiled-mode SNVs
+with their distance from the tile centre and base inside the 6-mer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scoring_helpers import random_dna, write_fasta, write_vcf
+
+import ntscale.store as nstore
+from ntscale.config import ScoreConfig, build_config
+from ntscale.genome.variant_table import ScoreStatus as S
+from ntscale.runner.local import run_local
+from ntscale.runner.score_job import ScoreJob
+from ntscale.tokenizer import reverse_complement
+
+
+def _run(tmp_path: Path, fasta: Path, vcf: Path, model: Path, name: str, **kw):
+    values = {
+        "fasta": str(fasta),
+        "vcf": str(vcf),
+        "model": str(model),
+        "out": str(tmp_path / f"{name}.zarr"),
+        "unit_variants": 16,
+        "batch_size": 4,
+        "dtype": "fp32",
+        "progress": False,
+    } | kw
+    job = ScoreJob.plan_from_config(build_config(ScoreConfig, values))
+    run_local(job)
+    return nstore.open(values["out"])
+
+
+@pytest.mark.slow
+def test_contig_end_deletions_are_alt_window_short_whatever_their_length(tmp_path, tiny_model_dir):
+    # the model maximum (12,282 bp = 2,047 six-mers): an alt window a few bp short used to
+    # leave single-letter tokens and exceed the 2,048-token budget
+    seq = random_dna(12_400, seed=21)
+    fasta = write_fasta(tmp_path / "g.fa", {"c": seq})
+    end = len(seq)
+    recs = []
+    lengths = (1, 2, 3, 4, 6, 9)  # d % 6 in 1..4 used to exceed the budget
+    for d in lengths:
+        p = end - d - 3  # REF ends 2 bp before the contig end: nothing left to extend
+        recs.append(("c", p + 1, f"del{d}", seq[p : p + d + 1], (seq[p],)))
+    vcf = write_vcf(tmp_path / "d.vcf", {"c": end}, recs)
+    ds = _run(tmp_path, fasta, vcf, tiny_model_dir, "del", scores=["l2"], batch_size=8)
+    status = ds["variant_status"].values
+    assert status.tolist() == [S.ALT_WINDOW_SHORT] * len(lengths), status
+    assert np.isfinite(ds["score_l2_mean_layer_2"].values).all()
+
+
+def test_mnv_inside_one_kmer_gets_the_masked_kmer_llr(tmp_path, tiny_model, tiny_model_dir):
+    w = 126  # 21 six-mers: the variant's first base sits at offset 63 = base 3 of token 10
+    seq = random_dna(600, seed=4)
+    fasta = write_fasta(tmp_path / "m.fa", {"c": seq})
+    flip = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    p = 300
+    recs = [
+        ("c", p + 1, "mnv2", seq[p : p + 2], (flip[seq[p]] + flip[seq[p + 1]],)),
+        ("c", p + 1, "mnv3", seq[p : p + 3], ("".join(flip[b] for b in seq[p : p + 3]),)),
+        ("c", p + 1, "mnv4", seq[p : p + 4], ("".join(flip[b] for b in seq[p : p + 4]),)),
+    ]
+    vcf = write_vcf(tmp_path / "m.vcf", {"c": len(seq)}, recs)
+    ds = _run(
+        tmp_path,
+        fasta,
+        vcf,
+        tiny_model_dir,
+        "mnv",
+        window_bp=w,
+        scores=["llr"],
+        strands="both",
+    )
+    status = ds["variant_status"].values.tolist()
+    # bases 3-4 and 3-5 of the central 6-mer: one 6-mer; 3-6 spans two
+    assert status == [S.MNV_ONE_KMER, S.MNV_ONE_KMER, S.NO_LLR_NOT_SNV]
+    tok = tiny_model.tokenizer
+    start = p - 63
+    for i, (_, _, _, ref, alts) in enumerate(recs[:2]):
+        ref_win = seq[start : start + w]
+        alt_win = ref_win[:63] + alts[0] + ref_win[63 + len(ref) :]
+        values = []
+        for r, a, centre in (
+            (ref_win, alt_win, 10),
+            (reverse_complement(ref_win), reverse_complement(alt_win), 10),
+        ):
+            ids = tok.encode(r)
+            ids[1 + centre] = tok.mask_id
+            logits = tiny_model.apply(ids[None], logits=True)["logits"][0, 1 + centre]
+            logp = logits - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
+            ref_k, alt_k = r[6 * centre : 6 * centre + 6], a[6 * centre : 6 * centre + 6]
+            assert ref_k != alt_k
+            values.append(logp[tok.token_to_id(alt_k)] - logp[tok.token_to_id(ref_k)])
+        got = ds["score_llr_masked"].values[i]
+        np.testing.assert_allclose(got, np.mean(values), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(ds["score_llr_masked_fwd"].values[i], values[0], rtol=1e-4)
+        assert np.isnan(ds["score_llr_wt"].values[i])
+    assert np.isnan(ds["score_llr_masked"].values[2])
+
+
+def test_tiled_snvs_record_their_place_in_the_tile(tmp_path, tiny_model_dir):
+    w = 126  # tiles at 0, 60, 120, ... (stride 63 rounded down to 60); centre position 63
+    seq = random_dna(400, seed=9)
+    fasta = write_fasta(tmp_path / "t.fa", {"c": seq})
+    flip = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    positions = [63, 70, 95, 123 + 4]  # 0-based
+    recs = [("c", q + 1, f"s{q}", seq[q], (flip[seq[q]],)) for q in positions]
+    vcf = write_vcf(tmp_path / "t.vcf", {"c": len(seq)}, recs)
+    ds = _run(
+        tmp_path, fasta, vcf, tiny_model_dir, "tiled", window_bp=w, window_mode="tiled",
+        scores=["llr_wt"],
+    )  # fmt: skip
+    status = ds["variant_status"].values.tolist()
+    offset = ds["score_centre_offset_bp"].values
+    base = ds["score_base_in_kmer"].values
+    tiles = [0, 0, 60, 60]  # nearest tile centre (63, 123, ...) to each variant
+    expected = [q - (t + 63) for q, t in zip(positions, tiles, strict=True)]
+    np.testing.assert_array_equal(offset, expected)
+    np.testing.assert_array_equal(
+        base, [(q - t) % 6 for q, t in zip(positions, tiles, strict=True)]
+    )
+    assert status == [S.OK if e == 0 else S.TILED_OFF_CENTRE for e in expected]
+    assert np.isfinite(ds["score_llr_wt"].values).all()
