@@ -42,6 +42,9 @@ SCORE_DOCS = {
     "flattened (CLS included), as TraitGym's euclidean_distance",
     "cosine_flat": "1 - cosine similarity of the flattened [tokens x dim] embeddings, as "
     "TraitGym's cosine_distance",
+    "l2_aligned": "frame-aware indel distance: root-mean-square L2 distance over the token "
+    "pairs of the ref and alt windows that hold the same bases (left of the variant; right "
+    "of it only when the indel keeps the 6-mer frame); variant tokens excluded",
     "centre_offset_bp": "tiled mode, SNVs and MNVs (a position, not a score): signed bp from "
     "the window's centre position (6c + 3 forward) to the variant",
     "base_in_kmer": "tiled mode, SNVs and MNVs (a position, not a score): base 0-5 of its "

@@ -204,7 +204,7 @@ class ScoreWorker:
         model_seconds = 0.0
         # Flattened distances bring every token's embedding to the host: plan and run the
         # unit in slices of rows so that only a slice's embeddings are held at once.
-        step = FLAT_ROWS if "flat" in job.kinds else b - a
+        step = FLAT_ROWS if {"flat", "aligned"} & set(job.kinds) else b - a
         for lo in range(0, b - a, step):
             hi = min(lo + step, b - a)
             plan, items, positions = PassPlan(), [], {}
@@ -264,6 +264,7 @@ class ScoreWorker:
         from ntscale.genome.variant_windows import K, centre_offset, variant_sequences
         from ntscale.scoring import complement, token_at, token_weights
         from ntscale.scoring.passes import Item
+        from ntscale.scoring.scores import aligned_pairs
         from ntscale.tokenizer import collapse_n_kmers, collapsed_spans, reverse_complement
 
         job, tok = self.job, self.tokenizer
@@ -274,8 +275,8 @@ class ScoreWorker:
         mnv = len(ref) == len(alt) and len(ref) > 1
         strand0 = w.strands[0]
         one_kmer = 0  # strands on which an MNV lies inside one 6-mer
-        distances = any(k in job.kinds for k in ("l2", "cosine", "flat"))
-        flat = "flat" in job.kinds
+        distances = any(k in job.kinds for k in ("l2", "cosine", "flat", "aligned"))
+        flat = "flat" in job.kinds or "aligned" in job.kinds
         collapse = job.config.collapse_n
 
         def encode(seq: str) -> np.ndarray:
@@ -325,6 +326,10 @@ class ScoreWorker:
                     plan.keep_tokens(ref_pass)
                     plan.keep_tokens(alt_pass)
                 a_starts, a_lengths = spans(aseq)
+                if "aligned" in job.kinds:
+                    fields["aligned"] = aligned_pairs(
+                        (starts, lengths), (a_starts, a_lengths), r_iv, a_iv
+                    )
                 fields["alt_pass"] = alt_pass
                 fields["alt_pool"] = plan.pool(alt_pass, token_weights(a_starts, a_lengths, *a_iv))
             token = offset = last = -1

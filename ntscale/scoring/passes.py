@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ntscale.scoring.scores import cosine_distance, flat_scores, l2_distance, snv_llr
+from ntscale.scoring.scores import (
+    aligned_l2,
+    cosine_distance,
+    flat_scores,
+    l2_distance,
+    snv_llr,
+)
 
 
 @dataclass
@@ -50,6 +56,7 @@ class Item:
     alt_base: str = ""
     ref_kmer: int = -1  # MNV inside one 6-mer: the ref and alt 6-mer ids at `token`
     alt_kmer: int = -1
+    aligned: tuple | None = None  # (ref, alt) token indices of in-frame pairs
 
 
 class PassPlan:
@@ -189,6 +196,9 @@ def _item_scores(
                 flat = flat_scores(ref.tokens[layer], alt.tokens[layer])
                 for metric, value in flat.items():
                     out[f"{metric}_flat_layer_{layer}"] = value
+                if it.aligned is not None:
+                    x, y = ref.tokens[layer], alt.tokens[layer]
+                    out[f"l2_aligned_layer_{layer}"] = aligned_l2(x, y, it.aligned)
     return out
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from ntscale.errors import ConfigError
 from ntscale.scoring.reduce import BASES, K, _xp
 
-SCORE_KINDS = ("llr_masked", "llr_wt", "l2", "cosine", "flat")
+SCORE_KINDS = ("llr_masked", "llr_wt", "l2", "cosine", "flat", "aligned")
 """What `--scores` may name (plus "llr" for both LLR kinds)."""
 
 POSITION_NAMES = ("centre_offset_bp", "base_in_kmer")
@@ -116,7 +116,59 @@ def score_names(
     if "flat" in kinds:
         for layer in layers:
             names += [f"{m}_flat_layer_{layer}" for m in ("l2", "cosine", "dot")]
+    if "aligned" in kinds:
+        names += [f"l2_aligned_layer_{layer}" for layer in layers]
     return tuple(names)
+
+
+def aligned_pairs(
+    ref_spans: tuple[np.ndarray, np.ndarray],
+    alt_spans: tuple[np.ndarray, np.ndarray],
+    ref_iv: tuple[int, int],
+    alt_iv: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Token pairs (ref index, alt index; CLS = 0) that hold the same reference bases.
+
+    A ref token wholly left of REF pairs with the alt token shifted like the bases left of
+    ALT (alt_iv[0] - ref_iv[0]); one wholly right of REF with the alt token shifted like
+    the bases right of ALT (alt_iv[1] - ref_iv[1]). Only tokens of the same length pair,
+    so after an indel of d bp the tokens on the shifted side pair only when d is a
+    multiple of 6 (in frame); tokens overlapping the variant never pair.
+
+    Args:
+        ref_spans, alt_spans: (starts, lengths) of the windows' tokens after CLS.
+        ref_iv, alt_iv: [start, end) of REF in the ref window and of ALT in the alt window
+            (same strand's coordinates).
+    """
+    r_start, r_len = ref_spans
+    a_start, a_len = alt_spans
+    where = {(int(s), int(n)): i + 1 for i, (s, n) in enumerate(zip(a_start, a_len, strict=True))}
+    left, right = alt_iv[0] - ref_iv[0], alt_iv[1] - ref_iv[1]
+    ri, ai = [], []
+    for i, (s, n) in enumerate(zip(r_start.tolist(), r_len.tolist(), strict=True)):
+        if s + n <= ref_iv[0]:
+            j = where.get((s + left, n))
+        elif s >= ref_iv[1]:
+            j = where.get((s + right, n))
+        else:
+            continue
+        if j is not None:
+            ri.append(i + 1)
+            ai.append(j)
+    return np.asarray(ri, np.int64), np.asarray(ai, np.int64)
+
+
+def aligned_l2(x: np.ndarray, y: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]) -> float:
+    """Root-mean-square L2 distance over aligned token pairs ([T, D] embeddings).
+
+    The mean over pairs (not the sum) keeps windows with fewer aligned tokens (an
+    out-of-frame indel pairs only its left-hand tokens) on the same scale. NaN if none.
+    """
+    ri, ai = pairs
+    if len(ri) == 0:
+        return float("nan")
+    d = x[ri].astype(np.float64) - y[ai].astype(np.float64)
+    return float(np.sqrt(np.mean(np.sum(d * d, axis=-1))))
 
 
 def flat_scores(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -172,6 +224,8 @@ __all__ = [
     "K",
     "POSITION_NAMES",
     "SCORE_KINDS",
+    "aligned_l2",
+    "aligned_pairs",
     "complement",
     "cosine_distance",
     "flat_scores",

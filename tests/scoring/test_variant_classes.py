@@ -125,3 +125,55 @@ def test_tiled_snvs_record_their_place_in_the_tile(tmp_path, tiny_model_dir):
     )
     assert status == [S.OK if e == 0 else S.TILED_OFF_CENTRE for e in expected]
     assert np.isfinite(ds["score_llr_wt"].values).all()
+
+
+def _coords(n: int, rev: bool) -> list[int]:
+    return list(range(n))[::-1] if rev else list(range(n))
+
+
+def test_aligned_distance_pairs_tokens_holding_the_same_reference_bases(
+    tmp_path, tiny_model, tiny_model_dir
+):
+    w = 126
+    seq = random_dna(600, seed=13)
+    fasta = write_fasta(tmp_path / "a.fa", {"c": seq})
+    p = 300
+    dels = (1, 2, 5, 6, 7)
+    recs = [("c", p + 1, f"d{d}", seq[p : p + d + 1], (seq[p],)) for d in dels]
+    recs.append(("c", p + 1, "ins3", seq[p], (seq[p] + "GAT",)))
+    vcf = write_vcf(tmp_path / "a.vcf", {"c": len(seq)}, recs)
+    ds = _run(
+        tmp_path, fasta, vcf, tiny_model_dir, "aligned", window_bp=w, scores=["aligned"],
+        strands="both", layers=[2],
+    )  # fmt: skip
+    assert (ds["variant_status"].values == S.NO_LLR_NOT_SNV).all()
+    start = p - 63
+    got = ds["score_l2_aligned_layer_2"].values
+    tok = tiny_model.tokenizer
+    for i, (_, _, _, ref, alts) in enumerate(recs):
+        alt = alts[0]
+        # genome coordinate of every base of both windows (ALT's own bases: None)
+        ref_pos = list(range(start, start + w))
+        stretch = list(range(start, start + w + len(ref)))
+        alt_pos = stretch[: p - start] + [None] * len(alt) + stretch[p - start + len(ref) :]
+        alt_pos = alt_pos[:w]
+        ref_seq = seq[start : start + w]
+        alt_seq = (seq[start:p] + alt + seq[p + len(ref) : start + w + len(ref)])[:w]
+        values = []
+        for rev in (False, True):
+            rs, as_ = ref_seq, alt_seq
+            rp, ap = ref_pos, alt_pos
+            if rev:
+                rs, as_ = reverse_complement(rs), reverse_complement(as_)
+                rp, ap = rp[::-1], ap[::-1]
+            emb = tiny_model.apply(tok.encode_batch([rs, as_]), layers=(2,))["embeddings"][2]
+            # 6-mer tokens (no N here): token k + 1 holds bases [6k, 6k + 6)
+            alt_tokens = {tuple(ap[6 * k : 6 * k + 6]): k + 1 for k in range(len(as_) // 6)}
+            sq = []
+            for k in range(len(rs) // 6):
+                key = tuple(rp[6 * k : 6 * k + 6])
+                j = alt_tokens.get(key)
+                if j is not None and None not in key:
+                    sq.append(np.sum((emb[0, k + 1] - emb[1, j]).astype(np.float64) ** 2))
+            values.append(np.sqrt(np.mean(sq)))
+        np.testing.assert_allclose(got[i], np.mean(values), rtol=1e-4, err_msg=recs[i][2])
