@@ -97,6 +97,7 @@ class ScoreConfig:
     table_out: str | None = None
     preset: str | None = None  # a named protocol (ntscale.scoring.presets), e.g. traitgym
     collapse_n: bool = False  # N-containing 6-mers -> one N token, fixed 6-mer frame
+    calibrate: bool = False  # tiled llr_wt: background of every SNV of the tiles -> *_pct
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
@@ -109,7 +110,13 @@ class ScoreConfig:
             raise ConfigError(f"window_bp must be at least 6 bp, got {self.window_bp!r}")
         if self.unit_variants <= 0:
             raise ConfigError(f"unit_variants must be positive, got {self.unit_variants!r}")
-        parse_scores(self.scores)
+        kinds = parse_scores(self.scores)
+        if self.calibrate and (self.window_mode != "tiled" or "llr_wt" not in kinds):
+            raise ConfigError(
+                "calibrate needs the wild-type tiled scan: window_mode tiled and llr_wt "
+                f"among the scores (got window_mode {self.window_mode!r}, scores "
+                f"{list(self.scores)}); add --window-mode tiled --scores llr_wt,..."
+            )
         if self.preset is not None and self.preset not in SCORE_PRESETS:
             raise ConfigError(
                 f"unknown preset {self.preset!r}; known presets: {', '.join(SCORE_PRESETS)}"

@@ -69,6 +69,13 @@ def score(
             help="Share forward passes of identical windows (off: one pass per variant).",
         ),
     ] = None,
+    calibrate: Annotated[
+        bool | None,
+        Opt(
+            "--calibrate/--no-calibrate",
+            help="Tiled llr_wt: percentiles among every SNV of the tiles (llr_wt_pct).",
+        ),
+    ] = None,
     unit_variants: Annotated[
         int | None, Opt(help="Variants per work unit (= store chunk).")
     ] = None,
@@ -105,6 +112,7 @@ def score(
             "window_mode": window_mode,
             "strands": strands,
             "share_windows": share_windows,
+            "calibrate": calibrate,
             "unit_variants": unit_variants,
             "batch_size": batch_size,
             "dtype": dtype,

@@ -45,6 +45,8 @@ SCORE_DOCS = {
     "l2_aligned": "frame-aware indel distance: root-mean-square L2 distance over the token "
     "pairs of the ref and alt windows that hold the same bases (left of the variant; right "
     "of it only when the indel keeps the 6-mer frame); variant tokens excluded",
+    "stratum_llr_wt": "calibration (not a score): the row's background stratum, "
+    "trinucleotide class * 6 + base within the 6-mer; exports turn llr_wt into llr_wt_pct",
     "centre_offset_bp": "tiled mode, SNVs and MNVs (a position, not a score): signed bp from "
     "the window's centre position (6c + 3 forward) to the variant",
     "base_in_kmer": "tiled mode, SNVs and MNVs (a position, not a score): base 0-5 of its "
@@ -117,7 +119,8 @@ class ScoreJob:
             kinds=kinds,
             layers=layers,
             names=score_names(kinds, layers, per_strand=config.strands == "both")
-            + (POSITION_NAMES if config.window_mode == "tiled" else ()),
+            + (POSITION_NAMES if config.window_mode == "tiled" else ())
+            + (("stratum_llr_wt",) if config.calibrate else ()),
             max_tokens=max_tokens,
             model_info=info,
             contigs=contigs,
@@ -178,6 +181,7 @@ class ScoreJob:
             "scores": list(self.names),
             "layers": list(self.layers),
             "collapse_n": c.collapse_n,
+            "calibrate": c.calibrate,
         }
 
     def attrs(self) -> dict:
@@ -196,6 +200,7 @@ class ScoreJob:
                 "score_docs": self.score_docs(),
                 "preset": c.preset,
                 "collapse_n": c.collapse_n,
+                "calibrate": c.calibrate,
                 "llr_sign": "llr = log p(alt) - log p(ref): negative = alt less likely "
                 "(exports add minus_<llr> = -llr and abs_<llr> = |llr|)",
                 "log_probabilities": "natural log, log-softmax over the full vocabulary",
@@ -234,6 +239,18 @@ class ScoreJob:
             attrs=self.attrs(),
             contigs=list(self.contigs),
         )
+        if self.config.calibrate:
+            from ntscale.runner.score_calibration import BACKGROUND_ARRAY
+            from ntscale.scoring.calibration import N_BINS, N_STRATA
+            from ntscale.store.unit_blocks import ensure_unit_array
+
+            ensure_unit_array(
+                self.store_url,
+                BACKGROUND_ARRAY,
+                n_units=self.n_units(),
+                block=(N_STRATA, N_BINS),
+                dtype="int32",
+            )
         return np.flatnonzero(~writer.done_units("variants"))
 
     def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
@@ -254,7 +271,42 @@ class ScoreJob:
         }
         if results:
             open_writer(self.store_url).set_attrs(last_run=run)
+        if results and self.config.calibrate:
+            self._store_calibration()
         return {"run": run, "store": store_summary(self.store_url)}
+
+    def _store_calibration(self) -> None:
+        """Sum the done units' background histograms into quantile tables (root attrs)."""
+        from ntscale.runner.score_calibration import BACKGROUND_ARRAY
+        from ntscale.scoring import calibration as cal
+        from ntscale.store import open_writer
+        from ntscale.store.unit_blocks import read_unit_blocks
+
+        writer = open_writer(self.store_url)
+        blocks = read_unit_blocks(self.store_url, BACKGROUND_ARRAY)
+        done = writer.done_units("variants")
+        if blocks is None or not done.all():
+            return
+        hist = blocks.sum(axis=0, dtype=np.int64)
+        table = cal.quantile_table(hist)
+        counts = hist.sum(axis=1)
+        keep = np.flatnonzero(counts > 0)
+        writer.set_attrs(
+            calibration={
+                "llr_wt": {
+                    "levels": cal.LEVELS.tolist(),
+                    "quantiles": {
+                        str(s): [float(f"{v:.6g}") for v in table[s]] for s in keep.tolist()
+                    },
+                    "counts": {str(s): int(counts[s]) for s in keep.tolist()},
+                    "n_background": int(counts.sum()),
+                    "strata": "trinucleotide class (96, pyrimidine-centred REF) * 6 + base "
+                    "within the 6-mer (first strand); see ntscale.scoring.calibration",
+                    "histogram": f"{BACKGROUND_ARRAY} [unit, stratum, bin], bins of "
+                    f"{cal.HIST_WIDTH} nats on [{cal.HIST_LO}, {cal.HIST_HI}]",
+                }
+            }
+        )
 
     # -- executing side ----------------------------------------------------------------
     def open_worker(self) -> ScoreWorker:

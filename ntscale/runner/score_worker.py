@@ -17,7 +17,11 @@ from collections import Counter
 import numpy as np
 
 from ntscale.runner.job import UnitResult
+from ntscale.runner.score_calibration import BACKGROUND_ARRAY, TileBackgrounds
 from ntscale.scoring.scores import POSITION_NAMES
+
+ROW_INFO = (*POSITION_NAMES, "stratum_llr_wt")
+"""Per-row values stored beside the scores that are not scores (filled by the worker)."""
 
 ACGT = frozenset("ACGT")
 
@@ -158,6 +162,8 @@ class PassRunner:
                         res.table = {t: np.asarray(out["table"][j, t]) for t in p.table_rows}
                         if p.table_tokens is not None:
                             res.masked_logp = np.asarray(out["masked_logp"][j])
+                        if p.full_table:
+                            res.full_table = np.asarray(out["table"][j, : len(p.tokens)])
                     results[i] = res
         return results, model_seconds
 
@@ -180,9 +186,34 @@ class ScoreWorker:
         self._count = threading.Lock()
         self._local = threading.local()  # pysam handles are not thread-safe: one per thread
         self.passes_run = 0  # forward passes (batch rows) run by this worker, all units
+        self._owners: dict | None = None  # calibration: tile -> owning row
         self.runner = PassRunner(
             self.model, job.layers, batch_size=c.execution.batch_size, lock=self._device
         )
+
+    def encode(self, seq: str) -> np.ndarray:
+        """Token ids of a window as this job tokenizes it (collapse_n or not)."""
+        from ntscale.tokenizer import collapse_n_kmers
+
+        tok = self.tokenizer
+        return tok.encode(collapse_n_kmers(seq) if self.job.config.collapse_n else seq)
+
+    def spans(self, seq: str) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, lengths) of the tokens of `encode(seq)` after CLS, in `seq`."""
+        from ntscale.tokenizer import collapsed_spans
+
+        if self.job.config.collapse_n:
+            return collapsed_spans(len(seq))
+        return self.tokenizer.token_spans(seq)
+
+    def tile_owners(self) -> dict:
+        """(contig, tile start) -> owning row, computed once per worker."""
+        from ntscale.runner.score_calibration import tile_owners
+
+        with self._count:
+            if self._owners is None:
+                self._owners = tile_owners(self.job)
+        return self._owners
 
     def _fasta(self):
         fasta = getattr(self._local, "fasta", None)
@@ -205,6 +236,7 @@ class ScoreWorker:
         # Flattened distances bring every token's embedding to the host: plan and run the
         # unit in slices of rows so that only a slice's embeddings are held at once.
         step = FLAT_ROWS if {"flat", "aligned"} & set(job.kinds) else b - a
+        background: list = []  # calibration: (llr, stratum) of the owned tiles
         for lo in range(0, b - a, step):
             hi = min(lo + step, b - a)
             plan, items, positions = PassPlan(), [], {}
@@ -212,7 +244,13 @@ class ScoreWorker:
                 if ScoreStatus(int(status[r])).scored:
                     code = self._plan_row(a + r, r - lo, plan, items, int(status[r]), positions)
                     status[r] = code
+            tiles = None
+            if job.config.calibrate:
+                tiles = TileBackgrounds(self, (a, b))
+                tiles.plan(plan, range(a + lo, a + hi))
             results, seconds = self.runner.run(plan.passes)
+            if tiles is not None:
+                background.append(tiles.background(results))
             model_seconds += seconds
             with self._count:
                 self.passes_run += len(plan)
@@ -220,16 +258,16 @@ class ScoreWorker:
                 items,
                 results,
                 n_rows=hi - lo,
-                names=tuple(n for n in job.names if n not in POSITION_NAMES),
+                names=tuple(n for n in job.names if n not in ROW_INFO),
                 layers=job.layers,
                 strands=job.windows.strands,
             )
             for n in part:
                 scores[n][lo:hi] = part[n]
-            if POSITION_NAMES[0] in scores:
-                for r, (shift, base) in positions.items():
-                    scores[POSITION_NAMES[0]][lo + r] = shift
-                    scores[POSITION_NAMES[1]][lo + r] = base
+            for r, (shift, base, stratum) in positions.items():
+                for name, value in zip(ROW_INFO, (shift, base, stratum), strict=True):
+                    if name in scores:
+                        scores[name][lo + r] = value
         t = job.table
         variants = {
             "contig": t.contig[a:b],
@@ -240,6 +278,14 @@ class ScoreWorker:
             "status": status,
         }
         nbytes = self.writer.write_variant_unit(unit, variants=variants, scores=scores)
+        if job.config.calibrate:
+            from ntscale.scoring.calibration import histogram
+            from ntscale.store.unit_blocks import write_unit_block
+
+            llr = np.concatenate([x for x, _ in background])
+            stratum = np.concatenate([y for _, y in background])
+            hist = histogram(llr, stratum)
+            nbytes += write_unit_block(job.store_url, BACKGROUND_ARRAY, unit, hist)
         self.writer.mark_done(unit, part="variants")
 
         counts = Counter(ScoreStatus(int(s)).name.lower() for s in status)
@@ -262,10 +308,11 @@ class ScoreWorker:
         """
         from ntscale.genome.variant_table import ScoreStatus
         from ntscale.genome.variant_windows import K, centre_offset, variant_sequences
+        from ntscale.runner.score_calibration import row_stratum
         from ntscale.scoring import complement, token_at, token_weights
         from ntscale.scoring.passes import Item
         from ntscale.scoring.scores import aligned_pairs
-        from ntscale.tokenizer import collapse_n_kmers, collapsed_spans, reverse_complement
+        from ntscale.tokenizer import reverse_complement
 
         job, tok = self.job, self.tokenizer
         t, w = job.table, job.windows
@@ -277,13 +324,7 @@ class ScoreWorker:
         one_kmer = 0  # strands on which an MNV lies inside one 6-mer
         distances = any(k in job.kinds for k in ("l2", "cosine", "flat", "aligned"))
         flat = "flat" in job.kinds or "aligned" in job.kinds
-        collapse = job.config.collapse_n
-
-        def encode(seq: str) -> np.ndarray:
-            return tok.encode(collapse_n_kmers(seq) if collapse else seq)
-
-        def spans(seq: str) -> tuple[np.ndarray, np.ndarray]:
-            return collapsed_spans(len(seq)) if collapse else tok.token_spans(seq)
+        encode, spans = self.encode, self.spans
 
         share = () if job.config.share_windows else (row,)
         staged = []
@@ -340,7 +381,12 @@ class ScoreWorker:
                 except ValueError:  # collapse_n on a short contig: SNV in the dropped tail
                     token = -1
                 if j == 0 and token >= 0:
-                    positions[r] = (pos - ws - centre_offset(w.window_bp, strand0 == "-"), offset)
+                    stratum = np.nan
+                    if job.config.calibrate and snv and int(lengths[token - 1]) == K:
+                        fwd = fetched[(ws, we)]
+                        stratum = row_stratum(fwd.ref_seq, fwd.offset, ref, alt, offset)
+                    shift = pos - ws - centre_offset(w.window_bp, strand0 == "-")
+                    positions[r] = (shift, offset, stratum)
             if mnv and token >= 0:
                 # an MNV inside one 6-mer: the masked LLR of the whole 6-mer
                 s0 = int(starts[token - 1])

@@ -35,6 +35,7 @@ class Pass:
     embed: bool = False  # mean embeddings (+ pooled sets) needed
     table: bool = False  # SNV table needed
     token_embeddings: bool = False  # every token's embedding needed (flattened distances)
+    full_table: bool = False  # the whole SNV table needed (calibration background)
     pools: list[np.ndarray] = field(default_factory=list)  # [n_tokens] weights each
     table_rows: set[int] = field(default_factory=set)  # token indices read from the table
 
@@ -95,6 +96,12 @@ class PassPlan:
         p.embed = True
         p.token_embeddings = True
 
+    def keep_table(self, pid: int) -> None:
+        """Pass `pid` must return its whole SNV table (every SNV of the window)."""
+        p = self.passes[pid]
+        p.table = True
+        p.full_table = True
+
     def read_table(self, pid: int, token: int) -> None:
         p = self.passes[pid]
         p.table = True
@@ -114,6 +121,7 @@ class PassResult:
     tokens: dict[int, np.ndarray] = field(default_factory=dict)
     table: dict[int, np.ndarray] = field(default_factory=dict)
     masked_logp: np.ndarray | None = None  # [V] log p at the <mask> token (masked passes)
+    full_table: np.ndarray | None = None  # [n_tokens, 6, 4] (passes with full_table)
 
 
 def combine_scores(

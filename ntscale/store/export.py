@@ -19,7 +19,11 @@ import pysam
 from ntscale.errors import StoreError
 from ntscale.store.reader import open as open_store
 from ntscale.store.reader import store_summary, variant_status_names
-from ntscale.store.score_columns import add_sign_columns, provenance_lines
+from ntscale.store.score_columns import (
+    add_calibrated_columns,
+    add_sign_columns,
+    provenance_lines,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ def variant_frame(url: str, *, require_complete: bool = True) -> pd.DataFrame:
     for var in ds.data_vars:
         if str(var).startswith("score_"):
             frame[str(var)[len("score_") :]] = np.asarray(ds[var].values, np.float32)
-    return add_sign_columns(frame)
+    return add_calibrated_columns(add_sign_columns(frame), dict(ds.attrs))
 
 
 def export_table(url: str, path: str | Path) -> Path:

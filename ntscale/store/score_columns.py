@@ -65,4 +65,49 @@ def _one_line(value: Any) -> str:
     return " ".join(str(text).split())
 
 
-__all__ = ["LLR_SCORES", "add_sign_columns", "provenance_lines"]
+CALIBRATED = {"llr_wt": "stratum_llr_wt"}
+"""Calibrated score -> the per-row array holding its background stratum."""
+
+
+def percentiles(values: np.ndarray, stratum: np.ndarray, table: dict[str, Any]) -> np.ndarray:
+    """Percentile (0-100) of each value among its stratum's background.
+
+    `table` is a stored calibration entry: {"levels": [L], "quantiles": {stratum: [L]}}.
+    The CDF between stored quantiles is linear; NaN where the value or its stratum's
+    background is missing.
+    """
+    levels = np.asarray(table["levels"], np.float64)
+    quantiles = {int(k): np.asarray(v, np.float64) for k, v in table["quantiles"].items()}
+    out = np.full(len(values), np.nan, np.float32)
+    for i, (x, s) in enumerate(zip(values, stratum, strict=True)):
+        if not (np.isfinite(x) and np.isfinite(s)) or int(s) not in quantiles:
+            continue
+        q = quantiles[int(s)]
+        # mid-rank between equal quantiles (a point mass) keeps ties unbiased
+        lo = np.interp(x, q, levels, left=0.0, right=100.0)
+        hi = 100.0 - np.interp(-x, -q[::-1], 100.0 - levels[::-1], left=100.0, right=0.0)
+        out[i] = (lo + hi) / 2
+    return out
+
+
+def add_calibrated_columns(frame: pd.DataFrame, attrs: dict[str, Any]) -> pd.DataFrame:
+    """`<score>_pct` for every calibrated score of the store (root attr `calibration`)."""
+    calibration = attrs.get("calibration") or {}
+    for name, stratum_col in CALIBRATED.items():
+        if name in calibration and name in frame.columns and stratum_col in frame.columns:
+            frame[f"{name}_pct"] = percentiles(
+                frame[name].to_numpy(np.float64),
+                frame[stratum_col].to_numpy(np.float64),
+                calibration[name],
+            )
+    return frame
+
+
+__all__ = [
+    "CALIBRATED",
+    "LLR_SCORES",
+    "add_calibrated_columns",
+    "add_sign_columns",
+    "percentiles",
+    "provenance_lines",
+]
