@@ -125,6 +125,28 @@ class ScoreConfig:
             raise ConfigError(f"table_out must end in .tsv or .parquet, got {self.table_out!r}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class TrackConfig:
+    """Per-base LLR tracks of BED regions (`ntscale score --tracks PREFIX --regions BED`)."""
+
+    fasta: str
+    model: str
+    out: str
+    regions: str
+    tracks: str  # output prefix: PREFIX.<track>.bw and PREFIX.<track>.bedGraph
+    window_bp: int | None = None  # None: the model's maximum
+    strands: str = "forward"  # forward, reverse or both (averaged)
+    unit_bases: int = 65536
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+
+    def __post_init__(self) -> None:
+        _check_common(self.strands, self.execution, ())
+        if self.window_bp is not None and self.window_bp < 6:
+            raise ConfigError(f"window_bp must be at least 6 bp, got {self.window_bp!r}")
+        if self.unit_bases <= 0:
+            raise ConfigError(f"unit_bases must be positive, got {self.unit_bases!r}")
+
+
 def _check_common(strands: str, execution: ExecutionConfig, layers: tuple[int, ...]) -> None:
     """Checks shared by every job config: strands, dtype, batch size, layer numbers."""
     _check_choice("strands", strands, VALID_STRANDS)

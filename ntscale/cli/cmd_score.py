@@ -89,6 +89,12 @@ def score(
     table_out: Annotated[
         str | None, Opt(help="Also write a table, one row per ALT (.tsv or .parquet).")
     ] = None,
+    tracks: Annotated[
+        str | None,
+        Opt(help="Per-base LLR tracks of --regions instead of a VCF: PREFIX.<track>.bw/.bedGraph."),
+    ] = None,
+    regions: Annotated[str | None, Opt(help="BED regions of --tracks.")] = None,
+    unit_bases: Annotated[int | None, Opt(help="Bases per work unit of --tracks.")] = None,
     config: ConfigOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
@@ -123,6 +129,12 @@ def score(
             "progress": progress,
         },
     )
+    settings.update({k: v for k, v in (("tracks", tracks), ("regions", regions)) if v})
+    if unit_bases is not None:
+        settings["unit_bases"] = unit_bases
+    if settings.get("tracks") or settings.get("regions"):
+        _tracks(settings, source=config or "the command line")
+        return
     cfg = build_config(ScoreConfig, settings, source=config or "the command line")
     job = ScoreJob.plan_from_config(cfg, command_line=command_line())
     summary = run_job(job, cfg.execution, label="variants")
@@ -131,3 +143,33 @@ def score(
         typer.echo(f"VCF with scores: {export_vcf(cfg.out, cfg.vcf_out)}")
     if cfg.table_out:
         typer.echo(f"table: {export_table(cfg.out, cfg.table_out)}")
+
+
+TRACK_KEYS = (
+    "fasta", "model", "out", "regions", "tracks", "window_bp", "strands", "unit_bases",
+    "batch_size", "dtype", "ray", "max_actors", "progress", "execution",
+)  # fmt: skip
+
+
+def _tracks(settings: dict, *, source: str) -> None:
+    """`--tracks PREFIX --regions BED`: the per-base track job, then bigWig + bedGraph."""
+    from ntscale.config import TrackConfig
+    from ntscale.errors import ConfigError
+    from ntscale.runner.track_job import TrackJob
+    from ntscale.store.tracks import export_tracks
+
+    given = {k for k, v in settings.items() if v is not None}
+    other = sorted(given - set(TRACK_KEYS))
+    if other:
+        raise ConfigError(
+            f"--tracks scans --regions base by base; {', '.join(other)} do not apply to it "
+            "(score a VCF in a separate run)"
+        )
+    if not settings.get("tracks") or not settings.get("regions"):
+        raise ConfigError("--tracks PREFIX and --regions BED go together; give both")
+    cfg = build_config(TrackConfig, {k: settings[k] for k in given}, source=source)
+    job = TrackJob.plan_from_config(cfg, command_line=command_line())
+    summary = run_job(job, cfg.execution, label="bases")
+    print_summary(summary, store=cfg.out, what="per-base tracks")
+    for path in export_tracks(cfg.out, cfg.tracks):
+        typer.echo(f"track: {path}")

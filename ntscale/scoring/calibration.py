@@ -34,7 +34,8 @@ LEVELS = np.linspace(0.0, 100.0, 101)
 _CODE = np.full(256, -1, np.int8)
 for _i, _b in enumerate(BASES):
     _CODE[ord(_b)] = _i
-_COMP = np.array([3, 2, 1, 0], np.int64)  # A<->T, C<->G in BASES order
+COMPLEMENT_CODES = np.array([3, 2, 1, 0], np.int64)  # A<->T, C<->G in BASES order
+_COMP = COMPLEMENT_CODES
 
 
 def codes(seq: str) -> np.ndarray:
@@ -148,6 +149,7 @@ def quantile_table(hist: np.ndarray) -> np.ndarray:
 
 
 __all__ = [
+    "COMPLEMENT_CODES",
     "EDGES",
     "HIST_HI",
     "HIST_LO",
