@@ -34,23 +34,36 @@ def _run(tmp_path: Path, fasta: Path, vcf: Path, model: Path, name: str, **kw):
     return nstore.open(values["out"])
 
 
-@pytest.mark.slow
-def test_contig_end_deletions_are_alt_window_short_whatever_their_length(tmp_path, tiny_model_dir):
-    # the model maximum (12,282 bp = 2,047 six-mers): an alt window a few bp short used to
-    # leave single-letter tokens and exceed the 2,048-token budget
-    seq = random_dna(12_400, seed=21)
+@pytest.fixture(scope="module")
+def model_32(tmp_path_factory) -> Path:
+    """A random v2-shaped model that accepts only 32 tokens (its maximum window: 186 bp)."""
+    from ntscale.model import get_preset, init_model
+
+    cfg = get_preset("50M_multi_species_v2").replace(
+        name="tiny-32", num_layers=1, embed_dim=32, num_heads=2, key_size=16, ffn_dim=64,
+        max_tokens=32,
+    )  # fmt: skip
+    d = tmp_path_factory.mktemp("model") / "tiny-32"
+    init_model(cfg, seed=3).save(d)
+    return d
+
+
+def test_contig_end_deletions_are_alt_window_short_whatever_their_length(tmp_path, model_32):
+    # at the model maximum (186 bp = 31 six-mers + CLS = 32 tokens) an alt window a few bp
+    # short used to leave single-letter tokens and exceed the token budget
+    seq = random_dna(400, seed=21)
     fasta = write_fasta(tmp_path / "g.fa", {"c": seq})
     end = len(seq)
     recs = []
-    lengths = (1, 2, 3, 4, 6, 9)  # d % 6 in 1..4 used to exceed the budget
-    for d in lengths:
+    for d in range(1, 13):
         p = end - d - 3  # REF ends 2 bp before the contig end: nothing left to extend
         recs.append(("c", p + 1, f"del{d}", seq[p : p + d + 1], (seq[p],)))
+    recs.append(("c", end - 1, "last", seq[end - 2 : end], (seq[end - 2],)))  # ALT at the end
     vcf = write_vcf(tmp_path / "d.vcf", {"c": end}, recs)
-    ds = _run(tmp_path, fasta, vcf, tiny_model_dir, "del", scores=["l2"], batch_size=8)
+    ds = _run(tmp_path, fasta, vcf, model_32, "del", scores=["l2"], strands="both")
     status = ds["variant_status"].values
-    assert status.tolist() == [S.ALT_WINDOW_SHORT] * len(lengths), status
-    assert np.isfinite(ds["score_l2_mean_layer_2"].values).all()
+    assert status.tolist() == [S.ALT_WINDOW_SHORT] * len(recs), status
+    assert np.isfinite(ds["score_l2_mean_layer_1"].values).all()
 
 
 def test_mnv_inside_one_kmer_gets_the_masked_kmer_llr(tmp_path, tiny_model, tiny_model_dir):
