@@ -109,7 +109,7 @@ def run_tracks(tmp: Path, model: str, args: argparse.Namespace) -> dict:
     bed = tmp / "tracks.bed"
     bed.write_text(f"20\t1000000\t{1_000_000 + args.tracks_bp}\n")
     values = {
-        "fasta": str(FASTA),
+        "fasta": args.tracks_fasta,
         "model": model,
         "out": str(tmp / "tracks.zarr"),
         "regions": str(bed),
@@ -160,6 +160,7 @@ def main() -> None:
     p.add_argument("--tracks-bp", type=int, default=0, help="also time --tracks over N bp")
     p.add_argument("--tracks-window", type=int, default=None, help="default: model maximum")
     p.add_argument("--tracks-strands", default="forward")
+    p.add_argument("--tracks-fasta", default=str(FASTA), help="FASTA with a contig named 20")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_score_"))
     try:
