@@ -105,10 +105,14 @@ class ScoreConfig:
     unit_variants: int = 1024
     vcf_out: str | None = None
     table_out: str | None = None
+    preset: str | None = None  # a named protocol (ntscale.scoring.presets), e.g. traitgym
+    collapse_n: bool = False  # N-containing 6-mers -> one N token, fixed 6-mer frame
+    calibrate: bool = False  # tiled llr_wt: background of every SNV of the tiles -> *_pct
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
         from ntscale.scoring import parse_scores
+        from ntscale.scoring.presets import SCORE_PRESETS
 
         _check_common(self.strands, self.execution, self.layers)
         _check_choice("window_mode", self.window_mode, VALID_WINDOW_MODES)
@@ -117,7 +121,17 @@ class ScoreConfig:
             raise ConfigError(f"window_bp must be at least 6 bp, got {self.window_bp!r}")
         if self.unit_variants <= 0:
             raise ConfigError(f"unit_variants must be positive, got {self.unit_variants!r}")
-        parse_scores(self.scores)
+        kinds = parse_scores(self.scores)
+        if self.calibrate and (self.window_mode != "tiled" or "llr_wt" not in kinds):
+            raise ConfigError(
+                "calibrate needs the wild-type tiled scan: window_mode tiled and llr_wt "
+                f"among the scores (got window_mode {self.window_mode!r}, scores "
+                f"{list(self.scores)}); add --window-mode tiled --scores llr_wt,..."
+            )
+        if self.preset is not None and self.preset not in SCORE_PRESETS:
+            raise ConfigError(
+                f"unknown preset {self.preset!r}; known presets: {', '.join(SCORE_PRESETS)}"
+            )
         if self.table_out and not self.table_out.endswith((".tsv", ".parquet")):
             raise ConfigError(f"table_out must end in .tsv or .parquet, got {self.table_out!r}")
 
@@ -130,6 +144,29 @@ def parse_window(value: object) -> int | None:
         return int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError) as e:
         raise ConfigError(f"window must be a length in bp or 'max', got {value!r}") from e
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackConfig:
+    """Per-base LLR tracks of BED regions (`ntscale score --tracks PREFIX --regions BED`)."""
+
+    fasta: str
+    model: str
+    out: str
+    regions: str
+    tracks: str  # output prefix: PREFIX.<track>.bw and PREFIX.<track>.bedGraph
+    window_bp: int | str | None = None  # None or "max": the model's maximum (parse_window)
+    strands: str = "forward"  # forward, reverse or both (averaged)
+    unit_bases: int = 65536
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+
+    def __post_init__(self) -> None:
+        _check_common(self.strands, self.execution, ())
+        object.__setattr__(self, "window_bp", parse_window(self.window_bp))
+        if self.window_bp is not None and self.window_bp < 6:
+            raise ConfigError(f"window_bp must be at least 6 bp, got {self.window_bp!r}")
+        if self.unit_bases <= 0:
+            raise ConfigError(f"unit_bases must be positive, got {self.unit_bases!r}")
 
 
 def _check_common(strands: str, execution: ExecutionConfig, layers: tuple[int, ...]) -> None:
@@ -207,6 +244,10 @@ def build_config(cls: type, values: Mapping[str, Any], *, source: str = "setting
     values = dict(values)
     exec_fields = {f.name for f in dataclasses.fields(ExecutionConfig)}
     own_fields = {f.name: f for f in dataclasses.fields(cls)}
+    if "preset" in own_fields and values.get("preset") is not None:
+        from ntscale.scoring.presets import apply_preset
+
+        values = apply_preset(values)
     exec_values = dict(values.pop("execution", None) or {})
     for key in list(values):
         if key in exec_fields and key not in own_fields:

@@ -50,7 +50,22 @@ def score(
         str | None,
         Opt(
             rich_help_panel=OUTPUTS,
-            help="Scores: llr (= llr_masked + llr_wt), llr_masked, llr_wt, l2, cosine.",
+            help="Scores: llr (= llr_masked + llr_wt), llr_masked, llr_wt, l2, cosine, flat.",
+        ),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        Opt(
+            rich_help_panel=MODEL,
+            help="A published protocol: traitgym (5,994 bp, both strands, N 6-mers collapsed).",
+        ),
+    ] = None,
+    collapse_n: Annotated[
+        bool | None,
+        Opt(
+            "--collapse-n/--no-collapse-n",
+            rich_help_panel=WINDOWS,
+            help="Tokenize in a fixed 6-mer frame, 6-mers with N as one N token (TraitGym).",
         ),
     ] = None,
     layers: Annotated[
@@ -82,6 +97,14 @@ def score(
             help="Share forward passes of identical windows (off: one pass per variant).",
         ),
     ] = None,
+    calibrate: Annotated[
+        bool | None,
+        Opt(
+            "--calibrate/--no-calibrate",
+            rich_help_panel=OUTPUTS,
+            help="Tiled llr_wt: percentiles among every SNV of the tiles (llr_wt_pct).",
+        ),
+    ] = None,
     unit_variants: Annotated[
         int | None, Opt(rich_help_panel=EXECUTION, help="Variants per work unit (= store chunk).")
     ] = None,
@@ -103,6 +126,19 @@ def score(
         Opt(
             rich_help_panel=OUTPUTS, help="Also write a table, one row per ALT (.tsv or .parquet)."
         ),
+    ] = None,
+    tracks: Annotated[
+        str | None,
+        Opt(
+            rich_help_panel=OUTPUTS,
+            help="Per-base LLR tracks of --regions instead of a VCF: PREFIX.<track>.bw/.bedGraph.",
+        ),
+    ] = None,
+    regions: Annotated[
+        str | None, Opt(rich_help_panel=INPUT, help="BED regions of --tracks.")
+    ] = None,
+    unit_bases: Annotated[
+        int | None, Opt(rich_help_panel=EXECUTION, help="Bases per work unit of --tracks.")
     ] = None,
     config: ConfigOpt = None,
     progress: ProgressOpt = None,
@@ -133,11 +169,14 @@ def score(
             "model": model,
             "out": out,
             "scores": parse_str_list(scores),
+            "preset": preset,
+            "collapse_n": collapse_n,
             "layers": parse_int_list(layers, name="layers"),
             "window_bp": window,
             "window_mode": window_mode,
             "strands": strands,
             "share_windows": share_windows,
+            "calibrate": calibrate,
             "unit_variants": unit_variants,
             "batch_size": batch_size,
             "dtype": dtype,
@@ -149,6 +188,12 @@ def score(
             "progress": progress,
         },
     )
+    settings.update({k: v for k, v in (("tracks", tracks), ("regions", regions)) if v})
+    if unit_bases is not None:
+        settings["unit_bases"] = unit_bases
+    if settings.get("tracks") or settings.get("regions"):
+        _tracks(settings, source=config or "the command line")
+        return
     cfg = build_config(ScoreConfig, settings, source=config or "the command line")
     job = ScoreJob.plan_from_config(cfg, command_line=command_line())
     if dry_run:
@@ -165,3 +210,33 @@ def score(
         typer.echo(f"VCF with scores: {export_vcf(cfg.out, cfg.vcf_out)}")
     if cfg.table_out:
         typer.echo(f"table: {export_table(cfg.out, cfg.table_out)}")
+
+
+TRACK_KEYS = (
+    "fasta", "model", "out", "regions", "tracks", "window_bp", "strands", "unit_bases",
+    "batch_size", "dtype", "ray", "max_actors", "progress", "execution",
+)  # fmt: skip
+
+
+def _tracks(settings: dict, *, source: str) -> None:
+    """`--tracks PREFIX --regions BED`: the per-base track job, then bigWig + bedGraph."""
+    from ntscale.config import TrackConfig
+    from ntscale.errors import ConfigError
+    from ntscale.runner.track_job import TrackJob
+    from ntscale.store.tracks import export_tracks
+
+    given = {k for k, v in settings.items() if v is not None}
+    other = sorted(given - set(TRACK_KEYS))
+    if other:
+        raise ConfigError(
+            f"--tracks scans --regions base by base; {', '.join(other)} do not apply to it "
+            "(score a VCF in a separate run)"
+        )
+    if not settings.get("tracks") or not settings.get("regions"):
+        raise ConfigError("--tracks PREFIX and --regions BED go together; give both")
+    cfg = build_config(TrackConfig, {k: settings[k] for k in given}, source=source)
+    job = TrackJob.plan_from_config(cfg, command_line=command_line())
+    summary = run_job(job, cfg.execution, label="bases")
+    print_summary(summary, store=cfg.out, what="per-base tracks")
+    for path in export_tracks(cfg.out, cfg.tracks):
+        typer.echo(f"track: {path}")

@@ -40,6 +40,8 @@ class ScoreStatus(enum.IntEnum):
     OFF_CENTRE = 2  # SNV whose window was clipped at a contig end: scored, not central
     OFF_CENTRE_NOT_SNV = 3  # indel/MNV with a clipped window: distances only
     ALT_WINDOW_SHORT = 4  # deletion at a contig end: alt window shorter (nothing to extend)
+    MNV_ONE_KMER = 5  # MNV inside one 6-mer: masked 6-mer LLR and distances, no llr_wt
+    TILED_OFF_CENTRE = 6  # tiled mode: SNV not at the centre position of its tile
     # -- not scored ------------------------------------------------------------------
     SYMBOLIC_ALLELE = 10  # <DEL>, <*>, *, breakends
     MISSING_ALT = 11  # ALT is '.'

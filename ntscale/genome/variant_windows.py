@@ -38,6 +38,16 @@ def centre_offset(window_bp: int, reverse: bool, *, k: int = K) -> int:
     return window_bp - k * c - k // 2 if reverse else k * c + k // 2
 
 
+def centre_distance(pos: np.ndarray, start: np.ndarray, window_bp: int, strand: str) -> np.ndarray:
+    """Signed bp from a window's centre position (`centre_offset`) to each variant.
+
+    0 for a variant exactly where the centred convention puts it; positive to its right
+    (forward strand). Rows without a window (start -1) give garbage: mask them.
+    """
+    centre = np.asarray(start, np.int64) + centre_offset(window_bp, strand == "-")
+    return np.asarray(pos, np.int64) - centre
+
+
 def clip_window(
     start: np.ndarray, window_bp: int, contig_bp: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -129,6 +139,12 @@ def plan_variant_windows(
     snv = table.is_snv()
     status[todo & clipped & snv] = ScoreStatus.OFF_CENTRE
     status[todo & clipped & ~snv] = ScoreStatus.OFF_CENTRE_NOT_SNV
+    if mode == "tiled":
+        # a tile is shared, so its variants sit anywhere up to ~W/4 from the centre
+        # position (the first strand's rule); record it instead of calling them ok
+        off = todo & (centre_distance(table.pos, start[:, 0], window_bp, strands[0]) != 0)
+        status[off & snv] = ScoreStatus.TILED_OFF_CENTRE
+        status[off & ~snv] = ScoreStatus.OFF_CENTRE_NOT_SNV
     status[exceeds] = ScoreStatus.ALLELE_EXCEEDS_WINDOW
     for arr in (start, end):
         arr[exceeds] = -1
@@ -163,7 +179,10 @@ class VariantSequences:
         alt_seq: ALT applied at `offset`, same length as ref_seq unless `short`.
         offset: variant offset in the window (pos - window start).
         ref_matches: REF equals the FASTA at the variant.
-        short: the alt window is shorter (a deletion at the contig end).
+        short: the alt window is shorter (a deletion at the contig end); it is then cut
+            to the reference window's 6-mer frame (`frame_alt_window`).
+        alt_offset: ALT's offset in the alt window (= offset unless a short alt window
+            was cut at its 5' end).
     """
 
     ref_seq: str
@@ -171,10 +190,12 @@ class VariantSequences:
     offset: int
     ref_matches: bool
     short: bool
+    alt_offset: int
 
 
 def apply_allele(fetched: str, offset: int, ref: str, alt: str, window_bp: int) -> tuple[str, bool]:
     """ALT applied to a fetched reference stretch, cut to `window_bp` (alt window, short?).
+
 
     Args:
         fetched: reference from the window start, at least W bp plus the bases a deletion
@@ -186,6 +207,26 @@ def apply_allele(fetched: str, offset: int, ref: str, alt: str, window_bp: int) 
     seq = fetched[:offset] + alt + fetched[offset + len(ref) :]
     seq = seq[:window_bp]
     return seq, len(seq) < window_bp
+
+
+def frame_alt_window(seq: str, offset: int, alt_len: int, window_bp: int) -> tuple[str, int]:
+    """Cut a short alt window to the reference window's 6-mer frame: (window, ALT offset).
+
+    A deletion at a contig end leaves the alt window d bp short; unless d is a multiple of
+    6 its tail becomes single-letter tokens and it can need more tokens than the model
+    takes although the reference window fits. Cutting up to 5 bp, at the 3' end (or at
+    the 5' end when ALT itself sits in the last bases), makes its length congruent to
+    `window_bp` modulo 6, so it never needs more tokens than the reference window for
+    that reason. ALT is never cut.
+    """
+    extra = (len(seq) - window_bp) % K
+    if extra == 0:
+        return seq, offset
+    if len(seq) - extra >= offset + alt_len:
+        return seq[: len(seq) - extra], offset
+    if offset >= extra:
+        return seq[extra:], offset - extra
+    return seq, offset
 
 
 def variant_sequences(
@@ -205,12 +246,16 @@ def variant_sequences(
     width = end - start
     ref_matches = fetched[offset : offset + len(ref)] == ref
     alt_seq, short = apply_allele(fetched, offset, ref, alt, width)
+    alt_offset = offset
+    if short:
+        alt_seq, alt_offset = frame_alt_window(alt_seq, offset, len(alt), width)
     return VariantSequences(
         ref_seq=fetched[:width],
         alt_seq=alt_seq,
         offset=offset,
         ref_matches=ref_matches,
         short=short,
+        alt_offset=alt_offset,
     )
 
 
@@ -219,8 +264,10 @@ __all__ = [
     "VariantSequences",
     "VariantWindows",
     "apply_allele",
+    "centre_distance",
     "centre_offset",
     "clip_window",
+    "frame_alt_window",
     "plan_variant_windows",
     "tile_starts",
     "variant_sequences",

@@ -39,6 +39,27 @@ SCORE_DOCS = {
     "cosine_mean": "1 - cosine similarity of mean-pooled ref and alt window embeddings",
     "l2_variant": "L2 distance between the mean embeddings of the tokens covering the variant",
     "cosine_variant": "1 - cosine similarity of the tokens covering the variant",
+    "l2_flat": "Euclidean distance between the ref and alt [tokens x dim] embeddings "
+    "flattened (CLS included), as TraitGym's euclidean_distance",
+    "cosine_flat": "1 - cosine similarity of the flattened [tokens x dim] embeddings, as "
+    "TraitGym's cosine_distance",
+    "l2_aligned": "frame-aware indel distance: root-mean-square L2 distance over the token "
+    "pairs of the ref and alt windows that hold the same bases (left of the variant; right "
+    "of it only when the indel keeps the 6-mer frame); variant tokens excluded",
+    "stratum_llr_wt": "calibration (not a score): the row's background stratum, "
+    "trinucleotide class * 6 + base within the 6-mer; exports turn llr_wt into llr_wt_pct",
+    "centre_offset_bp": "tiled mode, SNVs and MNVs (a position, not a score): signed bp from "
+    "the window's centre position (6c + 3 forward) to the variant",
+    "base_in_kmer": "tiled mode, SNVs and MNVs (a position, not a score): base 0-5 of its "
+    "6-mer the variant sits at, on the first strand scored",
+    "dot_flat": "inner product of the flattened [tokens x dim] embeddings, as TraitGym's "
+    "inner_product (a similarity: higher = closer)",
+}
+STRAND_DOC = "the {strand} strand value of {name} ({name} is the mean over both strands)"
+SIGN_DOCS = {
+    "minus_llr": "-llr (exports only): higher = ALT less likely; TraitGym's convention for "
+    "Mendelian traits",
+    "abs_llr": "|llr| (exports only): TraitGym's convention for complex traits",
 }
 
 
@@ -77,6 +98,7 @@ class ScoreJob:
         from ntscale.genome.variant_table import read_variant_table
         from ntscale.genome.variant_windows import plan_variant_windows
         from ntscale.scoring import parse_scores, score_names
+        from ntscale.scoring.scores import POSITION_NAMES
 
         # "auto" dtype -> the concrete one for the hardware that runs the model
         config = replace(config, execution=resolve_dtype(config.execution))
@@ -105,7 +127,9 @@ class ScoreJob:
             windows=windows,
             kinds=kinds,
             layers=layers,
-            names=score_names(kinds, layers),
+            names=score_names(kinds, layers, per_strand=config.strands == "both")
+            + (POSITION_NAMES if config.window_mode == "tiled" else ())
+            + (("stratum_llr_wt",) if config.calibrate else ()),
             max_tokens=max_tokens,
             model_info=info,
             contigs=contigs,
@@ -170,6 +194,8 @@ class ScoreJob:
             "layers": list(self.layers),
             # an input edited in place (same name) must not be mixed into the store
             "inputs": self.inputs,
+            "collapse_n": c.collapse_n,
+            "calibrate": c.calibrate,
         }
 
     def attrs(self) -> dict:
@@ -185,9 +211,12 @@ class ScoreJob:
                 "strands": c.strands,
                 "layers": list(self.layers),
                 "score_names": list(self.names),
-                "score_docs": {
-                    k: v for k, v in SCORE_DOCS.items() if any(n.startswith(k) for n in self.names)
-                },
+                "score_docs": self.score_docs(),
+                "preset": c.preset,
+                "collapse_n": c.collapse_n,
+                "calibrate": c.calibrate,
+                "llr_sign": "llr = log p(alt) - log p(ref): negative = alt less likely "
+                "(exports add minus_<llr> = -llr and abs_<llr> = |llr|)",
                 "log_probabilities": "natural log, log-softmax over the full vocabulary",
                 "unit_variants": c.unit_variants,
                 "max_tokens": self.max_tokens,
@@ -208,6 +237,17 @@ class ScoreJob:
 
         return int(open_writer(self.store_url).done_units("variants").sum())
 
+    def score_docs(self) -> dict[str, str]:
+        """Formula of every score family the run writes (for the store and exports)."""
+        docs = {k: v for k, v in SCORE_DOCS.items() if any(n.startswith(k) for n in self.names)}
+        for n in self.names:
+            for tail, strand in (("_fwd", "forward"), ("_rev", "reverse")):
+                if n.endswith(tail):
+                    docs[n] = STRAND_DOC.format(strand=strand, name=n[: -len(tail)])
+        if any(n.startswith("llr") for n in self.names):
+            docs.update(SIGN_DOCS)
+        return docs
+
     def prepare(self) -> np.ndarray:
         from ntscale.store import create_or_open
 
@@ -218,6 +258,18 @@ class ScoreJob:
             attrs=self.attrs(),
             contigs=list(self.contigs),
         )
+        if self.config.calibrate:
+            from ntscale.runner.score_calibration import BACKGROUND_ARRAY
+            from ntscale.scoring.calibration import N_BINS, N_STRATA
+            from ntscale.store.unit_blocks import ensure_unit_array
+
+            ensure_unit_array(
+                self.store_url,
+                BACKGROUND_ARRAY,
+                n_units=self.n_units(),
+                block=(N_STRATA, N_BINS),
+                dtype="int32",
+            )
         return np.flatnonzero(~writer.done_units("variants"))
 
     def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
@@ -238,8 +290,43 @@ class ScoreJob:
         }
         if results:
             open_writer(self.store_url).set_attrs(last_run=run)
+        if results and self.config.calibrate:
+            self._store_calibration()
         finalize(self.store_url)  # releases the run lease, writes consolidated metadata
         return {"run": run, "store": store_summary(self.store_url)}
+
+    def _store_calibration(self) -> None:
+        """Sum the done units' background histograms into quantile tables (root attrs)."""
+        from ntscale.runner.score_calibration import BACKGROUND_ARRAY
+        from ntscale.scoring import calibration as cal
+        from ntscale.store import open_writer
+        from ntscale.store.unit_blocks import read_unit_blocks
+
+        writer = open_writer(self.store_url)
+        blocks = read_unit_blocks(self.store_url, BACKGROUND_ARRAY)
+        done = writer.done_units("variants")
+        if blocks is None or not done.all():
+            return
+        hist = blocks.sum(axis=0, dtype=np.int64)
+        table = cal.quantile_table(hist)
+        counts = hist.sum(axis=1)
+        keep = np.flatnonzero(counts > 0)
+        writer.set_attrs(
+            calibration={
+                "llr_wt": {
+                    "levels": cal.LEVELS.tolist(),
+                    "quantiles": {
+                        str(s): [float(f"{v:.6g}") for v in table[s]] for s in keep.tolist()
+                    },
+                    "counts": {str(s): int(counts[s]) for s in keep.tolist()},
+                    "n_background": int(counts.sum()),
+                    "strata": "trinucleotide class (96, pyrimidine-centred REF) * 6 + base "
+                    "within the 6-mer (first strand); see ntscale.scoring.calibration",
+                    "histogram": f"{BACKGROUND_ARRAY} [unit, stratum, bin], bins of "
+                    f"{cal.HIST_WIDTH} nats on [{cal.HIST_LO}, {cal.HIST_HI}]",
+                }
+            }
+        )
 
     # -- executing side ----------------------------------------------------------------
     def open_worker(self) -> ScoreWorker:

@@ -17,6 +17,13 @@ from collections import Counter
 import numpy as np
 
 from ntscale.runner.job import UnitResult
+from ntscale.runner.score_calibration import BACKGROUND_ARRAY, TileBackgrounds
+from ntscale.scoring.scores import POSITION_NAMES
+
+ROW_INFO = (*POSITION_NAMES, "stratum_llr_wt")
+"""Per-row values stored beside the scores that are not scores (filled by the worker)."""
+
+ACGT = frozenset("ACGT")
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +31,9 @@ log = logging.getLogger(__name__)
 # shape: params are an argument, so a new worker (a resumed or second job) reuses them.
 _JIT_CACHE: dict[tuple, object] = {}
 _JIT_LOCK = threading.Lock()
+
+FLAT_ROWS = 32
+"""Rows planned and run together when token embeddings come back for flattened distances."""
 
 
 class PassRunner:
@@ -47,15 +57,15 @@ class PassRunner:
         self.batch_size = batch_size
         self.lock = lock or threading.Lock()
 
-    def _fn(self, embed: bool, table: bool):
+    def _fn(self, embed: bool, table: bool, keep: bool):
         m = self.model
-        key = (m.config, m.dtype, m.attention, self.layers if embed else (), embed, table)
+        key = (m.config, m.dtype, m.attention, self.layers if embed else (), embed, table, keep)
         with _JIT_LOCK:
             if key not in _JIT_CACHE:
-                _JIT_CACHE[key] = self._make_fn(embed, table)
+                _JIT_CACHE[key] = self._make_fn(embed, table, keep)
         return _JIT_CACHE[key]
 
-    def _make_fn(self, embed: bool, table: bool):
+    def _make_fn(self, embed: bool, table: bool, keep: bool):
         import jax
 
         from ntscale.model.forward import forward
@@ -67,6 +77,7 @@ class PassRunner:
         ids = {
             "pad_id": tok.pad_id,
             "cls_id": tok.cls_id,
+            "mask_id": tok.mask_id,
             "kmer_offset": int(tok.kmer_ids[0]),
             "letter_ids": dict(tok.letter_ids),
         }
@@ -83,7 +94,13 @@ class PassRunner:
                 logits=table,
             )
             return reduce_outputs(
-                out, tokens, weights, table=table, table_tokens=table_tokens, **ids
+                out,
+                tokens,
+                weights,
+                table=table,
+                table_tokens=table_tokens,
+                token_embeddings=keep,
+                **ids,
             )
 
         return jax.jit(run)
@@ -96,16 +113,16 @@ class PassRunner:
         from ntscale.scoring.passes import PassResult
 
         results: list = [None] * len(passes)
-        groups: dict[tuple[bool, bool], list[int]] = {}
+        groups: dict[tuple[bool, bool, bool], list[int]] = {}
         for i, p in enumerate(passes):
-            groups.setdefault((p.embed, p.table), []).append(i)
+            groups.setdefault((p.embed, p.table, p.token_embeddings), []).append(i)
         pad = self.model.tokenizer.pad_id
         max_tokens = self.model.config.max_tokens
         prec = self.model.precision.matmul_precision
         B = self.batch_size
         model_seconds = 0.0
-        for (embed, table), ids in groups.items():
-            fn = self._fn(embed, table)
+        for (embed, table, keep), ids in groups.items():
+            fn = self._fn(embed, table, keep)
             ids.sort(key=lambda i: len(passes[i].tokens))
             for k in range(0, len(ids), B):
                 chunk = ids[k : k + B]
@@ -138,8 +155,15 @@ class PassRunner:
                         n = len(p.pools)
                         res.mean = {L: np.asarray(v[j]) for L, v in out["mean"].items()}
                         res.pooled = {L: np.asarray(v[j, :n]) for L, v in out["pooled"].items()}
+                    if keep:
+                        m = len(p.tokens)
+                        res.tokens = {L: np.asarray(v[j, :m]) for L, v in out["tokens"].items()}
                     if table:
                         res.table = {t: np.asarray(out["table"][j, t]) for t in p.table_rows}
+                        if p.table_tokens is not None:
+                            res.masked_logp = np.asarray(out["masked_logp"][j])
+                        if p.full_table:
+                            res.full_table = np.asarray(out["table"][j, : len(p.tokens)])
                     results[i] = res
         return results, model_seconds
 
@@ -162,9 +186,34 @@ class ScoreWorker:
         self._count = threading.Lock()
         self._local = threading.local()  # pysam handles are not thread-safe: one per thread
         self.passes_run = 0  # forward passes (batch rows) run by this worker, all units
+        self._owners: dict | None = None  # calibration: tile -> owning row
         self.runner = PassRunner(
             self.model, job.layers, batch_size=c.execution.batch_size, lock=self._device
         )
+
+    def encode(self, seq: str) -> np.ndarray:
+        """Token ids of a window as this job tokenizes it (collapse_n or not)."""
+        from ntscale.tokenizer import collapse_n_kmers
+
+        tok = self.tokenizer
+        return tok.encode(collapse_n_kmers(seq) if self.job.config.collapse_n else seq)
+
+    def spans(self, seq: str) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, lengths) of the tokens of `encode(seq)` after CLS, in `seq`."""
+        from ntscale.tokenizer import collapsed_spans
+
+        if self.job.config.collapse_n:
+            return collapsed_spans(len(seq))
+        return self.tokenizer.token_spans(seq)
+
+    def tile_owners(self) -> dict:
+        """(contig, tile start) -> owning row, computed once per worker."""
+        from ntscale.runner.score_calibration import tile_owners
+
+        with self._count:
+            if self._owners is None:
+                self._owners = tile_owners(self.job)
+        return self._owners
 
     def _fasta(self):
         fasta = getattr(self._local, "fasta", None)
@@ -182,14 +231,43 @@ class ScoreWorker:
         job = self.job
         a, b = job.unit_range(unit)
         status = job.windows.status[a:b].copy()
-        plan, items = PassPlan(), []
-        for r in range(b - a):
-            if ScoreStatus(int(status[r])).scored:
-                status[r] = self._plan_row(a + r, r, plan, items, int(status[r]))
-        results, model_seconds = self.runner.run(plan.passes)
-        with self._count:
-            self.passes_run += len(plan)
-        scores = combine_scores(items, results, n_rows=b - a, names=job.names, layers=job.layers)
+        scores = {n: np.full(b - a, np.nan, np.float32) for n in job.names}
+        model_seconds = 0.0
+        # Flattened distances bring every token's embedding to the host: plan and run the
+        # unit in slices of rows so that only a slice's embeddings are held at once.
+        step = FLAT_ROWS if {"flat", "aligned"} & set(job.kinds) else b - a
+        background: list = []  # calibration: (llr, stratum) of the owned tiles
+        for lo in range(0, b - a, step):
+            hi = min(lo + step, b - a)
+            plan, items, positions = PassPlan(), [], {}
+            for r in range(lo, hi):
+                if ScoreStatus(int(status[r])).scored:
+                    code = self._plan_row(a + r, r - lo, plan, items, int(status[r]), positions)
+                    status[r] = code
+            tiles = None
+            if job.config.calibrate:
+                tiles = TileBackgrounds(self, (a, b))
+                tiles.plan(plan, range(a + lo, a + hi))
+            results, seconds = self.runner.run(plan.passes)
+            if tiles is not None:
+                background.append(tiles.background(results))
+            model_seconds += seconds
+            with self._count:
+                self.passes_run += len(plan)
+            part = combine_scores(
+                items,
+                results,
+                n_rows=hi - lo,
+                names=tuple(n for n in job.names if n not in ROW_INFO),
+                layers=job.layers,
+                strands=job.windows.strands,
+            )
+            for n in part:
+                scores[n][lo:hi] = part[n]
+            for r, (shift, base, stratum) in positions.items():
+                for name, value in zip(ROW_INFO, (shift, base, stratum), strict=True):
+                    if name in scores:
+                        scores[name][lo + r] = value
         t = job.table
         variants = {
             "contig": t.contig[a:b],
@@ -200,6 +278,14 @@ class ScoreWorker:
             "status": status,
         }
         nbytes = self.writer.write_variant_unit(unit, variants=variants, scores=scores)
+        if job.config.calibrate:
+            from ntscale.scoring.calibration import histogram
+            from ntscale.store.unit_blocks import write_unit_block
+
+            llr = np.concatenate([x for x, _ in background])
+            stratum = np.concatenate([y for _, y in background])
+            hist = histogram(llr, stratum)
+            nbytes += write_unit_block(job.store_url, BACKGROUND_ARRAY, unit, hist)
         self.writer.mark_done(unit, part="variants")
 
         counts = Counter(ScoreStatus(int(s)).name.lower() for s in status)
@@ -212,12 +298,20 @@ class ScoreWorker:
             bytes_written=int(nbytes),
         )
 
-    def _plan_row(self, row: int, r: int, plan: object, items: list, status: int) -> int:
-        """Build one row's windows and register its passes; returns its final status."""
+    def _plan_row(
+        self, row: int, r: int, plan: object, items: list, status: int, positions: dict
+    ) -> int:
+        """Build one row's windows and register its passes; returns its final status.
+
+        `positions[r]` gets (bp from the window's centre position, base inside its token)
+        of an SNV or MNV on the first strand.
+        """
         from ntscale.genome.variant_table import ScoreStatus
-        from ntscale.genome.variant_windows import variant_sequences
+        from ntscale.genome.variant_windows import K, centre_offset, variant_sequences
+        from ntscale.runner.score_calibration import row_stratum
         from ntscale.scoring import complement, token_at, token_weights
         from ntscale.scoring.passes import Item
+        from ntscale.scoring.scores import aligned_pairs
         from ntscale.tokenizer import reverse_complement
 
         job, tok = self.job, self.tokenizer
@@ -225,7 +319,13 @@ class ScoreWorker:
         contig, pos = str(t.contig[row]), int(t.pos[row])
         ref, alt = str(t.ref[row]), str(t.alt[row])
         snv = len(ref) == 1 and len(alt) == 1
-        distances = "l2" in job.kinds or "cosine" in job.kinds
+        mnv = len(ref) == len(alt) and len(ref) > 1
+        strand0 = w.strands[0]
+        one_kmer = 0  # strands on which an MNV lies inside one 6-mer
+        distances = any(k in job.kinds for k in ("l2", "cosine", "flat", "aligned"))
+        flat = "flat" in job.kinds or "aligned" in job.kinds
+        encode, spans = self.encode, self.spans
+
         share = () if job.config.share_windows else (row,)
         staged = []
         short = False
@@ -241,7 +341,8 @@ class ScoreWorker:
                 return int(ScoreStatus.REF_MISMATCH)
             short |= vs.short
             rseq, aseq, o = vs.ref_seq, vs.alt_seq, vs.offset
-            r_iv, a_iv = (o, o + len(ref)), (o, o + len(alt))
+            ao = vs.alt_offset
+            r_iv, a_iv = (o, o + len(ref)), (ao, ao + len(alt))
             rb, ab = ref, alt
             if strand == "-":
                 rseq, aseq = reverse_complement(rseq), reverse_complement(aseq)
@@ -249,8 +350,8 @@ class ScoreWorker:
                 a_iv = (len(aseq) - a_iv[1], len(aseq) - a_iv[0])
                 if snv:
                     rb, ab = complement(ref), complement(alt)
-            rtok = tok.encode(rseq)
-            atok = tok.encode(aseq) if distances else None
+            rtok = encode(rseq)
+            atok = encode(aseq) if distances else None
             if len(rtok) > job.max_tokens or (atok is not None and len(atok) > job.max_tokens):
                 return int(ScoreStatus.OVER_TOKEN_LIMIT)
             staged.append((j, ws, we, rseq, aseq, rtok, atok, r_iv, a_iv, rb, ab))
@@ -258,17 +359,48 @@ class ScoreWorker:
             ref_key = ("ref", contig, j, ws, we, *share)
             ref_pass = plan.add(ref_key, rtok)
             fields: dict = {"row": r, "strand": j, "ref_pass": ref_pass}
-            starts, lengths = tok.token_spans(rseq) if distances or snv else (None, None)
+            starts, lengths = spans(rseq) if distances or snv or mnv else (None, None)
             if distances:
                 fields["ref_pool"] = plan.pool(ref_pass, token_weights(starts, lengths, *r_iv))
                 alt_pass = plan.add(("alt", contig, j, ws, we, pos, ref, alt, *share), atok)
-                a_starts, a_lengths = tok.token_spans(aseq)
+                if flat:
+                    plan.keep_tokens(ref_pass)
+                    plan.keep_tokens(alt_pass)
+                a_starts, a_lengths = spans(aseq)
+                if "aligned" in job.kinds:
+                    fields["aligned"] = aligned_pairs(
+                        (starts, lengths), (a_starts, a_lengths), r_iv, a_iv
+                    )
                 fields["alt_pass"] = alt_pass
                 fields["alt_pool"] = plan.pool(alt_pass, token_weights(a_starts, a_lengths, *a_iv))
-            if snv:
-                token, offset = token_at(starts, lengths, r_iv[0])
-                fields.update(token=token, offset=offset, ref_base=rb, alt_base=ab)
-                if "llr_wt" in job.kinds:
+            token = offset = last = -1
+            if snv or mnv:
+                try:
+                    token, offset = token_at(starts, lengths, r_iv[0])
+                    last, _ = token_at(starts, lengths, r_iv[1] - 1)
+                except ValueError:  # collapse_n on a short contig: SNV in the dropped tail
+                    token = -1
+                if j == 0 and token >= 0:
+                    stratum = np.nan
+                    if job.config.calibrate and snv and int(lengths[token - 1]) == K:
+                        fwd = fetched[(ws, we)]
+                        stratum = row_stratum(fwd.ref_seq, fwd.offset, ref, alt, offset)
+                    shift = pos - ws - centre_offset(w.window_bp, strand0 == "-")
+                    positions[r] = (shift, offset, stratum)
+            if mnv and token >= 0:
+                # an MNV inside one 6-mer: the masked LLR of the whole 6-mer
+                s0 = int(starts[token - 1])
+                rk, ak = rseq[s0 : s0 + K], aseq[s0 : s0 + K]
+                if last == token and int(lengths[token - 1]) == K and set(rk + ak) <= ACGT:
+                    fields.update(ref_kmer=tok.token_to_id(rk), alt_kmer=tok.token_to_id(ak))
+                    one_kmer += 1
+                else:
+                    token = -1
+            if token >= 0 and (snv or mnv):
+                fields.update(token=token, offset=offset)
+                if snv:
+                    fields.update(ref_base=rb, alt_base=ab)
+                if snv and "llr_wt" in job.kinds:
                     plan.read_table(ref_pass, token)
                 if "llr_masked" in job.kinds:
                     masked = rtok.copy()
@@ -281,4 +413,6 @@ class ScoreWorker:
             items.append(Item(**fields))
         if short:
             return int(ScoreStatus.ALT_WINDOW_SHORT)
+        if one_kmer == len(staged) and status == ScoreStatus.NO_LLR_NOT_SNV:
+            return int(ScoreStatus.MNV_ONE_KMER)
         return status

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ntscale.scoring.scores import cosine_distance, l2_distance, snv_llr
+from ntscale.scoring.scores import (
+    aligned_l2,
+    cosine_distance,
+    flat_scores,
+    l2_distance,
+    snv_llr,
+)
 
 
 @dataclass
@@ -28,6 +34,8 @@ class Pass:
     table_tokens: np.ndarray | None = None  # unmasked tokens of a masked pass
     embed: bool = False  # mean embeddings (+ pooled sets) needed
     table: bool = False  # SNV table needed
+    token_embeddings: bool = False  # every token's embedding needed (flattened distances)
+    full_table: bool = False  # the whole SNV table needed (calibration background)
     pools: list[np.ndarray] = field(default_factory=list)  # [n_tokens] weights each
     table_rows: set[int] = field(default_factory=set)  # token indices read from the table
 
@@ -47,6 +55,9 @@ class Item:
     offset: int = -1  # SNV: base inside that token
     ref_base: str = ""  # SNV bases on this strand
     alt_base: str = ""
+    ref_kmer: int = -1  # MNV inside one 6-mer: the ref and alt 6-mer ids at `token`
+    alt_kmer: int = -1
+    aligned: tuple | None = None  # (ref, alt) token indices of in-frame pairs
 
 
 class PassPlan:
@@ -79,6 +90,18 @@ class PassPlan:
         p.pools.append(np.asarray(weights, np.float32))
         return len(p.pools) - 1
 
+    def keep_tokens(self, pid: int) -> None:
+        """Pass `pid` must return every token's embedding (flattened distances)."""
+        p = self.passes[pid]
+        p.embed = True
+        p.token_embeddings = True
+
+    def keep_table(self, pid: int) -> None:
+        """Pass `pid` must return its whole SNV table (every SNV of the window)."""
+        p = self.passes[pid]
+        p.table = True
+        p.full_table = True
+
     def read_table(self, pid: int, token: int) -> None:
         p = self.passes[pid]
         p.table = True
@@ -90,11 +113,15 @@ class PassPlan:
 
 @dataclass
 class PassResult:
-    """What a pass returned: mean [D] and pooled [G, D] per layer, table rows [6, 4]."""
+    """What a pass returned: mean [D], pooled [G, D] and token embeddings [n_tokens, D]
+    per layer, table rows [6, 4]."""
 
     mean: dict[int, np.ndarray] = field(default_factory=dict)
     pooled: dict[int, np.ndarray] = field(default_factory=dict)
+    tokens: dict[int, np.ndarray] = field(default_factory=dict)
     table: dict[int, np.ndarray] = field(default_factory=dict)
+    masked_logp: np.ndarray | None = None  # [V] log p at the <mask> token (masked passes)
+    full_table: np.ndarray | None = None  # [n_tokens, 6, 4] (passes with full_table)
 
 
 def combine_scores(
@@ -104,8 +131,12 @@ def combine_scores(
     n_rows: int,
     names: tuple[str, ...],
     layers: tuple[int, ...],
+    strands: tuple[str, ...] = ("+",),
 ) -> dict[str, np.ndarray]:
     """Scores of every row: each strand's value, averaged over the row's strands.
+
+    A name ending in `_fwd` / `_rev` (see `score_names(per_strand=True)`) takes the value
+    of that strand alone.
 
     Args:
         items: every (row, strand) that was scored.
@@ -113,19 +144,31 @@ def combine_scores(
         n_rows: rows of the unit (rows without items keep NaN).
         names: score names to fill (see `ntscale.scoring.score_names`).
         layers: layers of the distance scores.
+        strands: the strands that `Item.strand` indexes.
 
     Returns:
         name -> [n_rows] float32.
     """
-    sums = {n: np.zeros(n_rows, np.float64) for n in names}
+    suffix = {"+": "_fwd", "-": "_rev"}
+    per_strand = [n for n in names if n.endswith(("_fwd", "_rev"))]
+    averaged = [n for n in names if n not in per_strand]
+    sums = {n: np.zeros(n_rows, np.float64) for n in averaged}
+    single = {n: np.full(n_rows, np.nan, np.float32) for n in per_strand}
     counts = np.zeros(n_rows, np.int64)
     for it in items:
         counts[it.row] += 1
-        values = _item_scores(it, results, names, layers)
-        for n in names:
+        values = _item_scores(it, results, averaged, layers)
+        for n in averaged:
             sums[n][it.row] += values.get(n, np.nan)
+        tail = suffix[strands[it.strand]]
+        for n in per_strand:
+            if n.endswith(tail):
+                single[n][it.row] = values.get(n[: -len(tail)], np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {n: np.where(counts > 0, sums[n] / counts, np.nan).astype(np.float32) for n in names}
+        out = {n: np.where(counts > 0, sums[n] / counts, np.nan) for n in averaged}
+    out = {n: v.astype(np.float32) for n, v in out.items()}
+    out.update(single)
+    return {n: out[n] for n in names}
 
 
 def _llr(table_row: np.ndarray, offset: int, ref: str, alt: str) -> float:
@@ -137,7 +180,11 @@ def _item_scores(
 ) -> dict[str, float]:
     out: dict[str, float] = {}
     ref = results[it.ref_pass]
-    if it.token >= 0:
+    if it.ref_kmer >= 0:
+        if "llr_masked" in names and it.masked_pass >= 0:
+            row = results[it.masked_pass].masked_logp
+            out["llr_masked"] = float(row[it.alt_kmer] - row[it.ref_kmer])
+    elif it.token >= 0:
         if "llr_wt" in names:
             out["llr_wt"] = _llr(ref.table[it.token], it.offset, it.ref_base, it.alt_base)
         if "llr_masked" in names and it.masked_pass >= 0:
@@ -153,6 +200,13 @@ def _item_scores(
             for where, (x, y) in pairs.items():
                 out[f"l2_{where}_layer_{layer}"] = float(l2_distance(x, y))
                 out[f"cosine_{where}_layer_{layer}"] = float(cosine_distance(x, y))
+            if layer in alt.tokens:
+                flat = flat_scores(ref.tokens[layer], alt.tokens[layer])
+                for metric, value in flat.items():
+                    out[f"{metric}_flat_layer_{layer}"] = value
+                if it.aligned is not None:
+                    x, y = ref.tokens[layer], alt.tokens[layer]
+                    out[f"l2_aligned_layer_{layer}"] = aligned_l2(x, y, it.aligned)
     return out
 
 

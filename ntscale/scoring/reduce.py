@@ -115,7 +115,9 @@ def reduce_outputs(
     kmer_offset: int,
     letter_ids: dict[str, int],
     table: bool,
+    mask_id: int = 2,
     table_tokens: Any | None = None,
+    token_embeddings: bool = False,
 ) -> dict[str, Any]:
     """Everything scoring reads from one batch of forward passes.
 
@@ -126,17 +128,28 @@ def reduce_outputs(
         table: whether to build the SNV table from the logits.
         table_tokens: [B, T] ids the table substitutes into (default `tokens`): the
             unmasked reference tokens when a token was replaced by <mask>.
+        token_embeddings: also return every token's embedding (float32), for the
+            flattened token x dim distances, which compare two windows token by token.
 
     Returns:
         {"mean": {layer: [B, D]}, "pooled": {layer: [B, G, D]} (if weights),
-        "table": [B, T, 6, 4] (if table)}.
+        "tokens": {layer: [B, T, D]} (if token_embeddings), "table": [B, T, 6, 4] and
+        "masked_logp": [B, V] (log-probabilities at the <mask> token) (if table)}.
     """
-    out: dict[str, Any] = {"mean": {}, "pooled": {}}
+    out: dict[str, Any] = {"mean": {}, "pooled": {}, "tokens": {}}
     for layer, emb in outputs["embeddings"].items():
         out["mean"][layer] = mean_pool(emb, tokens, pad_id=pad_id, cls_id=cls_id)
+        if token_embeddings:
+            out["tokens"][layer] = emb.astype(_xp(emb).float32)
         if weights is not None:
             out["pooled"][layer] = weighted_pool(emb, weights)
     if table:
+        # the full log-probability row of the <mask> token (CLS row if none is masked):
+        # scores any 6-mer at a masked token, e.g. an MNV inside one 6-mer
+        xp = _xp(tokens)
+        at = xp.argmax(tokens == mask_id, axis=-1)  # [B]
+        rows = xp.take_along_axis(outputs["logits"], at[:, None, None], axis=1)[:, 0]
+        out["masked_logp"] = log_softmax(rows)  # [B, V]
         out["table"] = snv_table(
             outputs["logits"],
             tokens if table_tokens is None else table_tokens,

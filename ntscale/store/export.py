@@ -19,6 +19,11 @@ import pysam
 from ntscale.errors import StoreError
 from ntscale.store.reader import open as open_store
 from ntscale.store.reader import store_summary, variant_status_names
+from ntscale.store.score_columns import (
+    add_calibrated_columns,
+    add_sign_columns,
+    provenance_lines,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +68,7 @@ def variant_frame(url: str, *, require_complete: bool = True) -> pd.DataFrame:
     for var in ds.data_vars:
         if str(var).startswith("score_"):
             frame[str(var)[len("score_") :]] = np.asarray(ds[var].values, np.float32)
-    return frame
+    return add_calibrated_columns(add_sign_columns(frame), dict(ds.attrs))
 
 
 def export_table(url: str, path: str | Path) -> Path:
@@ -94,6 +99,7 @@ def _header(ds_attrs: dict, score_cols: list[str], contigs: list) -> list[str]:
     model = ds_attrs.get("model") or {}
     if model:
         lines.append(f"##ntscale_model={model.get('name')} digest={model.get('checkpoint_digest')}")
+    lines += provenance_lines(ds_attrs)
     for name, length in contigs:
         lines.append(f"##contig=<ID={name},length={length}>" if length else f"##contig=<ID={name}>")
     status_list = ",".join(v for k, v in sorted(names.items()))

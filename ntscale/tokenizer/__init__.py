@@ -5,7 +5,15 @@ int32 batch, <cls> first, right-padded with <pad>.
 """
 
 from ntscale.tokenizer.alphabet import reverse_complement
+from ntscale.tokenizer.collapse import collapse_n_kmers, collapsed_spans
 from ntscale.tokenizer.tokenizer import Tokenizer, get_tokenizer
 from ntscale.tokenizer.vocab import VERSIONS
 
-__all__ = ["VERSIONS", "Tokenizer", "get_tokenizer", "reverse_complement"]
+__all__ = [
+    "VERSIONS",
+    "Tokenizer",
+    "collapse_n_kmers",
+    "collapsed_spans",
+    "get_tokenizer",
+    "reverse_complement",
+]

@@ -178,11 +178,19 @@ def test_strand_averaging_on_a_palindrome(tmp_path, tiny_model_dir):
     _, rev = _score(tmp_path, fasta, vcf, tiny_model_dir, name="rev", strands="reverse")
     assert both["variant_status"].values.tolist() == ["off_centre"] * 2  # whole contig
     sb, sf, sr = _scores(both), _scores(fwd), _scores(rev)
-    for name in sb:
+    assert set(sb) == set(sf) | {
+        f"{k}_{s}" for k in ("llr_masked", "llr_wt") for s in ("fwd", "rev")
+    }
+    for name in sf:
         # the variant on + is its mirror on -, so the strand averages agree
         np.testing.assert_allclose(sb[name][0], sb[name][1], rtol=1e-4, atol=1e-6, err_msg=name)
         np.testing.assert_allclose(sf[name][0], sr[name][1], rtol=1e-4, atol=1e-6, err_msg=name)
         np.testing.assert_allclose(sb[name], (sf[name] + sr[name]) / 2, rtol=1e-4, atol=1e-6)
+    for name in ("llr_masked", "llr_wt"):
+        # both strands' own values are kept beside their mean (strand QC)
+        np.testing.assert_allclose(sb[f"{name}_fwd"], sf[name], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(sb[f"{name}_rev"], sr[name], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(sb[f"{name}_fwd"][0], sb[f"{name}_rev"][1], rtol=1e-4)
     assert not np.allclose(sf["llr_masked"][0], sf["llr_masked"][1], atol=1e-4)
 
 
@@ -234,8 +242,8 @@ def test_tiled_mode_scores_llr_wt_from_shared_tiles(genome, tiny_model_dir, tmp_
         unit_variants=8,
     )
     got = _scores(ds)
-    assert list(got) == ["llr_wt"]
-    snv = ds["variant_status"].values == "ok"
+    assert list(got) == ["llr_wt", "centre_offset_bp", "base_in_kmer"]
+    snv = np.isin(ds["variant_status"].values, ["ok", "tiled_off_centre"])
     assert np.isfinite(got["llr_wt"][snv]).all() and np.isnan(got["llr_wt"][~snv]).all()
 
 

@@ -65,6 +65,7 @@ def status_run(tmp_path_factory, small_model_dir):
         ("c1", 221, "mismatch", alt[seq[220]], (seq[220],)),
         ("c1", 231, "huge", seq[230], (seq[230] + "T" * 120,)),
         ("c1", 281, "near_n", seq[280], (alt[seq[280]],)),
+        ("c1", 121, "mnv", seq[120:122], (alt[seq[120]] + alt[seq[121]],)),  # bases 3-4
     ]
     vcf = write_vcf(d / "bad.vcf", {"c1": 600, "chrZ": 100}, recs)
     values = {
@@ -102,15 +103,19 @@ def test_every_status_on_hand_made_records(status_run):
         "mismatch": S.REF_MISMATCH,
         "huge": S.ALLELE_EXCEEDS_WINDOW,
         "near_n": S.OVER_TOKEN_LIMIT,
+        "mnv": S.MNV_ONE_KMER,
     }
-    assert set(got.values()) == set(S) - {S.PENDING}
+    # tiled_off_centre: tests/scoring/test_variant_classes.py (tiled mode only)
+    assert set(got.values()) == set(S) - {S.PENDING, S.TILED_OFF_CENTRE}
     llr = ds["score_llr_masked"].values
     l2 = ds["score_l2_mean_layer_1"].values
     status = np.array([S[v.upper()] for v in ds["variant_status"].values.tolist()])
     scored = status < 10
     assert np.isfinite(l2[scored]).all() and np.isnan(l2[~scored]).all()
-    snv = np.isin(status, [S.OK, S.OFF_CENTRE])
+    snv = np.isin(status, [S.OK, S.OFF_CENTRE, S.MNV_ONE_KMER])
     assert np.isfinite(llr[snv]).all() and np.isnan(llr[~snv]).all()
+    wt = ds["score_llr_wt"].values
+    assert np.isnan(wt[status == S.MNV_ONE_KMER]).all()
     assert ds["variant_contig"].values.tolist()[8] == "chrZ"
     assert ds.attrs["contigs"] == [["c1", 600], ["chrZ", 0]]
     assert ds.attrs["variant_status_names"]["18"] == "over_token_limit"
@@ -151,7 +156,7 @@ def test_exported_vcf_opens_with_pysam_and_bcftools(status_run, tmp_path):
             assert vf.header.info[name].type == "Float" and vf.header.info[name].number == 1
         assert vf.header.info["NTS_STATUS"].type == "String"
         recs = list(vf)
-        assert len(recs) == 14  # one per row, sorted by contig then position
+        assert len(recs) == 15  # one per row, sorted by contig then position
         assert [r.contig for r in recs[-1:]] == ["chrZ"]
         by_id = {r.id: r for r in recs}
         assert by_id["ok"].info["NTS_STATUS"] == "ok"
@@ -170,7 +175,7 @@ def test_exported_tables_have_one_row_per_alt(status_run, tmp_path):
     tsv = pd.read_csv(export_table(url, tmp_path / "s.tsv"), sep="\t")
     pq = pd.read_parquet(export_table(url, tmp_path / "s.parquet"))
     for frame in (tsv, pq):
-        assert len(frame) == 14
+        assert len(frame) == 15
         assert list(frame.columns[:6]) == ["contig", "pos1", "id", "ref", "alt", "status"]
         assert frame.loc[frame["id"] == "near_n", "status"].item() == "over_token_limit"
     np.testing.assert_allclose(tsv["llr_wt"], pq["llr_wt"], rtol=1e-6)

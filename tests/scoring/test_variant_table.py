@@ -76,6 +76,8 @@ def test_status_names_cover_every_code():
         S.OFF_CENTRE,
         S.OFF_CENTRE_NOT_SNV,
         S.ALT_WINDOW_SHORT,
+        S.MNV_ONE_KMER,
+        S.TILED_OFF_CENTRE,
     ]
 
 

@@ -10,6 +10,7 @@ from ntscale.genome.variant_table import ScoreStatus, read_variant_table
 from ntscale.genome.variant_windows import (
     apply_allele,
     clip_window,
+    frame_alt_window,
     plan_variant_windows,
     tile_starts,
 )
@@ -36,6 +37,15 @@ def test_apply_allele_keeps_the_window_length():
     assert apply_allele(ref[:13], 4, "CCC", "C", 12) == ("AAAACCGGGGT", True)  # nothing to extend
 
 
+def test_short_alt_windows_keep_the_reference_frame():
+    # 11 bp alt of a 12 bp window: cut to 6 (whole 6-mers) at the 3' end
+    assert frame_alt_window("AAAACCGGGGT", 4, 1, 12) == ("AAAACC", 4)
+    assert frame_alt_window("AAAACCGGGGT", 4, 1, 13) == ("AAAACCG", 4)  # 7 = 13 - 6
+    # ALT in the last bases: cut at the 5' end instead, ALT's offset moves with it
+    assert frame_alt_window("AAAACCGGGGT", 10, 1, 12) == ("CGGGGT", 5)
+    assert frame_alt_window("AAAACCGGGGT", 3, 8, 12) == ("AAAACCGGGGT", 3)  # cannot: kept
+
+
 def test_plan_marks_clipped_and_oversized_variants(tmp_path):
     recs = [
         ("c", 3, "a", "A", ("C",)),
@@ -59,6 +69,16 @@ def test_plan_marks_clipped_and_oversized_variants(tmp_path):
     tiled = plan_variant_windows(table, {"c": 100}, window_bp=60, mode="tiled")
     # tiles start at 0, 30, 40 (centres 30, 60, 70): each variant takes the nearest centre
     assert tiled.start[:, 0].tolist() == [0, 30, -1, 0]
-    assert tiled.status[0] == ScoreStatus.OK  # tiles are never "off centre"
+    # shared tiles hold their variants anywhere: those off the centre position say so
+    assert tiled.status.tolist() == [
+        ScoreStatus.TILED_OFF_CENTRE,
+        ScoreStatus.TILED_OFF_CENTRE,
+        ScoreStatus.ALLELE_EXCEEDS_WINDOW,
+        ScoreStatus.OFF_CENTRE_NOT_SNV,
+    ]
+    centre = write_vcf(tmp_path / "c.vcf", {"c": 100}, [("c", 34, "e", "A", ("C",))])
+    at_centre = read_variant_table(centre, contigs=[("c", 100)])
+    t2 = plan_variant_windows(at_centre, {"c": 100}, window_bp=60, mode="tiled")
+    assert t2.start[0, 0] == 0 and t2.status[0] == ScoreStatus.OK  # base 33 = 6 * 5 + 3
     with pytest.raises(ValueError, match="window mode must be one of"):
         plan_variant_windows(table, {"c": 100}, window_bp=60, mode="sliding")

@@ -1,0 +1,352 @@
+"""Per-base genome tracks of the wild-type scan (`ntscale score --tracks PREFIX --regions BED`).
+
+For every base of the BED regions: the LLR of each of its 3 possible SNVs read from the
+SNV table of one wild-type forward pass (log p(alt 6-mer) - log p(ref 6-mer), unmasked,
+the `llr_wt` of docs/scoring.md), summarised as `llr_min`, `llr_mean`, `llr_max` over the
+alternatives, and `logp_wt`, log p of the reference 6-mer at the base's token. Windows
+are the tiles of `--window-mode tiled` (length W, stride W/2 rounded down to 6); each
+base reads the tile whose centre is nearest, as tiled variants do; with both strands the
+per-ALT LLRs and logp_wt are averaged over strands first.
+
+The run is an ordinary score store whose rows are bases: row = one base of the regions
+(in BED order), `variant_pos` its 0-based position, `variant_ref` its base, `variant_alt`
+".", and one score array per track. Units are runs of `unit_bases` rows, so a chromosome
+runs on Ray, resumes and checksums like any other job; `ntscale.store.tracks` turns the
+store into bigWig and bedGraph files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ntscale.config import STRAND_SETS, TrackConfig, config_to_dict
+from ntscale.runner.job import UnitResult
+from ntscale.runner.model_info import describe_model, model_attrs
+from ntscale.runner.precision import resolve_dtype
+
+log = logging.getLogger(__name__)
+
+TRACK_NAMES = ("llr_min", "llr_mean", "llr_max", "logp_wt")
+TRACK_DOCS = {
+    "llr_min": "min over the 3 ALTs of log p(alt 6-mer) - log p(ref 6-mer), unmasked "
+    "(wild-type marginal) at the base's token of its nearest tile",
+    "llr_mean": "mean over the 3 ALTs of the same LLR",
+    "llr_max": "max over the 3 ALTs of the same LLR",
+    "logp_wt": "log p(reference 6-mer) at the base's token (natural log, full vocabulary)",
+}
+
+
+@dataclass(frozen=True)
+class TrackJob:
+    """A planned track run: settings, the regions as rows, the model's identity."""
+
+    config: TrackConfig
+    regions: tuple[tuple[str, int, int], ...]
+    offsets: np.ndarray  # [n_regions + 1] first row of each region
+    window_bp: int
+    max_tokens: int
+    model_info: dict
+    contigs: tuple[tuple[str, int], ...]
+    fai_digest: str
+    command_line: str
+
+    @classmethod
+    def plan_from_config(cls, config: TrackConfig, *, command_line: str = "") -> TrackJob:
+        from ntscale.genome import FastaSource
+        from ntscale.genome.regions import read_bed
+        from ntscale.genome.tiling import check_window_fits
+
+        # "auto" dtype -> the concrete one for the hardware that runs the model
+        config = replace(config, execution=resolve_dtype(config.execution))
+        info = describe_model(config.model)
+        max_tokens = int(info["config"]["max_tokens"])
+        if config.window_bp is not None:
+            check_window_fits(config.window_bp, max_tokens, model=f"model {info['name']!r}")
+        fasta = FastaSource(config.fasta)
+        regions = tuple(
+            (r.contig, int(r.start), int(r.end)) for r in read_bed(config.regions, fasta.contigs)
+        )
+        sizes = np.array([e - s for _, s, e in regions], np.int64)
+        return cls(
+            config=config,
+            regions=regions,
+            offsets=np.concatenate([[0], np.cumsum(sizes)]),
+            window_bp=config.window_bp or (max_tokens - 1) * 6,
+            max_tokens=max_tokens,
+            model_info=info,
+            contigs=tuple(fasta.contigs),
+            fai_digest=fasta.fai_digest(),
+            command_line=command_line,
+        )
+
+    @property
+    def store_url(self) -> str:
+        return self.config.out
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.offsets[-1])
+
+    def n_units(self) -> int:
+        u = self.config.unit_bases
+        return (self.n_rows + u - 1) // u
+
+    def unit_range(self, unit: int) -> tuple[int, int]:
+        u = self.config.unit_bases
+        return unit * u, min((unit + 1) * u, self.n_rows)
+
+    def unit_rows(self, unit: int) -> int:
+        a, b = self.unit_range(unit)
+        return b - a
+
+    def unit_bp(self, unit: int) -> int:
+        return self.unit_rows(unit)
+
+    def segments(self, a: int, b: int) -> list[tuple[str, int, int, int]]:
+        """(contig, start, end, first row) of the region pieces covering rows [a, b)."""
+        out = []
+        for i, (contig, s, _e) in enumerate(self.regions):
+            lo, hi = max(a, int(self.offsets[i])), min(b, int(self.offsets[i + 1]))
+            if lo < hi:
+                base = s - int(self.offsets[i])
+                out.append((contig, lo + base, hi + base, lo))
+        return out
+
+    def layout(self):
+        from ntscale.store import StoreLayout
+
+        return StoreLayout(
+            n_windows=0,
+            unit_windows=1,
+            n_variants=self.n_rows,
+            unit_variants=self.config.unit_bases,
+            score_names=TRACK_NAMES,
+        )
+
+    def fingerprint(self) -> dict:
+        c = self.config
+        h = hashlib.sha256("".join(f"{r}\n" for r in self.regions).encode()).hexdigest()
+        return {
+            "job": "tracks",
+            "model": self.model_info["name"],
+            "checkpoint_digest": self.model_info["digest"],
+            "dtype": c.execution.dtype,
+            "fasta": Path(c.fasta).name,
+            "fai_digest": self.fai_digest,
+            "regions_digest": h,
+            "window_bp": self.window_bp,
+            "strands": c.strands,
+        }
+
+    def attrs(self) -> dict:
+        from ntscale.genome.variant_table import score_status_names
+
+        c = self.config
+        return {
+            "job": "tracks",
+            "model": model_attrs(self.model_info, source=c.model, dtype=c.execution.dtype),
+            "scoring": {
+                "window_bp": self.window_bp,
+                "window_mode": "tiled",
+                "strands": c.strands,
+                "score_names": list(TRACK_NAMES),
+                "score_docs": dict(TRACK_DOCS),
+                "log_probabilities": "natural log, log-softmax over the full vocabulary",
+                "rows": "one row per base of the regions (variant_pos = base, alt '.')",
+            },
+            "regions": {"name": Path(c.regions).name, "n": len(self.regions), "bp": self.n_rows},
+            "fasta": {"name": Path(c.fasta).name, "fai_digest": self.fai_digest},
+            "variant_status_names": score_status_names(),
+            "command_line": self.command_line,
+            "config": config_to_dict(c),
+        }
+
+    def prepare(self) -> np.ndarray:
+        from ntscale.store import create_or_open
+
+        writer = create_or_open(
+            self.store_url,
+            self.layout(),
+            fingerprint=self.fingerprint(),
+            attrs=self.attrs(),
+            contigs=list(self.contigs),
+        )
+        return np.flatnonzero(~writer.done_units("variants"))
+
+    def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
+        from ntscale.store import finalize, open_writer, store_summary
+
+        results = list(results)
+        n = sum(r.n_rows for r in results)
+        statuses: Counter = Counter()
+        for r in results:
+            statuses.update(r.status_counts)
+        run = {
+            "units_run": len(results),
+            "bases_run": n,
+            "by_status": dict(statuses),
+            "seconds": round(seconds, 3),
+            "model_seconds": round(sum(r.model_seconds for r in results), 3),
+            "bases_per_second": round(n / seconds, 3) if seconds > 0 else None,
+        }
+        if results:
+            open_writer(self.store_url).set_attrs(last_run=run)
+        finalize(self.store_url)  # releases the run lease, writes consolidated metadata
+        return {"run": run, "store": store_summary(self.store_url)}
+
+    def n_done(self) -> int:
+        from ntscale.store import open_writer
+
+        return int(open_writer(self.store_url).done_units("variants").sum())
+
+    def open_worker(self) -> TrackWorker:
+        return TrackWorker(self)
+
+
+class TrackWorker:
+    """Holds the model, the FASTA and the writer; runs track units."""
+
+    def __init__(self, job: TrackJob) -> None:
+        import threading
+
+        from ntscale.genome import FastaSource
+        from ntscale.model import load
+        from ntscale.runner.score_worker import PassRunner
+        from ntscale.store import open_writer
+
+        c = job.config
+        self.job = job
+        self.model = load(c.model, dtype="bfloat16" if c.execution.dtype == "bf16" else "float32")
+        self.writer = open_writer(job.store_url)
+        self._local = threading.local()
+        self._fasta_cls = FastaSource
+        self.runner = PassRunner(self.model, (), batch_size=c.execution.batch_size)
+
+    def _fasta(self):
+        fasta = getattr(self._local, "fasta", None)
+        if fasta is None:
+            fasta = self._local.fasta = self._fasta_cls(self.job.config.fasta)
+        return fasta
+
+    def __call__(self, unit: int) -> UnitResult:
+        from ntscale.genome.variant_table import ScoreStatus
+        from ntscale.genome.variant_windows import tile_starts
+        from ntscale.scoring.passes import PassPlan
+        from ntscale.tokenizer import reverse_complement
+
+        t0 = time.perf_counter()
+        job, tok = self.job, self.model.tokenizer
+        a, b = job.unit_range(unit)
+        n, w = b - a, job.window_bp
+        strands = STRAND_SETS[job.config.strands]
+        contig_col = np.empty(n, dtype=object)
+        pos = np.zeros(n, np.int64)
+        ref = np.full(n, "N", dtype=object)
+        status = np.full(n, int(ScoreStatus.OK), np.uint8)
+        llr = np.full((n, 3), np.nan, np.float64)
+        logp = np.full(n, np.nan, np.float64)
+        plan, tiles = PassPlan(), []
+        for contig, s, e, row in job.segments(a, b):
+            length = self._fasta().contig_length(contig)
+            starts = tile_starts(length, w)
+            centres = starts + min(w, length) / 2
+            mids = (centres[:-1] + centres[1:]) / 2
+            bases = np.arange(s, e)
+            which = np.searchsorted(mids, bases, side="left")  # nearest centre, ties left
+            rows = np.arange(row, row + e - s) - a
+            contig_col[rows], pos[rows] = contig, bases
+            for k in np.unique(which):
+                ws = int(starts[k])
+                we = min(ws + w, length)
+                seq = self._fasta().fetch(contig, ws, we).upper()
+                sel = rows[which == k]
+                ref[sel] = [seq[p - ws] for p in pos[sel]]
+                pids = []
+                for strand in strands:
+                    sseq = seq if strand == "+" else reverse_complement(seq)
+                    ids = tok.encode(sseq)
+                    if len(ids) > job.max_tokens:
+                        pids = None
+                        break
+                    pid = plan.add(("ref", contig, strand, ws), ids)
+                    plan.keep_table(pid)
+                    pids.append((pid, tok.token_spans(sseq), strand == "-"))
+                if pids is None:
+                    status[sel] = ScoreStatus.OVER_TOKEN_LIMIT
+                    continue
+                tiles.append((ws, seq, sel, pids))
+        results, model_seconds = self.runner.run(plan.passes)
+        for ws, seq, sel, pids in tiles:
+            per_base = _tile_values(seq, pos[sel] - ws, results, pids)
+            llr[sel], logp[sel] = per_base
+        bad = ~np.isfinite(logp) & (status == ScoreStatus.OK)
+        status[bad] = ScoreStatus.ALLELE_NOT_ACGT  # N (or no table entry): no values
+        with np.errstate(invalid="ignore"):
+            scores = {
+                "llr_min": np.min(llr, axis=1),
+                "llr_mean": np.mean(llr, axis=1),
+                "llr_max": np.max(llr, axis=1),
+                "logp_wt": logp,
+            }
+        variants = {
+            "contig": contig_col.astype(str),
+            "pos": pos,
+            "id": np.full(n, "", dtype=str),
+            "ref": ref.astype(str),
+            "alt": np.full(n, ".", dtype=str),
+            "status": status,
+        }
+        nbytes = self.writer.write_variant_unit(unit, variants=variants, scores=scores)
+        self.writer.mark_done(unit, part="variants")
+        counts = Counter(ScoreStatus(int(x)).name.lower() for x in status)
+        return UnitResult(
+            unit=unit,
+            n_rows=n,
+            status_counts=dict(counts),
+            bp=n,
+            model_seconds=model_seconds,
+            seconds=time.perf_counter() - t0,
+            bytes_written=int(nbytes),
+        )
+
+
+def _tile_values(
+    seq: str, offsets: np.ndarray, results: list, pids: list
+) -> tuple[np.ndarray, np.ndarray]:
+    """([m, 3] per-ALT LLR, [m] logp_wt) of bases at `offsets` of one tile, strand means."""
+    from ntscale.scoring.calibration import COMPLEMENT_CODES as _COMP
+    from ntscale.scoring.calibration import codes
+
+    c = codes(seq)[offsets].astype(np.int64)
+    good = c >= 0
+    c = np.where(good, c, 0)
+    alts = (c[:, None] + np.arange(1, 4)[None, :]) % 4  # ALT order: the next bases in ACGT
+    llr = np.zeros((len(offsets), 3), np.float64)
+    logp = np.zeros(len(offsets), np.float64)
+    n = len(seq)
+    for pid, (starts, _lengths), rev in pids:
+        table = results[pid].full_table
+        q = n - 1 - offsets if rev else offsets
+        i = np.searchsorted(starts, q, side="right") - 1
+        j = q - starts[i]
+        r, a = (_COMP[c], _COMP[alts]) if rev else (c, alts)
+        rows = table[i + 1, j]  # [m, 4]
+        ref_lp = rows[np.arange(len(q)), r]
+        llr += np.take_along_axis(rows, a, axis=1) - ref_lp[:, None]
+        logp += ref_lp
+    llr /= len(pids)
+    logp /= len(pids)
+    llr[~good] = np.nan
+    logp[~good] = np.nan
+    return llr, logp
+
+
+__all__ = ["TRACK_DOCS", "TRACK_NAMES", "TrackJob", "TrackWorker"]

@@ -1,0 +1,85 @@
+"""Genome tracks from a track store (`ntscale score --tracks`): bigWig and bedGraph.
+
+One file pair per track (`llr_min`, `llr_mean`, `llr_max`, `logp_wt`): PREFIX.<track>.bw
+(pyBigWig: binary, indexed, zoom levels; opens in IGV and the UCSC browser) and
+PREFIX.<track>.bedGraph (text: contig, 0-based start, end, value; one line per base).
+Bases without a value (N, over the token budget) are left out of both.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ntscale.errors import StoreError
+from ntscale.store.reader import open as open_store
+from ntscale.store.reader import store_summary
+
+log = logging.getLogger(__name__)
+
+
+def export_tracks(url: str, prefix: str | Path) -> list[Path]:
+    """Write every track of a complete track store as bigWig and bedGraph.
+
+    Returns:
+        The files written (bigWig then bedGraph, per track).
+
+    Raises:
+        StoreError: not a track store, units pending, or a file cannot be written.
+    """
+    import pyBigWig
+
+    ds = open_store(url)
+    if ds.attrs.get("job") != "tracks":
+        raise StoreError(f"store {url!r} is not a track store (made by `ntscale score --tracks`)")
+    part = store_summary(url)["variants"]
+    if part["units_done"] < part["units_total"]:
+        raise StoreError(
+            f"store {url!r} is incomplete ({part['units_done']} of {part['units_total']} units "
+            "done); run the same `ntscale score --tracks` command again, then export"
+        )
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    contigs = [(str(c), int(n)) for c, n in ds.attrs["contigs"] if int(n) > 0]
+    order = {c: i for i, (c, _) in enumerate(contigs)}
+    frame = pd.DataFrame(
+        {
+            "contig": ds["variant_contig"].values.astype(str),
+            "start": np.asarray(ds["variant_pos"].values, np.int64),
+        }
+    )
+    frame["_c"] = frame["contig"].map(order)
+    frame = frame.sort_values(["_c", "start"], kind="stable")
+    written = []
+    for name in ds.attrs["scoring"]["score_names"]:
+        values = np.asarray(ds[f"score_{name}"].values, np.float64)[frame.index.to_numpy()]
+        keep = np.isfinite(values)
+        rows = frame[keep].assign(end=lambda f: f["start"] + 1, value=values[keep])
+        bw_path = Path(f"{prefix}.{name}.bw")
+        bg_path = Path(f"{prefix}.{name}.bedGraph")
+        try:
+            bw = pyBigWig.open(str(bw_path), "w")
+            bw.addHeader(contigs, maxZooms=10)
+            for contig, part_rows in rows.groupby("_c", sort=True):
+                name_c = contigs[int(contig)][0]
+                bw.addEntries(
+                    [name_c] * len(part_rows),
+                    part_rows["start"].to_list(),
+                    ends=part_rows["end"].to_list(),
+                    values=part_rows["value"].astype(float).to_list(),
+                )
+            bw.close()
+            rows[["contig", "start", "end", "value"]].to_csv(
+                bg_path, sep="\t", header=False, index=False, float_format="%.6g"
+            )
+        except (OSError, RuntimeError) as e:
+            raise StoreError(f"cannot write track {name} at {prefix}: {e}") from e
+        written += [bw_path, bg_path]
+        log.info("track %s: %d bases -> %s, %s", name, int(keep.sum()), bw_path, bg_path)
+    return written
+
+
+__all__ = ["export_tracks"]
