@@ -82,7 +82,7 @@ def test_tracks_end_to_end(tmp_path: Path, repo_root: Path, tiny_model) -> None:
     n = REGION[2] - REGION[1]
     assert ds.sizes["variant"] == n
     np.testing.assert_array_equal(ds["variant_pos"].values, np.arange(REGION[1], REGION[2]))
-    assert (ds["variant_status"].values == 0).all()
+    assert (ds["variant_status"].values == "ok").all()
     store = {k: ds[f"score_{k}"].values for k in ("llr_min", "llr_mean", "llr_max", "logp_wt")}
     assert (store["llr_min"] <= store["llr_mean"]).all()
     assert (store["llr_mean"] <= store["llr_max"]).all()

@@ -129,7 +129,7 @@ def test_traitgym_preset_matches_published_definitions(traitgym_run, tiny_model_
     ds = nstore.open(cfg.out)
     assert ds.attrs["scoring"]["preset"] == "traitgym"
     status = ds["variant_status"].values
-    assert (status == 0).all(), status
+    assert (status == "ok").all(), status
 
     model = load(tiny_model_dir, dtype="float32")
     with pysam.FastaFile(str(traitgym_run["fasta"])) as fa:
