@@ -65,6 +65,14 @@ def embed(
         str | None, Opt(help="Unphased heterozygous genotypes: error, ref, alt or skip.")
     ] = None,
     unit_windows: Annotated[int | None, Opt(help="Windows per work unit (= store chunk).")] = None,
+    dedup: Annotated[
+        bool | None,
+        Opt(
+            "--dedup/--no-dedup",
+            help="One forward pass per distinct window sequence of a unit (default); "
+            "--no-dedup runs every row (same numbers, for checking).",
+        ),
+    ] = None,
     batch_size: BatchSizeOpt = None,
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
@@ -96,6 +104,7 @@ def embed(
             "cls": cls,
             "unphased": unphased,
             "unit_windows": unit_windows,
+            "dedup": dedup,
             "batch_size": batch_size,
             "dtype": dtype,
             "ray": ray,

@@ -93,13 +93,20 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
     coords: dict[str, Any] = {}
     data_vars: dict[str, Any] = {}
 
-    w = {name: np.asarray(group[f"windows/{name}"][:]) for name in WINDOW_FIELDS}
+    # Stores written before `sequence_id` existed lack it; every other field is required.
+    w = {
+        name: np.asarray(group[f"windows/{name}"][:])
+        for name in WINDOW_FIELDS
+        if name != "sequence_id" or "sequence_id" in group["windows"]
+    }
     coords["contig"] = ("window", _contig_names(w["contig_index"], names))
     strand = np.array(["+", "-", "."])[np.where(w["strand"] < 0, 2, w["strand"])]
     coords["strand"] = ("window", strand)
     for name in ("start", "end", "haplotype", "n_tokens", "frac_n", "n_variants"):
         coords[name] = ("window", w[name])
     coords["status"] = ("window", w["status"], _status_attrs(window_status_names()))
+    if "sequence_id" in w:  # equal ids = equal token sequences = equal embeddings
+        coords["sequence_id"] = ("window", w["sequence_id"])
 
     if layout.layers:
         coords["layer"] = ("layer", np.asarray(layout.layers, dtype=np.int32))

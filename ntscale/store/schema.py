@@ -52,6 +52,9 @@ WINDOW_FIELDS: dict[str, tuple[str, Any]] = {
     "frac_n": ("float32", float("nan")),
     "n_variants": ("int32", 0),  # VCF alleles applied to this haplotype window
     "status": ("uint8", PENDING),  # ntscale.types.WindowStatus codes
+    # first 8 bytes of the BLAKE2b-128 digest of the window's token ids (ntscale.tokenizer.
+    # distinct): equal ids <=> equal embeddings, across units and stores; 0 = no sequence
+    "sequence_id": ("uint64", 0),
 }
 
 VARIANT_FIELDS: dict[str, tuple[Any, Any]] = {
