@@ -182,7 +182,7 @@ class ScoreWorker:
         job = self.job
         a, b = job.unit_range(unit)
         status = job.windows.status[a:b].copy()
-        plan, items = PassPlan(), []
+        plan, items = PassPlan(by_content=job.config.share_windows), []
         for r in range(b - a):
             if ScoreStatus(int(status[r])).scored:
                 status[r] = self._plan_row(a + r, r, plan, items, int(status[r]))
