@@ -163,3 +163,25 @@ def test_dedup_equals_per_row_with_strands_ns_shrunk_windows_and_per_token(
     mean = ds["embedding_mean"].sel(layer=1).values
     _, first = np.unique(ids[~skipped], return_index=True)
     assert len(np.unique(mean[~skipped][first], axis=0)) == len(first)
+
+
+@pytest.mark.parametrize(("flag", "dedup"), [("--no-dedup", False), (None, True)])
+def test_cli_dedup_option(example, tmp_path, flag, dedup):
+    from ntscale.cli.main import main
+
+    bed = tmp_path / "r.bed"
+    bed.write_text("20\t1000000\t1000600\n")
+    out = tmp_path / "cli.zarr"
+    args = ["embed", "--no-progress", "--fasta", str(example["fasta"])]
+    args += ["--model", str(example["model"]), "--out", str(out), "--regions", str(bed)]
+    args += ["--vcf", str(example["vcf"]), "--window", "600", "--dtype", "fp32"]
+    try:
+        main(args + ([flag] if flag else []))
+    except SystemExit as e:  # success may or may not exit explicitly
+        assert e.code in (0, None)
+    ds = open_store(str(out))
+    run = ds.attrs["last_run"]
+    assert run["dedup"] is dedup and run["windows_run"] == 8  # 4 samples x 2 haplotypes
+    distinct = len(np.unique(ds["sequence_id"].values))
+    assert run["forward_windows"] == (distinct if dedup else 8)
+    assert ds.attrs["config"]["dedup"] is dedup
