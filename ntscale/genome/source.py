@@ -200,6 +200,7 @@ class WindowSource:
                 "ref": self.fasta.fetch(contig, start, end),
                 "haps": {},
                 "patterns": {},
+                "counts": {},
             }
         return self._cache
 
@@ -275,7 +276,14 @@ class WindowSource:
                     variants=h.outcomes,
                 )
             seq = h.sequence
-        n_bad = _n_non_acgt(seq)
+        # Haplotypes with the same alleles share one sequence string (hashed once), so its
+        # letter and token counts are computed once per window.
+        counted = cache["counts"].get(seq)
+        if counted is None:
+            n_bad = _n_non_acgt(seq)
+            n_tok = self.tokenizer.count_tokens(seq) if n_bad < len(seq) else 0
+            counted = cache["counts"][seq] = (n_bad, n_tok)
+        n_bad, n_tokens = counted
         if n_bad == len(seq):
             return WindowSequence(
                 sequence="",
@@ -288,7 +296,6 @@ class WindowSource:
             )
         status = WindowStatus.OK
         tok = self.tokenizer
-        n_tokens = tok.count_tokens(seq)
         new_end = end
         if n_tokens > self.max_tokens:
             # Token counts of a sequence and of its reverse complement are equal (each
