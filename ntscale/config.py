@@ -69,6 +69,7 @@ class EmbedConfig:
     per_token: bool = False
     cls: bool = False
     unit_windows: int = 64
+    dedup: bool = True  # one forward pass per distinct window sequence of a unit; False: per row
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:

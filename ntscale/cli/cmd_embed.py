@@ -117,6 +117,15 @@ def embed(
             help="VCF contig names: 'auto' (add/strip 'chr') or FASTA=VCF pairs, comma-separated.",
         ),
     ] = None,
+    dedup: Annotated[
+        bool | None,
+        Opt(
+            "--dedup/--no-dedup",
+            rich_help_panel=EXECUTION,
+            help="One forward pass per distinct window sequence of a unit (default); "
+            "--no-dedup runs every row (same numbers, for checking).",
+        ),
+    ] = None,
     batch_size: BatchSizeOpt = None,
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
@@ -165,6 +174,7 @@ def embed(
             "unphased": unphased,
             "contig_map": parse_contig_map(contig_map) if contig_map is not None else None,
             "unit_windows": unit_windows,
+            "dedup": dedup,
             "batch_size": batch_size,
             "dtype": dtype,
             "ray": ray,

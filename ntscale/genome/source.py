@@ -16,6 +16,7 @@ one VCF region query.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -69,6 +70,23 @@ class WindowSequence:
     n_variants: int = 0
     coord_map: np.ndarray | None = None
     variants: tuple[VariantOutcome, ...] = field(default=())
+
+
+def _allele_pattern(v: RegionVariants, sample_index: int, hap: int) -> tuple[bytes, bytes]:
+    """What `build_haplotype` reads of one haplotype's genotypes (sample name aside).
+
+    Its own allele per record, and the other allele where the genotype is unphased
+    heterozygous (the unphased policy reads it); -2 elsewhere.
+    """
+    mine, theirs = v.gt[:, sample_index, hap], v.gt[:, sample_index, 1 - hap]
+    unphased = ~v.phased[:, sample_index] & (mine != theirs) & (mine >= 0) & (theirs >= 0)
+    return mine.tobytes(), np.where(unphased, theirs, -2).astype(np.int16).tobytes()
+
+
+def _renamed(h: Haplotype, *, sample: str, haplotype: int) -> Haplotype:
+    """`h` (built for another haplotype with the same alleles) for this sample/haplotype."""
+    outcomes = tuple(dataclasses.replace(o, sample=sample, haplotype=haplotype) for o in h.outcomes)
+    return dataclasses.replace(h, outcomes=outcomes)
 
 
 def _n_non_acgt(seq: str) -> int:
@@ -178,7 +196,12 @@ class WindowSource:
         key = (contig, start, end)
         if key != self._cache_key:
             self._cache_key = key
-            self._cache = {"ref": self.fasta.fetch(contig, start, end), "haps": {}}
+            self._cache = {
+                "ref": self.fasta.fetch(contig, start, end),
+                "haps": {},
+                "patterns": {},
+                "counts": {},
+            }
         return self._cache
 
     def _variants(
@@ -211,18 +234,27 @@ class WindowSource:
                 )
             v, ref, ref_start, ok = self._variants(contig, start, end)
             s_idx, h = divmod(hap, 2)
-            built = build_haplotype(
-                v,
-                ok,
-                s_idx,
-                h,
-                sample=self.vcf.samples[s_idx],
-                ref_seq=ref,
-                ref_start=ref_start,
-                start=start,
-                end=end,
-                policy=self.policy,
-            )
+            sample = self.vcf.samples[s_idx]
+            # Most haplotypes of a window carry the same alleles: build each allele pattern
+            # once and give later haplotypes its sequence with their own names on outcomes.
+            key = _allele_pattern(v, s_idx, h)
+            same = cache["patterns"].get(key)
+            if same is not None:
+                built = _renamed(same, sample=sample, haplotype=h)
+            else:
+                built = build_haplotype(
+                    v,
+                    ok,
+                    s_idx,
+                    h,
+                    sample=sample,
+                    ref_seq=ref,
+                    ref_start=ref_start,
+                    start=start,
+                    end=end,
+                    policy=self.policy,
+                )
+                cache["patterns"][key] = built
             cache["haps"][hap] = built
         return built
 
@@ -244,7 +276,14 @@ class WindowSource:
                     variants=h.outcomes,
                 )
             seq = h.sequence
-        n_bad = _n_non_acgt(seq)
+        # Haplotypes with the same alleles share one sequence string (hashed once), so its
+        # letter and token counts are computed once per window.
+        counted = cache["counts"].get(seq)
+        if counted is None:
+            n_bad = _n_non_acgt(seq)
+            n_tok = self.tokenizer.count_tokens(seq) if n_bad < len(seq) else 0
+            counted = cache["counts"][seq] = (n_bad, n_tok)
+        n_bad, n_tokens = counted
         if n_bad == len(seq):
             return WindowSequence(
                 sequence="",
@@ -257,7 +296,6 @@ class WindowSource:
             )
         status = WindowStatus.OK
         tok = self.tokenizer
-        n_tokens = tok.count_tokens(seq)
         new_end = end
         if n_tokens > self.max_tokens:
             # Token counts of a sequence and of its reverse complement are equal (each

@@ -248,15 +248,18 @@ class EmbedJob:
 
         results = list(results)
         model_seconds = sum(r.model_seconds for r in results)
+        rows = sum(r.n_rows for r in results)
+        forward = sum(r.forward_windows for r in results)
         run = {
             "units_run": len(results),
-            "windows_run": sum(r.n_rows for r in results),
+            "windows_run": rows,  # rows written (every planned row, skipped ones included)
+            "forward_windows": forward,  # forward passes: distinct sequences of each unit
+            "dedup": self.config.dedup,
             "bp_run": sum(r.bp for r in results),
             "seconds": round(seconds, 3),
             "model_seconds": round(model_seconds, 3),
-            "windows_per_second": round(sum(r.n_rows for r in results) / seconds, 3)
-            if seconds > 0
-            else None,
+            "windows_per_second": round(rows / seconds, 3) if seconds > 0 else None,
+            "forward_windows_per_second": round(forward / seconds, 3) if seconds > 0 else None,
         }
         writer = open_writer(self.store_url)
         if results:
@@ -388,7 +391,7 @@ class EmbedWorker:
         self._device = threading.Lock()  # one unit on the device at a time; host work overlaps
 
     def __call__(self, unit: int) -> UnitResult:
-        from ntscale.model import bucket_length
+        from ntscale.tokenizer.distinct import distinct_tokens
 
         before_unit(unit)
         t0 = time.perf_counter()
@@ -401,18 +404,16 @@ class EmbedWorker:
         seqs = source.fetch_rows(job.plan, rows)
         n = len(rows)
         status = np.array([int(s.status) for s in seqs], dtype=np.uint8)
-        todo = [i for i, s in enumerate(seqs) if s.status not in _SKIPPED]
+        todo = np.array([i for i, s in enumerate(seqs) if s.status not in _SKIPPED], np.int64)
 
-        # Host work first (tokenize into fixed-shape batches), then the device, under a lock.
-        B, pad = self.batch_size, self.tokenizer.pad_id
-        batches = []
-        for k in range(0, len(todo), B):
-            idx = todo[k : k + B]
-            ids = self.tokenizer.encode_batch([seqs[i].sequence for i in idx])
-            batch = np.full((B, bucket_length(ids.shape[1], job.max_tokens)), pad, np.int32)
-            batch[: len(idx), : ids.shape[1]] = ids
-            batches.append((idx, batch, (ids != pad).sum(axis=1)))
+        # Host work first: one entry per distinct final token sequence of the unit (all of
+        # its haplotypes, strands and the reference), in fixed-shape batches.
+        distinct = distinct_tokens(self.tokenizer, [seqs[i].sequence for i in todo], dedup=c.dedup)
+        batches = self._batches(distinct.ids)
+        sequence_id = np.zeros(n, np.uint64)
+        sequence_id[todo] = distinct.sequence_ids
 
+        model_seconds, res = self._forward(batches, len(distinct.ids))
         D, T = job.embed_dim, job.max_tokens
         out = {layer: {"mean": np.full((n, D), np.nan, np.float32)} for layer in job.layers}
         for layer in job.layers:
@@ -420,21 +421,8 @@ class EmbedWorker:
                 out[layer]["cls"] = np.full((n, D), np.nan, np.float32)
             if c.per_token:
                 out[layer]["tokens"] = np.full((n, T, D), np.nan, np.float16)
-
-        model_seconds = 0.0
-        for idx, batch, n_tok in batches:
-            with self._device:
-                tm = time.perf_counter()
-                res = {key: np.asarray(v) for key, v in self.forward(batch).items()}
-                model_seconds += time.perf_counter() - tm
-            m = len(idx)
-            for layer in job.layers:
-                out[layer]["mean"][idx] = res[f"{layer}/mean"][:m]
-                if c.cls:
-                    out[layer]["cls"][idx] = res[f"{layer}/cls"][:m]
-                if c.per_token:
-                    for j, i in enumerate(idx):  # positions past a window's tokens stay NaN
-                        out[layer]["tokens"][i, : n_tok[j]] = res[f"{layer}/tokens"][j, : n_tok[j]]
+            for kind, values in res[layer].items():  # scatter each distinct output to its rows
+                out[layer][kind][todo] = values[distinct.inverse]
 
         windows = {
             "contig_index": job.plan.contig_index[a:b],
@@ -446,6 +434,7 @@ class EmbedWorker:
             "frac_n": np.array([s.frac_n for s in seqs], dtype=np.float32),
             "n_variants": np.array([s.n_variants for s in seqs], dtype=np.int32),
             "status": status,
+            "sequence_id": sequence_id,
         }
         nbytes = self.writer.write_window_unit(unit, windows=windows, embeddings=out)
         self.writer.mark_done(unit)
@@ -458,4 +447,67 @@ class EmbedWorker:
             model_seconds=model_seconds,
             seconds=time.perf_counter() - t0,
             bytes_written=int(nbytes),
+            forward_windows=len(distinct.ids),
         )
+
+    def _batches(self, ids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[B, T] batches of the distinct sequences, grouped by padded length.
+
+        Grouping by each sequence's own bucket (not the batch's longest) makes a sequence's
+        padded shape depend on its tokens alone, whichever rows share its batch.
+
+        Returns:
+            (indices into `ids` [<= B], tokens [B, T] int32) per batch.
+        """
+        from ntscale.model import bucket_length
+
+        B, pad, max_tokens = self.batch_size, self.tokenizer.pad_id, self.job.max_tokens
+        by_length: dict[int, list[int]] = {}
+        for d, row in enumerate(ids):
+            by_length.setdefault(bucket_length(len(row), max_tokens), []).append(d)
+        batches = []
+        for length in sorted(by_length):
+            members = by_length[length]
+            for k in range(0, len(members), B):
+                idx = np.array(members[k : k + B], np.int64)
+                batch = np.full((B, length), pad, np.int32)
+                for j, d in enumerate(idx):
+                    batch[j, : len(ids[d])] = ids[d]
+                batches.append((idx, batch))
+        return batches
+
+    def _forward(
+        self, batches: list[tuple[np.ndarray, np.ndarray]], n_distinct: int
+    ) -> tuple[float, dict[int, dict[str, np.ndarray]]]:
+        """Run the batches (device lock held per batch); outputs per distinct sequence.
+
+        Returns:
+            (model seconds, layer -> kind -> [n_distinct, ...] arrays); per-token rows are
+            NaN past each sequence's own tokens.
+        """
+        job, c = self.job, self.job.config
+        D, T = job.embed_dim, job.max_tokens
+        res: dict[int, dict[str, np.ndarray]] = {}
+        for layer in job.layers:
+            res[layer] = {"mean": np.full((n_distinct, D), np.nan, np.float32)}
+            if c.cls:
+                res[layer]["cls"] = np.full((n_distinct, D), np.nan, np.float32)
+            if c.per_token:
+                res[layer]["tokens"] = np.full((n_distinct, T, D), np.nan, np.float16)
+        model_seconds = 0.0
+        pad = self.tokenizer.pad_id
+        for idx, batch in batches:
+            with self._device:
+                tm = time.perf_counter()
+                got = {key: np.asarray(v) for key, v in self.forward(batch).items()}
+                model_seconds += time.perf_counter() - tm
+            m = len(idx)
+            for layer in job.layers:
+                res[layer]["mean"][idx] = got[f"{layer}/mean"][:m]
+                if c.cls:
+                    res[layer]["cls"][idx] = got[f"{layer}/cls"][:m]
+                if c.per_token:
+                    n_tok = (batch[:m] != pad).sum(axis=1)
+                    for j, d in enumerate(idx):  # positions past a window's tokens stay NaN
+                        res[layer]["tokens"][d, : n_tok[j]] = got[f"{layer}/tokens"][j, : n_tok[j]]
+        return model_seconds, res

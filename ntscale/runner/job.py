@@ -27,6 +27,7 @@ class UnitResult:
     model_seconds: float = 0.0
     seconds: float = 0.0
     bytes_written: int = 0
+    forward_windows: int = 0  # forward passes (distinct sequences) run; n_rows when no dedup
 
 
 class UnitWorker(Protocol):

@@ -239,7 +239,7 @@ class ScoreWorker:
         background: list = []  # calibration: (llr, stratum) of the owned tiles
         for lo in range(0, b - a, step):
             hi = min(lo + step, b - a)
-            plan, items, positions = PassPlan(), [], {}
+            plan, items, positions = PassPlan(by_content=job.config.share_windows), [], {}
             for r in range(lo, hi):
                 if ScoreStatus(int(status[r])).scored:
                     code = self._plan_row(a + r, r - lo, plan, items, int(status[r]), positions)

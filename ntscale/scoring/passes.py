@@ -24,6 +24,7 @@ from ntscale.scoring.scores import (
     l2_distance,
     snv_llr,
 )
+from ntscale.tokenizer.distinct import FirstIndex, token_digest
 
 
 @dataclass
@@ -61,22 +62,32 @@ class Item:
 
 
 class PassPlan:
-    """Forward passes of one work unit, deduplicated by key."""
+    """Forward passes of one work unit, deduplicated by their token content.
 
-    def __init__(self) -> None:
+    With `by_content` (the default) a pass is keyed by the digest of its tokens (and of its
+    table tokens), the same key `ntscale embed` uses for distinct windows: any two windows
+    with equal ids share one pass, whatever their coordinates (a variant's alternative
+    window equal to another's, a repeated tile, a duplicated record). Without it the
+    caller's key alone decides (one pass per variant when the key holds the row).
+    """
+
+    def __init__(self, *, by_content: bool = True) -> None:
         self.passes: list[Pass] = []
-        self._index: dict[Hashable, int] = {}
+        self.by_content = by_content
+        self._index = FirstIndex()
 
     def add(
         self, key: Hashable, tokens: np.ndarray, *, table_tokens: np.ndarray | None = None
     ) -> int:
-        """Id of the pass for `key`, creating it with `tokens` on first use.
+        """Id of the pass for `key` (or for the content of `tokens`), created on first use.
 
         `table_tokens` (a masked pass) are the unmasked ids the SNV table refers to.
         """
-        pid = self._index.get(key)
-        if pid is None:
-            pid = self._index[key] = len(self.passes)
+        if self.by_content:
+            table = None if table_tokens is None else token_digest(table_tokens)
+            key = ("content", token_digest(tokens), table)
+        pid, new = self._index.add(key)
+        if new:
             self.passes.append(Pass(tokens=np.asarray(tokens, np.int32), table_tokens=table_tokens))
         return pid
 

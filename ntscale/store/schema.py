@@ -82,6 +82,11 @@ WINDOW_FIELDS: dict[str, RowField] = {
     "frac_n": RowField("frac_n", "float32", float("nan"), "fraction of N bases"),
     "n_variants": RowField("n_variants", "int32", 0, "VCF alleles applied to the window"),
     "status": RowField("status", str, PENDING_NAME, "WindowStatus name"),
+    # first 8 bytes of the BLAKE2b-128 digest of the window's token ids (ntscale.tokenizer.
+    # distinct): equal ids <=> equal embeddings, across units and stores; 0 = no sequence
+    "sequence_id": RowField(
+        "sequence_id", "uint64", 0, "digest of the token ids: equal ids = equal embeddings"
+    ),
 }
 
 VARIANT_FIELDS: dict[str, RowField] = {

@@ -57,6 +57,7 @@ def unit_windows(layout: st.StoreLayout, unit: int, seed: int = 0) -> dict[str, 
         "status": rng.choice(
             [int(WindowStatus.OK), int(WindowStatus.SKIPPED_ALL_N)], n, p=[0.8, 0.2]
         ).astype(np.uint8),
+        "sequence_id": rng.integers(1, 2**64 - 1, n, dtype=np.uint64, endpoint=True),
     }
 
 
