@@ -9,6 +9,7 @@ the unit done, and returns a tiny `UnitResult`. Nothing large crosses process bo
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -67,3 +68,26 @@ class Job(Protocol):
     def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
         """Write the run summary to the store (driver only) and return it."""
         ...
+
+
+def row_run_summary(results: Iterable[UnitResult], seconds: float, *, rows: str) -> dict:
+    """The `last_run` record of a run whose rows carry a status (score and track jobs).
+
+    Args:
+        results: the units this run ran.
+        seconds: the run's wall time.
+        rows: what one row is ("variants", "bases"); names the count and the rate.
+    """
+    results = list(results)
+    n = sum(r.n_rows for r in results)
+    statuses: Counter[str] = Counter()
+    for r in results:
+        statuses.update(r.status_counts)
+    return {
+        "units_run": len(results),
+        f"{rows}_run": n,
+        "by_status": dict(statuses),
+        "seconds": round(seconds, 3),
+        "model_seconds": round(sum(r.model_seconds for r in results), 3),
+        f"{rows}_per_second": round(n / seconds, 3) if seconds > 0 else None,
+    }

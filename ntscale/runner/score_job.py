@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ntscale.config import STRAND_SETS, ScoreConfig, config_to_dict
-from ntscale.runner.job import UnitResult
+from ntscale.runner.job import UnitResult, row_run_summary
 from ntscale.runner.model_info import describe_model, model_attrs, resolve_layers
 from ntscale.runner.precision import resolve_dtype
 
@@ -276,18 +275,7 @@ class ScoreJob:
         from ntscale.store import finalize, open_writer, store_summary
 
         results = list(results)
-        n = sum(r.n_rows for r in results)
-        statuses: Counter = Counter()
-        for r in results:
-            statuses.update(r.status_counts)
-        run = {
-            "units_run": len(results),
-            "variants_run": n,
-            "by_status": dict(statuses),
-            "seconds": round(seconds, 3),
-            "model_seconds": round(sum(r.model_seconds for r in results), 3),
-            "variants_per_second": round(n / seconds, 3) if seconds > 0 else None,
-        }
+        run = row_run_summary(results, seconds, rows="variants")
         if results:
             open_writer(self.store_url).set_attrs(last_run=run)
         if results and self.config.calibrate:

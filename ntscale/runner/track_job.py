@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ntscale.config import STRAND_SETS, TrackConfig, config_to_dict
-from ntscale.runner.job import UnitResult
+from ntscale.runner.job import UnitResult, row_run_summary
 from ntscale.runner.model_info import describe_model, model_attrs
 from ntscale.runner.precision import resolve_dtype
 
@@ -185,18 +185,7 @@ class TrackJob:
         from ntscale.store import finalize, open_writer, store_summary
 
         results = list(results)
-        n = sum(r.n_rows for r in results)
-        statuses: Counter = Counter()
-        for r in results:
-            statuses.update(r.status_counts)
-        run = {
-            "units_run": len(results),
-            "bases_run": n,
-            "by_status": dict(statuses),
-            "seconds": round(seconds, 3),
-            "model_seconds": round(sum(r.model_seconds for r in results), 3),
-            "bases_per_second": round(n / seconds, 3) if seconds > 0 else None,
-        }
+        run = row_run_summary(results, seconds, rows="bases")
         if results:
             open_writer(self.store_url).set_attrs(last_run=run)
         finalize(self.store_url)  # releases the run lease, writes consolidated metadata
