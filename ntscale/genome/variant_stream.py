@@ -10,7 +10,8 @@ first so that duplicate records get the same status as in a whole-file read, the
 unit's rows. Both go through `variant_table`'s row builder, so the rows, statuses and
 windows are the ones `read_variant_table` gives for the same rows.
 
-A VCF without an index (or unsorted) is not streamed: the caller reads it whole.
+A VCF without an index, with a stale one, or unsorted is not streamed: the caller
+reads it whole.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ import numpy as np
 
 from ntscale.errors import InputError
 from ntscale.genome.variant_table import (
+    RowBuilder,
     VariantTable,
-    _open_vcf,
-    _records,
-    _Rows,
     check_contigs,
+    open_vcf,
     record_alleles,
+    vcf_records,
 )
 
 log = logging.getLogger(__name__)
@@ -85,13 +86,21 @@ def scan_variant_units(
 ) -> VariantUnits | None:
     """One streaming pass: unit boundaries, counts and digest; None when not streamable.
 
-    Returns None for a VCF without an index or with records out of order (the caller
-    then reads the whole table). Raises the same errors as `read_variant_table` for a
-    missing or malformed file, no records, or no contig in common with the FASTA.
+    Returns None for a VCF without an index, with an index older than the file, or with
+    records out of order (the caller then reads the whole table). Raises the same errors
+    as `read_variant_table` for a missing or malformed file, no records, or no contig in
+    common with the FASTA.
     """
     path = Path(path)
     lengths = dict(contigs)
-    if vcf_index(path) is None:
+    index = vcf_index(path)
+    if index is None:
+        return None
+    if path.is_file() and int(index.stat().st_mtime) < int(path.stat().st_mtime):
+        # a stale index would send workers to the wrong rows: read the file whole instead
+        # (whole seconds, as htslib's own "index older than data" check: copies and
+        # checkouts write both files within the same second)
+        log.warning("%s: index %s is older than the VCF; reading it whole", path, index.name)
         return None
     h = hashlib.sha256()
     order: dict[str, int] = {}
@@ -100,8 +109,8 @@ def scan_variant_units(
     n_rows = n_records = 0
     cur_contig, cur_start, at_start, first_rec = None, -1, 0, 0
     all_extra = True
-    with _open_vcf(path) as vf:
-        for i, rec in _records(vf, path):
+    with open_vcf(path) as vf:
+        for i, rec in vcf_records(vf, path):
             n_records = i + 1
             contig, start = rec.contig, int(rec.start)
             if contig != cur_contig:
@@ -152,12 +161,12 @@ def read_unit_table(
     a, b = units.unit_range(unit)
     skip, start = int(units.skip[unit]), int(units.start[unit])
     need = skip + (b - a)
-    rows = _Rows(dict(contigs))
+    rows = RowBuilder(dict(contigs))
     i = int(units.record[unit])
-    with _open_vcf(path) as vf:
+    with open_vcf(path) as vf:
         for k, name in enumerate(units.contigs[int(units.contig[unit]) :]):
             query = vf.fetch(name, start) if k == 0 else vf.fetch(name)
-            for _, rec in _records(query, path, first=i):
+            for _, rec in vcf_records(query, path, first=i):
                 if k == 0 and rec.start < start:
                     continue  # an earlier record whose REF overlaps the start
                 rows.add(i, rec)

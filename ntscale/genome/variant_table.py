@@ -117,7 +117,7 @@ def _allele_status(ref: str, alt: str | None) -> ScoreStatus:
     return ScoreStatus.NO_LLR_NOT_SNV
 
 
-def _open_vcf(path: Path) -> pysam.VariantFile:
+def open_vcf(path: Path) -> pysam.VariantFile:
     if not path.is_file():
         raise MissingInputError("VCF file not found", path=path)
     try:
@@ -126,7 +126,7 @@ def _open_vcf(path: Path) -> pysam.VariantFile:
         raise InputError(f"cannot read the file as VCF/BCF ({e})", path=path) from e
 
 
-def _records(
+def vcf_records(
     it: Iterable[pysam.VariantRecord], path: Path, *, first: int = 0
 ) -> Iterable[tuple[int, pysam.VariantRecord]]:
     """(record index, record) from `it`, counting from `first`; malformed lines -> InputError."""
@@ -158,7 +158,7 @@ def record_alleles(rec: pysam.VariantRecord) -> tuple[str, list[str]]:
     return ref, alts
 
 
-class _Rows:
+class RowBuilder:
     """Rows with their sequence-free statuses, built record by record (one per ALT)."""
 
     FIELDS = ("contig", "pos", "id", "ref", "alt", "record", "status")
@@ -229,10 +229,10 @@ def read_variant_table(path: str | Path, *, contigs: Iterable[tuple[str, int]]) 
     """
     path = Path(path)
     lengths = dict(contigs)
-    rows = _Rows(lengths)
+    rows = RowBuilder(lengths)
     n_records = 0
-    with _open_vcf(path) as vf:
-        for i, rec in _records(vf, path):
+    with open_vcf(path) as vf:
+        for i, rec in vcf_records(vf, path):
             n_records = i + 1
             rows.add(i, rec)
     table = rows.table(n_records)
@@ -279,4 +279,14 @@ def _no_common_contig(vcf_names: list[str], fasta_names: list[str]) -> str:
     )
 
 
-__all__ = ["ScoreStatus", "VariantTable", "read_variant_table", "score_status_names"]
+__all__ = [
+    "RowBuilder",
+    "ScoreStatus",
+    "VariantTable",
+    "check_contigs",
+    "open_vcf",
+    "read_variant_table",
+    "record_alleles",
+    "score_status_names",
+    "vcf_records",
+]

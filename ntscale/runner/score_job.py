@@ -71,6 +71,19 @@ def table_digest(table: object) -> str:
     return h.hexdigest()
 
 
+def _windows(config: ScoreConfig, table: object, contigs: object, window_bp: int) -> object:
+    """The rows' windows as the run plans them (whole table or one streamed unit)."""
+    from ntscale.genome.variant_windows import plan_variant_windows
+
+    return plan_variant_windows(
+        table,
+        dict(contigs),
+        window_bp=window_bp,
+        strands=STRAND_SETS[config.strands],
+        mode=config.window_mode,
+    )
+
+
 @dataclass(frozen=True)
 class ScoreJob:
     """A planned scoring run: settings, where the variants are, the model's identity.
@@ -111,7 +124,6 @@ class ScoreJob:
         from ntscale.genome import FastaSource
         from ntscale.genome.identity import input_identities
         from ntscale.genome.variant_table import read_variant_table
-        from ntscale.genome.variant_windows import plan_variant_windows
         from ntscale.scoring import parse_scores, score_names
         from ntscale.scoring.scores import POSITION_NAMES
 
@@ -137,13 +149,7 @@ class ScoreJob:
             raise ValueError(f"{config.vcf}: cannot be streamed (no index, unsorted, calibrate)")
         if units is None:
             table = read_variant_table(config.vcf, contigs=fasta.contigs)
-            windows = plan_variant_windows(
-                table,
-                dict(fasta.contigs),
-                window_bp=window_bp,
-                strands=STRAND_SETS[config.strands],
-                mode=config.window_mode,
-            )
+            windows = _windows(config, table, fasta.contigs, window_bp)
         source = table if units is None else units
         kinds = parse_scores(config.scores)
         contigs = tuple(fasta.contigs) + tuple((c, 0) for c in source.extra_contigs)
@@ -188,17 +194,10 @@ class ScoreJob:
             return self.table, self.windows, self.unit_range(unit)[0]
         from ntscale.genome import FastaSource
         from ntscale.genome.variant_stream import read_unit_table
-        from ntscale.genome.variant_windows import plan_variant_windows
 
         contigs = FastaSource(self.config.fasta).contigs
         table = read_unit_table(self.units, unit, contigs=contigs)
-        windows = plan_variant_windows(
-            table,
-            dict(contigs),
-            window_bp=self.window_bp,
-            strands=STRAND_SETS[self.config.strands],
-            mode=self.config.window_mode,
-        )
+        windows = _windows(self.config, table, contigs, self.window_bp)
         return table, windows, 0
 
     def whole_table(self) -> tuple[object, object]:
@@ -207,17 +206,10 @@ class ScoreJob:
             return self.table, self.windows
         from ntscale.genome import FastaSource
         from ntscale.genome.variant_table import read_variant_table
-        from ntscale.genome.variant_windows import plan_variant_windows
 
         contigs = FastaSource(self.config.fasta).contigs
         table = read_variant_table(self.config.vcf, contigs=contigs)
-        windows = plan_variant_windows(
-            table,
-            dict(contigs),
-            window_bp=self.window_bp,
-            strands=STRAND_SETS[self.config.strands],
-            mode=self.config.window_mode,
-        )
+        windows = _windows(self.config, table, contigs, self.window_bp)
         return table, windows
 
     def n_units(self) -> int:

@@ -8,6 +8,7 @@ the variants.
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def test_units_read_back_the_whole_table(split_inputs, unit):
     assert int(ScoreStatus.CONTIG_NOT_IN_FASTA) in codes
 
 
-def test_unindexed_or_unsorted_vcf_is_read_whole(tmp_path):
+def test_unindexed_unsorted_or_stale_index_vcf_is_read_whole(tmp_path):
     contigs = [("a", 1000)]
     recs = [("a", 50, None, SEQ_A[49], ["C"]), ("a", 20, None, SEQ_A[19], ["C"])]
     plain = write_vcf(tmp_path / "plain.vcf", dict(contigs), recs)
@@ -119,6 +120,11 @@ def test_unindexed_or_unsorted_vcf_is_read_whole(tmp_path):
     unsorted = write_vcf(tmp_path / "unsorted.vcf", dict(contigs), recs)
     (tmp_path / "unsorted.vcf.csi").write_bytes(b"")  # an index next to it: still refused
     assert scan_variant_units(unsorted, contigs=contigs, unit_variants=2) is None
+    ok = write_vcf(tmp_path / "ok.vcf.gz", dict(contigs), sorted(recs, key=lambda r: r[1]))
+    assert scan_variant_units(ok, contigs=contigs, unit_variants=2) is not None
+    index = ok.with_name(ok.name + ".tbi")
+    os.utime(index, (ok.stat().st_mtime - 60, ok.stat().st_mtime - 60))  # stale index
+    assert scan_variant_units(ok, contigs=contigs, unit_variants=2) is None
 
 
 def test_streamed_store_equals_whole_table_store_split_units(
