@@ -120,9 +120,9 @@ def main() -> None:
         return
     print(
         "| variants | plan | VCF.gz MB | plan s | driver peak RSS MB | job pickle (per actor) MB "
-        "| actor peak RSS MB (one unit, no model) |"
+        "| actor peak RSS MB (one unit, no model) | actor s (unpickle + one unit) |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(x) for x in args.variants.split(",")):
             vcf = write_vcf(Path(tmp) / f"v{n}.vcf", n)
@@ -134,7 +134,7 @@ def main() -> None:
                 job_file.unlink()
                 print(f"| {n:,} | {mode} | {size:.0f} | {r['plan_s']} | "
                       f"{r['driver_peak_rss_MB']:,} | {r['job_pickle_MB']} | "
-                      f"{a['actor_peak_rss_MB']:,} |", flush=True)  # fmt: skip
+                      f"{a['actor_peak_rss_MB']:,} | {a['actor_s']} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
