@@ -23,6 +23,7 @@ from ntscale.genome.variant_stream import read_unit_table, scan_variant_units
 from ntscale.genome.variant_table import ScoreStatus, read_variant_table
 from ntscale.runner.local import run_local
 from ntscale.runner.score_job import ScoreJob, table_digest
+from ntscale.store.export import export_table
 
 FIELDS = ("contig", "pos", "id", "ref", "alt", "record", "status")
 SEQ_A, SEQ_B = random_dna(1000, seed=5), random_dna(800, seed=6)
@@ -141,6 +142,12 @@ def test_streamed_store_equals_whole_table_store_split_units(
         runs[stream] = run_local(job)
     assert runs[True]["run"]["by_status"] == runs[False]["run"]["by_status"]
     _same_store(tmp_path / "sTrue.zarr", tmp_path / "sFalse.zarr")
+    # exports read the store only: the same table from either plan
+    tables = [export_table(str(tmp_path / f"s{s}.zarr"), tmp_path / f"{s}.tsv") for s in runs]
+    assert tables[0].read_bytes() == tables[1].read_bytes()
+    assert tables[0].read_text().count("\n") == 1 + len(
+        read_variant_table(vcf, contigs=FastaSource(fasta).contigs).pos
+    )
 
 
 def test_bundled_vcf_units_equal_the_whole_table(repo_root):
