@@ -117,7 +117,7 @@ def _allele_status(ref: str, alt: str | None) -> ScoreStatus:
     return ScoreStatus.NO_LLR_NOT_SNV
 
 
-def _open_vcf(path: Path) -> pysam.VariantFile:
+def open_vcf(path: Path) -> pysam.VariantFile:
     if not path.is_file():
         raise MissingInputError("VCF file not found", path=path)
     try:
@@ -126,9 +126,12 @@ def _open_vcf(path: Path) -> pysam.VariantFile:
         raise InputError(f"cannot read the file as VCF/BCF ({e})", path=path) from e
 
 
-def _records(vf: pysam.VariantFile, path: Path) -> Iterable[tuple[int, pysam.VariantRecord]]:
-    i = -1
-    it = iter(vf)
+def vcf_records(
+    it: Iterable[pysam.VariantRecord], path: Path, *, first: int = 0
+) -> Iterable[tuple[int, pysam.VariantRecord]]:
+    """(record index, record) from `it`, counting from `first`; malformed lines -> InputError."""
+    i = first - 1
+    it = iter(it)
     while True:
         try:
             rec = next(it)
@@ -142,6 +145,72 @@ def _records(vf: pysam.VariantFile, path: Path) -> Iterable[tuple[int, pysam.Var
             ) from e
         i += 1
         yield i, rec
+
+
+def record_alleles(rec: pysam.VariantRecord) -> tuple[str, list[str]]:
+    """REF (upper case) and one ALT per row ('.' when missing; symbolic ones kept as is)."""
+    ref = (rec.ref or "").upper()
+    alts = []
+    for alt in rec.alts or (None,):
+        if alt is not None and _LETTERS.match(alt.upper()):
+            alt = alt.upper()  # VCF alleles are case-insensitive; symbolic ones kept
+        alts.append(alt or ".")
+    return ref, alts
+
+
+class RowBuilder:
+    """Rows with their sequence-free statuses, built record by record (one per ALT)."""
+
+    FIELDS = ("contig", "pos", "id", "ref", "alt", "record", "status")
+
+    def __init__(self, lengths: dict[str, int]) -> None:
+        self.lengths = lengths
+        self.rows: dict[str, list] = {k: [] for k in self.FIELDS}
+        self.seen: set[tuple[str, int, str, str]] = set()
+        self.extra: dict[str, None] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows["pos"])
+
+    def add(self, i: int, rec: pysam.VariantRecord) -> None:
+        contig, start = rec.contig, int(rec.start)
+        ref, alts = record_alleles(rec)
+        for alt in alts:
+            status = _allele_status(ref, None if alt == "." else alt)
+            if contig not in self.lengths:
+                self.extra.setdefault(contig)
+                if status.scored:
+                    status = ScoreStatus.CONTIG_NOT_IN_FASTA
+            elif status.scored and start + len(ref) > self.lengths[contig]:
+                status = ScoreStatus.OUTSIDE_CONTIG
+            key = (contig, start, ref, alt)
+            if status.scored:
+                if key in self.seen:
+                    status = ScoreStatus.DUPLICATE_RECORD
+                self.seen.add(key)
+            rows = self.rows
+            rows["contig"].append(contig)
+            rows["pos"].append(start)
+            rows["id"].append("" if rec.id in (None, ".") else str(rec.id))
+            rows["ref"].append(ref)
+            rows["alt"].append(alt)
+            rows["record"].append(i)
+            rows["status"].append(int(status))
+
+    def table(self, n_records: int, rows: slice = slice(None)) -> VariantTable:
+        """The rows (or a slice of them) as a `VariantTable`."""
+        r = self.rows
+        return VariantTable(
+            contig=np.array(r["contig"][rows], dtype=str),
+            pos=np.array(r["pos"][rows], dtype=np.int64),
+            id=np.array(r["id"][rows], dtype=str),
+            ref=np.array(r["ref"][rows], dtype=str),
+            alt=np.array(r["alt"][rows], dtype=str),
+            record=np.array(r["record"][rows], dtype=np.int64),
+            status=np.array(r["status"][rows], dtype=np.uint8),
+            n_records=n_records,
+            extra_contigs=tuple(self.extra),
+        )
 
 
 def read_variant_table(path: str | Path, *, contigs: Iterable[tuple[str, int]]) -> VariantTable:
@@ -160,59 +229,29 @@ def read_variant_table(path: str | Path, *, contigs: Iterable[tuple[str, int]]) 
     """
     path = Path(path)
     lengths = dict(contigs)
-    fields = ("contig", "pos", "id", "ref", "alt", "record", "status")
-    rows: dict[str, list] = {k: [] for k in fields}
-    seen: set[tuple[str, int, str, str]] = set()
-    extra: dict[str, None] = {}
+    rows = RowBuilder(lengths)
     n_records = 0
-    with _open_vcf(path) as vf:
-        for i, rec in _records(vf, path):
+    with open_vcf(path) as vf:
+        for i, rec in vcf_records(vf, path):
             n_records = i + 1
-            contig, start = rec.contig, int(rec.start)
-            ref = (rec.ref or "").upper()
-            alts = rec.alts or (None,)
-            for alt_raw in alts:
-                alt = alt_raw
-                if alt is not None and _LETTERS.match(alt.upper()):
-                    alt = alt.upper()  # VCF alleles are case-insensitive; symbolic ones kept
-                status = _allele_status(ref, alt)
-                if contig not in lengths:
-                    extra.setdefault(contig)
-                    if status.scored:
-                        status = ScoreStatus.CONTIG_NOT_IN_FASTA
-                elif status.scored and start + len(ref) > lengths[contig]:
-                    status = ScoreStatus.OUTSIDE_CONTIG
-                key = (contig, start, ref, alt or ".")
-                if status.scored:
-                    if key in seen:
-                        status = ScoreStatus.DUPLICATE_RECORD
-                    seen.add(key)
-                rows["contig"].append(contig)
-                rows["pos"].append(start)
-                rows["id"].append("" if rec.id in (None, ".") else str(rec.id))
-                rows["ref"].append(ref)
-                rows["alt"].append(alt or ".")
-                rows["record"].append(i)
-                rows["status"].append(int(status))
-    table = VariantTable(
-        contig=np.array(rows["contig"], dtype=str),
-        pos=np.array(rows["pos"], dtype=np.int64),
-        id=np.array(rows["id"], dtype=str),
-        ref=np.array(rows["ref"], dtype=str),
-        alt=np.array(rows["alt"], dtype=str),
-        record=np.array(rows["record"], dtype=np.int64),
-        status=np.array(rows["status"], dtype=np.uint8),
-        n_records=n_records,
-        extra_contigs=tuple(extra),
-    )
-    if table.n_variants == 0:
-        raise InputError("the VCF has no records to score", path=path)
-    if extra and set(extra) >= set(rows["contig"]):
-        raise InputError(_no_common_contig(list(extra), list(lengths)), path=path)
+            rows.add(i, rec)
+    table = rows.table(n_records)
+    check_contigs(path, n_rows=table.n_variants, extra=list(rows.extra), lengths=lengths,
+                  all_extra=set(rows.extra) >= set(rows.rows["contig"]))  # fmt: skip
     log.info(
         "%s: %d records, %d ALT rows, %s", path.name, n_records, table.n_variants, table.counts()
     )
     return table
+
+
+def check_contigs(
+    path: Path, *, n_rows: int, extra: list[str], lengths: dict[str, int], all_extra: bool
+) -> None:
+    """Refuse a VCF with no rows, or whose contigs are all missing from the FASTA."""
+    if n_rows == 0:
+        raise InputError("the VCF has no records to score", path=path)
+    if extra and all_extra:
+        raise InputError(_no_common_contig(extra, list(lengths)), path=path)
 
 
 def _no_common_contig(vcf_names: list[str], fasta_names: list[str]) -> str:
@@ -240,4 +279,14 @@ def _no_common_contig(vcf_names: list[str], fasta_names: list[str]) -> str:
     )
 
 
-__all__ = ["ScoreStatus", "VariantTable", "read_variant_table", "score_status_names"]
+__all__ = [
+    "RowBuilder",
+    "ScoreStatus",
+    "VariantTable",
+    "check_contigs",
+    "open_vcf",
+    "read_variant_table",
+    "record_alleles",
+    "score_status_names",
+    "vcf_records",
+]

@@ -117,7 +117,7 @@ def describe_score_plan(job: Any) -> dict[str, Any]:
     """Variants, statuses known before sequence is read, units and approximate forward passes."""
     from ntscale.genome.variant_table import ScoreStatus
 
-    table, windows = job.table, job.windows
+    table, windows = job.whole_table()
     status = np.asarray(windows.status)
     codes, counts = np.unique(status, return_counts=True)
     scored = status < 10

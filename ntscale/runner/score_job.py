@@ -70,13 +70,32 @@ def table_digest(table: object) -> str:
     return h.hexdigest()
 
 
+def _windows(config: ScoreConfig, table: object, contigs: object, window_bp: int) -> object:
+    """The rows' windows as the run plans them (whole table or one streamed unit)."""
+    from ntscale.genome.variant_windows import plan_variant_windows
+
+    return plan_variant_windows(
+        table,
+        dict(contigs),
+        window_bp=window_bp,
+        strands=STRAND_SETS[config.strands],
+        mode=config.window_mode,
+    )
+
+
 @dataclass(frozen=True)
 class ScoreJob:
-    """A planned scoring run: settings, the variant table, its windows, the model's identity."""
+    """A planned scoring run: settings, where the variants are, the model's identity.
+
+    A sorted, indexed VCF is streamed: the job holds only unit boundaries (`units`) and
+    each worker reads its unit's rows; `table` and `windows` are then None. Otherwise (no
+    index, unsorted, or `calibrate`, which needs every row's window) the job holds the
+    whole table and its windows and `units` is None.
+    """
 
     config: ScoreConfig
-    table: object  # ntscale.genome.variant_table.VariantTable
-    windows: object  # ntscale.genome.variant_windows.VariantWindows
+    table: object  # ntscale.genome.variant_table.VariantTable, or None when streamed
+    windows: object  # ntscale.genome.variant_windows.VariantWindows, or None when streamed
     kinds: tuple[str, ...]
     layers: tuple[int, ...]
     names: tuple[str, ...]
@@ -87,15 +106,23 @@ class ScoreJob:
     inputs: dict  # content identities of FASTA and VCF (ntscale.genome.identity)
     variants_digest: str
     command_line: str
+    window_bp: int
+    n_records: int
+    units: object = None  # ntscale.genome.variant_stream.VariantUnits when streamed
 
     # -- driver side -------------------------------------------------------------------
     @classmethod
-    def plan_from_config(cls, config: ScoreConfig, *, command_line: str = "") -> ScoreJob:
-        """Resolve the model, read the VCF (alleles only) and plan every variant's window."""
+    def plan_from_config(
+        cls, config: ScoreConfig, *, command_line: str = "", stream: bool | None = None
+    ) -> ScoreJob:
+        """Resolve the model, scan the VCF and plan the units (or every variant's window).
+
+        `stream`: None streams an indexed, sorted VCF (not with `calibrate`); False
+        always reads the whole table; True refuses to fall back (for tests/benchmarks).
+        """
         from ntscale.genome import FastaSource
         from ntscale.genome.identity import input_identities
         from ntscale.genome.variant_table import read_variant_table
-        from ntscale.genome.variant_windows import plan_variant_windows
         from ntscale.scoring import parse_scores, score_names
         from ntscale.scoring.scores import POSITION_NAMES
 
@@ -110,20 +137,28 @@ class ScoreJob:
             check_window_fits(config.window_bp, max_tokens, model=f"model {info['name']!r}")
         window_bp = config.window_bp or (max_tokens - 1) * 6
         fasta = FastaSource(config.fasta)
-        table = read_variant_table(config.vcf, contigs=fasta.contigs)
-        windows = plan_variant_windows(
-            table,
-            dict(fasta.contigs),
-            window_bp=window_bp,
-            strands=STRAND_SETS[config.strands],
-            mode=config.window_mode,
-        )
+        table = windows = units = None
+        if stream is not False and not config.calibrate:
+            from ntscale.genome.variant_stream import scan_variant_units
+
+            units = scan_variant_units(
+                config.vcf, contigs=fasta.contigs, unit_variants=config.unit_variants
+            )
+        if units is None and stream:
+            raise ValueError(f"{config.vcf}: cannot be streamed (no index, unsorted, calibrate)")
+        if units is None:
+            table = read_variant_table(config.vcf, contigs=fasta.contigs)
+            windows = _windows(config, table, fasta.contigs, window_bp)
+        source = table if units is None else units
         kinds = parse_scores(config.scores)
-        contigs = tuple(fasta.contigs) + tuple((c, 0) for c in table.extra_contigs)
+        contigs = tuple(fasta.contigs) + tuple((c, 0) for c in source.extra_contigs)
         return cls(
             config=config,
             table=table,
             windows=windows,
+            units=units,
+            window_bp=window_bp,
+            n_records=int(source.n_records),
             kinds=kinds,
             layers=layers,
             names=score_names(kinds, layers, per_strand=config.strands == "both")
@@ -136,7 +171,7 @@ class ScoreJob:
             inputs=input_identities(
                 fasta=config.fasta, fai_sha256=fasta.fai_digest(), vcf=config.vcf
             ),
-            variants_digest=table_digest(table),
+            variants_digest=table_digest(table) if units is None else units.digest,
             command_line=command_line,
         )
 
@@ -146,7 +181,35 @@ class ScoreJob:
 
     @property
     def n_variants(self) -> int:
-        return int(self.table.n_variants)
+        return int((self.table if self.units is None else self.units).n_variants)
+
+    def unit_table(self, unit: int) -> tuple[object, object, int]:
+        """(table, windows, row offset) holding the unit's rows [a, b) at offset - a.
+
+        Whole-table jobs return their table (offset a); streamed ones read the unit's rows
+        from the VCF and plan their windows with the same functions (offset 0).
+        """
+        if self.units is None:
+            return self.table, self.windows, self.unit_range(unit)[0]
+        from ntscale.genome import FastaSource
+        from ntscale.genome.variant_stream import read_unit_table
+
+        contigs = FastaSource(self.config.fasta).contigs
+        table = read_unit_table(self.units, unit, contigs=contigs)
+        windows = _windows(self.config, table, contigs, self.window_bp)
+        return table, windows, 0
+
+    def whole_table(self) -> tuple[object, object]:
+        """Every row and its windows (read now when streamed): for plan reports only."""
+        if self.units is None:
+            return self.table, self.windows
+        from ntscale.genome import FastaSource
+        from ntscale.genome.variant_table import read_variant_table
+
+        contigs = FastaSource(self.config.fasta).contigs
+        table = read_variant_table(self.config.vcf, contigs=contigs)
+        windows = _windows(self.config, table, contigs, self.window_bp)
+        return table, windows
 
     def n_units(self) -> int:
         u = self.config.unit_variants
@@ -186,7 +249,7 @@ class ScoreJob:
             "fai_digest": self.fai_digest,
             "vcf": Path(c.vcf).name,
             "variants_digest": self.variants_digest,
-            "window_bp": self.windows.window_bp,
+            "window_bp": self.window_bp,
             "window_mode": c.window_mode,
             "strands": c.strands,
             "scores": list(self.names),
@@ -205,7 +268,7 @@ class ScoreJob:
             "job": "score",
             "model": model_attrs(self.model_info, source=c.model, dtype=c.execution.dtype),
             "scoring": {
-                "window_bp": self.windows.window_bp,
+                "window_bp": self.window_bp,
                 "window_mode": c.window_mode,
                 "strands": c.strands,
                 "layers": list(self.layers),
@@ -223,7 +286,7 @@ class ScoreJob:
             "fasta": {"name": Path(c.fasta).name, "fai_digest": self.fai_digest},
             "vcf": {
                 "name": Path(c.vcf).name,
-                "records": int(self.table.n_records),
+                "records": self.n_records,
                 "rows": self.n_variants,
             },
             "variant_status_names": score_status_names(),

@@ -230,7 +230,8 @@ class ScoreWorker:
         t0 = time.perf_counter()
         job = self.job
         a, b = job.unit_range(unit)
-        status = job.windows.status[a:b].copy()
+        t, w, off = job.unit_table(unit)  # the unit's rows are off .. off + b - a of t, w
+        status = w.status[off : off + b - a].copy()
         scores = {n: np.full(b - a, np.nan, np.float32) for n in job.names}
         model_seconds = 0.0
         # Flattened distances bring every token's embedding to the host: plan and run the
@@ -242,7 +243,9 @@ class ScoreWorker:
             plan, items, positions = PassPlan(by_content=job.config.share_windows), [], {}
             for r in range(lo, hi):
                 if ScoreStatus(int(status[r])).scored:
-                    code = self._plan_row(a + r, r - lo, plan, items, int(status[r]), positions)
+                    code = self._plan_row(
+                        (t, w), off + r, r - lo, plan, items, int(status[r]), positions
+                    )
                     status[r] = code
             tiles = None
             if job.config.calibrate:
@@ -260,7 +263,7 @@ class ScoreWorker:
                 n_rows=hi - lo,
                 names=tuple(n for n in job.names if n not in ROW_INFO),
                 layers=job.layers,
-                strands=job.windows.strands,
+                strands=w.strands,
             )
             for n in part:
                 scores[n][lo:hi] = part[n]
@@ -268,13 +271,13 @@ class ScoreWorker:
                 for name, value in zip(ROW_INFO, (shift, base, stratum), strict=True):
                     if name in scores:
                         scores[name][lo + r] = value
-        t = job.table
+        rows = slice(off, off + b - a)
         variants = {
-            "contig": t.contig[a:b],
-            "pos": t.pos[a:b],
-            "id": t.id[a:b],
-            "ref": t.ref[a:b],
-            "alt": t.alt[a:b],
+            "contig": t.contig[rows],
+            "pos": t.pos[rows],
+            "id": t.id[rows],
+            "ref": t.ref[rows],
+            "alt": t.alt[rows],
             "status": status,
         }
         nbytes = self.writer.write_variant_unit(unit, variants=variants, scores=scores)
@@ -299,9 +302,18 @@ class ScoreWorker:
         )
 
     def _plan_row(
-        self, row: int, r: int, plan: object, items: list, status: int, positions: dict
+        self,
+        rows: tuple,
+        row: int,
+        r: int,
+        plan: object,
+        items: list,
+        status: int,
+        positions: dict,
     ) -> int:
         """Build one row's windows and register its passes; returns its final status.
+
+        `rows` is (table, windows) holding the row at index `row`.
 
         `positions[r]` gets (bp from the window's centre position, base inside its token)
         of an SNV or MNV on the first strand.
@@ -315,7 +327,7 @@ class ScoreWorker:
         from ntscale.tokenizer import reverse_complement
 
         job, tok = self.job, self.tokenizer
-        t, w = job.table, job.windows
+        t, w = rows
         contig, pos = str(t.contig[row]), int(t.pos[row])
         ref, alt = str(t.ref[row]), str(t.alt[row])
         snv = len(ref) == 1 and len(alt) == 1
