@@ -23,15 +23,18 @@ REGION = ("20", 1_000_000, 1_040_000)  # 40 kb (the 1 Mbp run: benchmarks/bench_
 COMP = {"A": "T", "C": "G", "G": "C", "T": "A"}
 
 
-def _expected(model, fasta: pysam.FastaFile, p: int, contig_bp: int) -> dict[str, float]:
-    """The four tracks at base p from the forward passes of its nearest tile, both strands."""
+def _expected(
+    model, fasta: pysam.FastaFile, p: int, contig_bp: int, *, both: bool = True
+) -> dict[str, float]:
+    """The four tracks at base p from the forward passes of its nearest tile (both strands
+    averaged, or the forward strand alone)."""
     tok = model.tokenizer
     stride = (W // 2) // 6 * 6
     n_tiles = -(-(contig_bp - W) // stride) + 1
     starts = [min(k * stride, contig_bp - W) for k in range(n_tiles)]
     ws = min(starts, key=lambda s: (abs(s + W / 2 - p), s))  # nearest centre, ties left
     seq = fasta.fetch("20", ws, ws + W).upper()
-    strands = [seq, reverse_complement(seq)]
+    strands = [seq, reverse_complement(seq)] if both else [seq]
     logits = model.apply(tok.encode_batch(strands), logits=True)["logits"].astype(np.float64)
     m = logits.max(axis=-1, keepdims=True)
     logp = logits - m - np.log(np.exp(logits - m).sum(axis=-1, keepdims=True))
@@ -109,3 +112,49 @@ def test_tracks_end_to_end(tmp_path: Path, repo_root: Path, tiny_model) -> None:
         bg = pd.read_csv(f"{prefix}.{name}.bedGraph", sep="\t", header=None)
         assert len(bg) == n and (bg[2] - bg[1] == 1).all()
         np.testing.assert_allclose(bg[3].to_numpy()[sample], values[sample], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_tracks_of_one_mbp_end_to_end(tmp_path: Path, repo_root: Path, tiny_model) -> None:
+    """A whole 1 Mbp region (forward strand, ~30 s): every base has all four tracks, the
+    bigWig and bedGraph files hold the store's values, sampled bases match the model."""
+    data = repo_root / "examples" / "data"
+    region = ("20", 1_000_000, 2_000_000)  # the slice's last Mbp
+    bed = tmp_path / "r.bed"
+    bed.write_text("\t".join(map(str, region)) + "\n")
+    out, prefix = tmp_path / "tracks.zarr", tmp_path / "tr" / "chr20"
+    cmd = [
+        sys.executable, "-m", "ntscale", "score",
+        "--fasta", str(data / "chr20_2mb.fa.gz"),
+        "--model", str(repo_root / "examples" / "checkpoints" / "nt-v2-tiny"),
+        "--out", str(out), "--tracks", str(prefix), "--regions", str(bed),
+        "--window", str(W), "--strands", "forward", "--unit-bases", "131072",
+        "--batch-size", "32", "--dtype", "fp32", "--no-progress",
+    ]  # fmt: skip
+    env = os.environ | {"JAX_PLATFORMS": "cpu"}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 0, r.stderr
+
+    ds = nstore.open(str(out))
+    n = region[2] - region[1]
+    assert ds.sizes["variant"] == n
+    assert (ds["variant_status"].values == "ok").all()
+    store = {k: ds[f"score_{k}"].values for k in ("llr_min", "llr_mean", "llr_max", "logp_wt")}
+    assert all(np.isfinite(v).all() for v in store.values())
+    rng = np.random.default_rng(1)
+    sample = np.sort(rng.choice(n, size=8, replace=False))
+    with pysam.FastaFile(str(data / "chr20_2mb.fa.gz")) as fa:
+        contig_bp = fa.get_reference_length("20")
+        for i in sample[:3]:
+            exp = _expected(tiny_model, fa, region[1] + int(i), contig_bp, both=False)
+            for name, value in exp.items():
+                np.testing.assert_allclose(store[name][i], value, rtol=1e-4, atol=1e-5)
+    for name, values in store.items():
+        with pyBigWig.open(f"{prefix}.{name}.bw") as bw:
+            # every base of the region has a value (coverage 1), and they are the store's
+            assert bw.stats("20", region[1], region[2], type="coverage")[0] == pytest.approx(1.0)
+            got = np.asarray(bw.values("20", region[1], region[2]), dtype=np.float64)
+            np.testing.assert_allclose(got, values, rtol=1e-6)
+        bg = pd.read_csv(f"{prefix}.{name}.bedGraph", sep="\t", header=None)
+        assert len(bg) == n
+        np.testing.assert_allclose(bg[3].to_numpy(), values, rtol=1e-5)
