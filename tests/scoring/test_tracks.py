@@ -19,7 +19,7 @@ import ntscale.store as nstore
 from ntscale.tokenizer import reverse_complement
 
 W = 1998  # 333 six-mers; tiles every 996 bp
-REGION = ("20", 1_000_000, 1_040_000)  # 40 kb (the 1 Mbp run: benchmarks/bench_score.py)
+REGION = ("20", 1_000_000, 1_040_000)  # 40 kb, both strands (1 Mbp: the test below)
 COMP = {"A": "T", "C": "G", "G": "C", "T": "A"}
 
 
