@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ntscale.errors import ConfigError
-
-K = 6  # bp per 6-mer token
+from ntscale.tokenizer.vocab import K
 
 
 def nfree_tokens(length_bp: int | np.ndarray) -> int | np.ndarray:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ntscale.genome.variant_table import ScoreStatus, VariantTable
+from ntscale.tokenizer.vocab import K
 
-K = 6
 MODES = ("centred", "tiled")
 
 

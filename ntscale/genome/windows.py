@@ -32,10 +32,10 @@ from ntscale.genome import intervals as iv
 from ntscale.genome.gaps import GapIndex
 from ntscale.genome.hap_budget import split_for_insertions
 from ntscale.genome.tiling import tile_intervals
+from ntscale.tokenizer.vocab import K
 from ntscale.types import REFERENCE_HAPLOTYPE, Region, Strand
 
 LAST_WINDOW_POLICIES = ("shift", "truncate", "drop")
-K = 6  # bp per 6-mer token
 
 
 def default_window_bp(max_tokens: int, *, reserve_tokens: int = 0) -> int:

@@ -120,7 +120,7 @@ class ScoreJob:
         `stream`: None streams an indexed, sorted VCF (not with `calibrate`); False
         always reads the whole table; True refuses to fall back (for tests/benchmarks).
         """
-        from ntscale.genome import FastaSource
+        from ntscale.genome import FastaSource, default_window_bp
         from ntscale.genome.identity import input_identities
         from ntscale.genome.variant_table import read_variant_table
         from ntscale.scoring import parse_scores, score_names
@@ -135,7 +135,7 @@ class ScoreJob:
             from ntscale.genome.tiling import check_window_fits
 
             check_window_fits(config.window_bp, max_tokens, model=f"model {info['name']!r}")
-        window_bp = config.window_bp or (max_tokens - 1) * 6
+        window_bp = config.window_bp or default_window_bp(max_tokens)
         fasta = FastaSource(config.fasta)
         table = windows = units = None
         if stream is not False and not config.calibrate:

@@ -60,7 +60,7 @@ class TrackJob:
 
     @classmethod
     def plan_from_config(cls, config: TrackConfig, *, command_line: str = "") -> TrackJob:
-        from ntscale.genome import FastaSource
+        from ntscale.genome import FastaSource, default_window_bp
         from ntscale.genome.regions import read_bed
         from ntscale.genome.tiling import check_window_fits
 
@@ -79,7 +79,7 @@ class TrackJob:
             config=config,
             regions=regions,
             offsets=np.concatenate([[0], np.cumsum(sizes)]),
-            window_bp=config.window_bp or (max_tokens - 1) * 6,
+            window_bp=config.window_bp or default_window_bp(max_tokens),
             max_tokens=max_tokens,
             model_info=info,
             contigs=tuple(fasta.contigs),
@@ -213,7 +213,7 @@ class TrackWorker:
 
         c = job.config
         self.job = job
-        self.model = load(c.model, dtype="bfloat16" if c.execution.dtype == "bf16" else "float32")
+        self.model = load(c.model, dtype=c.execution.dtype)
         self.writer = open_writer(job.store_url)
         self._local = threading.local()
         self._fasta_cls = FastaSource

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from ntscale.tokenizer.vocab import K
+
 BASES = "ACGT"
 """Letter order of the last axis of the SNV table."""
 
-K = 6
 _ATCG_DIGIT = {"A": 0, "T": 1, "C": 2, "G": 3}  # 6-mer id digits: product("ATCG") order
 
 

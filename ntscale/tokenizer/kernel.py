@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ntscale.tokenizer.alphabet import N_CODE
+from ntscale.tokenizer.vocab import K
 
-K = 6
 _N_BYTE = bytes([N_CODE])
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ntscale.errors import ConfigError
 
 K = 6
+"""Bases per k-mer token: the one definition of the 6 in NT's 6-mer tokenizer."""
 ALPHABET = "ATCG"  # code order: A=0, T=1, C=2, G=3; N is code 4
 LETTERS = "ATCGN"
 N_KMERS = len(ALPHABET) ** K
