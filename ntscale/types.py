@@ -52,3 +52,40 @@ class Region:
 
     def __str__(self) -> str:
         return f"{self.contig}:{self.start}-{self.end}"
+
+
+class ScoreStatus(enum.IntEnum):
+    """Outcome of scoring one ALT allele (one row of a score store).
+
+    Codes below 10 are scored rows (some scores may be NaN by design, e.g. no LLR for an
+    indel); codes from 10 up are rows that were not scored (every score NaN).
+    """
+
+    OK = 0  # SNV at the window centre: every score
+    NO_LLR_NOT_SNV = 1  # indel or MNV: distances only, LLR is NaN
+    OFF_CENTRE = 2  # SNV whose window was clipped at a contig end: scored, not central
+    OFF_CENTRE_NOT_SNV = 3  # indel/MNV with a clipped window: distances only
+    ALT_WINDOW_SHORT = 4  # deletion at a contig end: alt window shorter (nothing to extend)
+    MNV_ONE_KMER = 5  # MNV inside one 6-mer: masked 6-mer LLR and distances, no llr_wt
+    TILED_OFF_CENTRE = 6  # tiled mode: SNV not at the centre position of its tile
+    # -- not scored ------------------------------------------------------------------
+    SYMBOLIC_ALLELE = 10  # <DEL>, <*>, *, breakends
+    MISSING_ALT = 11  # ALT is '.'
+    ALLELE_NOT_ACGT = 12  # REF or ALT has N or another IUPAC letter
+    CONTIG_NOT_IN_FASTA = 13
+    DUPLICATE_RECORD = 14  # same contig, pos, REF, ALT as an earlier row (which is scored)
+    OUTSIDE_CONTIG = 15  # REF runs past the contig end
+    REF_MISMATCH = 16  # REF differs from the FASTA
+    ALLELE_EXCEEDS_WINDOW = 17  # REF or ALT runs past the end of the window
+    OVER_TOKEN_LIMIT = 18  # N-rich window: more tokens than the model accepts
+    PENDING = 255  # unit not written yet (store fill value)
+
+    @property
+    def scored(self) -> bool:
+        """Whether rows with this status carry scores."""
+        return int(self) < 10
+
+
+def score_status_names() -> dict[str, str]:
+    """Code -> lower-case name (string keys, JSON-ready) for the store's root attributes."""
+    return {str(int(s)): s.name.lower() for s in ScoreStatus}

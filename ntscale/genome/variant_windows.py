@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ntscale.genome.variant_table import ScoreStatus, VariantTable
+from ntscale.genome.variant_table import VariantTable
 from ntscale.tokenizer.vocab import K
+from ntscale.types import ScoreStatus
 
 MODES = ("centred", "tiled")
 

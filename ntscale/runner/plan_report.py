@@ -115,7 +115,7 @@ def format_embed_plan(p: dict[str, Any]) -> str:
 
 def describe_score_plan(job: Any) -> dict[str, Any]:
     """Variants, statuses known before sequence is read, units and approximate forward passes."""
-    from ntscale.genome.variant_table import ScoreStatus
+    from ntscale.types import ScoreStatus
 
     table, windows = job.whole_table()
     status = np.asarray(windows.status)

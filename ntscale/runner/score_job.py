@@ -261,7 +261,7 @@ class ScoreJob:
         }
 
     def attrs(self) -> dict:
-        from ntscale.genome.variant_table import score_status_names
+        from ntscale.types import score_status_names
 
         c = self.config
         return {

@@ -224,8 +224,8 @@ class ScoreWorker:
         return fasta
 
     def __call__(self, unit: int) -> UnitResult:
-        from ntscale.genome.variant_table import ScoreStatus
         from ntscale.scoring.passes import PassPlan, combine_scores
+        from ntscale.types import ScoreStatus
 
         t0 = time.perf_counter()
         job = self.job
@@ -318,13 +318,13 @@ class ScoreWorker:
         `positions[r]` gets (bp from the window's centre position, base inside its token)
         of an SNV or MNV on the first strand.
         """
-        from ntscale.genome.variant_table import ScoreStatus
         from ntscale.genome.variant_windows import K, centre_offset, variant_sequences
         from ntscale.runner.score_calibration import row_stratum
         from ntscale.scoring import complement, token_at, token_weights
         from ntscale.scoring.passes import Item
         from ntscale.scoring.scores import aligned_pairs
         from ntscale.tokenizer import reverse_complement
+        from ntscale.types import ScoreStatus
 
         job, tok = self.job, self.tokenizer
         t, w = rows

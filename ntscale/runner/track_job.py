@@ -147,7 +147,7 @@ class TrackJob:
         }
 
     def attrs(self) -> dict:
-        from ntscale.genome.variant_table import score_status_names
+        from ntscale.types import score_status_names
 
         c = self.config
         return {
@@ -226,10 +226,10 @@ class TrackWorker:
         return fasta
 
     def __call__(self, unit: int) -> UnitResult:
-        from ntscale.genome.variant_table import ScoreStatus
         from ntscale.genome.variant_windows import tile_starts
         from ntscale.scoring.passes import PassPlan
         from ntscale.tokenizer import reverse_complement
+        from ntscale.types import ScoreStatus
 
         t0 = time.perf_counter()
         job, tok = self.job, self.model.tokenizer
