@@ -17,6 +17,7 @@ from ntscale.cli.common import (
     ConfigOpt,
     DtypeOpt,
     FastaOpt,
+    JsonOpt,
     MaxActorsOpt,
     ModelOpt,
     OutOpt,
@@ -143,9 +144,7 @@ def embed(
             "time; write nothing.",
         ),
     ] = False,
-    as_json: Annotated[
-        bool, Opt("--json", rich_help_panel=OUTPUTS, help="With --dry-run: print the plan as JSON.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Embed every window of a genome (or of VCF haplotypes) and write a Zarr store."""
     from ntscale.runner.embed_job import EmbedJob

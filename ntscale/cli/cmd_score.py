@@ -17,6 +17,7 @@ from ntscale.cli.common import (
     ConfigOpt,
     DtypeOpt,
     FastaOpt,
+    JsonOpt,
     MaxActorsOpt,
     ModelOpt,
     OutOpt,
@@ -151,9 +152,7 @@ def score(
             "device time; write nothing.",
         ),
     ] = False,
-    as_json: Annotated[
-        bool, Opt("--json", rich_help_panel=OUTPUTS, help="With --dry-run: print the plan as JSON.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Score every ALT allele of a VCF with a Nucleotide Transformer and write a Zarr store."""
     from ntscale.config import ScoreConfig

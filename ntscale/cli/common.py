@@ -85,6 +85,9 @@ MaxActorsOpt = Annotated[
 ConfigOpt = Annotated[
     str | None, Opt("--config", rich_help_panel=INPUT, help="YAML file of settings (flags win).")
 ]
+JsonOpt = Annotated[
+    bool, Opt("--json", rich_help_panel=OUTPUTS, help="With --dry-run: print the plan as JSON.")
+]
 ProgressOpt = Annotated[
     bool | None,
     Opt(

@@ -20,7 +20,7 @@ import numpy as np
 from ntscale.config import STRAND_SETS, EmbedConfig, config_to_dict
 from ntscale.errors import ConfigError
 from ntscale.runner.faults import before_unit
-from ntscale.runner.job import UnitResult
+from ntscale.runner.job import UnitResult, count_units, unit_span
 from ntscale.runner.model_info import describe_model, model_attrs, resolve_layers
 from ntscale.runner.precision import resolve_dtype
 from ntscale.types import WindowStatus
@@ -142,8 +142,7 @@ class EmbedJob:
         return self.config.out
 
     def n_units(self) -> int:
-        u = self.config.unit_windows
-        return (self.plan.n_windows + u - 1) // u
+        return count_units(self.plan.n_windows, self.config.unit_windows)
 
     def n_done(self) -> int:
         from ntscale.store import open_writer
@@ -151,8 +150,7 @@ class EmbedJob:
         return int(open_writer(self.store_url).done_units().sum())
 
     def unit_range(self, unit: int) -> tuple[int, int]:
-        u = self.config.unit_windows
-        return unit * u, min((unit + 1) * u, self.plan.n_windows)
+        return unit_span(unit, self.config.unit_windows, self.plan.n_windows)
 
     def unit_rows(self, unit: int) -> int:
         a, b = self.unit_range(unit)

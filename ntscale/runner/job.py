@@ -91,3 +91,13 @@ def row_run_summary(results: Iterable[UnitResult], seconds: float, *, rows: str)
         "model_seconds": round(sum(r.model_seconds for r in results), 3),
         f"{rows}_per_second": round(n / seconds, 3) if seconds > 0 else None,
     }
+
+
+def count_units(n_rows: int, per_unit: int) -> int:
+    """Work units of `per_unit` consecutive rows (the last may be short) over `n_rows`."""
+    return (n_rows + per_unit - 1) // per_unit
+
+
+def unit_span(unit: int, per_unit: int, n_rows: int) -> tuple[int, int]:
+    """Rows [a, b) of one work unit: the store chunk it owns."""
+    return unit * per_unit, min((unit + 1) * per_unit, n_rows)

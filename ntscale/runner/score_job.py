@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ntscale.config import STRAND_SETS, ScoreConfig, config_to_dict
-from ntscale.runner.job import UnitResult, row_run_summary
+from ntscale.runner.job import UnitResult, count_units, row_run_summary, unit_span
 from ntscale.runner.model_info import describe_model, model_attrs, resolve_layers
 from ntscale.runner.precision import resolve_dtype
 
@@ -212,12 +212,10 @@ class ScoreJob:
         return table, windows
 
     def n_units(self) -> int:
-        u = self.config.unit_variants
-        return (self.n_variants + u - 1) // u
+        return count_units(self.n_variants, self.config.unit_variants)
 
     def unit_range(self, unit: int) -> tuple[int, int]:
-        u = self.config.unit_variants
-        return unit * u, min((unit + 1) * u, self.n_variants)
+        return unit_span(unit, self.config.unit_variants, self.n_variants)
 
     def unit_rows(self, unit: int) -> int:
         a, b = self.unit_range(unit)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ntscale.config import STRAND_SETS, TrackConfig, config_to_dict
-from ntscale.runner.job import UnitResult, row_run_summary
+from ntscale.runner.job import UnitResult, count_units, row_run_summary, unit_span
 from ntscale.runner.model_info import describe_model, model_attrs
 from ntscale.runner.precision import resolve_dtype
 
@@ -96,12 +96,10 @@ class TrackJob:
         return int(self.offsets[-1])
 
     def n_units(self) -> int:
-        u = self.config.unit_bases
-        return (self.n_rows + u - 1) // u
+        return count_units(self.n_rows, self.config.unit_bases)
 
     def unit_range(self, unit: int) -> tuple[int, int]:
-        u = self.config.unit_bases
-        return unit * u, min((unit + 1) * u, self.n_rows)
+        return unit_span(unit, self.config.unit_bases, self.n_rows)
 
     def unit_rows(self, unit: int) -> int:
         a, b = self.unit_range(unit)

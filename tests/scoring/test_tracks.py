@@ -62,23 +62,30 @@ def _expected(
     }
 
 
+def _run_tracks(repo_root: Path, bed: Path, out: Path, prefix: Path, *extra: str):
+    """`ntscale score --tracks` on the bundled slice with the tiny checkpoint (a subprocess)."""
+    data = repo_root / "examples" / "data"
+    cmd = [
+        sys.executable, "-m", "ntscale", "score",
+        "--fasta", str(data / "chr20_2mb.fa.gz"),
+        "--model", str(repo_root / "examples" / "checkpoints" / "nt-v2-tiny"),
+        "--out", str(out), "--tracks", str(prefix), "--regions", str(bed),
+        "--window", str(W), "--dtype", "fp32", "--no-progress", *extra,
+    ]  # fmt: skip
+    env = os.environ | {"JAX_PLATFORMS": "cpu"}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
 @pytest.mark.slow
 def test_tracks_end_to_end(tmp_path: Path, repo_root: Path, tiny_model) -> None:
     data = repo_root / "examples" / "data"
     bed = tmp_path / "r.bed"
     bed.write_text("\t".join(map(str, REGION)) + "\n")
     out, prefix = tmp_path / "tracks.zarr", tmp_path / "tr" / "chr20"
-    cmd = [
-        sys.executable, "-m", "ntscale", "score",
-        "--fasta", str(data / "chr20_2mb.fa.gz"),
-        "--model", str(repo_root / "examples" / "checkpoints" / "nt-v2-tiny"),
-        "--out", str(out), "--tracks", str(prefix), "--regions", str(bed),
-        "--window", str(W), "--strands", "both", "--unit-bases", "16384",
-        "--batch-size", "16", "--dtype", "fp32", "--no-progress",
-    ]  # fmt: skip
-    env = os.environ | {"JAX_PLATFORMS": "cpu"}
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
-    assert r.returncode == 0, r.stderr
+    r = _run_tracks(repo_root, bed, out, prefix, "--strands", "both", "--unit-bases", "16384",
+                    "--batch-size", "16")  # fmt: skip
     assert "per-base tracks written to" in r.stdout
 
     ds = nstore.open(str(out))
@@ -123,17 +130,8 @@ def test_tracks_of_one_mbp_end_to_end(tmp_path: Path, repo_root: Path, tiny_mode
     bed = tmp_path / "r.bed"
     bed.write_text("\t".join(map(str, region)) + "\n")
     out, prefix = tmp_path / "tracks.zarr", tmp_path / "tr" / "chr20"
-    cmd = [
-        sys.executable, "-m", "ntscale", "score",
-        "--fasta", str(data / "chr20_2mb.fa.gz"),
-        "--model", str(repo_root / "examples" / "checkpoints" / "nt-v2-tiny"),
-        "--out", str(out), "--tracks", str(prefix), "--regions", str(bed),
-        "--window", str(W), "--strands", "forward", "--unit-bases", "131072",
-        "--batch-size", "32", "--dtype", "fp32", "--no-progress",
-    ]  # fmt: skip
-    env = os.environ | {"JAX_PLATFORMS": "cpu"}
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-    assert r.returncode == 0, r.stderr
+    _run_tracks(repo_root, bed, out, prefix, "--strands", "forward", "--unit-bases", "131072",
+                "--batch-size", "32")  # fmt: skip
 
     ds = nstore.open(str(out))
     n = region[2] - region[1]
