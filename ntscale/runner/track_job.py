@@ -19,18 +19,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ntscale.config import STRAND_SETS, TrackConfig, config_to_dict
+from ntscale.config import TrackConfig, config_to_dict
 from ntscale.runner.job import UnitResult, count_units, row_run_summary, unit_span
 from ntscale.runner.model_info import describe_model, model_attrs
 from ntscale.runner.precision import resolve_dtype
+
+if TYPE_CHECKING:
+    from ntscale.runner.track_worker import TrackWorker
 
 log = logging.getLogger(__name__)
 
@@ -195,145 +197,9 @@ class TrackJob:
         return int(open_writer(self.store_url).done_units("variants").sum())
 
     def open_worker(self) -> TrackWorker:
+        from ntscale.runner.track_worker import TrackWorker
+
         return TrackWorker(self)
 
 
-class TrackWorker:
-    """Holds the model, the FASTA and the writer; runs track units."""
-
-    def __init__(self, job: TrackJob) -> None:
-        import threading
-
-        from ntscale.genome import FastaSource
-        from ntscale.model import load
-        from ntscale.runner.score_worker import PassRunner
-        from ntscale.store import open_writer
-
-        c = job.config
-        self.job = job
-        self.model = load(c.model, dtype=c.execution.dtype)
-        self.writer = open_writer(job.store_url)
-        self._local = threading.local()
-        self._fasta_cls = FastaSource
-        self.runner = PassRunner(self.model, (), batch_size=c.execution.batch_size)
-
-    def _fasta(self):
-        fasta = getattr(self._local, "fasta", None)
-        if fasta is None:
-            fasta = self._local.fasta = self._fasta_cls(self.job.config.fasta)
-        return fasta
-
-    def __call__(self, unit: int) -> UnitResult:
-        from ntscale.genome.variant_windows import tile_starts
-        from ntscale.scoring.passes import PassPlan
-        from ntscale.tokenizer import reverse_complement
-        from ntscale.types import ScoreStatus
-
-        t0 = time.perf_counter()
-        job, tok = self.job, self.model.tokenizer
-        a, b = job.unit_range(unit)
-        n, w = b - a, job.window_bp
-        strands = STRAND_SETS[job.config.strands]
-        contig_col = np.empty(n, dtype=object)
-        pos = np.zeros(n, np.int64)
-        ref = np.full(n, "N", dtype=object)
-        status = np.full(n, int(ScoreStatus.OK), np.uint8)
-        llr = np.full((n, 3), np.nan, np.float64)
-        logp = np.full(n, np.nan, np.float64)
-        plan, tiles = PassPlan(), []
-        for contig, s, e, row in job.segments(a, b):
-            length = self._fasta().contig_length(contig)
-            starts = tile_starts(length, w)
-            centres = starts + min(w, length) / 2
-            mids = (centres[:-1] + centres[1:]) / 2
-            bases = np.arange(s, e)
-            which = np.searchsorted(mids, bases, side="left")  # nearest centre, ties left
-            rows = np.arange(row, row + e - s) - a
-            contig_col[rows], pos[rows] = contig, bases
-            for k in np.unique(which):
-                ws = int(starts[k])
-                we = min(ws + w, length)
-                seq = self._fasta().fetch(contig, ws, we).upper()
-                sel = rows[which == k]
-                ref[sel] = [seq[p - ws] for p in pos[sel]]
-                pids = []
-                for strand in strands:
-                    sseq = seq if strand == "+" else reverse_complement(seq)
-                    ids = tok.encode(sseq)
-                    if len(ids) > job.max_tokens:
-                        pids = None
-                        break
-                    pid = plan.add(("ref", contig, strand, ws), ids)
-                    plan.keep_table(pid)
-                    pids.append((pid, tok.token_spans(sseq), strand == "-"))
-                if pids is None:
-                    status[sel] = ScoreStatus.OVER_TOKEN_LIMIT
-                    continue
-                tiles.append((ws, seq, sel, pids))
-        results, model_seconds = self.runner.run(plan.passes)
-        for ws, seq, sel, pids in tiles:
-            per_base = _tile_values(seq, pos[sel] - ws, results, pids)
-            llr[sel], logp[sel] = per_base
-        bad = ~np.isfinite(logp) & (status == ScoreStatus.OK)
-        status[bad] = ScoreStatus.ALLELE_NOT_ACGT  # N (or no table entry): no values
-        with np.errstate(invalid="ignore"):
-            scores = {
-                "llr_min": np.min(llr, axis=1),
-                "llr_mean": np.mean(llr, axis=1),
-                "llr_max": np.max(llr, axis=1),
-                "logp_wt": logp,
-            }
-        variants = {
-            "contig": contig_col.astype(str),
-            "pos": pos,
-            "id": np.full(n, "", dtype=str),
-            "ref": ref.astype(str),
-            "alt": np.full(n, ".", dtype=str),
-            "status": status,
-        }
-        nbytes = self.writer.write_variant_unit(unit, variants=variants, scores=scores)
-        self.writer.mark_done(unit, part="variants")
-        counts = Counter(ScoreStatus(int(x)).name.lower() for x in status)
-        return UnitResult(
-            unit=unit,
-            n_rows=n,
-            status_counts=dict(counts),
-            bp=n,
-            model_seconds=model_seconds,
-            seconds=time.perf_counter() - t0,
-            bytes_written=int(nbytes),
-        )
-
-
-def _tile_values(
-    seq: str, offsets: np.ndarray, results: list, pids: list
-) -> tuple[np.ndarray, np.ndarray]:
-    """([m, 3] per-ALT LLR, [m] logp_wt) of bases at `offsets` of one tile, strand means."""
-    from ntscale.scoring.calibration import COMPLEMENT_CODES as _COMP
-    from ntscale.scoring.calibration import codes
-
-    c = codes(seq)[offsets].astype(np.int64)
-    good = c >= 0
-    c = np.where(good, c, 0)
-    alts = (c[:, None] + np.arange(1, 4)[None, :]) % 4  # ALT order: the next bases in ACGT
-    llr = np.zeros((len(offsets), 3), np.float64)
-    logp = np.zeros(len(offsets), np.float64)
-    n = len(seq)
-    for pid, (starts, _lengths), rev in pids:
-        table = results[pid].full_table
-        q = n - 1 - offsets if rev else offsets
-        i = np.searchsorted(starts, q, side="right") - 1
-        j = q - starts[i]
-        r, a = (_COMP[c], _COMP[alts]) if rev else (c, alts)
-        rows = table[i + 1, j]  # [m, 4]
-        ref_lp = rows[np.arange(len(q)), r]
-        llr += np.take_along_axis(rows, a, axis=1) - ref_lp[:, None]
-        logp += ref_lp
-    llr /= len(pids)
-    logp /= len(pids)
-    llr[~good] = np.nan
-    logp[~good] = np.nan
-    return llr, logp
-
-
-__all__ = ["TRACK_DOCS", "TRACK_NAMES", "TrackJob", "TrackWorker"]
+__all__ = ["TRACK_DOCS", "TRACK_NAMES", "TrackJob"]

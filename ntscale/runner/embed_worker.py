@@ -1,0 +1,215 @@
+"""The embedding worker: one process's model, window source and store writer.
+
+Per unit: fetch sequences (pysam, haplotypes applied) -> tokenize -> one forward pass per
+distinct token sequence in fixed-shape batches -> pool on the device -> write the unit's
+chunks -> mark done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ntscale.runner.faults import before_unit
+from ntscale.runner.job import UnitResult
+from ntscale.types import WindowStatus
+
+if TYPE_CHECKING:
+    from ntscale.genome import WindowSource
+    from ntscale.runner.embed_job import EmbedJob
+
+log = logging.getLogger(__name__)
+
+_SKIPPED = (WindowStatus.SKIPPED_ALL_N, WindowStatus.SKIPPED_HAPLOTYPE)
+
+
+def _pool_on_device(
+    layers: tuple[int, ...], *, pad_id: int, cls_id: int, cls: bool, per_token: bool
+):
+    """A pure jnp function reducing model outputs to what the store keeps, before transfer."""
+    import jax.numpy as jnp
+
+    from ntscale.scoring import mean_pool
+
+    def post(outputs: dict, tokens):  # tokens [B, T]
+        result = {}
+        for layer in layers:
+            emb = outputs["embeddings"][layer]  # [B,T,D]
+            result[f"{layer}/mean"] = mean_pool(emb, tokens, pad_id=pad_id, cls_id=cls_id)
+            if cls:
+                result[f"{layer}/cls"] = emb[:, 0, :].astype(jnp.float32)
+            if per_token:
+                result[f"{layer}/tokens"] = emb.astype(jnp.float16)
+        return result
+
+    return post
+
+
+class EmbedWorker:
+    """Holds the model, the window source and the store writer in one process."""
+
+    def __init__(self, job: EmbedJob) -> None:
+        from ntscale.genome import HaplotypePolicy, WindowSource
+        from ntscale.model import load
+        from ntscale.store import open_writer
+
+        c = job.config
+        self.job = job
+        t0 = time.perf_counter()
+        self.model = load(c.model, dtype=c.execution.dtype)
+        self.tokenizer = self.model.tokenizer
+        log.info("model %s loaded in %.1f s", self.model.name, time.perf_counter() - t0)
+        policy = HaplotypePolicy(unphased=c.unphased, ref_mismatch=c.ref_mismatch)
+
+        def make_source() -> WindowSource:
+            return WindowSource(
+                c.fasta,
+                tokenizer=self.tokenizer,
+                max_tokens=job.max_tokens,
+                vcf_path=c.vcf,
+                samples=list(job.samples) or None,
+                policy=policy,
+                contig_map=c.contig_map or None,
+            )
+
+        # htslib file handles are not thread-safe: each thread gets its own source.
+        self._make_source = make_source
+        self._local = threading.local()
+        self.writer = open_writer(job.store_url)
+        post = _pool_on_device(
+            job.layers,
+            pad_id=self.tokenizer.pad_id,
+            cls_id=self.tokenizer.cls_id,
+            cls=c.cls,
+            per_token=c.per_token,
+        )
+        self.forward = self.model.compiled(job.layers, False, post=post)
+        self.batch_size = c.execution.batch_size
+        self._device = threading.Lock()  # one unit on the device at a time; host work overlaps
+
+    def __call__(self, unit: int) -> UnitResult:
+        from ntscale.tokenizer.distinct import distinct_tokens
+
+        before_unit(unit)
+        t0 = time.perf_counter()
+        job, c = self.job, self.job.config
+        a, b = job.unit_range(unit)
+        rows = np.arange(a, b)
+        source = getattr(self._local, "source", None)
+        if source is None:
+            source = self._local.source = self._make_source()
+        seqs = source.fetch_rows(job.plan, rows)
+        n = len(rows)
+        status = np.array([int(s.status) for s in seqs], dtype=np.uint8)
+        todo = np.array([i for i, s in enumerate(seqs) if s.status not in _SKIPPED], np.int64)
+
+        # Host work first: one entry per distinct final token sequence of the unit (all of
+        # its haplotypes, strands and the reference), in fixed-shape batches.
+        distinct = distinct_tokens(self.tokenizer, [seqs[i].sequence for i in todo], dedup=c.dedup)
+        batches = self._batches(distinct.ids)
+        sequence_id = np.zeros(n, np.uint64)
+        sequence_id[todo] = distinct.sequence_ids
+
+        model_seconds, res = self._forward(batches, len(distinct.ids))
+        D, T = job.embed_dim, job.max_tokens
+        out = {layer: {"mean": np.full((n, D), np.nan, np.float32)} for layer in job.layers}
+        for layer in job.layers:
+            if c.cls:
+                out[layer]["cls"] = np.full((n, D), np.nan, np.float32)
+            if c.per_token:
+                out[layer]["tokens"] = np.full((n, T, D), np.nan, np.float16)
+            for kind, values in res[layer].items():  # scatter each distinct output to its rows
+                out[layer][kind][todo] = values[distinct.inverse]
+
+        windows = {
+            "contig_index": job.plan.contig_index[a:b],
+            "start": job.plan.start[a:b],
+            "end": np.array([s.end for s in seqs], dtype=np.int64),
+            "strand": job.plan.strand[a:b],
+            "haplotype": job.plan.haplotype[a:b],
+            "n_tokens": np.array([s.n_tokens for s in seqs], dtype=np.int32),
+            "frac_n": np.array([s.frac_n for s in seqs], dtype=np.float32),
+            "n_variants": np.array([s.n_variants for s in seqs], dtype=np.int32),
+            "status": status,
+            "sequence_id": sequence_id,
+        }
+        nbytes = self.writer.write_window_unit(unit, windows=windows, embeddings=out)
+        self.writer.mark_done(unit)
+        counts = Counter(WindowStatus(int(s)).name.lower() for s in status)
+        return UnitResult(
+            unit=unit,
+            n_rows=n,
+            status_counts=dict(counts),
+            bp=int((windows["end"] - windows["start"]).sum()),
+            model_seconds=model_seconds,
+            seconds=time.perf_counter() - t0,
+            bytes_written=int(nbytes),
+            forward_windows=len(distinct.ids),
+        )
+
+    def _batches(self, ids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[B, T] batches of the distinct sequences, grouped by padded length.
+
+        Grouping by each sequence's own bucket (not the batch's longest) makes a sequence's
+        padded shape depend on its tokens alone, whichever rows share its batch.
+
+        Returns:
+            (indices into `ids` [<= B], tokens [B, T] int32) per batch.
+        """
+        from ntscale.model import bucket_length
+
+        B, pad, max_tokens = self.batch_size, self.tokenizer.pad_id, self.job.max_tokens
+        by_length: dict[int, list[int]] = {}
+        for d, row in enumerate(ids):
+            by_length.setdefault(bucket_length(len(row), max_tokens), []).append(d)
+        batches = []
+        for length in sorted(by_length):
+            members = by_length[length]
+            for k in range(0, len(members), B):
+                idx = np.array(members[k : k + B], np.int64)
+                batch = np.full((B, length), pad, np.int32)
+                for j, d in enumerate(idx):
+                    batch[j, : len(ids[d])] = ids[d]
+                batches.append((idx, batch))
+        return batches
+
+    def _forward(
+        self, batches: list[tuple[np.ndarray, np.ndarray]], n_distinct: int
+    ) -> tuple[float, dict[int, dict[str, np.ndarray]]]:
+        """Run the batches (device lock held per batch); outputs per distinct sequence.
+
+        Returns:
+            (model seconds, layer -> kind -> [n_distinct, ...] arrays); per-token rows are
+            NaN past each sequence's own tokens.
+        """
+        job, c = self.job, self.job.config
+        D, T = job.embed_dim, job.max_tokens
+        res: dict[int, dict[str, np.ndarray]] = {}
+        for layer in job.layers:
+            res[layer] = {"mean": np.full((n_distinct, D), np.nan, np.float32)}
+            if c.cls:
+                res[layer]["cls"] = np.full((n_distinct, D), np.nan, np.float32)
+            if c.per_token:
+                res[layer]["tokens"] = np.full((n_distinct, T, D), np.nan, np.float16)
+        model_seconds = 0.0
+        pad = self.tokenizer.pad_id
+        for idx, batch in batches:
+            with self._device:
+                tm = time.perf_counter()
+                got = {key: np.asarray(v) for key, v in self.forward(batch).items()}
+                model_seconds += time.perf_counter() - tm
+            m = len(idx)
+            for layer in job.layers:
+                res[layer]["mean"][idx] = got[f"{layer}/mean"][:m]
+                if c.cls:
+                    res[layer]["cls"][idx] = got[f"{layer}/cls"][:m]
+                if c.per_token:
+                    n_tok = (batch[:m] != pad).sum(axis=1)
+                    for j, d in enumerate(idx):  # positions past a window's tokens stay NaN
+                        res[layer]["tokens"][d, : n_tok[j]] = got[f"{layer}/tokens"][j, : n_tok[j]]
+        return model_seconds, res
