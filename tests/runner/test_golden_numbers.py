@@ -1,0 +1,38 @@
+"""No stored number changes by accident: today's embeddings, scores and statuses, rebuilt.
+
+Each golden run in tests/data/golden/ (discovered from its files: adding a run to
+scripts/make_golden.py and regenerating needs no change here) is run again through the
+public CLI with the bundled tiny checkpoints and inputs, and everything its store holds
+(every variable and coordinate, the calibration histogram and quantile tables, the
+exported percentiles) must equal the recorded values exactly, NaN where NaN was.
+When a number is *meant* to change, regenerate with scripts/make_golden.py and say why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from golden_runs import GOLDEN_DIR, differences, expand, load, run_cli, run_names, snapshot
+
+RUNS = run_names()
+
+
+def test_golden_set_is_complete():
+    # a .json without its .npz (or the reverse) would silently drop a run from the check
+    stems = {p.stem for p in GOLDEN_DIR.glob("*.npz")} ^ {p.stem for p in GOLDEN_DIR.glob("*.json")}
+    assert not stems, f"golden runs with only one of .json/.npz: {sorted(stems)}"
+    kinds = {name.split("_")[0] for name in RUNS}
+    assert {"embed", "score"} <= kinds, RUNS
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_stored_numbers_equal_the_golden_values(name: str, tmp_path: Path):
+    record, expected = load(name)
+    run_cli(expand(record["argv"], out=tmp_path))
+    arrays, strings = snapshot(
+        Path(expand([record["store"]], out=tmp_path)[0]), frame=record["frame"]
+    )
+    assert not differences(expected, arrays), "\n".join(differences(expected, arrays))
+    for key in sorted(set(record["strings"]) | set(strings)):
+        assert strings.get(key) == record["strings"].get(key), key
