@@ -1,0 +1,128 @@
+"""run_ray on the session's real local Ray (2 CPUs): units spread over actors in other
+processes, summaries per node, a unit's own error back with where it ran; plus the
+executor's pure helpers (loopback addresses, error unwrapping, start-failure message)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import toyjob
+from toyjob import ToyJob, unit_bp, unit_rows
+
+from ntscale.errors import ClusterError
+from ntscale.runner import ray as ray_exec
+from ntscale.runner.ray import run_ray
+
+
+@pytest.fixture
+def toy_ray(ray_session):
+    """The shared Ray session, with the toy job shipped to actors by value (the actors'
+    Python path does not include tests/)."""
+    ray_session.cloudpickle.register_pickle_by_value(toyjob)
+    yield ray_session
+    ray_session.cloudpickle.unregister_pickle_by_value(toyjob)
+
+
+@pytest.mark.ray
+def test_units_run_once_each_on_actors_and_sum_up_per_node(toy_ray):
+    job = ToyJob(7, done={2})
+    summary = run_ray(job, max_actors=2, label="windows")
+    todo = [0, 1, 3, 4, 5, 6]
+    assert summary["units"] == todo  # finish() got every pending unit's result, once
+    results, _ = job.finish_args
+    assert sorted(r.unit for r in results) == todo
+    pids = {r.forward_windows for r in results}  # the toy worker reports its process id
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    node = toy_ray.get_runtime_context().get_node_id()
+    assert summary["units_by_node"] == {node: len(todo)}
+    progress = summary["progress"]
+    assert progress["rows_done"] == sum(unit_rows(u) for u in todo)
+    assert progress["bp_done"] == sum(unit_bp(u) for u in todo)
+    assert progress["status_counts"] == {"OK": sum(todo), "SKIPPED": len(todo)}
+    assert toy_ray.is_initialized()  # a session the caller started stays up
+
+
+@pytest.mark.ray
+def test_a_failing_unit_raises_its_own_error_naming_unit_and_actor(toy_ray):
+    with pytest.raises(ValueError, match="toy unit 1 failed on purpose") as err:
+        run_ray(ToyJob(3, fail_unit=1), max_actors=1)
+    assert "while running unit 1 on Ray actor 0" in getattr(err.value, "__notes__", [])
+
+
+@pytest.mark.ray
+def test_actor_slots_follow_the_cluster_cpus(toy_ray):
+    assert toy_ray.cluster_resources().get("GPU", 0) == 0
+    assert ray_exec._actor_slots(cpus_per_actor=1, max_actors=None) == (2, False)
+    assert ray_exec._actor_slots(cpus_per_actor=2, max_actors=None) == (1, False)
+    assert ray_exec._actor_slots(cpus_per_actor=4, max_actors=None) == (1, False)  # at least one
+    assert ray_exec._actor_slots(cpus_per_actor=1, max_actors=1) == (1, False)
+    assert ray_exec.cluster_backend("local") == "cpu"
+
+
+def test_nothing_pending_returns_without_starting_ray(monkeypatch):
+    for key, value in ray_exec.RAY_ENV.items():  # run_ray sets these; restore them after
+        monkeypatch.setenv(key, value)
+    job = ToyJob(3, done={0, 1, 2})
+    summary = run_ray(job, address="127.0.0.1:1")  # unreachable: it must not even try
+    assert summary["units"] == [] and summary["progress"]["units_done"] == 0
+    assert job.opened == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [
+        ("127.0.0.1:6379", True),
+        ("ray://127.0.0.2:10001", True),
+        ("localhost:6379", True),
+        ("[::1]:6379", True),
+        ("10.0.0.5:6379", False),
+        ("head.example.org:6379", False),
+        ("local", False),
+        (None, False),
+    ],
+)
+def test_loopback_addresses(address, loopback):
+    assert ray_exec._is_loopback(address) is loopback
+
+
+def test_auto_address_is_read_from_ray_address(monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")
+    assert ray_exec._is_loopback("auto")
+    monkeypatch.setenv("RAY_ADDRESS", "10.1.2.3:6379")
+    assert not ray_exec._is_loopback("auto")
+
+
+def test_a_task_error_is_unwrapped_to_the_workers_exception():
+    cause = KeyError("chr7")
+
+    class TaskError(Exception):
+        def __init__(self) -> None:
+            super().__init__("wrapped")
+            self.cause = cause
+
+    assert ray_exec._cause(TaskError()) is cause
+    plain = RuntimeError("no cause attribute")
+    assert ray_exec._cause(plain) is plain
+
+
+def test_start_failure_names_the_process_and_the_reason():
+    text = (
+        "The actor died unexpectedly before finishing this task.\n"
+        "\tclass_name: UnitActor\n\tpid: 987654321\n\tip: 127.0.0.1\n"
+        "Worker exit detail: Worker exits unexpectedly. Worker exits with an exit code 1."
+    )
+    err = ray_exec._start_failure(RuntimeError(text), 3)
+    assert isinstance(err, ClusterError)
+    message = str(err)
+    assert message.startswith(
+        "Ray actors died before they were ready 3 times in a row; the last "
+        "(pid 987654321 on 127.0.0.1): Worker exits unexpectedly; "
+    )
+    # no such worker's log on this machine: say where to look instead of inventing a tail
+    assert message.endswith("its log is on its node under Ray's session folder (logs/worker-*.err)")
+
+
+def test_start_failure_without_a_pid_keeps_the_first_line():
+    err = ray_exec._start_failure(RuntimeError("actor gone\nmore detail"), 3)
+    assert "the last: actor gone; its log is on its node" in str(err)
