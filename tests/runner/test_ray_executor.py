@@ -5,13 +5,15 @@ executor's pure helpers (loopback addresses, error unwrapping, start-failure mes
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 import toyjob
 from toyjob import ToyJob, unit_bp, unit_rows
 
-from ntscale.errors import ClusterError
+from ntscale.errors import ClusterError, Interrupted
 from ntscale.runner import ray as ray_exec
+from ntscale.runner.faults import EXIT_ONCE
 from ntscale.runner.ray import run_ray
 
 
@@ -126,3 +128,45 @@ def test_start_failure_names_the_process_and_the_reason():
 def test_start_failure_without_a_pid_keeps_the_first_line():
     err = ray_exec._start_failure(RuntimeError("actor gone\nmore detail"), 3)
     assert "the last: actor gone; its log is on its node" in str(err)
+
+
+@pytest.mark.ray
+def test_an_actor_killed_mid_unit_is_replaced_and_the_unit_redone(toy_ray, tmp_path, monkeypatch):
+    marker = tmp_path / "crashed"
+    monkeypatch.setenv(EXIT_ONCE, str(marker))  # forwarded to the actors (NTSCALE_*)
+    job = ToyJob(4, faults=True)
+    summary = run_ray(job, max_actors=1)
+    _, unit, _, pid = marker.read_text().split()
+    assert int(unit) in (0, 1)  # the first unit to start (of the actor's two) killed it
+    assert summary["units"] == [0, 1, 2, 3]  # ... and was redone with the others, once each
+    dead = int(pid)
+    assert dead not in {r.forward_windows for r in job.finish_args[0]}  # by another process
+
+
+@pytest.mark.ray
+def test_a_unit_whose_actors_keep_dying_stops_the_run(toy_ray, tmp_path, monkeypatch):
+    monkeypatch.setenv(EXIT_ONCE, str(tmp_path / "crashed"))
+    with pytest.raises(ClusterError, match=r"unit [01] was running when its actor died 1 times"):
+        run_ray(ToyJob(2, faults=True), max_actors=1, max_unit_retries=0)
+
+
+@pytest.mark.ray
+def test_actors_that_cannot_be_placed_stop_the_run_naming_the_resources(toy_ray):
+    # 3 CPUs per actor on a 2-CPU Ray: the actor never starts
+    with pytest.raises(ClusterError) as err:
+        run_ray(ToyJob(2), cpus_per_actor=3, actor_start_timeout=2.0)
+    message = str(err.value)
+    assert message.startswith("no Ray actor could start within 2 s; each needs {'num_cpus': 3}")
+    assert "'CPU': 2.0" in message
+
+
+@pytest.mark.ray
+def test_ctrl_c_at_the_driver_kills_the_actors_and_says_how_to_resume(toy_ray):
+    before = signal.getsignal(signal.SIGINT)
+    job = ToyJob(5, done={0}, interrupt_unit=2, delay_s=0.5)
+    with pytest.raises(Interrupted) as err:
+        run_ray(job, max_actors=1)
+    assert err.value.exit_code == 130
+    assert str(err.value) == "interrupted: 1 of 5 units done; run the same command to resume"
+    assert signal.getsignal(signal.SIGINT) is before
+    assert toy_ray.is_initialized()  # the caller's Ray session survives; only actors died

@@ -8,12 +8,14 @@ checked in isolation; the real jobs are run end to end by the embed and score te
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from ntscale.runner import faults
 from ntscale.runner.job import UnitResult
 
 
@@ -39,6 +41,11 @@ class ToyWorker:
             job.running += 1
             job.max_running = max(job.max_running, job.running)
         try:
+            if job.faults:
+                faults.before_unit(unit)  # NTSCALE_FAULT_* of the environment
+            if unit == job.interrupt_unit:
+                # Ctrl-C at the driver while this unit runs (in an actor: another process)
+                os.kill(job.driver_pid, signal.SIGINT)
             if job.hook is not None:
                 job.hook(unit)
             if unit == job.fail_unit:
@@ -64,7 +71,9 @@ class ToyWorker:
 
 class ToyJob:
     """`n` units; `done` are already done by an "earlier run"; `fail_unit` raises in its
-    worker; `setup_error` raises in `open_worker`; `hook(unit)` runs at the start of a unit."""
+    worker; `setup_error` raises in `open_worker`; `hook(unit)` runs at the start of a unit;
+    `faults` applies ntscale.runner.faults there; `interrupt_unit` sends SIGINT to the
+    process that made the job (the driver) when it starts."""
 
     store_url = "toy://"
 
@@ -77,6 +86,8 @@ class ToyJob:
         setup_error: str | None = None,
         hook: Callable[[int], None] | None = None,
         delay_s: float = 0.0,
+        faults: bool = False,
+        interrupt_unit: int | None = None,
     ) -> None:
         self.n = n
         self.done = set(done)
@@ -84,6 +95,9 @@ class ToyJob:
         self.setup_error = setup_error
         self.hook = hook
         self.delay_s = delay_s
+        self.faults = faults
+        self.interrupt_unit = interrupt_unit
+        self.driver_pid = os.getpid()
         self.started: list[int] = []
         self.finished: list[int] = []
         self.running = 0
