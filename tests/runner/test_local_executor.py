@@ -76,3 +76,11 @@ def test_a_signal_lets_the_unit_in_flight_finish_then_stops(signum, code):
     assert err.value.exit_code == code
     assert str(err.value) == "interrupted: 2 of 5 units done; run the same command to resume"
     assert signal.getsignal(signum) is before  # the caller's handler is back
+
+
+def test_a_warm_worker_is_reused_instead_of_opening_another():
+    job = ToyJob(3)
+    warm = job.open_worker()  # benchmarks keep one worker (model loaded, jitted) across runs
+    run_local(job, worker=warm, in_flight=1)
+    run_local(ToyJob(3), worker=warm, in_flight=1)  # another run of the same shape
+    assert job.opened == 1 and job.finished == [0, 1, 2, 0, 1, 2]
