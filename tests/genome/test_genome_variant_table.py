@@ -20,6 +20,7 @@ from ntscale.genome.variant_table import (
     record_alleles,
     vcf_records,
 )
+from ntscale.genome.vcf import VariantReader
 from ntscale.types import ScoreStatus as S
 
 LENGTHS = {"c1": 100, "c2": 60}
@@ -236,3 +237,22 @@ def test_a_unit_that_lost_rows_since_planning_is_an_input_error(tmp_path: Path) 
         read_unit_table(units, 1, contigs=LENGTHS.items())
     assert "holds 1 of the 2 rows planned for this unit (changed since planning?)" in str(e.value)
     assert e.value.record == "c1:5"
+
+
+def test_sites_are_read_even_when_htslib_cannot_parse_the_genotypes(
+    repo_root: Path, tmp_path
+) -> None:
+    """Why scoring reads sites with pysam (docs/dependencies.md): it drops the sample
+    columns unparsed, so GT values htslib rejects ("2,4") do not stop a run that ignores
+    them; the genotype reader (cyvcf2) refuses the same file, naming the first record."""
+    bad = repo_root / "tests" / "data" / "htslib_bad_vcf" / "noroundtrip-out.vcf"
+    t = read_variant_table(bad, contigs=[("3", 100)])
+    assert t.pos.tolist() == [49, 59, 69, 79]
+    assert t.status.tolist() == [S.OK] * 4
+    gz = tmp_path / "bad.vcf.gz"
+    pysam.tabix_compress(str(bad), str(gz), force=True)
+    pysam.tabix_index(str(gz), preset="vcf", force=True)
+    with pytest.raises(
+        InputError, match="malformed VCF record: htslib cannot parse the first record"
+    ):
+        VariantReader(gz).query("3", 0, 100)
