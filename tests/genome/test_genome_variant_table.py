@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 import pytest
-from genome_helpers import write_vcf
+from genome_helpers import to_bcf, write_vcf
 
 from ntscale.errors import InputError
 from ntscale.genome.variant_stream import read_unit_table, scan_variant_units, vcf_index
@@ -96,13 +96,7 @@ def test_plain_bgzipped_and_bcf_give_one_table(tmp_path: Path) -> None:
     recs = [rec("c1", 5, "A", "C", "T"), rec("c2", 3, "GA", "G")]
     plain = write_vcf(tmp_path / "v.vcf", LENGTHS, ["S"], recs, compress=False)
     gz = write_vcf(tmp_path / "w.vcf.gz", LENGTHS, ["S"], recs)
-    bcf = tmp_path / "v.bcf"
-    with (
-        pysam.VariantFile(str(gz)) as src,
-        pysam.VariantFile(str(bcf), "wb", header=src.header) as out,
-    ):
-        for r in src:
-            out.write(r)
+    bcf = to_bcf(gz, tmp_path / "v.bcf")
     tables = [read_variant_table(p, contigs=list(LENGTHS.items())) for p in (plain, gz, bcf)]
     for t in tables:
         assert list(zip(t.contig.tolist(), t.pos.tolist(), t.alt.tolist(), strict=True)) == [

@@ -10,7 +10,7 @@ import cyvcf2
 import numpy as np
 import pysam
 import pytest
-from genome_helpers import write_vcf
+from genome_helpers import to_bcf, write_vcf
 
 from ntscale.errors import ConfigError, InputError, MissingInputError
 from ntscale.genome.vcf import (
@@ -109,13 +109,7 @@ def test_truncated_bgzf_is_refused(tmp_path: Path) -> None:
 
 def test_missing_index_of_a_bcf_names_bcftools_index(tmp_path: Path) -> None:
     gz = write_vcf(tmp_path / "v.vcf.gz", CONTIGS, ["A"], [("chr1", 5, "A", ("C",), ["0|1"])])
-    bcf = tmp_path / "v.bcf"
-    with (
-        pysam.VariantFile(str(gz)) as src,
-        pysam.VariantFile(str(bcf), "wb", header=src.header) as out,
-    ):
-        for rec in src:
-            out.write(rec)
+    bcf = to_bcf(gz, tmp_path / "v.bcf")
     with pytest.raises(MissingInputError) as e:
         check_vcf(bcf)
     assert f"create it with `bcftools index {bcf}`" in str(e.value)
