@@ -100,7 +100,7 @@ def test_every_base_is_covered_by_shift_and_truncate(seed: int) -> None:
     rng = np.random.default_rng(seed)
     starts = np.sort(rng.choice(5_000, 8, replace=False)) * 3
     ends = starts + rng.integers(1, 400, 8)
-    window, stride = int(rng.integers(20, 80)), 0
+    window = int(rng.integers(20, 80))
     stride = int(rng.integers(1, window + 1))
     for policy in ("shift", "truncate"):
         s, e, owner, dropped = tile_intervals(
