@@ -1,10 +1,13 @@
 """The variants to score: one row per ALT allele of a VCF/BCF, each with a status.
 
 Reading is cheap (coordinates and alleles only; samples are dropped) so that the driver
-can plan a whole VCF. Checks that need no sequence are made here (symbolic or missing
-ALT, non-ACGT letters, unknown contig, REF past the contig end, duplicates); the
-sequence-dependent ones (REF mismatch, token limit) are made by the scoring worker.
-Every input ALT keeps exactly one row, whatever its status.
+can plan a whole VCF. pysam reads here, not cyvcf2 as for genotypes (genome/vcf.py): its
+`drop_samples` never parses the sample columns, which is faster than cyvcf2 and lets a VCF
+whose genotypes htslib rejects still be scored (docs/dependencies.md). Checks that need no
+sequence are made here (symbolic or missing ALT, non-ACGT letters, unknown contig, REF
+past the contig end, duplicates); the sequence-dependent ones (REF mismatch, token limit)
+are made by the scoring worker. Every input ALT keeps exactly one row, whatever its
+status.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """VCF/BCF access for haplotypes: index checks, sample choice, contig names, region queries.
 
-Genotypes are read with cyvcf2 (about 3x faster than pysam on the 300-sample 1000 Genomes
-file). The 1-based VCF POS is converted once, here, to a 0-based `start`; the record keeps
-`pos1` only for messages and outputs. INFO is never parsed, so headers that declare INFO
-fields with a wrong Number (1000 Genomes AC) do no harm; htslib may still warn on stderr.
+Genotypes are read with cyvcf2: it decodes the 300-sample 1000 Genomes genotypes 6-16x
+faster than pysam (benchmarks/bench_vcf_readers.py; scoring reads sites with pysam, see
+docs/dependencies.md). The 1-based VCF POS is converted once, here, to a 0-based `start`;
+the record keeps `pos1` only for messages and outputs. INFO is never parsed, so headers
+that declare INFO fields with a wrong Number (1000 Genomes AC) do no harm; htslib may
+still warn on stderr.
 
 Like pysam handles, cyvcf2 readers do not pickle: `VariantReader` pickles by path and
 reopens on first use in each process.

@@ -71,3 +71,14 @@ def write_vcf(
     if index:
         pysam.tabix_index(str(gz), preset="vcf", force=True)
     return gz
+
+
+def to_bcf(vcf: Path, bcf: Path) -> Path:
+    """Copy a VCF's header and records into an (unindexed) BCF file."""
+    with (
+        pysam.VariantFile(str(vcf)) as src,
+        pysam.VariantFile(str(bcf), "wb", header=src.header) as out,
+    ):
+        for rec in src:
+            out.write(rec)
+    return bcf

@@ -15,7 +15,7 @@ from genome_helpers import write_fasta
 
 from ntscale.errors import InputError, MissingInputError
 from ntscale.genome import FastaSource
-from ntscale.genome.fasta import ensure_fasta_index
+from ntscale.genome.fasta import ensure_fasta_index, index_paths
 
 CE_CONTIGS = (
     ("CHROMOSOME_I", 1_009_800),
@@ -147,3 +147,51 @@ def test_pickles_by_path_and_reopens(example_fasta: Path) -> None:
     assert clone._handle is None
     assert clone.path == fa.path and clone.contigs == fa.contigs
     assert clone.fetch("20", 1_000_000, 1_000_100) == before
+
+
+def test_compression_is_read_from_the_bytes_not_the_name(tmp_path: Path, example_fasta) -> None:
+    bgzf_named_plain = tmp_path / "slice.fa"
+    shutil.copy(example_fasta, bgzf_named_plain)  # BGZF content, plain-looking name
+    fai, gzi = index_paths(bgzf_named_plain)
+    assert fai == tmp_path / "slice.fa.fai" and gzi == tmp_path / "slice.fa.gzi"
+    src = FastaSource(bgzf_named_plain)
+    assert src.contigs == (("20", 2_000_000),) and gzi.is_file()
+    plain = write_fasta(tmp_path / "p.fa.gz", {"c": "ACGT"})  # plain text, .gz name
+    assert index_paths(plain) == (tmp_path / "p.fa.gz.fai", None)
+    assert FastaSource(plain).fetch("c", 1, 3) == "CG"
+
+
+def test_fetch_edges_and_contig_lengths(tmp_path: Path) -> None:
+    names = {f"s{i}": "ACGTN"[i % 5] * (i + 1) for i in range(7)}
+    fa = FastaSource(write_fasta(tmp_path / "m.fa", names))
+    assert fa.contig_names == tuple(names)
+    assert [fa.contig_length(n) for n in names] == list(range(1, 8))
+    assert fa.fetch("s6", 0, 7) == "CCCCCCC"  # a whole contig
+    assert fa.fetch("s6", 7, 7) == ""  # an empty interval at the end
+    assert repr(fa) == f"FastaSource({str(tmp_path / 'm.fa')!r}, 7 contigs)"
+    with pytest.raises(InputError, match=r"unknown contig 'x'; the FASTA has 7 contig\(s\): "
+                       r"'s0', 's1', 's2', 's3', 's4' and 2 more"):  # fmt: skip
+        fa.contig_length("x")
+    with pytest.raises(InputError, match=r"s1:2-1: interval outside the contig \(length 2 bp\)"):
+        fa.fetch("s1", 2, 1)
+    with pytest.raises(InputError, match=r"s1:-1-1: interval outside the contig"):
+        fa.fetch("s1", -1, 1)
+
+
+def test_a_missing_gzi_is_rebuilt(tmp_path: Path, example_fasta) -> None:
+    fa = tmp_path / "g.fa.gz"
+    shutil.copy(example_fasta, fa)
+    FastaSource(fa)
+    gzi = tmp_path / "g.fa.gz.gzi"
+    before = gzi.read_bytes()
+    gzi.unlink()
+    assert ensure_fasta_index(fa) == tmp_path / "g.fa.gz.fai"
+    assert gzi.read_bytes() == before
+
+
+def test_fai_digest_changes_with_the_contig_table(tmp_path: Path) -> None:
+    a = FastaSource(write_fasta(tmp_path / "a.fa", {"c": "ACGT"}))
+    b = FastaSource(write_fasta(tmp_path / "b.fa", {"c": "ACGTA"}))
+    same = FastaSource(write_fasta(tmp_path / "c.fa", {"c": "TTTT"}))
+    assert a.fai_digest() != b.fai_digest()
+    assert a.fai_digest() == same.fai_digest()  # same names, lengths and layout: same table
