@@ -230,3 +230,68 @@ def test_unit_blocks_round_trip(tmp_path: Path) -> None:
     ):
         ensure_unit_array(url, name, n_units=3, block=(2, 5), dtype="int32")
     assert "histogram" not in st.open(url).variables  # a sub-group: not in the Dataset
+
+
+def _track_store(url: str, *, done: bool = True) -> str:
+    # per-base rows as `ntscale score --tracks` writes them, in no particular order
+    rows = [("chr2", 5, 0.5, -1.0), ("chr1", 3, -2.0, -3.5), ("chr1", 1, 1.25, NAN),
+            ("chr1", 2, NAN, NAN)]  # fmt: skip
+    names = ("llr_mean", "logp_wt")
+    layout = st.StoreLayout(
+        n_windows=0, unit_windows=1, n_variants=len(rows), unit_variants=4, score_names=names
+    )
+    attrs = {"job": "tracks", "scoring": {"score_names": list(names)}}
+    writer = st.create_or_open(url, layout, fingerprint={}, attrs=attrs, contigs=CONTIGS)
+    n = len(rows)
+    variants = {
+        "contig": np.array([r[0] for r in rows]), "pos": np.array([r[1] for r in rows]),
+        "id": np.full(n, ""), "ref": np.full(n, "N"), "alt": np.full(n, ""),
+        "status": np.full(n, "ok"),
+    }  # fmt: skip
+    scores = {name: np.array([r[2 + i] for r in rows]) for i, name in enumerate(names)}
+    writer.write_variant_unit(0, variants=variants, scores=scores)
+    if done:
+        writer.mark_done(0, part="variants")
+    st.finalize(url)
+    return url
+
+
+def test_tracks_are_written_as_bigwig_and_bedgraph(tmp_path: Path) -> None:
+    import pyBigWig
+
+    from ntscale.store.tracks import export_tracks
+
+    url = _track_store(str(tmp_path / "tracks.zarr"))
+    files = export_tracks(url, tmp_path / "out" / "sample")
+    prefix = tmp_path / "out" / "sample"
+    assert files == [
+        Path(f"{prefix}.llr_mean.bw"), Path(f"{prefix}.llr_mean.bedGraph"),
+        Path(f"{prefix}.logp_wt.bw"), Path(f"{prefix}.logp_wt.bedGraph"),
+    ]  # fmt: skip
+    # sorted by contig (store order) and position; bases without a value left out
+    assert files[1].read_text() == "chr1\t1\t2\t1.25\nchr1\t3\t4\t-2\nchr2\t5\t6\t0.5\n"
+    assert files[3].read_text() == "chr1\t3\t4\t-3.5\nchr2\t5\t6\t-1\n"
+    bw = pyBigWig.open(str(files[0]))
+    try:
+        assert bw.chroms() == {"chr1": 5000, "chr2": 3000, "chrM": 100}
+        np.testing.assert_array_equal(bw.values("chr1", 0, 5), [NAN, 1.25, NAN, -2.0, NAN])
+        assert bw.values("chr2", 5, 6) == [0.5]
+    finally:
+        bw.close()
+
+
+def test_tracks_refuse_other_and_unfinished_stores(store: str, tmp_path: Path) -> None:
+    from ntscale.store.tracks import export_tracks
+
+    with pytest.raises(StoreError, match=re.escape(f"store {store!r} is not a track store")):
+        export_tracks(store, tmp_path / "x")
+    url = _track_store(str(tmp_path / "unfinished.zarr"), done=False)
+    with pytest.raises(
+        StoreError,
+        match=re.escape(
+            f"store {url!r} is incomplete (0 of 1 units done); run the same "
+            "`ntscale score --tracks` command again, then export"
+        ),
+    ):
+        export_tracks(url, tmp_path / "x")
+    assert not list(tmp_path.glob("x.*"))
