@@ -5,6 +5,7 @@ with ties, NaNs and every variant type. Expected numbers are worked out in the c
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -283,3 +284,67 @@ def test_scores_along_genome_by_hand(vds) -> None:
     assert frame["n"].tolist() == [3, 3]
     np.testing.assert_allclose(frame["mean"], [2 / 3, -0.5 / 3])
     assert frame["max_abs"].tolist() == [4.0, 3.0]
+
+
+def test_report_of_the_hand_made_embedding_store(eds, tmp_path: Path) -> None:
+    from ntscale.analysis import build_report
+
+    fasta = tmp_path / "hand.fa"
+    fasta.write_text("".join(f">{name}\n{seq}\n" for name, seq in FASTA.items()))
+    report = build_report(eds, tmp_path / "rep", store="emb.zarr", fasta=fasta, n_components=2)
+    assert report["store"] == "emb.zarr" and "variants" not in report
+    assert report["metadata"]["model"] == "nt-hand" and report["metadata"]["fasta"] == "hand.fa"
+    assert report["metadata"]["vcf"] is None and report["throughput"] == {}
+    section = report["windows"]
+    assert (section["n"], section["layer"], section["gc_source"]) == (10, 3, str(fasta))
+    # GC of the six embedded windows: 0.25, 0.5, 25/90, 1, 0, 0
+    assert section["mean_gc"] == pytest.approx((1.75 + 25 / 90) / 6)
+    assert [r["contig"] for r in section["per_contig"]] == ["chrA", "chrB"]
+    assert section["per_contig"][0]["mean_gc"] == pytest.approx((0.75 + 25 / 90) / 3)
+    pca = section["pca"]
+    assert (pca["n_windows"], pca["n_components"]) == (6, 2)
+    assert sorted(pca["correlations"]) == ["frac_n", "gc"]
+    assert set(report["figures"]) == {"window_status", "embedding_norm", "pca", "pc_correlations"}
+    for path in report["figures"].values():
+        assert Path(path).parent == tmp_path / "rep" and Path(path).stat().st_size > 0
+
+
+def test_report_skips_pca_with_too_few_windows(eds, tmp_path: Path) -> None:
+    from ntscale.analysis import build_report
+
+    report = build_report(eds.isel(window=slice(0, 3)), tmp_path / "rep")
+    assert report["windows"]["pca"] == {
+        "skipped": "PCA needs at least 3 embedded windows; layer 3 has 2"
+    }
+    assert "pca" not in report["figures"] and report["windows"]["gc_source"] is None
+
+
+def test_report_of_the_hand_made_variant_store(vds, tmp_path: Path) -> None:
+    from ntscale.analysis import build_report
+    from ntscale.errors import InputError
+
+    report = build_report(vds, tmp_path / "rep", top_n=2)
+    section = report["variants"]
+    assert section["type_counts"] == {"MNV": 1, "SNV": 4, "indel": 1, "other": 1}
+    assert section["status_counts"] == {"ok": 6, "skipped_symbolic": 1}
+    snv = next(r for r in section["distributions"]["s"]["by_type"] if r["group"] == "SNV")
+    assert snv["mean"] == pytest.approx(0.625) and snv["n_finite"] == 4
+    other = next(r for r in section["distributions"]["s"]["by_type"] if r["group"] == "other")
+    assert other["mean"] is None  # NaN -> JSON null
+    assert [r["row"] for r in section["top"]["rows"]] == [6, 1]
+    assert set(report["figures"]) == {"variant_status", "scores_by_type", "scores_by_status",
+                                      "scores_along_genome"}  # fmt: skip
+    message = "score 'nope' is not in the store; it has ['s']"
+    with pytest.raises(InputError, match=re.escape(message)):
+        build_report(vds, tmp_path / "rep2", score="nope")
+
+
+def test_report_of_an_empty_store_is_refused(tmp_path: Path) -> None:
+    from ntscale.analysis import build_report
+    from ntscale.errors import InputError
+
+    url = str(tmp_path / "empty.zarr")
+    st.create_or_open(url, st.StoreLayout(n_windows=0, unit_windows=1), fingerprint={},
+                      attrs={}, contigs=CONTIGS)  # fmt: skip
+    with pytest.raises(InputError, match="the store has neither windows nor variants"):
+        build_report(st.open(url), tmp_path / "rep", store=url)
