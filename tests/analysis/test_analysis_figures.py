@@ -15,21 +15,6 @@ from ntscale.analysis.pca import PcaResult
 from ntscale.analysis.variants import ScoreDistribution
 
 
-@pytest.fixture
-def keep(monkeypatch: pytest.MonkeyPatch) -> list:
-    """Hold each figure for inspection instead of writing it (as test_analysis_plots.py)."""
-    figures: list = []
-
-    def hold(fig, path):
-        figures.append(fig)
-        return Path(path)
-
-    monkeypatch.setattr(plots, "_save", hold)
-    yield figures
-    for fig in figures:
-        plots.plt.close(fig)
-
-
 def _pca() -> PcaResult:
     rng = np.random.default_rng(5)
     return PcaResult(

@@ -8,48 +8,17 @@ import re
 
 import numpy as np
 import pytest
+from esm_names import HEAD, esm_state
 
 from ntscale.errors import CheckpointError
 from ntscale.model import init_official
 from ntscale.model.checkpoint_hf import convert_hf_state
 
-HEAD = "esm_transformer/~/esm_roberta_lm_head/~/"
-# transformers' EsmForMaskedLM names of one block's modules
-BLOCK = {
-    "mha/query": "attention.self.query",
-    "mha/key": "attention.self.key",
-    "mha/value": "attention.self.value",
-    "mha/mha_output": "attention.output.dense",
-    "mha_layer_norm": "attention.LayerNorm",
-    "fc1": "intermediate.dense",
-    "fc2": "output.dense",
-    "final_layer_norm": "LayerNorm",
-}
-
 
 def _esm_state(flat: dict, n_layers: int) -> dict[str, np.ndarray]:
-    """A v1 checkpoint as `EsmForMaskedLM.state_dict()` names it (Linear weights [out, in])."""
-    leaf = {"w": "weight", "b": "bias", "scale": "weight", "offset": "bias"}
-    out = {
-        "esm.embeddings.word_embeddings.weight": flat["esm_transformer/~/embed"]["embeddings"],
-        "esm.embeddings.position_embeddings.weight": flat[
-            "esm_transformer/~/esm_learned_positional_embeddings/~/embed"
-        ]["embeddings"],
-        "esm.embeddings.position_ids": np.arange(66)[None],  # a buffer, not a weight
-    }
-    for i in range(n_layers):
-        for ours, theirs in BLOCK.items():
-            for name, a in flat[f"esm_transformer/attention_layer_{i}/~/{ours}"].items():
-                out[f"esm.encoder.layer.{i}.{theirs}.{leaf[name]}"] = a.T if name == "w" else a
-    for ours, theirs in (
-        ("emb_layer_norm_after", "esm.encoder.emb_layer_norm_after"),
-        ("lm_head_fc_1", "lm_head.dense"),
-        ("lm_head_layer_norm", "lm_head.layer_norm"),
-    ):
-        for name, a in flat[HEAD + ours].items():
-            out[f"{theirs}.{leaf[name]}"] = a.T if name == "w" else a
-    out["lm_head.decoder.weight"] = flat[HEAD + "lm_final_fc"]["w"].T
-    out["lm_head.bias"] = flat[HEAD + "lm_final_fc"]["b"]  # ESM keeps the bias outside decoder
+    """A v1 checkpoint as `EsmForMaskedLM.state_dict()` holds it, with its non-weights."""
+    out = esm_state(flat, n_layers)
+    out["esm.embeddings.position_ids"] = np.arange(66)[None]  # a buffer, not a weight
     out["esm.contact_head.regression.weight"] = np.zeros((1, 8), np.float32)  # unused head
     return out
 
@@ -101,6 +70,13 @@ def test_old_gamma_beta_layer_norm_names_are_read(v1) -> None:
             key = key.replace(".weight", ".gamma").replace(".bias", ".beta")
         state[key] = a
     assert any(k.endswith("LayerNorm.gamma") for k in state)
+    _assert_same(convert_hf_state(state, config, where="hf"), flat)
+
+
+def test_output_bias_under_the_decoder_is_read(v1) -> None:
+    config, flat = v1
+    state = _esm_state(flat, config.num_layers)
+    state["lm_head.decoder.bias"] = state.pop("lm_head.bias")
     _assert_same(convert_hf_state(state, config, where="hf"), flat)
 
 
