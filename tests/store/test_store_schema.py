@@ -193,3 +193,19 @@ def test_rows_written_but_not_marked_count_as_pending(tmp_path: Path) -> None:
     summary = st.store_summary(url)
     assert summary["variants"]["by_status"] == {"PENDING": 5}
     assert st.open(url).variant_status.values[4] == "ok"  # the row itself is there
+
+
+def test_a_variable_added_by_a_user_is_kept(tmp_path: Path) -> None:
+    import zarr
+
+    url = str(tmp_path / "annotated.zarr")
+    layout = st.StoreLayout(n_windows=4, unit_windows=2, layers=(1,), embed_dim=2)
+    st.create_or_open(url, layout, fingerprint={}, attrs={}, contigs=CONTIGS)
+    extra = zarr.open_group(url, mode="r+").create_array(
+        "my_label", shape=(4,), chunks=(2,), dtype="int8", dimension_names=("window",)
+    )
+    extra[:] = np.array([1, 0, 1, 1], np.int8)
+    ds = st.open(url)
+    assert sorted(ds.data_vars) == ["embedding_mean", "my_label"]
+    np.testing.assert_array_equal(ds.my_label.values, [1, 0, 1, 1])
+    assert ds.start.dims == ("window",)  # the store's own coordinates as usual
