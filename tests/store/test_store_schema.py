@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import zarr
 from store_workers import CONTIGS
 
 import ntscale.store as st
@@ -196,8 +197,6 @@ def test_rows_written_but_not_marked_count_as_pending(tmp_path: Path) -> None:
 
 
 def test_a_variable_added_by_a_user_is_kept(tmp_path: Path) -> None:
-    import zarr
-
     url = str(tmp_path / "annotated.zarr")
     layout = st.StoreLayout(n_windows=4, unit_windows=2, layers=(1,), embed_dim=2)
     st.create_or_open(url, layout, fingerprint={}, attrs={}, contigs=CONTIGS)
