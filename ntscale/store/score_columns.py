@@ -85,7 +85,7 @@ def percentiles(values: np.ndarray, stratum: np.ndarray, table: dict[str, Any]) 
         q = quantiles[int(s)]
         # mid-rank between equal quantiles (a point mass) keeps ties unbiased
         lo = np.interp(x, q, levels, left=0.0, right=100.0)
-        hi = 100.0 - np.interp(-x, -q[::-1], 100.0 - levels[::-1], left=100.0, right=0.0)
+        hi = 100.0 - np.interp(-x, -q[::-1], 100.0 - levels[::-1], left=0.0, right=100.0)
         out[i] = (lo + hi) / 2
     return out
 

@@ -106,3 +106,20 @@ def dask_client():
         Client(cluster) as client,
     ):
         yield client
+
+
+@pytest.fixture
+def keep(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Figures of `ntscale.analysis.plots`, held for inspection instead of written as PNG."""
+    from ntscale.analysis import plots
+
+    figures: list = []
+
+    def hold(fig, path):
+        figures.append(fig)
+        return Path(path)
+
+    monkeypatch.setattr(plots, "_save", hold)
+    yield figures
+    for fig in figures:
+        plots.plt.close(fig)

@@ -3,27 +3,10 @@ told apart, no empty legend entries. The figures are inspected before they are s
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-import pytest
 
 from ntscale.analysis import plots
-
-
-@pytest.fixture
-def keep(monkeypatch: pytest.MonkeyPatch) -> list:
-    figures: list = []
-
-    def hold(fig, path):  # keep the figure for inspection instead of writing the PNG
-        figures.append(fig)
-        return Path(path)
-
-    monkeypatch.setattr(plots, "_save", hold)
-    yield figures
-    for fig in figures:
-        plots.plt.close(fig)
 
 
 def _binned() -> pd.DataFrame:

@@ -109,3 +109,31 @@ def test_pick_layer_errors(ds, score_store):
         win.pick_layer(ds, 7)
     with pytest.raises(InputError, match="no window embeddings"):
         win.pick_layer(st.open(str(score_store)))
+
+
+def _fasta(path, seq="ACGTNNACGT"):
+    path.write_text(f">20\n{seq}\n")
+    return path
+
+
+def test_resolve_fasta_uses_a_recorded_path_only_with_the_stores_digest(tmp_path):
+    from ntscale.genome.fasta import FastaSource
+
+    recorded = _fasta(tmp_path / "recorded.fa")
+    digest = FastaSource(recorded).fai_digest()
+    attrs = {"fasta": {"name": "recorded.fa", "fai_digest": digest},
+             "config": {"fasta": str(recorded)}}  # fmt: skip
+    assert win.resolve_fasta(attrs).path == recorded
+    # the same name now holds another genome (other contig length): not used silently
+    _fasta(recorded, "ACGTACGTACGTAAAA")
+    (tmp_path / "recorded.fa.fai").unlink()
+    assert win.resolve_fasta(attrs) is None
+    # a recorded path that is not a FASTA at all
+    (tmp_path / "junk.fa").write_bytes(b"\x00\x01 not a fasta")
+    assert win.resolve_fasta({"config": {"fasta": str(tmp_path / "junk.fa")}}) is None
+    assert win.resolve_fasta({}) is None  # nothing recorded
+
+
+def test_resolve_fasta_explicit_without_a_recorded_digest_is_taken(tmp_path):
+    given = _fasta(tmp_path / "given.fa")
+    assert win.resolve_fasta({"config": {"fasta": "/elsewhere.fa"}}, given).path == given

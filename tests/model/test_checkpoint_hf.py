@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from esm_names import esm_state
 from safetensors.numpy import load_file, save_file
 
 from ntscale.errors import CheckpointError
@@ -141,36 +142,12 @@ def test_unsupported_hf_position_type(hf_dir, tmp_path):
 
 
 def _to_hf_v2(flat: dict, n_layers: int) -> dict[str, np.ndarray]:
-    """Write official v2 params under HF NT-v2 names (torch [out, in] weights)."""
-    p, head = "esm_transformer", "esm_transformer/~/esm_roberta_lm_head/~/"
-    out = {"esm.embeddings.word_embeddings.weight": flat[f"{p}/~/embed"]["embeddings"]}
-    per_layer = {
-        "mha/query": "attention.self.query",
-        "mha/key": "attention.self.key",
-        "mha/value": "attention.self.value",
-        "mha/mha_output": "attention.output.dense",
-        "mha_layer_norm": "attention.LayerNorm",
-        "fc1": "intermediate.dense",
-        "fc2": "output.dense",
-        "final_layer_norm": "LayerNorm",
-    }
-    leaf = {"w": "weight", "b": "bias", "scale": "weight", "offset": "bias"}
+    """Official v2 params under HF NT-v2 names, with the unused arrays such exports carry."""
+    out = esm_state(flat, n_layers)
     for i in range(n_layers):
-        for ours, theirs in per_layer.items():
-            for n, a in flat[f"{p}/attention_layer_{i}/~/{ours}"].items():
-                out[f"esm.encoder.layer.{i}.{theirs}.{leaf[n]}"] = a.T if n == "w" else a
         out[f"esm.encoder.layer.{i}.attention.self.rotary_embeddings.inv_freq"] = np.ones(8, "f4")
-    lm = {
-        "emb_layer_norm_after": "esm.encoder.emb_layer_norm_after",
-        "lm_head_fc_1": "lm_head.dense",
-        "lm_head_layer_norm": "lm_head.layer_norm",
-        "lm_final_fc": "lm_head.decoder",
-    }
-    for ours, theirs in lm.items():
-        for n, a in flat[head + ours].items():
-            out[f"{theirs}.{leaf[n]}"] = np.ascontiguousarray(a.T if n == "w" else a)
     out["esm.embeddings.position_embeddings.weight"] = np.zeros((66, 32), "f4")  # unused
-    return {k: np.ascontiguousarray(v) for k, v in out.items()}
+    return out
 
 
 def test_hf_v2_rotary_glu_layout(tmp_path, micro_cfg):
