@@ -12,8 +12,8 @@ import pytest
 
 from ntscale.cli.main import main
 
-DATA = Path(__file__).parent / "data"
-EXAMPLE = Path(__file__).parents[1] / "examples"
+DATA = Path(__file__).resolve().parents[1] / "data"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples"
 MODEL = str(EXAMPLE / "checkpoints" / "nt-v2-tiny")
 BAD_VCF = DATA / "htslib_bad_vcf"
 
