@@ -1,0 +1,69 @@
+"""Fixtures of the command-line tests: the in-process CLI and small real stores.
+
+The stores are made once per session by the real `ntscale embed` / `ntscale score` on the
+bundled chr20 slice and tiny checkpoint; tests that damage a store work on a copy.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from cli_helpers import FASTA, REGION, TINY_MODEL, VCF_TEXT, CliResult, embed_args, invoke
+
+
+@pytest.fixture(scope="session")
+def region_bed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    bed = tmp_path_factory.mktemp("bed") / "region.bed"
+    bed.write_text("\t".join(map(str, REGION)) + "\n")
+    return bed
+
+
+@pytest.fixture(scope="session")
+def small_vcf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    vcf = tmp_path_factory.mktemp("vcf") / "small.vcf"
+    vcf.write_text(VCF_TEXT)
+    return vcf
+
+
+@pytest.fixture(scope="session")
+def embed_run(tmp_path_factory: pytest.TempPathFactory, region_bed: Path) -> CliResult:
+    """The output of one real `ntscale embed` (its store: `embed_store`)."""
+    out = tmp_path_factory.mktemp("embed") / "emb.zarr"
+    result = invoke(*embed_args(out, region_bed))
+    assert result.code == 0, result.err
+    return result
+
+
+@pytest.fixture(scope="session")
+def embed_store(embed_run: CliResult) -> Path:
+    """A finished embedding store (do not modify; see `store_copy`)."""
+    return Path(embed_run.out.splitlines()[0].removeprefix("embeddings written to "))
+
+
+@pytest.fixture(scope="session")
+def score_run(tmp_path_factory: pytest.TempPathFactory, small_vcf: Path) -> tuple[CliResult, Path]:
+    """One real `ntscale score` of `small_vcf` with a TSV table and a VCF; (output, folder)."""
+    folder = tmp_path_factory.mktemp("score")
+    result = invoke(
+        "score", "--fasta", FASTA, "--vcf", small_vcf, "--model", TINY_MODEL,
+        "--out", folder / "scores.zarr", "--scores", "llr,l2", "--layers", "2",
+        "--window", "600", "--batch-size", "4", "--dtype", "fp32", "--no-progress",
+        "--table-out", folder / "scores.tsv", "--vcf-out", folder / "scored.vcf.gz",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    return result, folder
+
+
+@pytest.fixture(scope="session")
+def score_store(score_run: tuple[CliResult, Path]) -> Path:
+    return score_run[1] / "scores.zarr"
+
+
+@pytest.fixture
+def store_copy(embed_store: Path, tmp_path: Path) -> Path:
+    """A private copy of the embedding store, for tests that damage or repair it."""
+    copy = tmp_path / "copy.zarr"
+    shutil.copytree(embed_store, copy)
+    return copy
