@@ -29,7 +29,7 @@ VCF_TEXT = """\
 #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO
 20\t1000001\ts1\tT\tC\t.\tPASS\t.
 20\t1000003\ts2\tG\tA,T\t.\tPASS\t.
-20\t1000010\td1\tGAACTG\tG\t.\tPASS\t.
+20\t1000008\td1\tGAACTG\tG\t.\tPASS\t.
 20\t1000020\tm1\tA\tG\t.\tPASS\t.
 """
 N_ALTS = 5  # one row per ALT allele
