@@ -28,18 +28,18 @@ def small_vcf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def embed_run(tmp_path_factory: pytest.TempPathFactory, region_bed: Path) -> CliResult:
-    """The output of one real `ntscale embed` (its store: `embed_store`)."""
+def embed_run(tmp_path_factory: pytest.TempPathFactory, region_bed: Path) -> tuple[CliResult, Path]:
+    """One real `ntscale embed` of REGION: (its output, its store)."""
     out = tmp_path_factory.mktemp("embed") / "emb.zarr"
     result = invoke(*embed_args(out, region_bed))
     assert result.code == 0, result.err
-    return result
+    return result, out
 
 
 @pytest.fixture(scope="session")
-def embed_store(embed_run: CliResult) -> Path:
+def embed_store(embed_run: tuple[CliResult, Path]) -> Path:
     """A finished embedding store (do not modify; see `store_copy`)."""
-    return Path(embed_run.out.splitlines()[0].removeprefix("embeddings written to "))
+    return embed_run[1]
 
 
 @pytest.fixture(scope="session")

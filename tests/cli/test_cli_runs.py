@@ -36,11 +36,12 @@ def summary_json(out: str) -> dict:
 
 
 def test_embed_prints_the_store_its_run_and_how_to_open_it(
-    embed_run: CliResult, embed_store: Path
+    embed_run: tuple[CliResult, Path], embed_store: Path
 ) -> None:
-    lines = embed_run.out.splitlines()
+    result = embed_run[0]
+    lines = result.out.splitlines()
     assert lines[0] == f"embeddings written to {embed_store}"
-    summary = summary_json(embed_run.out)
+    summary = summary_json(result.out)
     assert summary["run"]["units_run"] == 2 and summary["run"]["windows_run"] == 4
     assert summary["run"]["bp_run"] == REGION[2] - REGION[1]
     assert summary["store"]["complete"] is True
@@ -49,7 +50,7 @@ def test_embed_prints_the_store_its_run_and_how_to_open_it(
     assert lines[-1] == (
         f"open it with:  python -c \"import ntscale.store as s; print(s.open('{embed_store}'))\""
     )
-    assert "error" not in embed_run.err.lower()
+    assert "error" not in result.err.lower()
 
 
 def test_rerun_of_a_finished_store_runs_nothing_and_changes_nothing(

@@ -67,7 +67,7 @@ def test_info_on_a_score_store_counts_variant_statuses(score_store: Path) -> Non
     assert "coverage:" not in text  # a VCF run tiles no genome
 
 
-def test_info_and_verify_of_a_missing_store_are_one_error_line(tmp_path: Path) -> None:
+def test_store_commands_on_a_missing_store_are_one_error_line(tmp_path: Path) -> None:
     missing = tmp_path / "nothing.zarr"
     for command in ("info", "verify", "report"):
         r = invoke(command, missing)
