@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 from cli_helpers import N_ALTS, REGION, TINY_MODEL, embed_args, invoke
 
 import ntscale.store as st
@@ -67,13 +68,33 @@ def test_info_on_a_score_store_counts_variant_statuses(score_store: Path) -> Non
     assert "coverage:" not in text  # a VCF run tiles no genome
 
 
-def test_store_commands_on_a_missing_store_are_one_error_line(tmp_path: Path) -> None:
-    missing = tmp_path / "nothing.zarr"
+@pytest.mark.parametrize("kind", ["missing", "empty folder", "a file"])
+def test_store_commands_on_no_store_are_one_error_line(
+    tmp_path: Path, region_bed: Path, kind: str
+) -> None:
+    paths = {"missing": tmp_path / "nothing.zarr", "empty folder": tmp_path, "a file": region_bed}
+    path = paths[kind]
     for command in ("info", "verify", "report"):
-        r = invoke(command, missing)
+        r = invoke(command, path, *(["--out", tmp_path / "rep"] if command == "report" else []))
         assert r.code == 2, (command, r.err)
-        assert str(missing) in r.error_line()
-        assert not missing.exists()  # reading never creates a store
+        assert f"no ntscale store at '{path}'" in r.error_line()
+    assert not (tmp_path / "nothing.zarr").exists()  # reading never creates a store
+
+
+def test_a_store_of_another_run_is_refused_setting_by_setting(
+    store_copy: Path, region_bed: Path
+) -> None:
+    before = {p: p.read_bytes() for p in store_copy.rglob("*") if p.is_file()}
+    r = invoke(*embed_args(store_copy, region_bed, "--window", "300"))
+    assert r.code == 2
+    assert r.error_line() == (
+        f"error: output store '{store_copy}' was made by a different run; refusing to mix results:"
+    )
+    # then one line per setting that differs, and the way out
+    assert "  window_bp: store has 600, this run has 300" in r.err.splitlines()
+    assert "  stride_bp: store has 600, this run has 300" in r.err.splitlines()
+    assert r.err.splitlines()[-1].startswith("Fix: choose a new --out path")
+    assert {p: p.read_bytes() for p in store_copy.rglob("*") if p.is_file()} == before
 
 
 def test_verify_an_intact_store_exits_0(embed_store: Path) -> None:
