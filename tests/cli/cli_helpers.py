@@ -75,3 +75,12 @@ def embed_args(out: Path, bed: Path, *extra: str) -> list[str]:
         "--regions", str(bed), "--window", "600", "--unit-windows", "2", "--layers", "1,2",
         "--batch-size", "2", "--dtype", "fp32", "--no-progress", *extra,
     ]  # fmt: skip
+
+
+def score_args(out: Path, vcf: Path, *extra: str | Path) -> list[str]:
+    """`ntscale score` of VCF_TEXT: llr and l2 at layer 2, 600 bp windows centred on each."""
+    return [
+        "score", "--fasta", str(FASTA), "--vcf", str(vcf), "--model", str(TINY_MODEL),
+        "--out", str(out), "--scores", "llr,l2", "--layers", "2", "--window", "600",
+        "--batch-size", "4", "--dtype", "fp32", "--no-progress", *map(str, extra),
+    ]  # fmt: skip

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_helpers import FASTA, REGION, TINY_MODEL, VCF_TEXT, CliResult, embed_args, invoke
+from cli_helpers import REGION, VCF_TEXT, CliResult, embed_args, invoke, score_args
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +47,8 @@ def score_run(tmp_path_factory: pytest.TempPathFactory, small_vcf: Path) -> tupl
     """One real `ntscale score` of `small_vcf` with a TSV table and a VCF; (output, folder)."""
     folder = tmp_path_factory.mktemp("score")
     result = invoke(
-        "score", "--fasta", FASTA, "--vcf", small_vcf, "--model", TINY_MODEL,
-        "--out", folder / "scores.zarr", "--scores", "llr,l2", "--layers", "2",
-        "--window", "600", "--batch-size", "4", "--dtype", "fp32", "--no-progress",
-        "--table-out", folder / "scores.tsv", "--vcf-out", folder / "scored.vcf.gz",
+        *score_args(folder / "scores.zarr", small_vcf, "--table-out", folder / "scores.tsv",
+                    "--vcf-out", folder / "scored.vcf.gz")
     )  # fmt: skip
     assert result.code == 0, result.err
     return result, folder

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 import pytest
-from cli_helpers import N_ALTS, REGION, CliResult, embed_args, invoke
+from cli_helpers import N_ALTS, REGION, CliResult, embed_args, invoke, score_args
 
 import ntscale.store as st
 
@@ -103,6 +104,24 @@ def test_score_vcf_carries_status_and_scores_as_info(score_run: tuple[CliResult,
         records = [(r.id, r.ref, r.alts[0], r.info["NTS_STATUS"]) for r in vcf]
         assert "llr_masked" in vcf.header.info
     assert records == EXPECTED_ROWS
+
+
+def test_rerun_of_a_finished_score_exports_again_as_parquet(
+    score_store: Path, small_vcf: Path, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    store = tmp_path / "scores.zarr"
+    shutil.copytree(score_store, store)
+    table = tmp_path / "scores.parquet"
+    r = invoke(*score_args(store, small_vcf, "--table-out", table))
+    assert r.code == 0, r.err
+    assert summary_json(r.out)["run"]["variants_run"] == 0  # nothing left to score
+    assert r.out.splitlines()[-1] == f"table: {table}"
+    df = pd.read_parquet(table)
+    assert list(zip(df["id"], df["ref"], df["alt"], df["status"], strict=True)) == EXPECTED_ROWS
+    ds = st.open(str(store))
+    np.testing.assert_array_equal(df["llr_masked"].to_numpy(), ds["score_llr_masked"].values)
 
 
 def _done_units(store: Path) -> int:
