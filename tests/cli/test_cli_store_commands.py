@@ -19,6 +19,11 @@ import ntscale.store as st
 N_WINDOWS, N_UNITS = 4, 2  # REGION's 2,400 bp in 600 bp windows, 2 windows per unit
 
 
+def files(root: Path) -> dict[Path, bytes]:
+    """Every file of a store and its bytes: to show that a command changed nothing."""
+    return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
 def test_info_text_names_the_job_model_settings_and_progress(embed_store: Path) -> None:
     r = invoke("info", embed_store)
     assert r.code == 0, r.err
@@ -84,7 +89,7 @@ def test_store_commands_on_no_store_are_one_error_line(
 def test_a_store_of_another_run_is_refused_setting_by_setting(
     store_copy: Path, region_bed: Path
 ) -> None:
-    before = {p: p.read_bytes() for p in store_copy.rglob("*") if p.is_file()}
+    before = files(store_copy)
     r = invoke(*embed_args(store_copy, region_bed, "--window", "300"))
     assert r.code == 2
     assert r.error_line() == (
@@ -94,7 +99,7 @@ def test_a_store_of_another_run_is_refused_setting_by_setting(
     assert "  window_bp: store has 600, this run has 300" in r.err.splitlines()
     assert "  stride_bp: store has 600, this run has 300" in r.err.splitlines()
     assert r.err.splitlines()[-1].startswith("Fix: choose a new --out path")
-    assert {p: p.read_bytes() for p in store_copy.rglob("*") if p.is_file()} == before
+    assert files(store_copy) == before
 
 
 def test_verify_an_intact_store_exits_0(embed_store: Path) -> None:
@@ -107,6 +112,14 @@ def test_verify_an_intact_store_exits_0(embed_store: Path) -> None:
     report = json.loads(invoke("verify", embed_store, "--json").out)
     assert report["ok"] is True and report["repaired"] == 0
     assert report["windows"]["units_ok"] == N_UNITS and "variants" not in report
+
+
+def test_repair_of_an_intact_store_changes_nothing(store_copy: Path) -> None:
+    before = files(store_copy)
+    r = invoke("verify", store_copy, "--repair")
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[-1] == "store intact: every unit is done and matches its checksum"
+    assert files(store_copy) == before
 
 
 def test_verify_a_score_store_checks_its_variant_units(score_store: Path) -> None:
