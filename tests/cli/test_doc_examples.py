@@ -20,7 +20,7 @@ import yaml
 from ntscale.cli.main import cli_command
 from ntscale.model import PRESETS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCS = sorted([REPO / "README.md", *REPO.glob("docs/*.md")]) + [
     REPO / "cluster" / "README.md",
     REPO / "workflows" / "README.md",
