@@ -8,8 +8,8 @@ import time
 import pytest
 from raytest import VENV_BIN, _free_port
 
+from ntscale import submit as sub
 from ntscale.errors import ClusterError, ConfigError
-from ntscale.runner import submit as sub
 
 
 def test_embed_gets_ray_auto_appended():
@@ -92,33 +92,6 @@ def test_runtime_env_defaults_and_overrides(tmp_path):
     assert sub.build_runtime_env(working_dir=url)["working_dir"] == url
     with pytest.raises(ConfigError, match="--working-dir '.*nope' is not a folder"):
         sub.build_runtime_env(working_dir=str(tmp_path / "nope"))
-
-
-def test_submit_config_round_trip_and_errors(tmp_path):
-    good = tmp_path / "ok.yaml"
-    good.write_text("address: http://h:8265\nworking_dir: .\npip: [ntscale]\n")
-    cfg = sub.load_submit_config(good)
-    assert (cfg.address, cfg.working_dir, cfg.pip) == ("http://h:8265", ".", ["ntscale"])
-    assert sub.load_submit_config(_write(tmp_path, "empty.yaml", "")) == sub.SubmitConfig()
-    cases = {
-        "adress: x\n": r"unknown key\(s\) \['adress'\]; valid keys: \['address'",
-        "- a\n- b\n": "expected a mapping of settings, got list",
-        "env_vars: [A=1]\n": "'env_vars' must be a mapping",
-        "pip: ntscale\n": "'pip' must be a list of requirements",
-        "a: [\n": "not valid YAML",
-    }
-    for i, (text, msg) in enumerate(cases.items()):
-        path = _write(tmp_path, f"bad{i}.yaml", text)
-        with pytest.raises(ConfigError, match=msg):
-            sub.load_submit_config(path)
-    with pytest.raises(ConfigError, match="missing.yaml: submission config not found"):
-        sub.load_submit_config(tmp_path / "missing.yaml")
-
-
-def _write(folder, name, text):
-    path = folder / name
-    path.write_text(text)
-    return path
 
 
 def test_unreachable_address_fails_fast_with_the_fix():

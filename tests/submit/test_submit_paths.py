@@ -11,7 +11,7 @@ from raytest import VENV_BIN, _free_port
 
 from ntscale.cli.submit_paths import refuse_relative_outputs, written_paths
 from ntscale.errors import ConfigError
-from ntscale.runner.submit_support import is_transient, retry_transient
+from ntscale.submit.retry import is_transient, retry_transient
 
 NO_AGENT = (
     "Request failed with status code 500: No available agent to submit job, please try again later."

@@ -12,8 +12,8 @@ import pytest
 from raytest import VENV_BIN  # tests/cluster is on sys.path (conftest)
 
 from ntscale import __version__
+from ntscale import submit as sub
 from ntscale.errors import ClusterError
-from ntscale.runner import submit as sub
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -185,7 +185,7 @@ def test_interrupted_follow_leaves_the_job_running(ray_head, head_env, words, si
         args = ["submit", "--address", url, "--raw", "--", "sleep", "600"]
         job_id = None
     else:
-        job_id = sub.submit_job(url, ["sleep", "600"], runtime_env={}, raw=True)
+        job_id = sub.submit_job(sub.Submission(address=url, entrypoint="sleep 600"))
         args = ["jobs", "logs", job_id, "--follow", "--address", url]
     proc = subprocess.Popen(
         [str(VENV_BIN / "ntscale"), *args],
