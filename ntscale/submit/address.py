@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from urllib.parse import urlparse
@@ -48,7 +49,10 @@ def resolve_address(address: str | None) -> str:
 def is_loopback(address: str) -> bool:
     """True when a dashboard URL points at this machine's loopback interface."""
     host = urlparse(resolve_address(address)).hostname or ""
-    return host == "localhost" or host == "::1" or host.startswith("127.")
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+    except ValueError:  # a name: only "localhost" is known to be this machine
+        return host == "localhost"
 
 
 def unreachable(address: str, reason: object) -> ClusterError:

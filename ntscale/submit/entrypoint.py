@@ -13,14 +13,23 @@ RAY_COMMANDS = frozenset({"embed", "score", "example"})
 JOB_RAY_ADDRESS = "auto"
 """The `--ray` value a job's driver gets: the cluster the job runs in."""
 
+BARE_RAY = "local"
+"""What a bare `--ray` means to ntscale's CLI (cli/main.py): a private Ray."""
+
 
 def ray_values(words: Sequence[str]) -> list[str]:
-    """Every value given to `--ray` (`--ray X` or `--ray=X`) on an ntscale command line."""
-    return [
-        w.split("=", 1)[1] if w.startswith("--ray=") else (list(words[i + 1 : i + 2]) or [""])[0]
-        for i, w in enumerate(words)
-        if w == "--ray" or w.startswith("--ray=")
-    ]
+    """Every value given to `--ray` (`--ray X` or `--ray=X`) on an ntscale command line.
+
+    A bare `--ray` (last word, or followed by an option) is "local", as on the CLI.
+    """
+    values = []
+    for i, word in enumerate(words):
+        if word.startswith("--ray="):
+            values.append(word.split("=", 1)[1])
+        elif word == "--ray":
+            bare = i + 1 == len(words) or words[i + 1].startswith("-")
+            values.append(BARE_RAY if bare else words[i + 1])
+    return values
 
 
 def build_entrypoint(
