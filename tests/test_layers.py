@@ -22,13 +22,13 @@ FORBIDDEN = {
 }
 # Upward imports between ntscale layers are forbidden too (imports point downwards).
 LOWER_THAN = {
-    "tokenizer": {"model", "genome", "store", "scoring", "runner", "cli"},
-    "model": {"genome", "store", "scoring", "runner", "cli"},
-    "genome": {"model", "store", "scoring", "runner", "cli"},
-    "store": {"model", "scoring", "runner", "cli", "genome"},
-    "scoring": {"genome", "store", "runner", "cli"},
+    "tokenizer": {"model", "genome", "store", "scoring", "runner", "submit", "cli"},
+    "model": {"genome", "store", "scoring", "runner", "submit", "cli"},
+    "genome": {"model", "store", "scoring", "runner", "submit", "cli"},
+    "store": {"model", "scoring", "runner", "submit", "cli", "genome"},
+    "scoring": {"genome", "store", "runner", "submit", "cli"},
     "runner": {"cli", "analysis", "submit"},
-    "analysis": {"model", "scoring", "runner", "cli"},
+    "analysis": {"model", "scoring", "runner", "submit", "cli"},
     # Beside the runner, not on top of it: a job's driver is a whole `ntscale` command.
     "submit": {"tokenizer", "model", "genome", "store", "scoring", "runner", "analysis", "cli"},
 }

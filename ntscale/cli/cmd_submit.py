@@ -146,7 +146,7 @@ def submit(
             "pip": pip or None,
         },
     )
-    submission = sub.plan_submission(words, settings, raw=raw, submission_id=job_id)
+    submission = sub.plan_submission(words, settings, raw=raw, job_id=job_id)
     if not raw:
         from ntscale.cli.submit_paths import refuse_relative_outputs
 

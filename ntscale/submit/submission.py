@@ -32,7 +32,8 @@ class Submission:
         address: the dashboard URL (resolved: scheme added, no trailing slash).
         entrypoint: the job's shell command (`ntscale embed ... --ray auto`).
         runtime_env: the job's Ray runtime environment.
-        submission_id: a job id of the user's choice (must be new); None: Ray makes one.
+        job_id: a job id of the user's choice (`--job-id`, must be new; Ray's
+            `submission_id`, the id every `ntscale jobs` command takes); None: Ray makes one.
         entrypoint_num_cpus: CPUs reserved for the driver (0 lets it share the head).
         entrypoint_num_gpus: GPUs reserved for the driver (keep 0: actors hold the GPUs).
         metadata: string labels stored with the job.
@@ -41,7 +42,7 @@ class Submission:
     address: str
     entrypoint: str
     runtime_env: Mapping[str, Any] = field(default_factory=dict)
-    submission_id: str | None = None
+    job_id: str | None = None
     entrypoint_num_cpus: float | None = None
     entrypoint_num_gpus: float | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
@@ -52,7 +53,7 @@ def plan_submission(
     config: SubmitConfig,
     *,
     raw: bool = False,
-    submission_id: str | None = None,
+    job_id: str | None = None,
 ) -> Submission:
     """Resolve a submission from its settings and the words after `--`; send nothing.
 
@@ -60,7 +61,7 @@ def plan_submission(
         args: ntscale arguments (`["embed", "--fasta", ...]`), see `build_entrypoint`.
         config: the submit settings (file overlaid by flags, `load_submit_config`).
         raw: `args` is a whole shell command, not ntscale arguments.
-        submission_id: a job id of the user's choice.
+        job_id: a job id of the user's choice.
 
     Raises:
         ConfigError: a bad address, working dir or command line.
@@ -76,7 +77,7 @@ def plan_submission(
             base=config.runtime_env,
             address=address,
         ),
-        submission_id=submission_id,
+        job_id=job_id,
         entrypoint_num_cpus=config.entrypoint_num_cpus,
         entrypoint_num_gpus=config.entrypoint_num_gpus,
         metadata=dict(config.metadata or {}),
@@ -96,7 +97,7 @@ def submit_job(submission: Submission) -> str:
             lambda: client.submit_job(
                 entrypoint=submission.entrypoint,
                 runtime_env=dict(submission.runtime_env),
-                submission_id=submission.submission_id,
+                submission_id=submission.job_id,  # the SDK's name for it
                 entrypoint_num_cpus=submission.entrypoint_num_cpus,
                 entrypoint_num_gpus=submission.entrypoint_num_gpus,
                 metadata=dict(submission.metadata),

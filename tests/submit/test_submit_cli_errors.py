@@ -68,7 +68,7 @@ def test_dry_run_shows_the_submission_and_sends_nothing(capsys, tmp_path, monkey
             "env_vars": {**JOB_ENV_VARS, "A": "from-file", "B": "flag"},
             "pip": ["b"],
         },
-        "submission_id": "mine",
+        "job_id": "mine",
         "entrypoint_num_cpus": 0,
         "entrypoint_num_gpus": None,
         "metadata": {"team": "genomics"},

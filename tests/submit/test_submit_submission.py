@@ -24,7 +24,7 @@ def test_a_plan_carries_every_setting(tmp_path):
         entrypoint_num_gpus=0.5,
         metadata={"team": "genomics"},
     )
-    plan = plan_submission(["embed", "--out", "/o.zarr"], config, submission_id="mine")
+    plan = plan_submission(["embed", "--out", "/o.zarr"], config, job_id="mine")
     assert plan == Submission(
         address="http://10.0.0.9:8265",
         entrypoint="ntscale embed --out /o.zarr --ray auto",
@@ -34,7 +34,7 @@ def test_a_plan_carries_every_setting(tmp_path):
             "working_dir": str(tmp_path),
             "pip": ["ntscale==0.1.0"],
         },
-        submission_id="mine",
+        job_id="mine",
         entrypoint_num_cpus=0,
         entrypoint_num_gpus=0.5,
         metadata={"team": "genomics"},
@@ -55,7 +55,7 @@ def test_the_resolved_address_decides_the_loopback_env(monkeypatch):
 def test_raw_commands_and_defaults():
     plan = plan_submission(["nvidia-smi", "-L"], SubmitConfig(address="h:8265"), raw=True)
     assert plan.entrypoint == "nvidia-smi -L"
-    assert (plan.submission_id, plan.entrypoint_num_cpus, plan.entrypoint_num_gpus) == (
+    assert (plan.job_id, plan.entrypoint_num_cpus, plan.entrypoint_num_gpus) == (
         None,
         None,
         None,
