@@ -239,17 +239,18 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 def build_config(cls: type, values: Mapping[str, Any], *, source: str = "settings") -> Any:
     """Build a frozen config dataclass from a flat mapping; unknown keys are errors.
 
-    Keys that belong to `ExecutionConfig` may be given at the top level (as on the CLI)
-    or under an `execution:` mapping.
+    In a job config (one with an `execution` field), keys that belong to `ExecutionConfig`
+    may be given at the top level (as on the CLI) or under an `execution:` mapping.
     """
     values = dict(values)
-    exec_fields = {f.name for f in dataclasses.fields(ExecutionConfig)}
     own_fields = {f.name: f for f in dataclasses.fields(cls)}
+    has_exec = "execution" in own_fields
+    exec_fields = {f.name for f in dataclasses.fields(ExecutionConfig)} if has_exec else set()
     if "preset" in own_fields and values.get("preset") is not None:
         from ntscale.scoring.presets import apply_preset
 
         values = apply_preset(values)
-    exec_values = dict(values.pop("execution", None) or {})
+    exec_values = dict(values.pop("execution", None) or {}) if has_exec else {}
     for key in list(values):
         if key in exec_fields and key not in own_fields:
             exec_values[key] = values.pop(key)

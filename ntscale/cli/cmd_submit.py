@@ -6,7 +6,9 @@ executed on the cluster with `--ray auto`; see cluster/README.md.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import signal
 import sys
 from typing import Annotated
@@ -53,7 +55,7 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def _follow(address: str | None, job_id: str) -> str:
     """Stream a job's logs until it ends; Ctrl-C/SIGTERM stop following, never the job."""
-    from ntscale.runner import submit as sub
+    from ntscale import submit as sub
 
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
@@ -71,7 +73,7 @@ def _follow(address: str | None, job_id: str) -> str:
 
 
 def _finish(address: str | None, job_id: str, status: str) -> None:
-    from ntscale.runner import submit as sub
+    from ntscale import submit as sub
 
     if status == "SUCCEEDED":
         typer.echo(f"job {job_id} SUCCEEDED")
@@ -119,51 +121,52 @@ def submit(
         bool,
         typer.Option("--raw", help="Run the words after `--` as a shell command, not ntscale."),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the submission (address, entrypoint, runtime env) as JSON; send nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Submit an `ntscale embed|score ...` run as a Ray job and follow its logs.
 
     Example: `ntscale submit --address http://HEAD:8265 -- embed --fasta /shared/hg38.fa
     --model 500M_multi_species_v2 --out s3://bucket/hg38.zarr` (the job adds `--ray auto`).
     """
-    from ntscale.runner import submit as sub
+    from ntscale import submit as sub
 
-    cfg = sub.load_submit_config(config) if config else sub.SubmitConfig()
-    addr = sub.resolve_address(address or cfg.address)
-    runtime_env = sub.build_runtime_env(
-        working_dir=working_dir or cfg.working_dir,
-        env_vars={**dict(cfg.env_vars or {}), **_parse_env(env or [])},
-        pip=list(pip or cfg.pip or []),
-        base=cfg.runtime_env,
-        address=addr,
+    words = list(args or [])
+    settings = sub.load_submit_config(
+        config,
+        overrides={
+            "address": address,
+            "working_dir": working_dir,
+            "env_vars": _parse_env(env or []) or None,
+            "pip": pip or None,
+        },
     )
-    args = list(args or [])
-    entrypoint = sub.build_entrypoint(args, raw=raw)
+    submission = sub.plan_submission(words, settings, raw=raw, job_id=job_id)
     if not raw:
         from ntscale.cli.submit_paths import refuse_relative_outputs
 
-        refuse_relative_outputs(args, working_dir=working_dir or cfg.working_dir)
-    new_id = sub.submit_job(
-        addr,
-        args,
-        runtime_env=runtime_env,
-        submission_id=job_id,
-        raw=raw,
-        entrypoint_num_cpus=cfg.entrypoint_num_cpus,
-        entrypoint_num_gpus=cfg.entrypoint_num_gpus,
-        metadata=cfg.metadata,
-    )
+        refuse_relative_outputs(words, working_dir=settings.working_dir)
+    if dry_run:
+        typer.echo(json.dumps(dataclasses.asdict(submission), indent=2, default=dict))
+        return
+    new_id = sub.submit_job(submission)
     typer.echo(f"job: {new_id}")
-    typer.echo(f"entrypoint: {entrypoint}", err=True)
+    typer.echo(f"entrypoint: {submission.entrypoint}", err=True)
     if no_wait:
         typer.echo(f"follow it with: ntscale jobs logs {new_id} --follow", err=True)
         return
-    _finish(addr, new_id, _follow(addr, new_id))
+    _finish(submission.address, new_id, _follow(submission.address, new_id))
 
 
 @jobs_app.command("status")
 def status(job_id: str, address: AddressOpt = None) -> None:
     """Print a job's status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED) and Ray's message."""
-    from ntscale.runner import submit as sub
+    from ntscale import submit as sub
 
     info = sub.job_status(address, job_id)
     typer.echo(f"{info.job_id} {info.status}")
@@ -180,7 +183,7 @@ def logs(
     ] = False,
 ) -> None:
     """Print a job's logs; with --follow, stream them and exit non-zero if the job failed."""
-    from ntscale.runner import submit as sub
+    from ntscale import submit as sub
 
     if follow:
         _finish(address, job_id, _follow(address, job_id))
@@ -191,7 +194,7 @@ def logs(
 @jobs_app.command("stop")
 def stop(job_id: str, address: AddressOpt = None) -> None:
     """Stop a running job and print its final status."""
-    from ntscale.runner import submit as sub
+    from ntscale import submit as sub
 
     typer.echo(f"{job_id} {sub.stop_job(address, job_id)}")
 
@@ -205,7 +208,7 @@ def _when(ts: float | None) -> str:
 @jobs_app.command("list")
 def list_(address: AddressOpt = None) -> None:
     """List the cluster's jobs, oldest first: id, status, start time, entrypoint."""
-    from ntscale.runner import submit as sub
+    from ntscale import submit as sub
 
     rows = sub.list_jobs(address)
     if not rows:

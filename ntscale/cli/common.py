@@ -151,7 +151,12 @@ def run_job(job: Any, execution: ExecutionConfig, *, label: str) -> dict:
     if execution.ray is None:
         from ntscale.runner.local import run_local
 
-        return run_local(job, progress=progress, label=label)
+        return run_local(
+            job,
+            progress=progress,
+            max_in_flight_per_actor=execution.max_in_flight_per_actor,
+            label=label,
+        )
     from ntscale.runner.ray import run_ray
 
     return run_ray(
@@ -160,7 +165,7 @@ def run_job(job: Any, execution: ExecutionConfig, *, label: str) -> dict:
         max_actors=execution.max_actors,
         cpus_per_actor=execution.cpus_per_actor,
         gpu_memory_fraction=execution.gpu_memory_fraction,
-        in_flight_per_actor=execution.max_in_flight_per_actor,
+        max_in_flight_per_actor=execution.max_in_flight_per_actor,
         max_unit_retries=execution.max_unit_retries,
         actor_start_timeout=execution.actor_start_timeout,
         progress=progress,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+from ntscale.config import ExecutionConfig
 from ntscale.runner.interrupt import catch_signals
 from ntscale.runner.job import Job, UnitWorker
 from ntscale.runner.progress import start_progress
@@ -19,7 +20,7 @@ def run_local(
     job: Job,
     *,
     progress: bool = False,
-    in_flight: int = 2,
+    max_in_flight_per_actor: int = ExecutionConfig.max_in_flight_per_actor,
     label: str = "units",
     worker: UnitWorker | None = None,
 ) -> dict:
@@ -28,7 +29,8 @@ def run_local(
     Args:
         job: the job to run (its store is created or resumed by `job.prepare()`).
         progress: draw a progress bar (CLI only).
-        in_flight: units processed concurrently (host/device overlap); 1 = strictly serial.
+        max_in_flight_per_actor: units processed concurrently (host/device overlap), as
+            on one Ray actor (this process is the only "actor"); 1 = strictly serial.
         label: progress bar label.
         worker: an already opened worker of this job (benchmarks reuse a warm one).
     """
@@ -39,7 +41,9 @@ def run_local(
         with catch_signals() as stop:
             if pending and not stop:
                 worker = worker or job.open_worker()
-                _run_pending(worker, pending, tracker, stop, in_flight=max(1, in_flight))
+                _run_pending(
+                    worker, pending, tracker, stop, in_flight=max(1, max_in_flight_per_actor)
+                )
             if stop:
                 raise stop.interrupted(done=job.n_done(), total=total)
     finally:

@@ -5,8 +5,8 @@ with host work overlapping device work (two calls in flight per actor, device wo
 serialised inside the worker), writes its own store chunks, and returns a tiny
 `UnitResult`. An actor that dies has its units retried on a replacement actor; a driver
 that dies leaves a store that the same command resumes; SIGINT/SIGTERM kill the actors
-(their units stay unmarked) and raise `Interrupted`. This is the only module that
-imports Ray.
+(their units stay unmarked) and raise `Interrupted`. This is the only runner module that
+imports Ray (the Ray Jobs client, ntscale/submit/, is the other Ray user).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from collections import Counter, deque
 from pathlib import Path
 
+from ntscale.config import ExecutionConfig
 from ntscale.errors import ClusterError
 from ntscale.runner.faults import forwarded_env
 from ntscale.runner.interrupt import catch_signals
@@ -40,7 +41,9 @@ _LOG_LINES = 20
 class UnitActor:
     """A Ray actor owning one worker (files + model) for the whole run."""
 
-    def __init__(self, job: Job, index: int, cpus: int, gpu_memory_fraction: float) -> None:
+    def __init__(
+        self, job: Job, index: int, cpus_per_actor: int, gpu_memory_fraction: float
+    ) -> None:
         import ray
 
         gpu_ids = ray.get_gpu_ids()
@@ -48,9 +51,10 @@ class UnitActor:
             # Pin CPU actors to their own cores before JAX starts its thread pool:
             # two JAX actors on 2 cores ran 7-16% faster pinned than sharing.
             allowed = sorted(os.sched_getaffinity(0))
-            if len(allowed) >= cpus * 2:
-                first = (index * cpus) % len(allowed)
-                os.sched_setaffinity(0, {allowed[(first + i) % len(allowed)] for i in range(cpus)})
+            if len(allowed) >= cpus_per_actor * 2:
+                first = (index * cpus_per_actor) % len(allowed)
+                cores = {allowed[(first + i) % len(allowed)] for i in range(cpus_per_actor)}
+                os.sched_setaffinity(0, cores)
         # JAX preallocates most of a GPU by default; leave room for other processes.
         os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", str(gpu_memory_fraction))
         self.index = index
@@ -154,26 +158,29 @@ def _actor_slots(*, cpus_per_actor: int, max_actors: int | None) -> tuple[int, b
 def run_ray(
     job: Job,
     *,
-    address: str | None = None,
+    address: str | None = ExecutionConfig.ray,
     num_cpus: int | None = None,
-    max_actors: int | None = None,
-    cpus_per_actor: int = 1,
-    gpu_memory_fraction: float = 0.9,
-    in_flight_per_actor: int = 2,
-    max_unit_retries: int = 3,
-    actor_start_timeout: float = 900.0,
+    max_actors: int | None = ExecutionConfig.max_actors,
+    cpus_per_actor: int = ExecutionConfig.cpus_per_actor,
+    gpu_memory_fraction: float = ExecutionConfig.gpu_memory_fraction,
+    max_in_flight_per_actor: int = ExecutionConfig.max_in_flight_per_actor,
+    max_unit_retries: int = ExecutionConfig.max_unit_retries,
+    actor_start_timeout: float = ExecutionConfig.actor_start_timeout,
     progress: bool = False,
     label: str = "units",
 ) -> dict:
     """Run every pending unit of `job` on Ray actors; return the run summary.
 
+    The settings have `ExecutionConfig`'s names and defaults (defined there, once).
+
     Args:
         job: the job; pickled once into Ray's object store and shared by all actors.
-        address: None/"local" starts a private single-node Ray on this machine; "auto" or
-            "HOST:PORT" joins a running cluster (inside `ntscale submit` jobs: "auto").
+        address: `ExecutionConfig.ray` (`--ray`): None/"local" starts a private single-node
+            Ray on this machine; "auto" or "HOST:PORT" joins a running cluster (inside
+            `ntscale submit` jobs: "auto"). Not named `ray`: that is the module here.
         num_cpus: CPUs of a private local Ray (default: all).
         max_actors: cap on actors; default one per GPU, else one per `cpus_per_actor` CPUs.
-        in_flight_per_actor: units queued on each actor (backpressure bound).
+        max_in_flight_per_actor: units queued on each actor (backpressure bound).
         max_unit_retries: how often a unit is retried after its actor died.
         actor_start_timeout: seconds without any started actor (nor progress) before the
             run stops, naming the resources an actor needs.
@@ -207,7 +214,7 @@ def run_ray(
             n_slots = min(n_slots, len(pending_ids))
             resources = {"num_gpus": 1} if use_gpu else {"num_cpus": cpus_per_actor}
             actor_cls = ray.remote(UnitActor).options(
-                max_concurrency=max(1, in_flight_per_actor),
+                max_concurrency=max(1, max_in_flight_per_actor),
                 max_restarts=0,
                 runtime_env={"env_vars": {**RAY_ENV, **forwarded_env()}},
                 **resources,
@@ -250,7 +257,7 @@ def run_ray(
                         ray.wait(list(in_flight), num_returns=len(in_flight), timeout=10.0)
                     raise stop.interrupted(done=job.n_done(), total=total)
                 for i in sorted(ready_actors):
-                    while queue and load[i] < in_flight_per_actor:
+                    while queue and load[i] < max_in_flight_per_actor:
                         unit = queue.popleft()
                         in_flight[actors[i].run.remote(unit)] = (unit, i)
                         load[i] += 1

@@ -13,7 +13,8 @@ import pytest
 import typer
 import yaml
 
-from ntscale.runner import submit as sub
+from ntscale import submit as sub
+from ntscale.submit.runtime_env import JOB_ENV_VARS
 
 CLUSTER = Path(__file__).resolve().parents[2] / "cluster"
 KUBERAY_CRD = Path(__file__).resolve().parents[1] / "data/kuberay/ray.io_rayjobs.v1.7.0.yaml.gz"
@@ -226,7 +227,7 @@ def test_rayjob_image_and_reference_on_every_pod(rayjob):
 def test_rayjob_runtime_env_and_entrypoint(rayjob):
     spec = rayjob["spec"]
     runtime_env = yaml.safe_load(spec["runtimeEnvYAML"])
-    for key, value in sub.JOB_ENV_VARS.items():
+    for key, value in JOB_ENV_VARS.items():
         assert runtime_env["env_vars"][key] == value
     words = shlex.split(spec["entrypoint"])
     assert "--fasta" in words and words[words.index("--fasta") + 1].startswith("/data/ref/")

@@ -1,6 +1,5 @@
 """Submitted jobs refuse relative output paths (they would land in Ray's temporary working
-dir copy and vanish); a starting head's "No available agent" is retried with a bounded
-back-off. No Ray needed: the refusal happens before anything is sent."""
+dir copy and vanish). No Ray needed: the refusal happens before anything is sent."""
 
 from __future__ import annotations
 
@@ -11,11 +10,6 @@ from raytest import VENV_BIN, _free_port
 
 from ntscale.cli.submit_paths import refuse_relative_outputs, written_paths
 from ntscale.errors import ConfigError
-from ntscale.runner.submit_support import is_transient, retry_transient
-
-NO_AGENT = (
-    "Request failed with status code 500: No available agent to submit job, please try again later."
-)
 
 
 def _submit(*inner: str, cwd=None) -> subprocess.CompletedProcess:
@@ -81,38 +75,6 @@ def test_relative_outputs_in_the_config_file_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="^--vcf-out 'out/scored.vcf.gz' is relative"):
         refuse_relative_outputs(words, working_dir=str(tmp_path))
     refuse_relative_outputs([*words, "--vcf-out", "/shared/v.vcf.gz"], working_dir=str(tmp_path))
-
-
-def test_no_available_agent_is_retried_with_a_bounded_backoff():
-    calls, sleeps = [], []
-
-    def flaky():
-        calls.append(1)
-        if len(calls) < 4:
-            raise RuntimeError(NO_AGENT)
-        return "raysubmit_1"
-
-    assert retry_transient(flaky, sleep=sleeps.append, first_delay_s=0.5) == "raysubmit_1"
-    assert sleeps == [0.5, 1.0, 2.0]
-
-
-def test_the_retry_gives_up_when_the_budget_is_spent_and_never_retries_other_errors():
-    sleeps = []
-
-    def always():
-        raise RuntimeError(NO_AGENT)
-
-    with pytest.raises(RuntimeError, match="No available agent"):
-        retry_transient(always, budget_s=10.0, sleep=sleeps.append, first_delay_s=1.0)
-    assert sleeps == [1.0, 2.0, 4.0] and sum(sleeps) <= 10.0
-
-    def refused():
-        raise RuntimeError("Request failed with status code 400: bad runtime_env")
-
-    with pytest.raises(RuntimeError, match="bad runtime_env"):
-        retry_transient(refused, sleep=sleeps.append)
-    assert len(sleeps) == 3
-    assert is_transient(RuntimeError(NO_AGENT)) and not is_transient(ValueError("x"))
 
 
 def test_log_level_env_var_is_checked():

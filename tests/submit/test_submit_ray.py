@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -12,8 +13,9 @@ import pytest
 from raytest import VENV_BIN  # tests/cluster is on sys.path (conftest)
 
 from ntscale import __version__
+from ntscale import submit as sub
+from ntscale.cli.main import main
 from ntscale.errors import ClusterError
-from ntscale.runner import submit as sub
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -45,6 +47,21 @@ def test_submit_version_succeeds_and_jobs_commands_see_it(run_cli, ray_head):
     listed = run_cli("jobs", "list", "--address", ray_head.dashboard_url)
     row = next(line for line in listed.stdout.splitlines() if line.startswith(job_id))
     assert "SUCCEEDED" in row and row.endswith("ntscale --version")
+
+
+def test_the_entrypoint_ray_runs_is_the_one_shown(run_cli, ray_head, head_env, capsys):
+    """The dry run, the `entrypoint:` line and the job Ray stored agree to the character,
+    and the job's shell sees the words as given (quotes, spaces, `$` kept)."""
+    url = ray_head.dashboard_url
+    words = ["--raw", "--", "echo", "two  words", "it's", "$HOME"]
+    main(["submit", "--dry-run", "--address", url, *words])
+    planned = json.loads(capsys.readouterr().out)["entrypoint"]
+    res = run_cli("submit", "--address", url, *words)
+    assert res.returncode == 0, res.stderr
+    shown = re.search(r"^entrypoint: (.*)$", res.stderr, re.MULTILINE).group(1)
+    stored = sub.job_status(url, _job_id(res.stdout)).entrypoint
+    assert planned == shown == stored == """echo 'two  words' 'it'"'"'s' '$HOME'"""
+    assert "two  words it's $HOME" in res.stdout.splitlines()
 
 
 def test_failed_job_exits_nonzero_with_its_last_20_log_lines(run_cli, ray_head, head_env):
@@ -185,7 +202,7 @@ def test_interrupted_follow_leaves_the_job_running(ray_head, head_env, words, si
         args = ["submit", "--address", url, "--raw", "--", "sleep", "600"]
         job_id = None
     else:
-        job_id = sub.submit_job(url, ["sleep", "600"], runtime_env={}, raw=True)
+        job_id = sub.submit_job(sub.Submission(address=url, entrypoint="sleep 600"))
         args = ["jobs", "logs", job_id, "--follow", "--address", url]
     proc = subprocess.Popen(
         [str(VENV_BIN / "ntscale"), *args],
