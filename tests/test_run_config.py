@@ -47,7 +47,6 @@ def test_missing_required_setting():
         ("strands", "up", "strands must be one of forward, reverse, both; got 'up'"),
         ("dtype", "fp8", "dtype must be one of auto, bf16, fp32; got 'fp8'"),
         ("window_bp", -5, "window_bp must be a positive number of bp, got -5"),
-        ("layers", [0], r"layers are numbered from 1, got \[0\]"),
         ("last_window", "wrap", "last_window must be one of shift, truncate, drop"),
     ],
 )
