@@ -8,6 +8,7 @@ forward in fixed-shape batches -> pool on the device -> write the unit's chunks 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -143,9 +144,7 @@ class EmbedJob(JobBase):
     def own_fingerprint(self) -> dict:
         c = self.config
         return {
-            "window_bp": self.run.window_bp,
             "stride_bp": self.run.stride_bp,
-            "strands": c.strands,
             "last_window": c.last_window,
             "gap_aware": c.gap_aware,
             "layers": list(self.run.layers),
@@ -260,6 +259,6 @@ def _insertions(config: EmbedConfig, fasta: FastaSource) -> dict:
     )
 
 
-def _plain_contig_map(value: object) -> object:
+def _plain_contig_map(value: Mapping[str, str] | str) -> dict[str, str] | str:
     """'auto' as is, a mapping as a sorted dict (JSON-able, order-independent)."""
     return value if isinstance(value, str) else dict(sorted(value.items()))

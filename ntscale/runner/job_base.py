@@ -62,7 +62,7 @@ class JobBase:
         raise NotImplementedError
 
     def own_fingerprint(self) -> dict:
-        """The job's own keys of the resume fingerprint (beyond model, dtype, FASTA)."""
+        """The job's own keys of the resume fingerprint (beyond model, FASTA, window)."""
         raise NotImplementedError
 
     def own_attrs(self) -> dict:
@@ -118,6 +118,8 @@ class JobBase:
             "dtype": self.run.dtype,
             "fasta": Path(self.config.fasta).name,
             "fai_digest": self.fai_digest,
+            "window_bp": self.run.window_bp,
+            "strands": self.config.strands,
             **self.own_fingerprint(),
         }
 

@@ -220,9 +220,7 @@ class ScoreJob(JobBase):
         return {
             "vcf": Path(c.vcf).name,
             "variants_digest": self.variants_digest,
-            "window_bp": self.run.window_bp,
             "window_mode": c.window_mode,
-            "strands": c.strands,
             "scores": list(self.names),
             "layers": list(self.run.layers),
             # an input edited in place (same name) must not be mixed into the store

@@ -114,11 +114,7 @@ class TrackJob(JobBase):
 
     def own_fingerprint(self) -> dict:
         h = hashlib.sha256("".join(f"{r}\n" for r in self.regions).encode()).hexdigest()
-        return {
-            "regions_digest": h,
-            "window_bp": self.run.window_bp,
-            "strands": self.config.strands,
-        }
+        return {"regions_digest": h}
 
     def own_attrs(self) -> dict:
         from ntscale.types import score_status_names
