@@ -10,6 +10,7 @@ adds to the fingerprint and attributes, and its worker.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from ntscale.config import config_to_dict
-from ntscale.runner.job import UnitResult, count_units, row_run_summary, unit_span
+from ntscale.runner.job import UnitResult, UnitWorker, count_units, row_run_summary, unit_span
 from ntscale.runner.run_plan import RunConfig, RunPlan
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, kw_only=True)
-class JobBase:
+class JobBase(ABC):
     """The part of a planned run every job has (see the module docstring).
 
     Attributes:
@@ -49,25 +50,30 @@ class JobBase:
 
     # -- what a concrete job supplies ----------------------------------------------------
     @property
+    @abstractmethod
     def n_rows(self) -> int:
         """Rows of the store's unit axis (every planned row keeps one)."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def unit_size(self) -> int:
         """Rows per work unit (= the chunk length of the unit axis)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def layout(self) -> StoreLayout:
-        raise NotImplementedError
+        """Shapes and chunks of the store (`ntscale.store.StoreLayout`)."""
 
+    @abstractmethod
     def own_fingerprint(self) -> dict:
         """The job's own keys of the resume fingerprint (beyond model, FASTA, window)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def own_attrs(self) -> dict:
         """The job's own root attributes (beyond model, FASTA, command line, config)."""
-        raise NotImplementedError
+
+    @abstractmethod
+    def open_worker(self) -> UnitWorker:
+        """Open files and load the model in the calling process (actor or local)."""
 
     # -- values of the run plan, read by the workers ---------------------------------------
     @property
@@ -153,6 +159,7 @@ class JobBase:
 
     def prepare_more(self) -> None:
         """Job-specific arrays made after the store exists (none by default)."""
+        return None
 
     def run_summary(self, results: list[UnitResult], seconds: float) -> dict:
         """The `last_run` record (rows with a status by default)."""
