@@ -143,3 +143,21 @@ def test_every_job_option_is_a_config_field():
         assert params and params <= fields, (command, sorted(params - fields))
     window = next(p for p in commands["embed"].params if p.name == "window_bp")
     assert window.opts == ["--window-bp", "--window"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--tracks", "t", "--scores", "llr"], "scores do not apply to it"),
+        (["--tracks", "t", "--vcf", "v.vcf", "--window-mode", "tiled"], "vcf, window_mode do"),
+        ([], "--tracks PREFIX and --regions BED go together"),
+    ],
+)
+def test_tracks_take_only_track_and_execution_settings(extra, message, capsys):
+    from ntscale.cli.main import main
+
+    argv = ["score", "--fasta", "g.fa", "--model", "m", "--out", "o.zarr", "--regions", "r.bed"]
+    with pytest.raises(SystemExit) as e:
+        main([*argv, *extra])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
