@@ -100,13 +100,15 @@ def resolve_run(config: RunConfig, info: ModelInfo) -> RunPlan:
         check_window_fits(config.window_bp, max_tokens, model=f"model {info.name!r}")
         window_bp = config.window_bp
     else:
-        haplotypes = isinstance(config, EmbedConfig) and config.vcf is not None
+        haplotypes = isinstance(config, EmbedConfig) and bool(config.vcf)
         reserve = HAPLOTYPE_RESERVE_TOKENS if haplotypes else 0
         window_bp = default_window_bp(max_tokens, reserve_tokens=reserve)
     stride_bp = None
     if isinstance(config, EmbedConfig):
         stride_bp = config.stride_bp or window_bp
-    layers = () if isinstance(config, TrackConfig) else _layers(config.layers, info, config)
+    layers = ()
+    if not isinstance(config, TrackConfig):  # a track run keeps no embeddings
+        layers = _layers(config.layers, info.config.num_layers, model=config.model)
     return RunPlan(
         model=info,
         # "auto" -> the concrete dtype of the hardware that runs the model (precision.py)
@@ -118,14 +120,13 @@ def resolve_run(config: RunConfig, info: ModelInfo) -> RunPlan:
     )
 
 
-def _layers(requested: tuple[int, ...], info: ModelInfo, config: RunConfig) -> tuple[int, ...]:
+def _layers(requested: tuple[int, ...], num_layers: int, *, model: str) -> tuple[int, ...]:
     """The layers to keep: sorted, without repeats, default the last; unknown ones refused."""
-    num_layers = info.config.num_layers
     layers = tuple(sorted(set(requested))) or (num_layers,)
     bad = [layer for layer in layers if not 1 <= layer <= num_layers]
     if bad:
         raise ConfigError(
-            f"layers {bad} do not exist in model {config.model!r}: it has layers "
+            f"layers {bad} do not exist in model {model!r}: it has layers "
             f"1..{num_layers} (numbered from 1); pass --layers within that range"
         )
     return layers
