@@ -73,7 +73,7 @@ class EmbedConfig:
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
-        _check_common(self.strands, self.execution, self.layers)
+        _check_common(self.strands, self.execution)
         _check_choice("last_window", self.last_window, VALID_LAST_WINDOW)
         object.__setattr__(self, "window_bp", parse_window(self.window_bp))
         for name in ("window_bp", "stride_bp"):
@@ -115,7 +115,7 @@ class ScoreConfig:
         from ntscale.scoring import parse_scores
         from ntscale.scoring.presets import SCORE_PRESETS
 
-        _check_common(self.strands, self.execution, self.layers)
+        _check_common(self.strands, self.execution)
         _check_choice("window_mode", self.window_mode, VALID_WINDOW_MODES)
         object.__setattr__(self, "window_bp", parse_window(self.window_bp))
         if self.window_bp is not None and self.window_bp < 6:
@@ -162,7 +162,7 @@ class TrackConfig:
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
-        _check_common(self.strands, self.execution, ())
+        _check_common(self.strands, self.execution)
         object.__setattr__(self, "window_bp", parse_window(self.window_bp))
         if self.window_bp is not None and self.window_bp < 6:
             raise ConfigError(f"window_bp must be at least 6 bp, got {self.window_bp!r}")
@@ -170,8 +170,12 @@ class TrackConfig:
             raise ConfigError(f"unit_bases must be positive, got {self.unit_bases!r}")
 
 
-def _check_common(strands: str, execution: ExecutionConfig, layers: tuple[int, ...]) -> None:
-    """Checks shared by every job config: strands, dtype, batch size, layer numbers."""
+def _check_common(strands: str, execution: ExecutionConfig) -> None:
+    """Checks shared by every job config: strands, dtype, batch size, actors.
+
+    Layer numbers and the window length depend on the model: `runner.run_plan.resolve_run`
+    checks them once, against the checkpoint.
+    """
     _check_choice("strands", strands, VALID_STRANDS)
     _check_choice("dtype", execution.dtype, VALID_DTYPES)
     if execution.batch_size <= 0:
@@ -184,8 +188,6 @@ def _check_common(strands: str, execution: ExecutionConfig, layers: tuple[int, .
         raise ConfigError(
             f"actor_start_timeout must be positive seconds, got {execution.actor_start_timeout!r}"
         )
-    if any(layer <= 0 for layer in layers):
-        raise ConfigError(f"layers are numbered from 1, got {list(layers)!r}")
 
 
 def _check_contig_map(value: object) -> None:

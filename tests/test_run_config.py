@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from ntscale.cli.common import merge_settings, parse_int_list
+from ntscale.cli.common import command_settings, merge_settings, parse_int_list
 from ntscale.config import EmbedConfig, build_config, config_to_dict, read_yaml
 from ntscale.errors import ConfigError
 
@@ -47,7 +47,6 @@ def test_missing_required_setting():
         ("strands", "up", "strands must be one of forward, reverse, both; got 'up'"),
         ("dtype", "fp8", "dtype must be one of auto, bf16, fp32; got 'fp8'"),
         ("window_bp", -5, "window_bp must be a positive number of bp, got -5"),
-        ("layers", [0], r"layers are numbered from 1, got \[0\]"),
         ("last_window", "wrap", "last_window must be one of shift, truncate, drop"),
     ],
 )
@@ -98,3 +97,67 @@ def test_shipped_configs_are_valid(repo_root):
             continue  # scoring configs are checked by tests/scoring
         values = {"fasta": "g.fa", "model": "m", "out": "o"} | values
         build_config(EmbedConfig, values, source=str(path))
+
+
+def test_command_settings_keep_the_option_names(tmp_path):
+    yaml = tmp_path / "run.yaml"
+    yaml.write_text("window_bp: 1200\nlayers: [1]\nstrands: both\n")
+    options = {
+        "window_bp": "600",  # --window-bp / --window: the text as typed
+        "stride_bp": None,  # not given: the YAML (or the default) stays
+        "layers": "6,12",
+        "samples": "a, b",
+        "contig_map": "chr20=20",
+        "config": str(yaml),  # the command's own parameters are not settings
+        "trust_pickle_": True,
+        "dry_run": True,
+        "as_json": False,
+    }
+    got = command_settings(str(yaml), options)
+    assert got == {
+        "window_bp": "600",
+        "layers": (6, 12),
+        "samples": ("a", "b"),
+        "contig_map": {"chr20": "20"},
+        "strands": "both",
+    }
+    cfg = build_config(EmbedConfig, BASE | got | {"vcf": "v.vcf"})
+    assert (cfg.window_bp, cfg.layers, cfg.samples) == (600, (6, 12), ("a", "b"))
+
+
+def test_every_job_option_is_a_config_field():
+    # one name per setting: a command's parameter, its YAML key and its field are one name
+    from ntscale.cli.main import cli_command
+    from ntscale.config import ExecutionConfig, ScoreConfig, TrackConfig
+
+    def names(*classes: type) -> set[str]:
+        return {f.name for c in (*classes, ExecutionConfig) for f in dataclasses.fields(c)}
+
+    commands = cli_command().commands
+    own = {"config", "trust_pickle_", "dry_run", "as_json"}
+    for command, fields in (
+        ("embed", names(EmbedConfig)),
+        ("score", names(ScoreConfig, TrackConfig)),
+    ):
+        params = {p.name for p in commands[command].params} - own
+        assert params and params <= fields, (command, sorted(params - fields))
+    window = next(p for p in commands["embed"].params if p.name == "window_bp")
+    assert window.opts == ["--window-bp", "--window"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--tracks", "t", "--scores", "llr"], "scores do not apply to it"),
+        (["--tracks", "t", "--vcf", "v.vcf", "--window-mode", "tiled"], "vcf, window_mode do"),
+        ([], "--tracks PREFIX and --regions BED go together"),
+    ],
+)
+def test_tracks_take_only_track_and_execution_settings(extra, message, capsys):
+    from ntscale.cli.main import main
+
+    argv = ["score", "--fasta", "g.fa", "--model", "m", "--out", "o.zarr", "--regions", "r.bed"]
+    with pytest.raises(SystemExit) as e:
+        main([*argv, *extra])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err

@@ -24,17 +24,15 @@ from ntscale.cli.common import (
     ProgressOpt,
     RayOpt,
     TrustPickleOpt,
-    WindowOpt,
+    WindowBpOpt,
     command_line,
-    merge_settings,
-    parse_int_list,
-    parse_str_list,
+    command_settings,
     print_summary,
     run_job,
     trust_pickle,
 )
 from ntscale.cli.main import app
-from ntscale.config import EmbedConfig, build_config, parse_contig_map
+from ntscale.config import EmbedConfig, build_config
 
 Opt = typer.Option
 
@@ -72,9 +70,15 @@ def embed(
     min_contig_bp: Annotated[
         int | None, Opt(rich_help_panel=INPUT, help="Skip contigs shorter than this.")
     ] = None,
-    window: WindowOpt = None,
-    stride: Annotated[
-        int | None, Opt(rich_help_panel=WINDOWS, help="Stride in bp (default: the window length).")
+    window_bp: WindowBpOpt = None,
+    stride_bp: Annotated[
+        int | None,
+        Opt(
+            "--stride-bp",
+            "--stride",
+            rich_help_panel=WINDOWS,
+            help="Stride in bp (default: the window length).",
+        ),
     ] = None,
     strands: Annotated[
         str | None, Opt(rich_help_panel=WINDOWS, help="forward, reverse or both.")
@@ -147,41 +151,10 @@ def embed(
     as_json: JsonOpt = False,
 ) -> None:
     """Embed every window of a genome (or of VCF haplotypes) and write a Zarr store."""
+    settings = command_settings(config, locals())  # parameters are named as EmbedConfig's
     from ntscale.runner.embed_job import EmbedJob
 
     trust_pickle(trust_pickle_)
-    settings = merge_settings(
-        config,
-        {
-            "fasta": fasta,
-            "model": model,
-            "out": out,
-            "layers": parse_int_list(layers, name="layers"),
-            "regions": regions,
-            "vcf": vcf,
-            "samples": parse_str_list(samples),
-            "include_contigs": parse_str_list(include_contigs),
-            "exclude_contigs": parse_str_list(exclude_contigs),
-            "min_contig_bp": min_contig_bp,
-            "window_bp": window,
-            "stride_bp": stride,
-            "strands": strands,
-            "last_window": last_window,
-            "gap_aware": gap_aware,
-            "per_token": per_token,
-            "cls": cls,
-            "unphased": unphased,
-            "contig_map": parse_contig_map(contig_map) if contig_map is not None else None,
-            "unit_windows": unit_windows,
-            "dedup": dedup,
-            "batch_size": batch_size,
-            "dtype": dtype,
-            "ray": ray,
-            "max_actors": max_actors,
-            "actor_start_timeout": actor_start_timeout,
-            "progress": progress,
-        },
-    )
     cfg = build_config(EmbedConfig, settings, source=config or "the command line")
     job = EmbedJob.plan_from_config(cfg, command_line=command_line())
     if dry_run:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
@@ -24,11 +25,9 @@ from ntscale.cli.common import (
     ProgressOpt,
     RayOpt,
     TrustPickleOpt,
-    WindowOpt,
+    WindowBpOpt,
     command_line,
-    merge_settings,
-    parse_int_list,
-    parse_str_list,
+    command_settings,
     print_summary,
     run_job,
     trust_pickle,
@@ -76,7 +75,7 @@ def score(
             help="Layers of the distance scores, e.g. 6,12 (default: the last).",
         ),
     ] = None,
-    window: WindowOpt = None,
+    window_bp: WindowBpOpt = None,
     window_mode: Annotated[
         str | None,
         Opt(
@@ -155,41 +154,13 @@ def score(
     as_json: JsonOpt = False,
 ) -> None:
     """Score every ALT allele of a VCF with a Nucleotide Transformer and write a Zarr store."""
+    # parameters are named as ScoreConfig's (and TrackConfig's) fields
+    settings = command_settings(config, locals())
     from ntscale.config import ScoreConfig
     from ntscale.runner.score_job import ScoreJob
     from ntscale.store.export import export_table, export_vcf
 
     trust_pickle(trust_pickle_)
-    settings = merge_settings(
-        config,
-        {
-            "fasta": fasta,
-            "vcf": vcf,
-            "model": model,
-            "out": out,
-            "scores": parse_str_list(scores),
-            "preset": preset,
-            "collapse_n": collapse_n,
-            "layers": parse_int_list(layers, name="layers"),
-            "window_bp": window,
-            "window_mode": window_mode,
-            "strands": strands,
-            "share_windows": share_windows,
-            "calibrate": calibrate,
-            "unit_variants": unit_variants,
-            "batch_size": batch_size,
-            "dtype": dtype,
-            "ray": ray,
-            "max_actors": max_actors,
-            "actor_start_timeout": actor_start_timeout,
-            "vcf_out": vcf_out,
-            "table_out": table_out,
-            "progress": progress,
-        },
-    )
-    settings.update({k: v for k, v in (("tracks", tracks), ("regions", regions)) if v})
-    if unit_bases is not None:
-        settings["unit_bases"] = unit_bases
     if settings.get("tracks") or settings.get("regions"):
         _tracks(settings, source=config or "the command line")
         return
@@ -211,21 +182,16 @@ def score(
         typer.echo(f"table: {export_table(cfg.out, cfg.table_out)}")
 
 
-TRACK_KEYS = (
-    "fasta", "model", "out", "regions", "tracks", "window_bp", "strands", "unit_bases",
-    "batch_size", "dtype", "ray", "max_actors", "progress", "execution",
-)  # fmt: skip
-
-
 def _tracks(settings: dict, *, source: str) -> None:
     """`--tracks PREFIX --regions BED`: the per-base track job, then bigWig + bedGraph."""
-    from ntscale.config import TrackConfig
+    from ntscale.config import ExecutionConfig, TrackConfig
     from ntscale.errors import ConfigError
     from ntscale.runner.track_job import TrackJob
     from ntscale.store.tracks import export_tracks
 
     given = {k for k, v in settings.items() if v is not None}
-    other = sorted(given - set(TRACK_KEYS))
+    keys = {f.name for f in dataclasses.fields(TrackConfig)}
+    other = sorted(given - keys - {f.name for f in dataclasses.fields(ExecutionConfig)})
     if other:
         raise ConfigError(
             f"--tracks scans --regions base by base; {', '.join(other)} do not apply to it "

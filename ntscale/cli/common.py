@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import typer
 
-from ntscale.config import ExecutionConfig, read_yaml
+from ntscale.config import ExecutionConfig, parse_contig_map, read_yaml
 from ntscale.errors import ConfigError
 
 Opt = typer.Option
@@ -52,9 +53,11 @@ OutOpt = Annotated[
         help="Output Zarr store (path or fsspec URL such as s3://...).",
     ),
 ]
-WindowOpt = Annotated[
+# --window is the short spelling of --window-bp (the config field's name, as in YAML)
+WindowBpOpt = Annotated[
     str | None,
     Opt(
+        "--window-bp",
         "--window",
         rich_help_panel=WINDOWS,
         help="Window length in bp, or 'max' (the default): the model's maximum.",
@@ -121,6 +124,35 @@ def parse_str_list(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     return tuple(v for v in value.replace(",", " ").split() if v)
+
+
+# How the text of a list-valued option becomes its setting (keyed by the setting's name).
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "layers": lambda v: parse_int_list(v, name="layers"),
+    "samples": parse_str_list,
+    "include_contigs": parse_str_list,
+    "exclude_contigs": parse_str_list,
+    "scores": parse_str_list,
+    "contig_map": parse_contig_map,
+}
+# Parameters of the job commands that are not run settings.
+_NOT_SETTINGS = ("config", "trust_pickle_", "dry_run", "as_json")
+
+
+def command_settings(config_path: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
+    """A job command's settings: its YAML file overlaid by the options that were given.
+
+    Args:
+        config_path: the --config YAML file, if any.
+        options: the command's parameters (`locals()` on entry). Each is named as its
+            config field, so an option, its YAML key and the field are one name.
+    """
+    values = {
+        name: _PARSERS[name](v) if name in _PARSERS and v is not None else v
+        for name, v in options.items()
+        if name not in _NOT_SETTINGS
+    }
+    return merge_settings(config_path, values)
 
 
 def merge_settings(config_path: str | None, cli_values: dict[str, Any]) -> dict[str, Any]:

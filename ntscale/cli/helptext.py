@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-# Option name -> config field, where they differ.
-_FIELD_OF = {"window": "window_bp", "stride": "stride_bp"}
 PANEL_ORDER = ("Input", "Model", "Windows", "Outputs", "Execution")
 _PATH_OPTIONS = {"fasta", "vcf", "regions", "config", "out", "vcf_out", "table_out", "cache_dir"}
 
@@ -72,7 +70,7 @@ def tidy_command(cmd: Any, name: str = "") -> None:
         if param.metavar is None:
             param.metavar = _metavar(param)
         if param.default is None:
-            text = _default_text(param, defaults.get(_FIELD_OF.get(param.name, param.name)))
+            text = _default_text(param, defaults.get(param.name))
             # "(default: ...)" as the hand-written help texts say it; typer's "[default: ...]"
             # would be taken for rich markup in a help string
             if text is not None and "(default:" not in (param.help or ""):

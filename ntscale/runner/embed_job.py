@@ -8,46 +8,40 @@ forward in fixed-shape batches -> pool on the device -> write the unit's chunks 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ntscale.config import STRAND_SETS, EmbedConfig, config_to_dict
+from ntscale.config import EmbedConfig
 from ntscale.errors import ConfigError
-from ntscale.runner.job import UnitResult, count_units, unit_span
-from ntscale.runner.model_info import describe_model, model_attrs, resolve_layers
-from ntscale.runner.precision import resolve_dtype
+from ntscale.runner.job import UnitResult
+from ntscale.runner.job_base import JobBase
+from ntscale.runner.run_plan import resolve_run
 from ntscale.types import WindowStatus
 
 if TYPE_CHECKING:
+    from ntscale.genome import FastaSource, WindowPlan
     from ntscale.runner.embed_worker import EmbedWorker
+    from ntscale.store import StoreLayout
 
 log = logging.getLogger(__name__)
 
-_SKIPPED = (WindowStatus.SKIPPED_ALL_N, WindowStatus.SKIPPED_HAPLOTYPE)
-HAPLOTYPE_RESERVE_TOKENS = 10  # default haplotype window: (max_tokens - 1 - 10) * 6 bp
 
+@dataclass(frozen=True, kw_only=True)
+class EmbedJob(JobBase):
+    """A planned embedding run: the window plan, the samples and input identities."""
 
-@dataclass(frozen=True)
-class EmbedJob:
-    """A planned embedding run: settings, the window plan and the model's identity."""
+    KIND: ClassVar[str] = "embed"
+    AXIS: ClassVar[str] = "windows"
+    ROWS: ClassVar[str] = "windows"
 
     config: EmbedConfig
-    plan: object  # ntscale.genome.WindowPlan
-    layers: tuple[int, ...]
-    max_tokens: int
-    embed_dim: int
-    window_bp: int
-    stride_bp: int
-    model_info: dict
-    contigs: tuple[tuple[str, int], ...]
-    fai_digest: str
+    plan: WindowPlan
     inputs: dict  # content identities of FASTA, BED, VCF (ntscale.genome.identity)
     samples: tuple[str, ...]
-    command_line: str
 
     # -- driver side -------------------------------------------------------------------
     @classmethod
@@ -56,7 +50,6 @@ class EmbedJob:
         from ntscale.genome import (
             FastaSource,
             VariantReader,
-            default_window_bp,
             haplotype_names,
             plan_windows,
             read_bed,
@@ -64,31 +57,18 @@ class EmbedJob:
         )
         from ntscale.genome.gaps import load_gap_index
         from ntscale.genome.identity import input_identities
-        from ntscale.genome.tiling import check_window_fits
+        from ntscale.model import describe
 
-        # "auto" dtype -> the concrete one for the hardware that runs the model
-        config = replace(config, execution=resolve_dtype(config.execution))
-        info = describe_model(config.model)
-        max_tokens = int(info["config"]["max_tokens"])
-        layers = resolve_layers(config.layers, info, source=config.model)
-        if config.window_bp is not None:
-            check_window_fits(config.window_bp, max_tokens, model=f"model {info['name']!r}")
-        # Indels change a haplotype's length and token count; 10 reserved tokens (12,222 bp
-        # for v2) leave room for ~40 bp of insertions, so windows rarely need splitting
-        # for their haplotypes to fit (hap_budget; figures in docs/genome.md).
-        window_bp = config.window_bp or default_window_bp(
-            max_tokens, reserve_tokens=HAPLOTYPE_RESERVE_TOKENS if config.vcf else 0
-        )
-        stride_bp = config.stride_bp or window_bp
+        run = resolve_run(config, describe(config.model))
         fasta = FastaSource(config.fasta)
         contigs = tuple(fasta.contigs)
         regions = read_bed(config.regions, contigs=contigs) if config.regions else None
         insertions = _insertions(config, fasta) if config.vcf else None
         plan = plan_windows(
             contigs,
-            window_bp=window_bp,
-            stride_bp=stride_bp,
-            strands=STRAND_SETS[config.strands],
+            window_bp=run.window_bp,
+            stride_bp=run.stride_bp,
+            strands=run.strands,
             include=config.include_contigs or None,
             exclude=config.exclude_contigs or None,
             min_contig_bp=config.min_contig_bp,
@@ -97,7 +77,7 @@ class EmbedJob:
             # The index is loaded either way: coverage counts real (non-N) bases only.
             gaps=load_gap_index(fasta),
             gap_aware=config.gap_aware,
-            max_tokens=max_tokens,
+            max_tokens=run.max_tokens,
             insertions=insertions,
         )
         samples: tuple[str, ...] = ()
@@ -118,13 +98,8 @@ class EmbedJob:
             )
         return cls(
             config=config,
+            run=run,
             plan=plan,
-            layers=layers,
-            max_tokens=max_tokens,
-            embed_dim=int(info["config"]["embed_dim"]),
-            window_bp=window_bp,
-            stride_bp=stride_bp,
-            model_info=info,
             contigs=contigs,
             fai_digest=fasta.fai_digest(),
             inputs=input_identities(
@@ -138,57 +113,41 @@ class EmbedJob:
         )
 
     @property
-    def store_url(self) -> str:
-        return self.config.out
+    def n_rows(self) -> int:
+        return self.plan.n_windows
 
-    def n_units(self) -> int:
-        return count_units(self.plan.n_windows, self.config.unit_windows)
+    @property
+    def unit_size(self) -> int:
+        return self.config.unit_windows
 
-    def n_done(self) -> int:
-        from ntscale.store import open_writer
-
-        return int(open_writer(self.store_url).done_units().sum())
-
-    def unit_range(self, unit: int) -> tuple[int, int]:
-        return unit_span(unit, self.config.unit_windows, self.plan.n_windows)
-
-    def unit_rows(self, unit: int) -> int:
-        a, b = self.unit_range(unit)
-        return b - a
+    @property
+    def embed_dim(self) -> int:
+        return self.run.embed_dim
 
     def unit_bp(self, unit: int) -> int:
         a, b = self.unit_range(unit)
         return int((self.plan.end[a:b] - self.plan.start[a:b]).sum())
 
-    def layout(self):
+    def layout(self) -> StoreLayout:
         from ntscale.store import StoreLayout
 
         return StoreLayout(
             n_windows=self.plan.n_windows,
             unit_windows=self.config.unit_windows,
-            layers=self.layers,
-            embed_dim=self.embed_dim,
+            layers=self.run.layers,
+            embed_dim=self.run.embed_dim,
             cls=self.config.cls,
             per_token=self.config.per_token,
-            max_tokens=self.max_tokens,
+            max_tokens=self.run.max_tokens,
         )
 
-    def fingerprint(self) -> dict:
-        """What must match for a store to be resumed (or refused) by this run."""
+    def own_fingerprint(self) -> dict:
         c = self.config
         return {
-            "job": "embed",
-            "model": self.model_info["name"],
-            "checkpoint_digest": self.model_info["digest"],
-            "dtype": c.execution.dtype,
-            "fasta": Path(c.fasta).name,
-            "fai_digest": self.fai_digest,
-            "window_bp": self.window_bp,
-            "stride_bp": self.stride_bp,
-            "strands": c.strands,
+            "stride_bp": self.run.stride_bp,
             "last_window": c.last_window,
             "gap_aware": c.gap_aware,
-            "layers": list(self.layers),
+            "layers": list(self.run.layers),
             "regions": Path(c.regions).name if c.regions else None,
             "include_contigs": list(c.include_contigs),
             "exclude_contigs": list(c.exclude_contigs),
@@ -207,66 +166,45 @@ class EmbedJob:
             "inputs": self.inputs,
         }
 
-    def prepare(self) -> np.ndarray:
-        from ntscale.store import create_or_open
-
-        writer = create_or_open(
-            self.store_url,
-            self.layout(),
-            fingerprint=self.fingerprint(),
-            attrs=self.attrs(),
-            contigs=list(self.contigs),
-        )
-        return np.flatnonzero(~writer.done_units())
-
-    def attrs(self) -> dict:
+    def own_attrs(self) -> dict:
         c = self.config
         return {
-            "job": "embed",
-            "model": model_attrs(self.model_info, source=c.model, dtype=c.execution.dtype),
             "windows": {
-                "window_bp": self.window_bp,
-                "stride_bp": self.stride_bp,
+                "window_bp": self.run.window_bp,
+                "stride_bp": self.run.stride_bp,
                 "strands": c.strands,
                 "last_window": c.last_window,
                 "gap_aware": c.gap_aware,
-                "max_tokens": self.max_tokens,
+                "max_tokens": self.run.max_tokens,
                 "unit_windows": c.unit_windows,
             },
-            "fasta": {"name": Path(c.fasta).name, "fai_digest": self.fai_digest},
             "vcf": {"name": Path(c.vcf).name, "samples": list(self.samples)} if c.vcf else None,
             "haplotype_names": list(self.plan.haplotype_names),
             "pooling": "mean over sequence tokens (CLS and pad excluded)",
-            "command_line": self.command_line,
-            "config": config_to_dict(c),
         }
 
-    def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
-        from ntscale.store import finalize, open_writer, store_summary
-
-        results = list(results)
-        model_seconds = sum(r.model_seconds for r in results)
+    def run_summary(self, results: list[UnitResult], seconds: float) -> dict:
         rows = sum(r.n_rows for r in results)
         forward = sum(r.forward_windows for r in results)
-        run = {
+        return {
             "units_run": len(results),
             "windows_run": rows,  # rows written (every planned row, skipped ones included)
             "forward_windows": forward,  # forward passes: distinct sequences of each unit
             "dedup": self.config.dedup,
             "bp_run": sum(r.bp for r in results),
             "seconds": round(seconds, 3),
-            "model_seconds": round(model_seconds, 3),
+            "model_seconds": round(sum(r.model_seconds for r in results), 3),
             "windows_per_second": round(rows / seconds, 3) if seconds > 0 else None,
             "forward_windows_per_second": round(forward / seconds, 3) if seconds > 0 else None,
         }
-        writer = open_writer(self.store_url)
-        if results:
-            writer.set_attrs(last_run=run)
+
+    def finish_more(self, results: list[UnitResult]) -> dict:
+        from ntscale.store import open_writer
+
         # Coverage from what the store holds (every run, so a resumed store gets it too).
         coverage = self.coverage()
-        writer.set_attrs(coverage=coverage)
-        finalize(self.store_url)  # releases the run lease, writes consolidated metadata
-        return {"run": run, "store": store_summary(self.store_url), "coverage": coverage}
+        open_writer(self.store_url).set_attrs(coverage=coverage)
+        return {"coverage": coverage}
 
     def coverage(self) -> dict:
         """The coverage record (`ntscale.genome.coverage`) of the rows stored so far."""
@@ -301,7 +239,7 @@ class EmbedJob:
         return EmbedWorker(self)
 
 
-def _insertions(config: EmbedConfig, fasta: object) -> dict:
+def _insertions(config: EmbedConfig, fasta: FastaSource) -> dict:
     """Per FASTA contig, the VCF's insertion sites (`ntscale.genome.hap_budget`)."""
     from ntscale.genome import VariantReader
     from ntscale.genome.hap_budget import insertion_sites
@@ -321,6 +259,6 @@ def _insertions(config: EmbedConfig, fasta: object) -> dict:
     )
 
 
-def _plain_contig_map(value: object) -> object:
+def _plain_contig_map(value: Mapping[str, str] | str) -> dict[str, str] | str:
     """'auto' as is, a mapping as a sorted dict (JSON-able, order-independent)."""
     return value if isinstance(value, str) else dict(sorted(value.items()))

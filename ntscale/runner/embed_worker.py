@@ -61,7 +61,7 @@ class EmbedWorker:
         c = job.config
         self.job = job
         t0 = time.perf_counter()
-        self.model = load(c.model, dtype=c.execution.dtype)
+        self.model = load(c.model, dtype=job.run.dtype)
         self.tokenizer = self.model.tokenizer
         log.info("model %s loaded in %.1f s", self.model.name, time.perf_counter() - t0)
         policy = HaplotypePolicy(unphased=c.unphased, ref_mismatch=c.ref_mismatch)

@@ -5,6 +5,7 @@ A job is a small picklable description of a run. The driver calls `prepare()` on
 to do; each executing process calls `open_worker()` once (opens its own files, loads the
 model) and then calls the worker with unit ids. A worker writes its unit's chunks, marks
 the unit done, and returns a tiny `UnitResult`. Nothing large crosses process boundaries.
+`runner/job_base.py:JobBase` is the part every job shares (units, store, resume, finish).
 """
 
 from __future__ import annotations

@@ -7,11 +7,15 @@ targets of docs/benchmarks.md: **estimates**, labelled with where each comes fro
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ntscale.genome import intervals as iv
+
+if TYPE_CHECKING:
+    from ntscale.runner.embed_job import EmbedJob
+    from ntscale.runner.score_job import ScoreJob
 
 # windows/s at full-length windows (2,048 tokens for v2), per model and device kind.
 # "measured": docs/benchmarks.md (2-core CPU VM, shared, noisy); "target": the GPU targets
@@ -33,7 +37,7 @@ def _size(n_bytes: float) -> str:
     return f"{n_bytes / 2**10:,.1f} KiB"
 
 
-def describe_embed_plan(job: Any) -> dict[str, Any]:
+def describe_embed_plan(job: EmbedJob) -> dict[str, Any]:
     """Windows, units, bases, output sizes and device-time estimates of an EmbedJob's plan."""
     plan, c = job.plan, job.config
     req_s, req_e = plan.requested
@@ -41,25 +45,25 @@ def describe_embed_plan(job: Any) -> dict[str, Any]:
     n_n = iv.total(*plan.n_runs) if plan.n_runs is not None else None
     lengths = plan.end - plan.start
     n = plan.n_windows
-    d = job.embed_dim
+    d = job.run.embed_dim
     per_layer = {"mean (float32)": n * d * 4}
     if c.cls:
         per_layer["cls (float32)"] = n * d * 4
     if c.per_token:
-        per_layer["per-token (float16)"] = n * job.max_tokens * d * 2
+        per_layer["per-token (float16)"] = n * job.run.max_tokens * d * 2
     estimates = {
         kind: {
             "windows_per_second": rate,
             "basis": basis,
             "hours": round(n / rate / 3600, 3),
         }
-        for kind, (rate, basis) in THROUGHPUT.get(job.model_info["name"], {}).items()
+        for kind, (rate, basis) in THROUGHPUT.get(job.run.model.name, {}).items()
     }
     return {
-        "model": job.model_info["name"],
-        "max_tokens": job.max_tokens,
-        "window_bp": job.window_bp,
-        "stride_bp": job.stride_bp,
+        "model": job.run.model.name,
+        "max_tokens": job.run.max_tokens,
+        "window_bp": job.run.window_bp,
+        "stride_bp": job.run.stride_bp,
         "gap_aware": plan.gap_aware,
         "windows": n,
         "tracks": len(set(zip(plan.strand.tolist(), plan.haplotype.tolist(), strict=True))),
@@ -73,9 +77,9 @@ def describe_embed_plan(job: Any) -> dict[str, Any]:
         "bases_in_windows": int(lengths.sum()),
         "dropped_tails_bp": sum(r.end - r.start for r in plan.summary.dropped_tails),
         "contigs_left_out": [list(x) for x in plan.summary.skipped_contigs],
-        "layers": list(job.layers),
+        "layers": list(job.run.layers),
         "store_bytes_per_layer_uncompressed": per_layer,
-        "store_bytes_uncompressed": sum(per_layer.values()) * len(job.layers),
+        "store_bytes_uncompressed": sum(per_layer.values()) * len(job.run.layers),
         "device_time_estimates": estimates,
     }
 
@@ -113,7 +117,7 @@ def format_embed_plan(p: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def describe_score_plan(job: Any) -> dict[str, Any]:
+def describe_score_plan(job: ScoreJob) -> dict[str, Any]:
     """Variants, statuses known before sequence is read, units and approximate forward passes."""
     from ntscale.types import ScoreStatus
 
@@ -136,10 +140,10 @@ def describe_score_plan(job: Any) -> dict[str, Any]:
         passes += n_strands * snv
     estimates = {
         kind: {"windows_per_second": rate, "basis": basis, "hours": round(passes / rate / 3600, 4)}
-        for kind, (rate, basis) in THROUGHPUT.get(job.model_info["name"], {}).items()
+        for kind, (rate, basis) in THROUGHPUT.get(job.run.model.name, {}).items()
     }
     return {
-        "model": job.model_info["name"],
+        "model": job.run.model.name,
         "window_bp": int(windows.window_bp),
         "window_mode": windows.mode,
         "strands": list(windows.strands),

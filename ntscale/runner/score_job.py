@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ntscale.config import STRAND_SETS, ScoreConfig, config_to_dict
-from ntscale.runner.job import UnitResult, count_units, row_run_summary, unit_span
-from ntscale.runner.model_info import describe_model, model_attrs, resolve_layers
-from ntscale.runner.precision import resolve_dtype
+from ntscale.config import ScoreConfig
+from ntscale.runner.job import UnitResult
+from ntscale.runner.job_base import JobBase
+from ntscale.runner.run_plan import RunPlan, resolve_run
 
 if TYPE_CHECKING:
+    from ntscale.genome.variant_stream import VariantUnits
+    from ntscale.genome.variant_table import VariantTable
+    from ntscale.genome.variant_windows import VariantWindows
     from ntscale.runner.score_worker import ScoreWorker
+    from ntscale.store import StoreLayout
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ SIGN_DOCS = {
 }
 
 
-def table_digest(table: object) -> str:
+def table_digest(table: VariantTable) -> str:
     """sha256 of the rows' contig, pos, REF and ALT: identifies the VCF's variants."""
     h = hashlib.sha256()
     for c, p, r, a in zip(table.contig, table.pos, table.ref, table.alt, strict=True):
@@ -70,22 +73,24 @@ def table_digest(table: object) -> str:
     return h.hexdigest()
 
 
-def _windows(config: ScoreConfig, table: object, contigs: object, window_bp: int) -> object:
+def _windows(
+    config: ScoreConfig, run: RunPlan, table: VariantTable, contigs: list[tuple[str, int]]
+) -> VariantWindows:
     """The rows' windows as the run plans them (whole table or one streamed unit)."""
     from ntscale.genome.variant_windows import plan_variant_windows
 
     return plan_variant_windows(
         table,
         dict(contigs),
-        window_bp=window_bp,
-        strands=STRAND_SETS[config.strands],
+        window_bp=run.window_bp,
+        strands=run.strands,
         mode=config.window_mode,
     )
 
 
-@dataclass(frozen=True)
-class ScoreJob:
-    """A planned scoring run: settings, where the variants are, the model's identity.
+@dataclass(frozen=True, kw_only=True)
+class ScoreJob(JobBase):
+    """A planned scoring run: where the variants are, the score names, the VCF's identity.
 
     A sorted, indexed VCF is streamed: the job holds only unit boundaries (`units`) and
     each worker reads its unit's rows; `table` and `windows` are then None. Otherwise (no
@@ -93,22 +98,19 @@ class ScoreJob:
     whole table and its windows and `units` is None.
     """
 
+    KIND: ClassVar[str] = "score"
+    AXIS: ClassVar[str] = "variants"
+    ROWS: ClassVar[str] = "variants"
+
     config: ScoreConfig
-    table: object  # ntscale.genome.variant_table.VariantTable, or None when streamed
-    windows: object  # ntscale.genome.variant_windows.VariantWindows, or None when streamed
+    table: VariantTable | None  # None when streamed
+    windows: VariantWindows | None  # None when streamed
+    units: VariantUnits | None  # unit boundaries when streamed, else None
     kinds: tuple[str, ...]
-    layers: tuple[int, ...]
     names: tuple[str, ...]
-    max_tokens: int
-    model_info: dict
-    contigs: tuple[tuple[str, int], ...]
-    fai_digest: str
     inputs: dict  # content identities of FASTA and VCF (ntscale.genome.identity)
     variants_digest: str
-    command_line: str
-    window_bp: int
     n_records: int
-    units: object = None  # ntscale.genome.variant_stream.VariantUnits when streamed
 
     # -- driver side -------------------------------------------------------------------
     @classmethod
@@ -120,22 +122,14 @@ class ScoreJob:
         `stream`: None streams an indexed, sorted VCF (not with `calibrate`); False
         always reads the whole table; True refuses to fall back (for tests/benchmarks).
         """
-        from ntscale.genome import FastaSource, default_window_bp
+        from ntscale.genome import FastaSource
         from ntscale.genome.identity import input_identities
         from ntscale.genome.variant_table import read_variant_table
+        from ntscale.model import describe
         from ntscale.scoring import parse_scores, score_names
         from ntscale.scoring.scores import POSITION_NAMES
 
-        # "auto" dtype -> the concrete one for the hardware that runs the model
-        config = replace(config, execution=resolve_dtype(config.execution))
-        info = describe_model(config.model)
-        max_tokens = int(info["config"]["max_tokens"])
-        layers = resolve_layers(config.layers, info, source=config.model)
-        if config.window_bp is not None:
-            from ntscale.genome.tiling import check_window_fits
-
-            check_window_fits(config.window_bp, max_tokens, model=f"model {info['name']!r}")
-        window_bp = config.window_bp or default_window_bp(max_tokens)
+        run = resolve_run(config, describe(config.model))
         fasta = FastaSource(config.fasta)
         table = windows = units = None
         if stream is not False and not config.calibrate:
@@ -148,24 +142,21 @@ class ScoreJob:
             raise ValueError(f"{config.vcf}: cannot be streamed (no index, unsorted, calibrate)")
         if units is None:
             table = read_variant_table(config.vcf, contigs=fasta.contigs)
-            windows = _windows(config, table, fasta.contigs, window_bp)
+            windows = _windows(config, run, table, fasta.contigs)
         source = table if units is None else units
         kinds = parse_scores(config.scores)
         contigs = tuple(fasta.contigs) + tuple((c, 0) for c in source.extra_contigs)
         return cls(
             config=config,
+            run=run,
             table=table,
             windows=windows,
             units=units,
-            window_bp=window_bp,
             n_records=int(source.n_records),
             kinds=kinds,
-            layers=layers,
-            names=score_names(kinds, layers, per_strand=config.strands == "both")
+            names=score_names(kinds, run.layers, per_strand=config.strands == "both")
             + (POSITION_NAMES if config.window_mode == "tiled" else ())
             + (("stratum_llr_wt",) if config.calibrate else ()),
-            max_tokens=max_tokens,
-            model_info=info,
             contigs=contigs,
             fai_digest=fasta.fai_digest(),
             inputs=input_identities(
@@ -176,14 +167,18 @@ class ScoreJob:
         )
 
     @property
-    def store_url(self) -> str:
-        return self.config.out
-
-    @property
     def n_variants(self) -> int:
         return int((self.table if self.units is None else self.units).n_variants)
 
-    def unit_table(self, unit: int) -> tuple[object, object, int]:
+    @property
+    def n_rows(self) -> int:
+        return self.n_variants
+
+    @property
+    def unit_size(self) -> int:
+        return self.config.unit_variants
+
+    def unit_table(self, unit: int) -> tuple[VariantTable, VariantWindows, int]:
         """(table, windows, row offset) holding the unit's rows [a, b) at offset - a.
 
         Whole-table jobs return their table (offset a); streamed ones read the unit's rows
@@ -196,10 +191,9 @@ class ScoreJob:
 
         contigs = FastaSource(self.config.fasta).contigs
         table = read_unit_table(self.units, unit, contigs=contigs)
-        windows = _windows(self.config, table, contigs, self.window_bp)
-        return table, windows, 0
+        return table, _windows(self.config, self.run, table, contigs), 0
 
-    def whole_table(self) -> tuple[object, object]:
+    def whole_table(self) -> tuple[VariantTable, VariantWindows]:
         """Every row and its windows (read now when streamed): for plan reports only."""
         if self.units is None:
             return self.table, self.windows
@@ -208,23 +202,9 @@ class ScoreJob:
 
         contigs = FastaSource(self.config.fasta).contigs
         table = read_variant_table(self.config.vcf, contigs=contigs)
-        windows = _windows(self.config, table, contigs, self.window_bp)
-        return table, windows
+        return table, _windows(self.config, self.run, table, contigs)
 
-    def n_units(self) -> int:
-        return count_units(self.n_variants, self.config.unit_variants)
-
-    def unit_range(self, unit: int) -> tuple[int, int]:
-        return unit_span(unit, self.config.unit_variants, self.n_variants)
-
-    def unit_rows(self, unit: int) -> int:
-        a, b = self.unit_range(unit)
-        return b - a
-
-    def unit_bp(self, unit: int) -> int:
-        return 0
-
-    def layout(self):
+    def layout(self) -> StoreLayout:
         from ntscale.store import StoreLayout
 
         return StoreLayout(
@@ -235,41 +215,30 @@ class ScoreJob:
             score_names=self.names,
         )
 
-    def fingerprint(self) -> dict:
-        """What must match for a store to be resumed (or refused) by this run."""
+    def own_fingerprint(self) -> dict:
         c = self.config
         return {
-            "job": "score",
-            "model": self.model_info["name"],
-            "checkpoint_digest": self.model_info["digest"],
-            "dtype": c.execution.dtype,
-            "fasta": Path(c.fasta).name,
-            "fai_digest": self.fai_digest,
             "vcf": Path(c.vcf).name,
             "variants_digest": self.variants_digest,
-            "window_bp": self.window_bp,
             "window_mode": c.window_mode,
-            "strands": c.strands,
             "scores": list(self.names),
-            "layers": list(self.layers),
+            "layers": list(self.run.layers),
             # an input edited in place (same name) must not be mixed into the store
             "inputs": self.inputs,
             "collapse_n": c.collapse_n,
             "calibrate": c.calibrate,
         }
 
-    def attrs(self) -> dict:
+    def own_attrs(self) -> dict:
         from ntscale.types import score_status_names
 
         c = self.config
         return {
-            "job": "score",
-            "model": model_attrs(self.model_info, source=c.model, dtype=c.execution.dtype),
             "scoring": {
-                "window_bp": self.window_bp,
+                "window_bp": self.run.window_bp,
                 "window_mode": c.window_mode,
                 "strands": c.strands,
-                "layers": list(self.layers),
+                "layers": list(self.run.layers),
                 "score_names": list(self.names),
                 "score_docs": self.score_docs(),
                 "preset": c.preset,
@@ -279,23 +248,15 @@ class ScoreJob:
                 "(exports add minus_<llr> = -llr and abs_<llr> = |llr|)",
                 "log_probabilities": "natural log, log-softmax over the full vocabulary",
                 "unit_variants": c.unit_variants,
-                "max_tokens": self.max_tokens,
+                "max_tokens": self.run.max_tokens,
             },
-            "fasta": {"name": Path(c.fasta).name, "fai_digest": self.fai_digest},
             "vcf": {
                 "name": Path(c.vcf).name,
                 "records": self.n_records,
                 "rows": self.n_variants,
             },
             "variant_status_names": score_status_names(),
-            "command_line": self.command_line,
-            "config": config_to_dict(c),
         }
-
-    def n_done(self) -> int:
-        from ntscale.store import open_writer
-
-        return int(open_writer(self.store_url).done_units("variants").sum())
 
     def score_docs(self) -> dict[str, str]:
         """Formula of every score family the run writes (for the store and exports)."""
@@ -308,16 +269,7 @@ class ScoreJob:
             docs.update(SIGN_DOCS)
         return docs
 
-    def prepare(self) -> np.ndarray:
-        from ntscale.store import create_or_open
-
-        writer = create_or_open(
-            self.store_url,
-            self.layout(),
-            fingerprint=self.fingerprint(),
-            attrs=self.attrs(),
-            contigs=list(self.contigs),
-        )
+    def prepare_more(self) -> None:
         if self.config.calibrate:
             from ntscale.runner.score_calibration import BACKGROUND_ARRAY
             from ntscale.scoring.calibration import N_BINS, N_STRATA
@@ -330,19 +282,11 @@ class ScoreJob:
                 block=(N_STRATA, N_BINS),
                 dtype="int32",
             )
-        return np.flatnonzero(~writer.done_units("variants"))
 
-    def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
-        from ntscale.store import finalize, open_writer, store_summary
-
-        results = list(results)
-        run = row_run_summary(results, seconds, rows="variants")
-        if results:
-            open_writer(self.store_url).set_attrs(last_run=run)
+    def finish_more(self, results: list[UnitResult]) -> dict:
         if results and self.config.calibrate:
             self._store_calibration()
-        finalize(self.store_url)  # releases the run lease, writes consolidated metadata
-        return {"run": run, "store": store_summary(self.store_url)}
+        return {}
 
     def _store_calibration(self) -> None:
         """Sum the done units' background histograms into quantile tables (root attrs)."""

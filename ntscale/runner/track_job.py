@@ -19,20 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ntscale.config import TrackConfig, config_to_dict
-from ntscale.runner.job import UnitResult, count_units, row_run_summary, unit_span
-from ntscale.runner.model_info import describe_model, model_attrs
-from ntscale.runner.precision import resolve_dtype
+from ntscale.config import TrackConfig
+from ntscale.runner.job_base import JobBase
+from ntscale.runner.run_plan import resolve_run
 
 if TYPE_CHECKING:
     from ntscale.runner.track_worker import TrackWorker
+    from ntscale.store import StoreLayout
 
 log = logging.getLogger(__name__)
 
@@ -46,32 +45,26 @@ TRACK_DOCS = {
 }
 
 
-@dataclass(frozen=True)
-class TrackJob:
-    """A planned track run: settings, the regions as rows, the model's identity."""
+@dataclass(frozen=True, kw_only=True)
+class TrackJob(JobBase):
+    """A planned track run: the regions as rows (one per base)."""
+
+    KIND: ClassVar[str] = "tracks"
+    AXIS: ClassVar[str] = "variants"
+    ROWS: ClassVar[str] = "bases"
 
     config: TrackConfig
     regions: tuple[tuple[str, int, int], ...]
     offsets: np.ndarray  # [n_regions + 1] first row of each region
-    window_bp: int
-    max_tokens: int
-    model_info: dict
-    contigs: tuple[tuple[str, int], ...]
-    fai_digest: str
-    command_line: str
 
     @classmethod
     def plan_from_config(cls, config: TrackConfig, *, command_line: str = "") -> TrackJob:
-        from ntscale.genome import FastaSource, default_window_bp
+        """Resolve the model and read the regions (one row per base)."""
+        from ntscale.genome import FastaSource
         from ntscale.genome.regions import read_bed
-        from ntscale.genome.tiling import check_window_fits
+        from ntscale.model import describe
 
-        # "auto" dtype -> the concrete one for the hardware that runs the model
-        config = replace(config, execution=resolve_dtype(config.execution))
-        info = describe_model(config.model)
-        max_tokens = int(info["config"]["max_tokens"])
-        if config.window_bp is not None:
-            check_window_fits(config.window_bp, max_tokens, model=f"model {info['name']!r}")
+        run = resolve_run(config, describe(config.model))
         fasta = FastaSource(config.fasta)
         regions = tuple(
             (r.contig, int(r.start), int(r.end)) for r in read_bed(config.regions, fasta.contigs)
@@ -79,33 +72,21 @@ class TrackJob:
         sizes = np.array([e - s for _, s, e in regions], np.int64)
         return cls(
             config=config,
+            run=run,
             regions=regions,
             offsets=np.concatenate([[0], np.cumsum(sizes)]),
-            window_bp=config.window_bp or default_window_bp(max_tokens),
-            max_tokens=max_tokens,
-            model_info=info,
             contigs=tuple(fasta.contigs),
             fai_digest=fasta.fai_digest(),
             command_line=command_line,
         )
 
     @property
-    def store_url(self) -> str:
-        return self.config.out
-
-    @property
     def n_rows(self) -> int:
         return int(self.offsets[-1])
 
-    def n_units(self) -> int:
-        return count_units(self.n_rows, self.config.unit_bases)
-
-    def unit_range(self, unit: int) -> tuple[int, int]:
-        return unit_span(unit, self.config.unit_bases, self.n_rows)
-
-    def unit_rows(self, unit: int) -> int:
-        a, b = self.unit_range(unit)
-        return b - a
+    @property
+    def unit_size(self) -> int:
+        return self.config.unit_bases
 
     def unit_bp(self, unit: int) -> int:
         return self.unit_rows(unit)
@@ -120,7 +101,7 @@ class TrackJob:
                 out.append((contig, lo + base, hi + base, lo))
         return out
 
-    def layout(self):
+    def layout(self) -> StoreLayout:
         from ntscale.store import StoreLayout
 
         return StoreLayout(
@@ -131,30 +112,17 @@ class TrackJob:
             score_names=TRACK_NAMES,
         )
 
-    def fingerprint(self) -> dict:
-        c = self.config
+    def own_fingerprint(self) -> dict:
         h = hashlib.sha256("".join(f"{r}\n" for r in self.regions).encode()).hexdigest()
-        return {
-            "job": "tracks",
-            "model": self.model_info["name"],
-            "checkpoint_digest": self.model_info["digest"],
-            "dtype": c.execution.dtype,
-            "fasta": Path(c.fasta).name,
-            "fai_digest": self.fai_digest,
-            "regions_digest": h,
-            "window_bp": self.window_bp,
-            "strands": c.strands,
-        }
+        return {"regions_digest": h}
 
-    def attrs(self) -> dict:
+    def own_attrs(self) -> dict:
         from ntscale.types import score_status_names
 
         c = self.config
         return {
-            "job": "tracks",
-            "model": model_attrs(self.model_info, source=c.model, dtype=c.execution.dtype),
             "scoring": {
-                "window_bp": self.window_bp,
+                "window_bp": self.run.window_bp,
                 "window_mode": "tiled",
                 "strands": c.strands,
                 "score_names": list(TRACK_NAMES),
@@ -163,38 +131,8 @@ class TrackJob:
                 "rows": "one row per base of the regions (variant_pos = base, alt '.')",
             },
             "regions": {"name": Path(c.regions).name, "n": len(self.regions), "bp": self.n_rows},
-            "fasta": {"name": Path(c.fasta).name, "fai_digest": self.fai_digest},
             "variant_status_names": score_status_names(),
-            "command_line": self.command_line,
-            "config": config_to_dict(c),
         }
-
-    def prepare(self) -> np.ndarray:
-        from ntscale.store import create_or_open
-
-        writer = create_or_open(
-            self.store_url,
-            self.layout(),
-            fingerprint=self.fingerprint(),
-            attrs=self.attrs(),
-            contigs=list(self.contigs),
-        )
-        return np.flatnonzero(~writer.done_units("variants"))
-
-    def finish(self, results: Iterable[UnitResult], *, seconds: float) -> dict:
-        from ntscale.store import finalize, open_writer, store_summary
-
-        results = list(results)
-        run = row_run_summary(results, seconds, rows="bases")
-        if results:
-            open_writer(self.store_url).set_attrs(last_run=run)
-        finalize(self.store_url)  # releases the run lease, writes consolidated metadata
-        return {"run": run, "store": store_summary(self.store_url)}
-
-    def n_done(self) -> int:
-        from ntscale.store import open_writer
-
-        return int(open_writer(self.store_url).done_units("variants").sum())
 
     def open_worker(self) -> TrackWorker:
         from ntscale.runner.track_worker import TrackWorker

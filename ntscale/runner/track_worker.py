@@ -31,7 +31,7 @@ class TrackWorker:
 
         c = job.config
         self.job = job
-        self.model = load(c.model, dtype=c.execution.dtype)
+        self.model = load(c.model, dtype=job.run.dtype)
         self.writer = open_writer(job.store_url)
         self._local = threading.local()
         self._fasta_cls = FastaSource

@@ -31,7 +31,7 @@ def test_auto_is_recorded_as_the_concrete_dtype(small_config):
     want = dtype_for_backend(jax.default_backend())  # fp32 on the CPU test machines
     cfg = small_config(dtype="auto")
     job = EmbedJob.plan_from_config(cfg)
-    assert job.config.execution.dtype == want and job.fingerprint()["dtype"] == want
+    assert job.run.dtype == want and job.fingerprint()["dtype"] == want
     run_local(job)
     attrs = open_store(cfg.out).attrs
     assert attrs["model"]["dtype"] == want and attrs["fingerprint"]["dtype"] == want

@@ -218,7 +218,6 @@ def test_config_errors_name_the_setting():
         ({"window_bp": 3}, "window_bp must be at least 6 bp, got 3"),
         ({"unit_variants": 0}, "unit_variants must be positive"),
         ({"scores": ["kl"]}, "unknown score 'kl'"),
-        ({"layers": [0]}, "layers are numbered from 1"),
         ({"table_out": "x.csv"}, "table_out must end in .tsv or .parquet"),
         ({"bogus": 1}, "unknown setting(s) bogus"),
     ]
