@@ -28,34 +28,13 @@ log = logging.getLogger(__name__)
 _SKIPPED = (WindowStatus.SKIPPED_ALL_N, WindowStatus.SKIPPED_HAPLOTYPE)
 
 
-def _pool_on_device(
-    layers: tuple[int, ...], *, pad_id: int, cls_id: int, cls: bool, per_token: bool
-):
-    """A pure jnp function reducing model outputs to what the store keeps, before transfer."""
-    import jax.numpy as jnp
-
-    from ntscale.scoring import mean_pool
-
-    def post(outputs: dict, tokens):  # tokens [B, T]
-        result = {}
-        for layer in layers:
-            emb = outputs["embeddings"][layer]  # [B,T,D]
-            result[f"{layer}/mean"] = mean_pool(emb, tokens, pad_id=pad_id, cls_id=cls_id)
-            if cls:
-                result[f"{layer}/cls"] = emb[:, 0, :].astype(jnp.float32)
-            if per_token:
-                result[f"{layer}/tokens"] = emb.astype(jnp.float16)
-        return result
-
-    return post
-
-
 class EmbedWorker:
     """Holds the model, the window source and the store writer in one process."""
 
     def __init__(self, job: EmbedJob) -> None:
         from ntscale.genome import HaplotypePolicy, WindowSource
         from ntscale.model import load
+        from ntscale.scoring.reduce import WindowPooling
         from ntscale.store import open_writer
 
         c = job.config
@@ -81,8 +60,8 @@ class EmbedWorker:
         self._make_source = make_source
         self._local = threading.local()
         self.writer = open_writer(job.store_url)
-        post = _pool_on_device(
-            job.layers,
+        post = WindowPooling(
+            layers=tuple(job.layers),
             pad_id=self.tokenizer.pad_id,
             cls_id=self.tokenizer.cls_id,
             cls=c.cls,

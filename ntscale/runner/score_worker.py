@@ -8,7 +8,6 @@ write the unit's rows -> mark it done.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -17,6 +16,7 @@ from collections import Counter
 import numpy as np
 
 from ntscale.runner.job import UnitResult
+from ntscale.runner.pass_runner import PassRunner
 from ntscale.runner.score_calibration import BACKGROUND_ARRAY, TileBackgrounds
 from ntscale.scoring.scores import POSITION_NAMES
 
@@ -27,145 +27,8 @@ ACGT = frozenset("ACGT")
 
 log = logging.getLogger(__name__)
 
-# Jitted scoring programs, shared by every worker of this process with the same model
-# shape: params are an argument, so a new worker (a resumed or second job) reuses them.
-_JIT_CACHE: dict[tuple, object] = {}
-_JIT_LOCK = threading.Lock()
-
 FLAT_ROWS = 32
 """Rows planned and run together when token embeddings come back for flattened distances."""
-
-
-class PassRunner:
-    """Runs a list of passes through the model in batches of fixed shape.
-
-    Batch rows are sorted by token length and padded to `bucket_length` buckets; the
-    number of pooled token sets per row is padded to a power of two, so only a few
-    programs are compiled per (embeddings?, table?) flavour.
-    """
-
-    def __init__(
-        self,
-        model: object,
-        layers: tuple[int, ...],
-        *,
-        batch_size: int,
-        lock: threading.Lock | None = None,
-    ) -> None:
-        self.model = model
-        self.layers = layers
-        self.batch_size = batch_size
-        self.lock = lock or threading.Lock()
-
-    def _fn(self, embed: bool, table: bool, keep: bool):
-        m = self.model
-        key = (m.config, m.dtype, m.attention, self.layers if embed else (), embed, table, keep)
-        with _JIT_LOCK:
-            if key not in _JIT_CACHE:
-                _JIT_CACHE[key] = self._make_fn(embed, table, keep)
-        return _JIT_CACHE[key]
-
-    def _make_fn(self, embed: bool, table: bool, keep: bool):
-        import jax
-
-        from ntscale.model.forward import forward
-        from ntscale.scoring import reduce_outputs
-
-        # capture settings only, never the model (its params would stay alive in the cache)
-        cfg, prec, att = self.model.config, self.model.precision, self.model.attention
-        tok = self.model.tokenizer
-        ids = {
-            "pad_id": tok.pad_id,
-            "cls_id": tok.cls_id,
-            "mask_id": tok.mask_id,
-            "kmer_offset": int(tok.kmer_ids[0]),
-            "letter_ids": dict(tok.letter_ids),
-        }
-        layers = self.layers if embed else ()
-
-        def run(params, tokens, weights, table_tokens):
-            out = forward(
-                params,
-                tokens,
-                config=cfg,
-                precision=prec,
-                attention=att,
-                layers=layers,
-                logits=table,
-            )
-            return reduce_outputs(
-                out,
-                tokens,
-                weights,
-                table=table,
-                table_tokens=table_tokens,
-                token_embeddings=keep,
-                **ids,
-            )
-
-        return jax.jit(run)
-
-    def run(self, passes: list) -> tuple[list, float]:
-        """One `PassResult` per pass (same order), and the seconds spent on the device."""
-        import jax
-
-        from ntscale.model import bucket_length
-        from ntscale.scoring.passes import PassResult
-
-        results: list = [None] * len(passes)
-        groups: dict[tuple[bool, bool, bool], list[int]] = {}
-        for i, p in enumerate(passes):
-            groups.setdefault((p.embed, p.table, p.token_embeddings), []).append(i)
-        pad = self.model.tokenizer.pad_id
-        max_tokens = self.model.config.max_tokens
-        prec = self.model.precision.matmul_precision
-        B = self.batch_size
-        model_seconds = 0.0
-        for (embed, table, keep), ids in groups.items():
-            fn = self._fn(embed, table, keep)
-            ids.sort(key=lambda i: len(passes[i].tokens))
-            for k in range(0, len(ids), B):
-                chunk = ids[k : k + B]
-                T = bucket_length(max(len(passes[i].tokens) for i in chunk), max_tokens)
-                tokens = np.full((B, T), pad, np.int32)
-                weights = table_tokens = None
-                if embed:
-                    G = 1 << max(0, (max(len(passes[i].pools) for i in chunk) - 1).bit_length())
-                    weights = np.zeros((B, G, T), np.float32)
-                if table:
-                    table_tokens = np.full((B, T), pad, np.int32)
-                for j, i in enumerate(chunk):
-                    p = passes[i]
-                    tokens[j, : len(p.tokens)] = p.tokens
-                    if table:
-                        ref = p.tokens if p.table_tokens is None else p.table_tokens
-                        table_tokens[j, : len(ref)] = ref
-                    for g, w in enumerate(p.pools):
-                        weights[j, g, : len(w)] = w
-                ctx = jax.default_matmul_precision(prec) if prec else contextlib.nullcontext()
-                with self.lock:
-                    t0 = time.perf_counter()
-                    with ctx:
-                        out = jax.device_get(fn(self.model.params, tokens, weights, table_tokens))
-                    model_seconds += time.perf_counter() - t0
-                for j, i in enumerate(chunk):
-                    p = passes[i]
-                    res = PassResult()
-                    if embed:
-                        n = len(p.pools)
-                        res.mean = {L: np.asarray(v[j]) for L, v in out["mean"].items()}
-                        res.pooled = {L: np.asarray(v[j, :n]) for L, v in out["pooled"].items()}
-                    if keep:
-                        m = len(p.tokens)
-                        res.tokens = {L: np.asarray(v[j, :m]) for L, v in out["tokens"].items()}
-                    if table:
-                        res.table = {t: np.asarray(out["table"][j, t]) for t in p.table_rows}
-                        if p.table_tokens is not None:
-                            res.masked_logp = np.asarray(out["masked_logp"][j])
-                        if p.full_table:
-                            res.full_table = np.asarray(out["table"][j, : len(p.tokens)])
-                    results[i] = res
-        return results, model_seconds
 
 
 class ScoreWorker:

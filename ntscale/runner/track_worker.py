@@ -26,7 +26,7 @@ class TrackWorker:
 
         from ntscale.genome import FastaSource
         from ntscale.model import load
-        from ntscale.runner.score_worker import PassRunner
+        from ntscale.runner.pass_runner import PassRunner
         from ntscale.store import open_writer
 
         c = job.config
