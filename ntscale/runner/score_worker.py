@@ -8,7 +8,6 @@ write the unit's rows -> mark it done.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import Counter
@@ -18,6 +17,7 @@ import numpy as np
 from ntscale.runner.job import UnitResult
 from ntscale.runner.pass_runner import PassRunner
 from ntscale.runner.score_calibration import BACKGROUND_ARRAY, TileBackgrounds
+from ntscale.runner.worker_setup import ModelWorker
 from ntscale.scoring.scores import POSITION_NAMES
 
 ROW_INFO = (*POSITION_NAMES, "stratum_llr_wt")
@@ -25,33 +25,21 @@ ROW_INFO = (*POSITION_NAMES, "stratum_llr_wt")
 
 ACGT = frozenset("ACGT")
 
-log = logging.getLogger(__name__)
-
 FLAT_ROWS = 32
 """Rows planned and run together when token embeddings come back for flattened distances."""
 
 
-class ScoreWorker:
-    """Holds the model, the FASTA and the store writer in one process."""
+class ScoreWorker(ModelWorker):
+    """Runs variant units: the shared set-up (`ModelWorker`, input: the FASTA) plus the
+    pass runner and the calibration's tile owners."""
 
     def __init__(self, job: object) -> None:
-        from ntscale.model import load
-        from ntscale.store import open_writer
-
-        c = job.config
-        self.job = job
-        t0 = time.perf_counter()
-        self.model = load(c.model, dtype=c.execution.dtype)
-        self.tokenizer = self.model.tokenizer
-        log.info("model %s loaded in %.1f s", self.model.name, time.perf_counter() - t0)
-        self.writer = open_writer(job.store_url)
-        self._device = threading.Lock()  # one unit on the device at a time; host work overlaps
+        super().__init__(job)
         self._count = threading.Lock()
-        self._local = threading.local()  # pysam handles are not thread-safe: one per thread
         self.passes_run = 0  # forward passes (batch rows) run by this worker, all units
         self._owners: dict | None = None  # calibration: tile -> owning row
         self.runner = PassRunner(
-            self.model, job.layers, batch_size=c.execution.batch_size, lock=self._device
+            self.model, job.layers, batch_size=job.config.execution.batch_size, lock=self.device
         )
 
     def encode(self, seq: str) -> np.ndarray:
@@ -79,12 +67,8 @@ class ScoreWorker:
         return self._owners
 
     def _fasta(self):
-        fasta = getattr(self._local, "fasta", None)
-        if fasta is None:
-            from ntscale.genome import FastaSource
-
-            fasta = self._local.fasta = FastaSource(self.job.config.fasta)
-        return fasta
+        """This thread's FASTA (also read by `TileBackgrounds`)."""
+        return self.input()
 
     def __call__(self, unit: int) -> UnitResult:
         from ntscale.scoring.passes import PassPlan, combine_scores
