@@ -113,6 +113,12 @@ def program_for(
         return _PROGRAMS[key]
 
 
+def compilations() -> int:
+    """Programs compiled in this process so far (traces of every cached program)."""
+    with _PROGRAMS_LOCK:
+        return sum(p.traces for p in _PROGRAMS.values())
+
+
 def _shape(x: Any) -> Any:
     return None if x is None else tuple(np.shape(x))
 
@@ -176,4 +182,11 @@ class CompiledForward:
         return time.perf_counter() - t0
 
 
-__all__ = ["CompiledForward", "Post", "Program", "bucket_length", "program_for"]
+__all__ = [
+    "CompiledForward",
+    "Post",
+    "Program",
+    "bucket_length",
+    "compilations",
+    "program_for",
+]
