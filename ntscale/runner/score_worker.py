@@ -1,9 +1,9 @@
 """The scoring worker: one process's model, FASTA and store writer; runs variant units.
 
-Per unit: fetch each row's window(s) (pysam) -> build ref/alt sequences per strand ->
-tokenize -> register the forward passes it needs in a `PassPlan` (shared by key) ->
-run the passes in fixed-shape batches, reductions on the device -> combine scores ->
-write the unit's rows -> mark it done.
+Per unit: fetch each row's window(s) (pysam) -> plan the row's forward passes on each
+strand (`ntscale.scoring.row_plan`, pure; passes shared by content in a `PassPlan`) ->
+run the passes in fixed-shape batches, reductions on the device (`PassRunner`) ->
+combine scores -> write the unit's rows -> mark it done.
 """
 
 from __future__ import annotations
