@@ -1,16 +1,14 @@
 """`NTModel`: parameters on device + config + jitted forward passes; `load` and `init_model`.
 
-Jitted programs are cached per (layers, logits, post) and, inside jax.jit, per input
-shape: callers should pad token lengths to a few buckets (`bucket_length`) and keep the
-batch size fixed (pad the last batch), so only a handful of programs are ever compiled.
+The jitted passes themselves (one path for embedding and scoring, the process-wide program
+cache, the cuDNN fallback) live in `ntscale.model.compiled`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntscale.errors import CheckpointError, ConfigError
+from ntscale.model.compiled import CompiledForward, Post, bucket_length
 from ntscale.model.config import HUB_REPOS, PRESETS, NTConfig, get_preset
-from ntscale.model.forward import forward
 from ntscale.model.params import (
     Flat,
     init_official,
@@ -40,99 +38,6 @@ if TYPE_CHECKING:
     from ntscale.model.checkpoint import ModelInfo
 
 log = logging.getLogger(__name__)
-
-Post = Callable[[dict[str, Any], jax.Array], Any]
-
-
-def bucket_length(n_tokens: int, max_tokens: int, *, step: int = 128) -> int:
-    """Padded token length for a sequence of `n_tokens`: next multiple of `step`, capped.
-
-    Raises:
-        ValueError: `n_tokens` exceeds `max_tokens` or is not positive.
-    """
-    if n_tokens <= 0 or n_tokens > max_tokens:
-        raise ValueError(f"n_tokens must be in 1..{max_tokens}, got {n_tokens}")
-    return min(-(-n_tokens // step) * step, max_tokens)
-
-
-class CompiledForward:
-    """A jitted forward pass for fixed (layers, logits, post); one program per (B, T).
-
-    Calling it returns numpy arrays (blocks until done); `dispatch` returns device arrays
-    without waiting, so a caller can overlap host work with the device.
-    """
-
-    def __init__(
-        self, model: NTModel, layers: tuple[int, ...], logits: bool, post: Post | None
-    ) -> None:
-        self._model = model
-        self.layers, self.logits, self.post = layers, logits, post
-        self.attention: AttentionImpl = model.attention
-        self._jitted = self._build(self.attention)
-        self._shapes: set[tuple[int, int]] = set()
-
-    def _build(self, attention: AttentionImpl) -> Callable[..., Any]:
-        model, layers, logits, post = self._model, self.layers, self.logits, self.post
-
-        def run(params: Any, tokens: jax.Array) -> Any:
-            out = forward(
-                params,
-                tokens,
-                config=model.config,
-                precision=model.precision,
-                attention=attention,
-                layers=layers,
-                logits=logits,
-            )
-            return post(out, tokens) if post is not None else out
-
-        return jax.jit(run)
-
-    def _precision_ctx(self) -> Any:
-        prec = self._model.precision.matmul_precision
-        return jax.default_matmul_precision(prec) if prec else contextlib.nullcontext()
-
-    def dispatch(self, tokens: np.ndarray) -> Any:
-        """Start the forward pass on tokens [B, T]; returns device arrays."""
-        tokens = self._model.check_tokens(tokens)
-        shape = tokens.shape
-        first = shape not in self._shapes
-        if first:
-            log.info(
-                "compiling %s forward for batch %d x %d tokens (layers %s, logits %s)",
-                self._model.name,
-                shape[0],
-                shape[1],
-                self.layers,
-                self.logits,
-            )
-            self._shapes.add(shape)
-        with self._precision_ctx():
-            try:
-                return self._jitted(self._model.params, jnp.asarray(tokens))
-            except Exception as e:  # cuDNN rejects some shapes/GPUs at compile time
-                if not (first and self.attention == "cudnn"):
-                    raise
-                log.warning(
-                    "cuDNN attention failed to compile for %s (%s); using XLA attention instead",
-                    shape,
-                    e,
-                )
-                self.attention = "xla"
-                self._jitted = self._build("xla")
-                return self._jitted(self._model.params, jnp.asarray(tokens))
-
-    def __call__(self, tokens: np.ndarray) -> Any:
-        """Run on tokens [B, T] int32 and return float32 numpy outputs."""
-        return jax.device_get(self.dispatch(tokens))
-
-    def compile_seconds(self, batch: int, n_tokens: int) -> float:
-        """Compile (without running) the program for one shape; returns seconds taken."""
-        t0 = time.perf_counter()
-        spec = jax.ShapeDtypeStruct((batch, n_tokens), jnp.int32)
-        with self._precision_ctx():
-            self._jitted.lower(self._model.params, spec).compile()
-        return time.perf_counter() - t0
 
 
 class NTModel:
@@ -219,14 +124,15 @@ class NTModel:
     def compiled(
         self, layers: tuple[int, ...], logits: bool, post: Post | None = None
     ) -> CompiledForward:
-        """The jitted forward for these outputs (cached).
+        """The jitted forward for these outputs (cached; programs shared across models).
 
         Args:
             layers: 1-based layers whose embeddings [B, T, D] to return.
             logits: whether to return logits [B, T, V].
-            post: optional pure jnp function `(outputs, tokens) -> pytree` run on device
-                before the transfer (e.g. mean-pooling so only [B, D] is copied back).
-                Pass the same function object each time to reuse the compiled program.
+            post: optional pure jnp function `(outputs, tokens, *extras) -> pytree` run on
+                the device before the transfer (e.g. mean-pooling so only [B, D] is copied
+                back); `extras` are the arrays passed after the tokens at each call. Pass an
+                equal (or the same) hashable object each time to reuse compiled programs.
         """
         key = (self._check_layers(layers), bool(logits), post)
         if key not in self._compiled:

@@ -7,8 +7,9 @@ two models with different dtypes can live in one process.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -63,6 +64,13 @@ def precision_policy(dtype: str) -> Precision:
             name=name, compute_dtype=jnp.dtype(jnp.float32), matmul_precision="float32"
         )
     return Precision(name=name, compute_dtype=jnp.dtype(jnp.bfloat16), matmul_precision=None)
+
+
+def matmul_context(precision: Precision) -> Any:
+    """The context every jitted forward is traced and run in: the policy's matmul precision
+    (float32 forbids TF32/bf16 passes on GPU), or nothing for bf16."""
+    prec = precision.matmul_precision
+    return jax.default_matmul_precision(prec) if prec else contextlib.nullcontext()
 
 
 AttentionImpl = Literal["xla", "cudnn"]

@@ -7,8 +7,6 @@ chunks -> mark done.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -17,72 +15,29 @@ import numpy as np
 
 from ntscale.runner.faults import before_unit
 from ntscale.runner.job import UnitResult
+from ntscale.runner.worker_setup import ModelWorker
 from ntscale.types import WindowStatus
 
 if TYPE_CHECKING:
     from ntscale.genome import WindowSource
     from ntscale.runner.embed_job import EmbedJob
 
-log = logging.getLogger(__name__)
-
 _SKIPPED = (WindowStatus.SKIPPED_ALL_N, WindowStatus.SKIPPED_HAPLOTYPE)
 
 
-def _pool_on_device(
-    layers: tuple[int, ...], *, pad_id: int, cls_id: int, cls: bool, per_token: bool
-):
-    """A pure jnp function reducing model outputs to what the store keeps, before transfer."""
-    import jax.numpy as jnp
-
-    from ntscale.scoring import mean_pool
-
-    def post(outputs: dict, tokens):  # tokens [B, T]
-        result = {}
-        for layer in layers:
-            emb = outputs["embeddings"][layer]  # [B,T,D]
-            result[f"{layer}/mean"] = mean_pool(emb, tokens, pad_id=pad_id, cls_id=cls_id)
-            if cls:
-                result[f"{layer}/cls"] = emb[:, 0, :].astype(jnp.float32)
-            if per_token:
-                result[f"{layer}/tokens"] = emb.astype(jnp.float16)
-        return result
-
-    return post
-
-
-class EmbedWorker:
-    """Holds the model, the window source and the store writer in one process."""
+class EmbedWorker(ModelWorker):
+    """Runs window units: the shared set-up (`ModelWorker`, input: a `WindowSource`) plus
+    the forward pass with window pooling on the device."""
 
     def __init__(self, job: EmbedJob) -> None:
-        from ntscale.genome import HaplotypePolicy, WindowSource
-        from ntscale.model import load
-        from ntscale.store import open_writer
+        from ntscale.genome import HaplotypePolicy
+        from ntscale.scoring.reduce import WindowPooling
 
+        super().__init__(job)
         c = job.config
-        self.job = job
-        t0 = time.perf_counter()
-        self.model = load(c.model, dtype=job.run.dtype)
-        self.tokenizer = self.model.tokenizer
-        log.info("model %s loaded in %.1f s", self.model.name, time.perf_counter() - t0)
-        policy = HaplotypePolicy(unphased=c.unphased, ref_mismatch=c.ref_mismatch)
-
-        def make_source() -> WindowSource:
-            return WindowSource(
-                c.fasta,
-                tokenizer=self.tokenizer,
-                max_tokens=job.max_tokens,
-                vcf_path=c.vcf,
-                samples=list(job.samples) or None,
-                policy=policy,
-                contig_map=c.contig_map or None,
-            )
-
-        # htslib file handles are not thread-safe: each thread gets its own source.
-        self._make_source = make_source
-        self._local = threading.local()
-        self.writer = open_writer(job.store_url)
-        post = _pool_on_device(
-            job.layers,
+        self.policy = HaplotypePolicy(unphased=c.unphased, ref_mismatch=c.ref_mismatch)
+        post = WindowPooling(
+            layers=tuple(job.layers),
             pad_id=self.tokenizer.pad_id,
             cls_id=self.tokenizer.cls_id,
             cls=c.cls,
@@ -90,7 +45,21 @@ class EmbedWorker:
         )
         self.forward = self.model.compiled(job.layers, False, post=post)
         self.batch_size = c.execution.batch_size
-        self._device = threading.Lock()  # one unit on the device at a time; host work overlaps
+
+    def open_input(self) -> WindowSource:
+        """This thread's window source (FASTA, VCF haplotypes, tokenizer)."""
+        from ntscale.genome import WindowSource
+
+        job, c = self.job, self.job.config
+        return WindowSource(
+            c.fasta,
+            tokenizer=self.tokenizer,
+            max_tokens=job.max_tokens,
+            vcf_path=c.vcf,
+            samples=list(job.samples) or None,
+            policy=self.policy,
+            contig_map=c.contig_map or None,
+        )
 
     def __call__(self, unit: int) -> UnitResult:
         from ntscale.tokenizer.distinct import distinct_tokens
@@ -100,10 +69,7 @@ class EmbedWorker:
         job, c = self.job, self.job.config
         a, b = job.unit_range(unit)
         rows = np.arange(a, b)
-        source = getattr(self._local, "source", None)
-        if source is None:
-            source = self._local.source = self._make_source()
-        seqs = source.fetch_rows(job.plan, rows)
+        seqs = self.input().fetch_rows(job.plan, rows)
         n = len(rows)
         status = np.array([int(s.status) for s in seqs], dtype=np.uint8)
         todo = np.array([i for i, s in enumerate(seqs) if s.status not in _SKIPPED], np.int64)
@@ -199,7 +165,7 @@ class EmbedWorker:
         model_seconds = 0.0
         pad = self.tokenizer.pad_id
         for idx, batch in batches:
-            with self._device:
+            with self.device:
                 tm = time.perf_counter()
                 got = {key: np.asarray(v) for key, v in self.forward(batch).items()}
                 model_seconds += time.perf_counter() - tm

@@ -1,15 +1,13 @@
 """The scoring worker: one process's model, FASTA and store writer; runs variant units.
 
-Per unit: fetch each row's window(s) (pysam) -> build ref/alt sequences per strand ->
-tokenize -> register the forward passes it needs in a `PassPlan` (shared by key) ->
-run the passes in fixed-shape batches, reductions on the device -> combine scores ->
-write the unit's rows -> mark it done.
+Per unit: fetch each row's window(s) (pysam) -> plan the row's forward passes on each
+strand (`ntscale.scoring.row_plan`, pure; passes shared by content in a `PassPlan`) ->
+run the passes in fixed-shape batches, reductions on the device (`PassRunner`) ->
+combine scores -> write the unit's rows -> mark it done.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import threading
 import time
 from collections import Counter
@@ -17,194 +15,45 @@ from collections import Counter
 import numpy as np
 
 from ntscale.runner.job import UnitResult
+from ntscale.runner.pass_runner import PassRunner
 from ntscale.runner.score_calibration import BACKGROUND_ARRAY, TileBackgrounds
+from ntscale.runner.worker_setup import ModelWorker
+from ntscale.scoring.row_plan import RowPlan, RowSettings, WindowTokens
 from ntscale.scoring.scores import POSITION_NAMES
 
 ROW_INFO = (*POSITION_NAMES, "stratum_llr_wt")
 """Per-row values stored beside the scores that are not scores (filled by the worker)."""
 
-ACGT = frozenset("ACGT")
-
-log = logging.getLogger(__name__)
-
-# Jitted scoring programs, shared by every worker of this process with the same model
-# shape: params are an argument, so a new worker (a resumed or second job) reuses them.
-_JIT_CACHE: dict[tuple, object] = {}
-_JIT_LOCK = threading.Lock()
-
 FLAT_ROWS = 32
 """Rows planned and run together when token embeddings come back for flattened distances."""
 
 
-class PassRunner:
-    """Runs a list of passes through the model in batches of fixed shape.
-
-    Batch rows are sorted by token length and padded to `bucket_length` buckets; the
-    number of pooled token sets per row is padded to a power of two, so only a few
-    programs are compiled per (embeddings?, table?) flavour.
-    """
-
-    def __init__(
-        self,
-        model: object,
-        layers: tuple[int, ...],
-        *,
-        batch_size: int,
-        lock: threading.Lock | None = None,
-    ) -> None:
-        self.model = model
-        self.layers = layers
-        self.batch_size = batch_size
-        self.lock = lock or threading.Lock()
-
-    def _fn(self, embed: bool, table: bool, keep: bool):
-        m = self.model
-        key = (m.config, m.dtype, m.attention, self.layers if embed else (), embed, table, keep)
-        with _JIT_LOCK:
-            if key not in _JIT_CACHE:
-                _JIT_CACHE[key] = self._make_fn(embed, table, keep)
-        return _JIT_CACHE[key]
-
-    def _make_fn(self, embed: bool, table: bool, keep: bool):
-        import jax
-
-        from ntscale.model.forward import forward
-        from ntscale.scoring import reduce_outputs
-
-        # capture settings only, never the model (its params would stay alive in the cache)
-        cfg, prec, att = self.model.config, self.model.precision, self.model.attention
-        tok = self.model.tokenizer
-        ids = {
-            "pad_id": tok.pad_id,
-            "cls_id": tok.cls_id,
-            "mask_id": tok.mask_id,
-            "kmer_offset": int(tok.kmer_ids[0]),
-            "letter_ids": dict(tok.letter_ids),
-        }
-        layers = self.layers if embed else ()
-
-        def run(params, tokens, weights, table_tokens):
-            out = forward(
-                params,
-                tokens,
-                config=cfg,
-                precision=prec,
-                attention=att,
-                layers=layers,
-                logits=table,
-            )
-            return reduce_outputs(
-                out,
-                tokens,
-                weights,
-                table=table,
-                table_tokens=table_tokens,
-                token_embeddings=keep,
-                **ids,
-            )
-
-        return jax.jit(run)
-
-    def run(self, passes: list) -> tuple[list, float]:
-        """One `PassResult` per pass (same order), and the seconds spent on the device."""
-        import jax
-
-        from ntscale.model import bucket_length
-        from ntscale.scoring.passes import PassResult
-
-        results: list = [None] * len(passes)
-        groups: dict[tuple[bool, bool, bool], list[int]] = {}
-        for i, p in enumerate(passes):
-            groups.setdefault((p.embed, p.table, p.token_embeddings), []).append(i)
-        pad = self.model.tokenizer.pad_id
-        max_tokens = self.model.config.max_tokens
-        prec = self.model.precision.matmul_precision
-        B = self.batch_size
-        model_seconds = 0.0
-        for (embed, table, keep), ids in groups.items():
-            fn = self._fn(embed, table, keep)
-            ids.sort(key=lambda i: len(passes[i].tokens))
-            for k in range(0, len(ids), B):
-                chunk = ids[k : k + B]
-                T = bucket_length(max(len(passes[i].tokens) for i in chunk), max_tokens)
-                tokens = np.full((B, T), pad, np.int32)
-                weights = table_tokens = None
-                if embed:
-                    G = 1 << max(0, (max(len(passes[i].pools) for i in chunk) - 1).bit_length())
-                    weights = np.zeros((B, G, T), np.float32)
-                if table:
-                    table_tokens = np.full((B, T), pad, np.int32)
-                for j, i in enumerate(chunk):
-                    p = passes[i]
-                    tokens[j, : len(p.tokens)] = p.tokens
-                    if table:
-                        ref = p.tokens if p.table_tokens is None else p.table_tokens
-                        table_tokens[j, : len(ref)] = ref
-                    for g, w in enumerate(p.pools):
-                        weights[j, g, : len(w)] = w
-                ctx = jax.default_matmul_precision(prec) if prec else contextlib.nullcontext()
-                with self.lock:
-                    t0 = time.perf_counter()
-                    with ctx:
-                        out = jax.device_get(fn(self.model.params, tokens, weights, table_tokens))
-                    model_seconds += time.perf_counter() - t0
-                for j, i in enumerate(chunk):
-                    p = passes[i]
-                    res = PassResult()
-                    if embed:
-                        n = len(p.pools)
-                        res.mean = {L: np.asarray(v[j]) for L, v in out["mean"].items()}
-                        res.pooled = {L: np.asarray(v[j, :n]) for L, v in out["pooled"].items()}
-                    if keep:
-                        m = len(p.tokens)
-                        res.tokens = {L: np.asarray(v[j, :m]) for L, v in out["tokens"].items()}
-                    if table:
-                        res.table = {t: np.asarray(out["table"][j, t]) for t in p.table_rows}
-                        if p.table_tokens is not None:
-                            res.masked_logp = np.asarray(out["masked_logp"][j])
-                        if p.full_table:
-                            res.full_table = np.asarray(out["table"][j, : len(p.tokens)])
-                    results[i] = res
-        return results, model_seconds
-
-
-class ScoreWorker:
-    """Holds the model, the FASTA and the store writer in one process."""
+class ScoreWorker(ModelWorker):
+    """Runs variant units: the shared set-up (`ModelWorker`, input: the FASTA) plus the
+    pass runner and the calibration's tile owners."""
 
     def __init__(self, job: object) -> None:
-        from ntscale.model import load
-        from ntscale.store import open_writer
-
-        c = job.config
-        self.job = job
-        t0 = time.perf_counter()
-        self.model = load(c.model, dtype=job.run.dtype)
-        self.tokenizer = self.model.tokenizer
-        log.info("model %s loaded in %.1f s", self.model.name, time.perf_counter() - t0)
-        self.writer = open_writer(job.store_url)
-        self._device = threading.Lock()  # one unit on the device at a time; host work overlaps
+        super().__init__(job)
         self._count = threading.Lock()
-        self._local = threading.local()  # pysam handles are not thread-safe: one per thread
         self.passes_run = 0  # forward passes (batch rows) run by this worker, all units
         self._owners: dict | None = None  # calibration: tile -> owning row
         self.runner = PassRunner(
-            self.model, job.layers, batch_size=c.execution.batch_size, lock=self._device
+            self.model, job.layers, batch_size=job.config.execution.batch_size, lock=self.device
+        )
+        self.tokens = WindowTokens(self.tokenizer, job.config.collapse_n)
+        self.row_settings = RowSettings(
+            kinds=frozenset(job.kinds),
+            max_tokens=job.max_tokens,
+            share_windows=job.config.share_windows,
         )
 
     def encode(self, seq: str) -> np.ndarray:
         """Token ids of a window as this job tokenizes it (collapse_n or not)."""
-        from ntscale.tokenizer import collapse_n_kmers
-
-        tok = self.tokenizer
-        return tok.encode(collapse_n_kmers(seq) if self.job.config.collapse_n else seq)
+        return self.tokens.encode(seq)
 
     def spans(self, seq: str) -> tuple[np.ndarray, np.ndarray]:
         """(starts, lengths) of the tokens of `encode(seq)` after CLS, in `seq`."""
-        from ntscale.tokenizer import collapsed_spans
-
-        if self.job.config.collapse_n:
-            return collapsed_spans(len(seq))
-        return self.tokenizer.token_spans(seq)
+        return self.tokens.spans(seq)
 
     def tile_owners(self) -> dict:
         """(contig, tile start) -> owning row, computed once per worker."""
@@ -216,12 +65,8 @@ class ScoreWorker:
         return self._owners
 
     def _fasta(self):
-        fasta = getattr(self._local, "fasta", None)
-        if fasta is None:
-            from ntscale.genome import FastaSource
-
-            fasta = self._local.fasta = FastaSource(self.job.config.fasta)
-        return fasta
+        """This thread's FASTA (also read by `TileBackgrounds`)."""
+        return self.input()
 
     def __call__(self, unit: int) -> UnitResult:
         from ntscale.scoring.passes import PassPlan, combine_scores
@@ -243,10 +88,11 @@ class ScoreWorker:
             plan, items, positions = PassPlan(by_content=job.config.share_windows), [], {}
             for r in range(lo, hi):
                 if ScoreStatus(int(status[r])).scored:
-                    code = self._plan_row(
-                        (t, w), off + r, r - lo, plan, items, int(status[r]), positions
-                    )
-                    status[r] = code
+                    rp, position = self._plan_row(t, w, off + r, r - lo, plan, int(status[r]))
+                    status[r] = rp.status
+                    items.extend(rp.items)
+                    if position is not None:
+                        positions[r - lo] = position
             tiles = None
             if job.config.calibrate:
                 tiles = TileBackgrounds(self, (a, b))
@@ -302,129 +148,42 @@ class ScoreWorker:
         )
 
     def _plan_row(
-        self,
-        rows: tuple,
-        row: int,
-        r: int,
-        plan: object,
-        items: list,
-        status: int,
-        positions: dict,
-    ) -> int:
-        """Build one row's windows and register its passes; returns its final status.
+        self, t: object, w: object, row: int, r: int, plan: object, status: int
+    ) -> tuple[RowPlan, tuple[float, float, float] | None]:
+        """Fetch one row's windows and plan its passes (`ntscale.scoring.row_plan`).
 
-        `rows` is (table, windows) holding the row at index `row`.
-
-        `positions[r]` gets (bp from the window's centre position, base inside its token)
-        of an SNV or MNV on the first strand.
+        Returns:
+            (the row's plan, None or its (bp from the window's centre position, base inside
+            its token, calibration stratum) on the first strand, for an SNV or MNV).
         """
-        from ntscale.genome.variant_windows import K, centre_offset, variant_sequences
+        from ntscale.genome.variant_windows import centre_offset, variant_sequences
         from ntscale.runner.score_calibration import row_stratum
-        from ntscale.scoring import complement, token_at, token_weights
-        from ntscale.scoring.passes import Item
-        from ntscale.scoring.scores import aligned_pairs
-        from ntscale.tokenizer import reverse_complement
-        from ntscale.types import ScoreStatus
+        from ntscale.scoring.row_plan import Variant, plan_row
 
-        job, tok = self.job, self.tokenizer
-        t, w = rows
-        contig, pos = str(t.contig[row]), int(t.pos[row])
-        ref, alt = str(t.ref[row]), str(t.alt[row])
-        snv = len(ref) == 1 and len(alt) == 1
-        mnv = len(ref) == len(alt) and len(ref) > 1
-        strand0 = w.strands[0]
-        one_kmer = 0  # strands on which an MNV lies inside one 6-mer
-        distances = any(k in job.kinds for k in ("l2", "cosine", "flat", "aligned"))
-        flat = "flat" in job.kinds or "aligned" in job.kinds
-        encode, spans = self.encode, self.spans
-
-        share = () if job.config.share_windows else (row,)
-        staged = []
-        short = False
-        fetched: dict[tuple[int, int], object] = {}
+        v = Variant(
+            contig=str(t.contig[row]),
+            pos=int(t.pos[row]),
+            ref=str(t.ref[row]),
+            alt=str(t.alt[row]),
+            row=row,
+        )
+        fetched: dict[tuple[int, int], object] = {}  # both strands may share one window
+        windows = []
         for j, strand in enumerate(w.strands):
             ws, we = int(w.start[row, j]), int(w.end[row, j])
-            vs = fetched.get((ws, we))
-            if vs is None:
-                vs = fetched[(ws, we)] = variant_sequences(
-                    self._fasta(), contig, ws, we, pos=pos, ref=ref, alt=alt
+            if (ws, we) not in fetched:
+                fetched[(ws, we)] = variant_sequences(
+                    self._fasta(), v.contig, ws, we, pos=v.pos, ref=v.ref, alt=v.alt
                 )
-            if not vs.ref_matches:
-                return int(ScoreStatus.REF_MISMATCH)
-            short |= vs.short
-            rseq, aseq, o = vs.ref_seq, vs.alt_seq, vs.offset
-            ao = vs.alt_offset
-            r_iv, a_iv = (o, o + len(ref)), (ao, ao + len(alt))
-            rb, ab = ref, alt
-            if strand == "-":
-                rseq, aseq = reverse_complement(rseq), reverse_complement(aseq)
-                r_iv = (len(rseq) - r_iv[1], len(rseq) - r_iv[0])
-                a_iv = (len(aseq) - a_iv[1], len(aseq) - a_iv[0])
-                if snv:
-                    rb, ab = complement(ref), complement(alt)
-            rtok = encode(rseq)
-            atok = encode(aseq) if distances else None
-            if len(rtok) > job.max_tokens or (atok is not None and len(atok) > job.max_tokens):
-                return int(ScoreStatus.OVER_TOKEN_LIMIT)
-            staged.append((j, ws, we, rseq, aseq, rtok, atok, r_iv, a_iv, rb, ab))
-        for j, ws, we, rseq, aseq, rtok, atok, r_iv, a_iv, rb, ab in staged:
-            ref_key = ("ref", contig, j, ws, we, *share)
-            ref_pass = plan.add(ref_key, rtok)
-            fields: dict = {"row": r, "strand": j, "ref_pass": ref_pass}
-            starts, lengths = spans(rseq) if distances or snv or mnv else (None, None)
-            if distances:
-                fields["ref_pool"] = plan.pool(ref_pass, token_weights(starts, lengths, *r_iv))
-                alt_pass = plan.add(("alt", contig, j, ws, we, pos, ref, alt, *share), atok)
-                if flat:
-                    plan.keep_tokens(ref_pass)
-                    plan.keep_tokens(alt_pass)
-                a_starts, a_lengths = spans(aseq)
-                if "aligned" in job.kinds:
-                    fields["aligned"] = aligned_pairs(
-                        (starts, lengths), (a_starts, a_lengths), r_iv, a_iv
-                    )
-                fields["alt_pass"] = alt_pass
-                fields["alt_pool"] = plan.pool(alt_pass, token_weights(a_starts, a_lengths, *a_iv))
-            token = offset = last = -1
-            if snv or mnv:
-                try:
-                    token, offset = token_at(starts, lengths, r_iv[0])
-                    last, _ = token_at(starts, lengths, r_iv[1] - 1)
-                except ValueError:  # collapse_n on a short contig: SNV in the dropped tail
-                    token = -1
-                if j == 0 and token >= 0:
-                    stratum = np.nan
-                    if job.config.calibrate and snv and int(lengths[token - 1]) == K:
-                        fwd = fetched[(ws, we)]
-                        stratum = row_stratum(fwd.ref_seq, fwd.offset, ref, alt, offset)
-                    shift = pos - ws - centre_offset(w.window_bp, strand0 == "-")
-                    positions[r] = (shift, offset, stratum)
-            if mnv and token >= 0:
-                # an MNV inside one 6-mer: the masked LLR of the whole 6-mer
-                s0 = int(starts[token - 1])
-                rk, ak = rseq[s0 : s0 + K], aseq[s0 : s0 + K]
-                if last == token and int(lengths[token - 1]) == K and set(rk + ak) <= ACGT:
-                    fields.update(ref_kmer=tok.token_to_id(rk), alt_kmer=tok.token_to_id(ak))
-                    one_kmer += 1
-                else:
-                    token = -1
-            if token >= 0 and (snv or mnv):
-                fields.update(token=token, offset=offset)
-                if snv:
-                    fields.update(ref_base=rb, alt_base=ab)
-                if snv and "llr_wt" in job.kinds:
-                    plan.read_table(ref_pass, token)
-                if "llr_masked" in job.kinds:
-                    masked = rtok.copy()
-                    masked[token] = tok.mask_id
-                    mpass = plan.add(
-                        ("masked", contig, j, ws, we, token, *share), masked, table_tokens=rtok
-                    )
-                    plan.read_table(mpass, token)
-                    fields["masked_pass"] = mpass
-            items.append(Item(**fields))
-        if short:
-            return int(ScoreStatus.ALT_WINDOW_SHORT)
-        if one_kmer == len(staged) and status == ScoreStatus.NO_LLR_NOT_SNV:
-            return int(ScoreStatus.MNV_ONE_KMER)
-        return status
+            windows.append((strand, ws, we, fetched[(ws, we)]))
+        rp = plan_row(
+            plan, windows, v, r=r, status=status, settings=self.row_settings, tokens=self.tokens
+        )
+        if rp.base_in_kmer < 0:
+            return rp, None
+        strand0, ws0, _, fwd0 = windows[0]
+        stratum = np.nan
+        if self.job.config.calibrate and v.snv and rp.whole_kmer:
+            stratum = row_stratum(fwd0.ref_seq, fwd0.offset, v.ref, v.alt, rp.base_in_kmer)
+        shift = v.pos - ws0 - centre_offset(w.window_bp, strand0 == "-")
+        return rp, (shift, rp.base_in_kmer, stratum)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -11,37 +10,22 @@ import numpy as np
 
 from ntscale.config import STRAND_SETS
 from ntscale.runner.job import UnitResult
+from ntscale.runner.pass_runner import PassRunner
+from ntscale.runner.worker_setup import ModelWorker
 
 if TYPE_CHECKING:
     from ntscale.runner.track_job import TrackJob
 
-log = logging.getLogger(__name__)
 
-
-class TrackWorker:
-    """Holds the model, the FASTA and the writer; runs track units."""
+class TrackWorker(ModelWorker):
+    """Runs track units: the shared set-up (`ModelWorker`, input: the FASTA) plus the
+    pass runner."""
 
     def __init__(self, job: TrackJob) -> None:
-        import threading
-
-        from ntscale.genome import FastaSource
-        from ntscale.model import load
-        from ntscale.runner.score_worker import PassRunner
-        from ntscale.store import open_writer
-
-        c = job.config
-        self.job = job
-        self.model = load(c.model, dtype=job.run.dtype)
-        self.writer = open_writer(job.store_url)
-        self._local = threading.local()
-        self._fasta_cls = FastaSource
-        self.runner = PassRunner(self.model, (), batch_size=c.execution.batch_size)
-
-    def _fasta(self):
-        fasta = getattr(self._local, "fasta", None)
-        if fasta is None:
-            fasta = self._local.fasta = self._fasta_cls(self.job.config.fasta)
-        return fasta
+        super().__init__(job)
+        self.runner = PassRunner(
+            self.model, (), batch_size=job.config.execution.batch_size, lock=self.device
+        )
 
     def __call__(self, unit: int) -> UnitResult:
         from ntscale.genome.variant_windows import tile_starts
@@ -62,7 +46,7 @@ class TrackWorker:
         logp = np.full(n, np.nan, np.float64)
         plan, tiles = PassPlan(), []
         for contig, s, e, row in job.segments(a, b):
-            length = self._fasta().contig_length(contig)
+            length = self.input().contig_length(contig)
             starts = tile_starts(length, w)
             centres = starts + min(w, length) / 2
             mids = (centres[:-1] + centres[1:]) / 2
@@ -73,7 +57,7 @@ class TrackWorker:
             for k in np.unique(which):
                 ws = int(starts[k])
                 we = min(ws + w, length)
-                seq = self._fasta().fetch(contig, ws, we).upper()
+                seq = self.input().fetch(contig, ws, we).upper()
                 sel = rows[which == k]
                 ref[sel] = [seq[p - ws] for p in pos[sel]]
                 pids = []

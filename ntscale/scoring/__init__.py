@@ -7,6 +7,8 @@
 
 from ntscale.scoring.reduce import (
     BASES,
+    ScoringReduction,
+    WindowPooling,
     log_softmax,
     mean_pool,
     reduce_outputs,
@@ -29,6 +31,8 @@ from ntscale.scoring.scores import (
 __all__ = [
     "BASES",
     "SCORE_KINDS",
+    "ScoringReduction",
+    "WindowPooling",
     "complement",
     "cosine_distance",
     "flat_scores",

@@ -12,6 +12,7 @@ over 6-mers). One table from one forward pass scores every possible SNV of the w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -158,3 +159,76 @@ def reduce_outputs(
             letter_ids=letter_ids,
         )
     return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowPooling:
+    """Post-function of `ntscale embed` (`post(outputs, tokens)`): what the store keeps of
+    each window, reduced on the device: "L/mean" [B, D], "L/cls" [B, D] (if `cls`),
+    "L/tokens" [B, T, D] float16 (if `per_token`). Frozen, so equal settings share one
+    compiled program (`NTModel.compiled` caches by value)."""
+
+    layers: tuple[int, ...]
+    pad_id: int
+    cls_id: int
+    cls: bool = False
+    per_token: bool = False
+
+    def __call__(self, outputs: dict[str, Any], tokens: Any) -> dict[str, Any]:
+        xp = _xp(tokens)
+        result = {}
+        for layer in self.layers:
+            emb = outputs["embeddings"][layer]  # [B, T, D]
+            result[f"{layer}/mean"] = mean_pool(emb, tokens, pad_id=self.pad_id, cls_id=self.cls_id)
+            if self.cls:
+                result[f"{layer}/cls"] = emb[:, 0, :].astype(xp.float32)
+            if self.per_token:
+                result[f"{layer}/tokens"] = emb.astype(xp.float16)
+        return result
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoringReduction:
+    """Post-function of the scoring passes (`post(outputs, tokens, weights, table_tokens)`):
+    `reduce_outputs` with a tokenizer's ids fixed. Frozen, so equal settings share one
+    compiled program."""
+
+    pad_id: int
+    cls_id: int
+    mask_id: int
+    kmer_offset: int
+    letter_ids: tuple[tuple[str, int], ...]
+    table: bool
+    token_embeddings: bool = False
+
+    @classmethod
+    def for_tokenizer(
+        cls, tok: Any, *, table: bool, token_embeddings: bool = False
+    ) -> ScoringReduction:
+        """The reduction for a tokenizer's special ids (`ntscale.tokenizer`)."""
+        return cls(
+            pad_id=tok.pad_id,
+            cls_id=tok.cls_id,
+            mask_id=tok.mask_id,
+            kmer_offset=int(tok.kmer_ids[0]),
+            letter_ids=tuple(sorted(dict(tok.letter_ids).items())),
+            table=table,
+            token_embeddings=token_embeddings,
+        )
+
+    def __call__(
+        self, outputs: dict[str, Any], tokens: Any, weights: Any, table_tokens: Any
+    ) -> dict[str, Any]:
+        return reduce_outputs(
+            outputs,
+            tokens,
+            weights,
+            pad_id=self.pad_id,
+            cls_id=self.cls_id,
+            mask_id=self.mask_id,
+            kmer_offset=self.kmer_offset,
+            letter_ids=dict(self.letter_ids),
+            table=self.table,
+            table_tokens=table_tokens,
+            token_embeddings=self.token_embeddings,
+        )

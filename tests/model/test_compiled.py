@@ -139,3 +139,78 @@ def test_cudnn_bf16_close_to_float32_with_padding(models, expected):
         cos = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
         assert cos.min() >= 0.999
     assert np.isfinite(low["logits"]).all()
+
+
+def _scoring_inputs(model, lengths: list[int], t: int):
+    """Tokens [B, T], pooling weights [B, 2, T] and table tokens [B, T] as scoring sends."""
+    tokens = _tokens(len(lengths), t, lengths)
+    weights = np.zeros((len(lengths), 2, t), np.float32)
+    for i, n in enumerate(lengths):
+        weights[i, 0, 1:n] = 1.0 / (n - 1)  # every sequence token: the mean
+        weights[i, 1, 1] = 1.0  # the first sequence token alone
+    masked = tokens.copy()
+    masked[:, 2] = model.tokenizer.mask_id
+    return masked, weights, tokens
+
+
+def test_cudnn_failure_falls_back_to_xla_for_a_scoring_post(micro_cfg):
+    """A model asked for cuDNN attention on a machine (or dtype) where cuDNN cannot compile
+    runs the scoring reduction with XLA attention, with the outputs of an XLA model."""
+    from ntscale.scoring import ScoringReduction
+
+    cudnn = init_model(micro_cfg["v2"], seed=5, attention="cudnn")
+    xla = init_model(micro_cfg["v2"], seed=5, attention="xla")
+    post = ScoringReduction.for_tokenizer(cudnn.tokenizer, table=True)
+    fast = cudnn.compiled((2,), True, post=post)
+    assert fast.attention == "cudnn"
+    masked, weights, table_tokens = _scoring_inputs(cudnn, [16, 9], 16)
+    got = fast(masked, weights, table_tokens)  # float32 on CPU: cuDNN refuses to compile
+    assert fast.attention == "xla"
+    want = xla.compiled((2,), True, post=post)(masked, weights, table_tokens)
+    np.testing.assert_array_equal(got["table"], want["table"])
+    np.testing.assert_array_equal(got["pooled"][2], want["pooled"][2])
+    # the pooled sets are the weighted means of the layer's embeddings (another path)
+    emb = xla.apply(masked, layers=(2,), logits=False)["embeddings"][2]
+    np.testing.assert_allclose(got["pooled"][2][1, 0], emb[1, 1:9].mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["pooled"][2][0, 1], emb[0, 1], rtol=1e-6, atol=1e-6)
+    # the masked row scores any 6-mer: log-probabilities over the vocabulary sum to 1
+    np.testing.assert_allclose(np.exp(got["masked_logp"]).sum(-1), 1.0, rtol=1e-5)
+    # the next shape compiles with XLA directly
+    fast(*_scoring_inputs(cudnn, [8], 8))
+    assert fast.attention == "xla"
+
+
+def test_a_second_model_reuses_the_compiled_program_not_the_params(micro_cfg):
+    """Programs are cached per model shape, with the parameters as an argument: a second
+    worker's model (other weights) compiles nothing and gets its own outputs, and the
+    cache does not keep a dropped model's parameters alive."""
+    import gc
+    import weakref
+
+    from ntscale.scoring import WindowPooling
+
+    cfg = micro_cfg["v2"].replace(name="reuse-test")  # a shape no other test compiles
+    first, second = init_model(cfg, seed=1), init_model(cfg, seed=2)
+    pool = WindowPooling(layers=(1, 3), pad_id=1, cls_id=3, cls=True)
+    a = first.compiled((1, 3), False, post=pool)
+    # an equal post-function (a new object, as a new worker builds it) shares the program
+    equal = WindowPooling(layers=(1, 3), pad_id=1, cls_id=3, cls=True)
+    b = second.compiled((3, 1), False, post=equal)
+    assert a.program is b.program
+    tokens = _tokens(2, 24, [24, 7])
+    out_a = a(tokens)
+    traces = a.program.traces
+    out_b = b(tokens)
+    assert b.program.traces == traces  # nothing compiled for the second model
+    want = second.apply(tokens, layers=(1,), logits=False)["embeddings"][1]
+    np.testing.assert_allclose(out_b["1/mean"][1], want[1, 1:7].mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(out_b["1/cls"], want[:, 0])
+    assert not np.allclose(out_a["1/mean"], out_b["1/mean"])
+    b(_tokens(2, 32, [32, 3]))  # a new shape is a new compilation
+    assert b.program.traces == traces + 1
+
+    params = weakref.ref(second.params["nt/layers/query"]["w"])
+    del second, b
+    gc.collect()
+    assert params() is None
+    assert first.compiled((1, 3), False, post=pool).program is a.program
