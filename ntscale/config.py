@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from ntscale.errors import ConfigError
+from ntscale.types import REF_MISMATCH_POLICIES, UNPHASED_POLICIES
 
 STRAND_SETS = {"forward": ("+",), "reverse": ("-",), "both": ("+", "-")}
 VALID_STRANDS = tuple(STRAND_SETS)
@@ -75,6 +76,8 @@ class EmbedConfig:
     def __post_init__(self) -> None:
         _check_common(self.strands, self.execution)
         _check_choice("last_window", self.last_window, VALID_LAST_WINDOW)
+        _check_choice("unphased", self.unphased, UNPHASED_POLICIES)
+        _check_choice("ref_mismatch", self.ref_mismatch, REF_MISMATCH_POLICIES)
         object.__setattr__(self, "window_bp", parse_window(self.window_bp))
         for name in ("window_bp", "stride_bp"):
             v = getattr(self, name)

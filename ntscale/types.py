@@ -17,6 +17,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+UNPHASED_POLICIES = ("error", "ref", "alt", "skip")
+"""What a haplotype run does with an unphased heterozygous genotype (`--unphased`)."""
+REF_MISMATCH_POLICIES = ("error", "skip")
+"""What a haplotype run does with a VCF REF that differs from the FASTA (`--ref-mismatch`)."""
+
 
 class Strand(enum.IntEnum):
     """Strand of a window: the reverse strand is the reverse complement of the reference."""

@@ -25,8 +25,10 @@ from ntscale.cli.common import (
     RayOpt,
     TrustPickleOpt,
     WindowBpOpt,
+    check_json,
     command_line,
     command_settings,
+    echo_plan,
     print_summary,
     run_job,
     trust_pickle,
@@ -155,15 +157,13 @@ def embed(
     from ntscale.runner.embed_job import EmbedJob
 
     trust_pickle(trust_pickle_)
+    check_json(as_json, dry_run)
     cfg = build_config(EmbedConfig, settings, source=config or "the command line")
     job = EmbedJob.plan_from_config(cfg, command_line=command_line())
     if dry_run:
-        import json
-
         from ntscale.runner.plan_report import describe_embed_plan, format_embed_plan
 
-        described = describe_embed_plan(job)
-        typer.echo(json.dumps(described, indent=1) if as_json else format_embed_plan(described))
+        echo_plan(describe_embed_plan(job), format_embed_plan, as_json=as_json)
         return
     summary = run_job(job, cfg.execution, label="windows")
     print_summary(summary, store=cfg.out, what="embeddings")

@@ -26,8 +26,10 @@ from ntscale.cli.common import (
     RayOpt,
     TrustPickleOpt,
     WindowBpOpt,
+    check_json,
     command_line,
     command_settings,
+    echo_plan,
     print_summary,
     run_job,
     trust_pickle,
@@ -161,18 +163,16 @@ def score(
     from ntscale.store.export import export_table, export_vcf
 
     trust_pickle(trust_pickle_)
+    check_json(as_json, dry_run)
     if settings.get("tracks") or settings.get("regions"):
-        _tracks(settings, source=config or "the command line")
+        _tracks(settings, source=config or "the command line", dry_run=dry_run, as_json=as_json)
         return
     cfg = build_config(ScoreConfig, settings, source=config or "the command line")
     job = ScoreJob.plan_from_config(cfg, command_line=command_line())
     if dry_run:
-        import json
-
         from ntscale.runner.plan_report import describe_score_plan, format_score_plan
 
-        described = describe_score_plan(job)
-        typer.echo(json.dumps(described, indent=1) if as_json else format_score_plan(described))
+        echo_plan(describe_score_plan(job), format_score_plan, as_json=as_json)
         return
     summary = run_job(job, cfg.execution, label="variants")
     print_summary(summary, store=cfg.out, what="variant scores")
@@ -182,7 +182,7 @@ def score(
         typer.echo(f"table: {export_table(cfg.out, cfg.table_out)}")
 
 
-def _tracks(settings: dict, *, source: str) -> None:
+def _tracks(settings: dict, *, source: str, dry_run: bool, as_json: bool) -> None:
     """`--tracks PREFIX --regions BED`: the per-base track job, then bigWig + bedGraph."""
     from ntscale.config import ExecutionConfig, TrackConfig
     from ntscale.errors import ConfigError
@@ -201,6 +201,11 @@ def _tracks(settings: dict, *, source: str) -> None:
         raise ConfigError("--tracks PREFIX and --regions BED go together; give both")
     cfg = build_config(TrackConfig, {k: settings[k] for k in given}, source=source)
     job = TrackJob.plan_from_config(cfg, command_line=command_line())
+    if dry_run:
+        from ntscale.runner.plan_report import describe_track_plan, format_track_plan
+
+        echo_plan(describe_track_plan(job), format_track_plan, as_json=as_json)
+        return
     summary = run_job(job, cfg.execution, label="bases")
     print_summary(summary, store=cfg.out, what="per-base tracks")
     for path in export_tracks(cfg.out, cfg.tracks):

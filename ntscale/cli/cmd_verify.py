@@ -12,9 +12,10 @@ from ntscale.cli.main import app
 
 def _lines(report: dict) -> list[str]:
     out = []
-    for part in ("windows", "variants"):
-        if part not in report:
-            continue
+    parts = [part for part in ("windows", "variants") if part in report]
+    for part in parts:
+        if report[part]["units_total"] == 0 and len(parts) > 1:
+            continue  # a score store has no window rows: no "windows: 0 of 0" line
         p = report[part]
         out.append(
             f"{part}: {p['units_ok']} of {p['units_total']} units intact, "

@@ -205,6 +205,17 @@ def run_job(job: Any, execution: ExecutionConfig, *, label: str) -> dict:
     )
 
 
+def check_json(as_json: bool, dry_run: bool) -> None:
+    """`--json` only shapes a dry run's plan; refused alone rather than silently ignored."""
+    if as_json and not dry_run:
+        raise ConfigError("--json goes with --dry-run (a run prints its summary as text)")
+
+
+def echo_plan(described: dict, formatter: Callable[[dict], str], *, as_json: bool) -> None:
+    """Print a dry run's plan as JSON (`--json`) or as text for the terminal."""
+    typer.echo(json.dumps(described, indent=1) if as_json else formatter(described))
+
+
 def print_summary(summary: dict, *, store: str, what: str) -> None:
     """Tell the user what was written, with what status, and how to open it."""
     run = summary.get("run", {})

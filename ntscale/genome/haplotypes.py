@@ -28,9 +28,8 @@ import numpy as np
 
 from ntscale.errors import ConfigError, InputError
 from ntscale.genome.vcf import RegionVariants, VcfRecord, is_symbolic
+from ntscale.types import REF_MISMATCH_POLICIES, UNPHASED_POLICIES
 
-UNPHASED_POLICIES = ("error", "ref", "alt", "skip")
-REF_MISMATCH_POLICIES = ("error", "skip")
 
 
 class VariantStatus(enum.IntEnum):

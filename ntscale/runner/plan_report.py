@@ -1,4 +1,4 @@
-"""What a run would do, without running it: `ntscale embed --dry-run`, `ntscale score --dry-run`.
+"""What a run would do, without running it: `--dry-run` of `ntscale embed` and `ntscale score`.
 
 Uses the job's own plan (`EmbedJob.plan_from_config`, the same code a real run uses) and
 adds sizes and an estimated device time. The throughput figures are the measurements and
@@ -16,6 +16,7 @@ from ntscale.genome import intervals as iv
 if TYPE_CHECKING:
     from ntscale.runner.embed_job import EmbedJob
     from ntscale.runner.score_job import ScoreJob
+    from ntscale.runner.track_job import TrackJob
 
 # windows/s at full-length windows (2,048 tokens for v2), per model and device kind.
 # "measured": docs/benchmarks.md (2-core CPU VM, shared, noisy); "target": the GPU targets
@@ -138,10 +139,7 @@ def describe_score_plan(job: ScoreJob) -> dict[str, Any]:
     passes = ref_passes + n_strands * int(scored.sum())
     if "llr_masked" in job.kinds:
         passes += n_strands * snv
-    estimates = {
-        kind: {"windows_per_second": rate, "basis": basis, "hours": round(passes / rate / 3600, 4)}
-        for kind, (rate, basis) in THROUGHPUT.get(job.run.model.name, {}).items()
-    }
+    estimates = _estimates(job.run.model.name, passes)
     return {
         "model": job.run.model.name,
         "window_bp": int(windows.window_bp),
@@ -178,6 +176,72 @@ def format_score_plan(p: dict[str, Any]) -> str:
             f"estimated device time on one {kind}: {e['hours']:,} h at "
             f"{e['windows_per_second']:,} passes/s ({e['basis']}, full-length windows: an "
             "upper bound for shorter ones; docs/benchmarks.md)"
+        )
+    if not p["device_time_estimates"]:
+        lines.append(f"estimated device time: no throughput figure for {p['model']}")
+    return "\n".join(lines)
+
+
+def _estimates(model: str, passes: int) -> dict[str, dict[str, Any]]:
+    return {
+        kind: {"windows_per_second": rate, "basis": basis, "hours": round(passes / rate / 3600, 4)}
+        for kind, (rate, basis) in THROUGHPUT.get(model, {}).items()
+    }
+
+
+def describe_track_plan(job: TrackJob) -> dict[str, Any]:
+    """Regions, bases, units and the exact forward passes of a per-base track run.
+
+    A unit passes each tile its bases read once per strand (the worker's own tile choice,
+    `nearest_tiles`), so a tile whose bases fall in two units is counted twice, as it runs.
+    """
+    from ntscale.config import STRAND_SETS
+    from ntscale.genome import FastaSource
+    from ntscale.genome.variant_windows import nearest_tiles
+
+    fasta = FastaSource(job.config.fasta)
+    w, n_strands = job.run.window_bp, len(STRAND_SETS[job.config.strands])
+    tiles = 0
+    for unit in range(job.n_units()):
+        for contig, s, e, _row in job.segments(*job.unit_range(unit)):
+            _starts, which = nearest_tiles(fasta.contig_length(contig), w, np.arange(s, e))
+            tiles += len(np.unique(which))
+    passes = tiles * n_strands
+    return {
+        "model": job.run.model.name,
+        "window_bp": w,
+        "strands": list(STRAND_SETS[job.config.strands]),
+        "regions": len(job.regions),
+        "bases": job.n_rows,
+        "units": job.n_units(),
+        "unit_bases": job.config.unit_bases,
+        "tiles": tiles,
+        "forward_passes": passes,
+        "tracks": [f"{job.config.tracks}.{name}.bw" for name in _track_names()],
+        "device_time_estimates": _estimates(job.run.model.name, passes),
+    }
+
+
+def _track_names() -> tuple[str, ...]:
+    from ntscale.runner.track_job import TRACK_NAMES
+
+    return TRACK_NAMES
+
+
+def format_track_plan(p: dict[str, Any]) -> str:
+    """Text for the terminal."""
+    lines = [
+        f"plan (dry run, nothing written): model {p['model']}, per-base tracks, "
+        f"window {p['window_bp']:,} bp (tiled), strands {','.join(p['strands'])}",
+        f"regions: {p['regions']:,}, bases: {p['bases']:,}; units: {p['units']:,} of "
+        f"{p['unit_bases']:,} bases",
+        f"forward passes: {p['forward_passes']:,} ({p['tiles']:,} tile(s) per strand)",
+        "tracks: " + ", ".join(p["tracks"]) + " (and .bedGraph)",
+    ]
+    for kind, e in p["device_time_estimates"].items():
+        lines.append(
+            f"estimated device time on one {kind}: {e['hours']:,} h at "
+            f"{e['windows_per_second']:,} passes/s ({e['basis']}; docs/benchmarks.md)"
         )
     if not p["device_time_estimates"]:
         lines.append(f"estimated device time: no throughput figure for {p['model']}")

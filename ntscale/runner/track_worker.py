@@ -28,7 +28,7 @@ class TrackWorker(ModelWorker):
         )
 
     def __call__(self, unit: int) -> UnitResult:
-        from ntscale.genome.variant_windows import tile_starts
+        from ntscale.genome.variant_windows import nearest_tiles
         from ntscale.scoring.passes import PassPlan
         from ntscale.tokenizer import reverse_complement
         from ntscale.types import ScoreStatus
@@ -47,11 +47,8 @@ class TrackWorker(ModelWorker):
         plan, tiles = PassPlan(), []
         for contig, s, e, row in job.segments(a, b):
             length = self.input().contig_length(contig)
-            starts = tile_starts(length, w)
-            centres = starts + min(w, length) / 2
-            mids = (centres[:-1] + centres[1:]) / 2
             bases = np.arange(s, e)
-            which = np.searchsorted(mids, bases, side="left")  # nearest centre, ties left
+            starts, which = nearest_tiles(length, w, bases)
             rows = np.arange(row, row + e - s) - a
             contig_col[rows], pos[rows] = contig, bases
             for k in np.unique(which):

@@ -131,7 +131,7 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
     ("extra", "expect"),
     [
         (["--layers", "a,b"], "--layers takes integers such as 1,6,12; got 'a,b'"),
-        (["--layers", "0"], "layers are numbered from 1, got [0]"),
+        (["--layers", "0"], "layers [0] do not exist in model"),
         (["--layers", "5"], "layers [5] do not exist in model"),
         (["--window", "abc"], "window must be a length in bp or 'max', got 'abc'"),
         (["--window", "0"], "window_bp must be a positive number of bp, got 0"),
