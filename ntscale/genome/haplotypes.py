@@ -31,7 +31,6 @@ from ntscale.genome.vcf import RegionVariants, VcfRecord, is_symbolic
 from ntscale.types import REF_MISMATCH_POLICIES, UNPHASED_POLICIES
 
 
-
 class VariantStatus(enum.IntEnum):
     """What happened to one record on one haplotype of one window."""
 
