@@ -28,9 +28,7 @@ from ntscale.cli.common import (
     check_json,
     command_line,
     command_settings,
-    echo_plan,
-    print_summary,
-    run_job,
+    plan_or_run,
     trust_pickle,
 )
 from ntscale.cli.main import app
@@ -160,10 +158,5 @@ def embed(
     check_json(as_json, dry_run)
     cfg = build_config(EmbedConfig, settings, source=config or "the command line")
     job = EmbedJob.plan_from_config(cfg, command_line=command_line())
-    if dry_run:
-        from ntscale.runner.plan_report import describe_embed_plan, format_embed_plan
-
-        echo_plan(describe_embed_plan(job), format_embed_plan, as_json=as_json)
-        return
-    summary = run_job(job, cfg.execution, label="windows")
-    print_summary(summary, store=cfg.out, what="embeddings")
+    plan_or_run(job, cfg.execution, store=cfg.out, label="windows", what="embeddings",
+                dry_run=dry_run, as_json=as_json)  # fmt: skip

@@ -29,9 +29,7 @@ from ntscale.cli.common import (
     check_json,
     command_line,
     command_settings,
-    echo_plan,
-    print_summary,
-    run_job,
+    plan_or_run,
     trust_pickle,
 )
 from ntscale.cli.main import app
@@ -169,13 +167,10 @@ def score(
         return
     cfg = build_config(ScoreConfig, settings, source=config or "the command line")
     job = ScoreJob.plan_from_config(cfg, command_line=command_line())
-    if dry_run:
-        from ntscale.runner.plan_report import describe_score_plan, format_score_plan
-
-        echo_plan(describe_score_plan(job), format_score_plan, as_json=as_json)
+    ran = plan_or_run(job, cfg.execution, store=cfg.out, label="variants",
+                      what="variant scores", dry_run=dry_run, as_json=as_json)  # fmt: skip
+    if not ran:
         return
-    summary = run_job(job, cfg.execution, label="variants")
-    print_summary(summary, store=cfg.out, what="variant scores")
     if cfg.vcf_out:
         typer.echo(f"VCF with scores: {export_vcf(cfg.out, cfg.vcf_out)}")
     if cfg.table_out:
@@ -201,12 +196,7 @@ def _tracks(settings: dict, *, source: str, dry_run: bool, as_json: bool) -> Non
         raise ConfigError("--tracks PREFIX and --regions BED go together; give both")
     cfg = build_config(TrackConfig, {k: settings[k] for k in given}, source=source)
     job = TrackJob.plan_from_config(cfg, command_line=command_line())
-    if dry_run:
-        from ntscale.runner.plan_report import describe_track_plan, format_track_plan
-
-        echo_plan(describe_track_plan(job), format_track_plan, as_json=as_json)
-        return
-    summary = run_job(job, cfg.execution, label="bases")
-    print_summary(summary, store=cfg.out, what="per-base tracks")
-    for path in export_tracks(cfg.out, cfg.tracks):
+    ran = plan_or_run(job, cfg.execution, store=cfg.out, label="bases",
+                      what="per-base tracks", dry_run=dry_run, as_json=as_json)  # fmt: skip
+    for path in export_tracks(cfg.out, cfg.tracks) if ran else ():
         typer.echo(f"track: {path}")

@@ -211,9 +211,32 @@ def check_json(as_json: bool, dry_run: bool) -> None:
         raise ConfigError("--json goes with --dry-run (a run prints its summary as text)")
 
 
-def echo_plan(described: dict, formatter: Callable[[dict], str], *, as_json: bool) -> None:
-    """Print a dry run's plan as JSON (`--json`) or as text for the terminal."""
-    typer.echo(json.dumps(described, indent=1) if as_json else formatter(described))
+def plan_or_run(
+    job: Any,
+    execution: ExecutionConfig,
+    *,
+    store: str,
+    label: str,
+    what: str,
+    dry_run: bool,
+    as_json: bool,
+) -> bool:
+    """`--dry-run`: print the job's plan (JSON with `--json`) and stop; otherwise run it and
+    print its summary. Returns whether the job ran (outputs written).
+
+    Args:
+        label: what a row is in progress lines ("windows", "variants", "bases").
+        what: what the store holds, for the summary ("embeddings", ...).
+    """
+    if dry_run:
+        from ntscale.runner.plan_report import PLAN_REPORTS
+
+        describe, formatter = PLAN_REPORTS[job.KIND]
+        described = describe(job)
+        typer.echo(json.dumps(described, indent=1) if as_json else formatter(described))
+        return False
+    print_summary(run_job(job, execution, label=label), store=store, what=what)
+    return True
 
 
 def print_summary(summary: dict, *, store: str, what: str) -> None:

@@ -246,3 +246,11 @@ def format_track_plan(p: dict[str, Any]) -> str:
     if not p["device_time_estimates"]:
         lines.append(f"estimated device time: no throughput figure for {p['model']}")
     return "\n".join(lines)
+
+
+PLAN_REPORTS: dict[str, tuple[Any, Any]] = {
+    "embed": (describe_embed_plan, format_embed_plan),
+    "score": (describe_score_plan, format_score_plan),
+    "tracks": (describe_track_plan, format_track_plan),
+}
+"""Job kind (`Job.KIND`) -> (describe: job -> plan dict, format: plan dict -> text)."""
