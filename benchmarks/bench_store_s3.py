@@ -70,8 +70,9 @@ def _write(url: str, layout: st.StoreLayout, units: int, mean: np.ndarray) -> di
     written, t0 = 0, time.perf_counter()
     for k in range(units):
         lo, hi = layout.window_rows(k)
-        emb = {layer: {"mean": mean[: hi - lo] + layer, "cls": mean[: hi - lo] - layer}
-               for layer in layout.layers}  # fmt: skip
+        # the writer's form: {kind: [L, n, D]}, layers stacked in layout order
+        emb = {"mean": np.stack([mean[: hi - lo] + layer for layer in layout.layers]),
+               "cls": np.stack([mean[: hi - lo] - layer for layer in layout.layers])}  # fmt: skip
         written += writer.write_window_unit(k, windows=_window_rows(lo, hi - lo), embeddings=emb)
         writer.mark_done(k)
     seconds = time.perf_counter() - t0
