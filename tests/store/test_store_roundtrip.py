@@ -221,7 +221,8 @@ def test_bfloat16_and_float64_inputs_are_cast(tmp_path: Path) -> None:
     tokens = np.arange(12, dtype=np.float64).reshape(1, 2, 2, 3) / 4  # [L, n, T, D]
     windows = {name: np.zeros(2, dtype=np.int64) for name in WINDOW_FIELDS}
     windows["haplotype"] = np.full(2, -1)
-    nbytes = writer.write_window_unit(0, windows=windows, embeddings={"mean": mean, "tokens": tokens})
+    embeddings = {"mean": mean, "tokens": tokens}
+    nbytes = writer.write_window_unit(0, windows=windows, embeddings=embeddings)
     assert nbytes >= 2 * 3 * 4 + 2 * 2 * 3 * 2
     ds = st.open(str(tmp_path / "bf.zarr"))
     assert ds.embedding_mean.dtype == np.float32
