@@ -37,6 +37,7 @@ def _window_rows(lo: int, n: int) -> dict[str, np.ndarray]:
         "frac_n": np.zeros(n, np.float32),
         "n_variants": np.zeros(n, np.int32),
         "status": np.full(n, int(WindowStatus.OK), np.uint8),
+        "sequence_id": np.arange(lo, lo + n, dtype=np.uint64) + 1,  # a field since schema v2
     }
 
 
