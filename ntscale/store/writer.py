@@ -265,9 +265,9 @@ class StoreWriter:
         rows = self._rows(WINDOW_FIELDS, windows, n, where)
         layers = self.layout.layers
         kinds = embedding_kinds(self.layout) if layers else ()
-        if sorted(embeddings) != sorted(kinds):
+        if sorted(embeddings, key=str) != sorted(kinds):  # key=str: old int layer keys
             raise StoreError(
-                f"{where}: embedding kinds {sorted(embeddings)}, the store holds "
+                f"{where}: embedding kinds {sorted(embeddings, key=str)}, the store holds "
                 f"{list(kinds)}; pass one [L, n, ...] array per kind"
             )
         L, D = len(layers), self.layout.embed_dim
