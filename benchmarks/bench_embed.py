@@ -159,20 +159,21 @@ def bench_host(args, tmp: Path) -> dict:
             contigs=[("20", 2_000_000)],
         )  # fmt: skip
         rng = np.random.default_rng(0)
-        emb = {"mean": rng.standard_normal((n, d)).astype(np.float32)}
+        # the writer's form: {kind: [L, n, ...]} (L = 1 here)
+        emb = {"mean": rng.standard_normal((1, n, d)).astype(np.float32)}
         if per_token:
-            emb["tokens"] = rng.standard_normal((n, 2048, d)).astype(np.float16)
+            emb["tokens"] = rng.standard_normal((1, n, 2048, d)).astype(np.float16)
         rows = {
             "contig_index": np.zeros(n, np.int32), "start": np.arange(n, dtype=np.int64),
             "end": np.arange(n, dtype=np.int64) + 1, "strand": np.zeros(n, np.int8),
             "haplotype": np.full(n, -1, np.int32), "n_tokens": np.full(n, 2048, np.int32),
             "frac_n": np.zeros(n, np.float32), "n_variants": np.zeros(n, np.int32),
-            "status": np.zeros(n, np.uint8),
+            "status": np.zeros(n, np.uint8), "sequence_id": np.arange(n, dtype=np.uint64),
         }  # fmt: skip
         t0 = time.perf_counter()
         nbytes = 0
         for u in range(units):
-            nbytes += w.write_window_unit(u, windows=rows, embeddings={12: emb})
+            nbytes += w.write_window_unit(u, windows=rows, embeddings=emb)
             w.mark_done(u)
         secs = time.perf_counter() - t0
         out[f"write_{label}_MB_per_s"] = round(nbytes / 1e6 / secs, 1)

@@ -37,6 +37,7 @@ def _window_rows(lo: int, n: int) -> dict[str, np.ndarray]:
         "frac_n": np.zeros(n, np.float32),
         "n_variants": np.zeros(n, np.int32),
         "status": np.full(n, int(WindowStatus.OK), np.uint8),
+        "sequence_id": np.arange(lo, lo + n, dtype=np.uint64) + 1,  # a field since schema v2
     }
 
 
@@ -60,23 +61,18 @@ def bench(
     written, t0 = 0, time.perf_counter()
     for k in range(units):
         lo, hi = layout.window_rows(k)
-        emb = {}
-        for layer in layout.layers:
-            emb[layer] = {"mean": mean[: hi - lo] + layer}
-            if layout.cls:
-                emb[layer]["cls"] = mean[: hi - lo] - layer
-            if tokens is not None:
-                emb[layer]["tokens"] = tokens[: hi - lo]
+        # the writer's form: {kind: [L, n, ...]}, layers stacked in layout order
+        emb = {"mean": np.stack([mean[: hi - lo] + layer for layer in layout.layers])}
+        if layout.cls:
+            emb["cls"] = np.stack([mean[: hi - lo] - layer for layer in layout.layers])
+        if tokens is not None:
+            emb["tokens"] = np.stack([tokens[: hi - lo]] * len(layout.layers))
         written += writer.write_window_unit(k, windows=_window_rows(lo, hi - lo), embeddings=emb)
         writer.mark_done(k)
     seconds = time.perf_counter() - t0
     # The per-unit checksum alone (included in the write above), on the last unit's arrays.
-    blocks = {
-        kind: np.stack([emb[layer][kind] for layer in layout.layers])
-        for kind in emb[layout.layers[0]]
-    }
     t1 = time.perf_counter()
-    unit_digest(blocks)
+    unit_digest(emb)
     checksum_s = (time.perf_counter() - t1) * units
     out = {
         "MB": written / 1e6,

@@ -40,6 +40,7 @@ def _window_rows(lo: int, n: int) -> dict[str, np.ndarray]:
         "n_variants": np.zeros(n, np.int32),
         "frac_n": np.zeros(n, np.float32),
         "status": np.full(n, int(WindowStatus.OK), np.uint8),
+        "sequence_id": np.arange(lo, lo + n, dtype=np.uint64) + 1,  # a field since schema v2
     }
 
 
@@ -70,8 +71,9 @@ def _write(url: str, layout: st.StoreLayout, units: int, mean: np.ndarray) -> di
     written, t0 = 0, time.perf_counter()
     for k in range(units):
         lo, hi = layout.window_rows(k)
-        emb = {layer: {"mean": mean[: hi - lo] + layer, "cls": mean[: hi - lo] - layer}
-               for layer in layout.layers}  # fmt: skip
+        # the writer's form: {kind: [L, n, D]}, layers stacked in layout order
+        emb = {"mean": np.stack([mean[: hi - lo] + layer for layer in layout.layers]),
+               "cls": np.stack([mean[: hi - lo] - layer for layer in layout.layers])}  # fmt: skip
         written += writer.write_window_unit(k, windows=_window_rows(lo, hi - lo), embeddings=emb)
         writer.mark_done(k)
     seconds = time.perf_counter() - t0

@@ -82,15 +82,9 @@ class EmbedWorker(ModelWorker):
         sequence_id[todo] = distinct.sequence_ids
 
         model_seconds, res = self._forward(batches, len(distinct.ids))
-        D, T = job.embed_dim, job.max_tokens
-        out = {layer: {"mean": np.full((n, D), np.nan, np.float32)} for layer in job.layers}
-        for layer in job.layers:
-            if c.cls:
-                out[layer]["cls"] = np.full((n, D), np.nan, np.float32)
-            if c.per_token:
-                out[layer]["tokens"] = np.full((n, T, D), np.nan, np.float16)
-            for kind, values in res[layer].items():  # scatter each distinct output to its rows
-                out[layer][kind][todo] = values[distinct.inverse]
+        out = self._empty(n)  # skipped rows stay NaN
+        for kind, values in res.items():  # scatter each distinct output to its rows
+            out[kind][todo] = values[distinct.inverse]
 
         windows = {
             "contig_index": job.plan.contig_index[a:b],
@@ -104,7 +98,9 @@ class EmbedWorker(ModelWorker):
             "status": status,
             "sequence_id": sequence_id,
         }
-        nbytes = self.writer.write_window_unit(unit, windows=windows, embeddings=out)
+        # the writer takes the stored layout, layer axis first: {kind: [L, n, ...]}
+        embeddings = {kind: np.moveaxis(values, 1, 0) for kind, values in out.items()}
+        nbytes = self.writer.write_window_unit(unit, windows=windows, embeddings=embeddings)
         self.writer.mark_done(unit)
         counts = Counter(WindowStatus(int(s)).name.lower() for s in status)
         return UnitResult(
@@ -144,38 +140,40 @@ class EmbedWorker(ModelWorker):
                 batches.append((idx, batch))
         return batches
 
+    def _empty(self, n: int) -> dict[str, np.ndarray]:
+        """NaN-filled {kind: [n, L, ...]} arrays for n rows ("mean", "cls", "tokens" as
+        configured), layers in `job.layers` order."""
+        job, c = self.job, self.job.config
+        L, D, T = len(job.layers), job.embed_dim, job.max_tokens
+        out = {"mean": np.full((n, L, D), np.nan, np.float32)}
+        if c.cls:
+            out["cls"] = np.full((n, L, D), np.nan, np.float32)
+        if c.per_token:
+            out["tokens"] = np.full((n, L, T, D), np.nan, np.float16)
+        return out
+
     def _forward(
         self, batches: list[tuple[np.ndarray, np.ndarray]], n_distinct: int
-    ) -> tuple[float, dict[int, dict[str, np.ndarray]]]:
+    ) -> tuple[float, dict[str, np.ndarray]]:
         """Run the batches (device lock held per batch); outputs per distinct sequence.
 
         Returns:
-            (model seconds, layer -> kind -> [n_distinct, ...] arrays); per-token rows are
-            NaN past each sequence's own tokens.
+            (model seconds, kind -> [n_distinct, L, ...] arrays, layers in `job.layers`
+            order); per-token rows are NaN past each sequence's own tokens.
         """
-        job, c = self.job, self.job.config
-        D, T = job.embed_dim, job.max_tokens
-        res: dict[int, dict[str, np.ndarray]] = {}
-        for layer in job.layers:
-            res[layer] = {"mean": np.full((n_distinct, D), np.nan, np.float32)}
-            if c.cls:
-                res[layer]["cls"] = np.full((n_distinct, D), np.nan, np.float32)
-            if c.per_token:
-                res[layer]["tokens"] = np.full((n_distinct, T, D), np.nan, np.float16)
+        res = self._empty(n_distinct)
         model_seconds = 0.0
         pad = self.tokenizer.pad_id
         for idx, batch in batches:
             with self.device:
                 tm = time.perf_counter()
-                got = {key: np.asarray(v) for key, v in self.forward(batch).items()}
+                got = {kind: np.asarray(v) for kind, v in self.forward(batch).items()}
                 model_seconds += time.perf_counter() - tm
             m = len(idx)
-            for layer in job.layers:
-                res[layer]["mean"][idx] = got[f"{layer}/mean"][:m]
-                if c.cls:
-                    res[layer]["cls"][idx] = got[f"{layer}/cls"][:m]
-                if c.per_token:
-                    n_tok = (batch[:m] != pad).sum(axis=1)
-                    for j, d in enumerate(idx):  # positions past a window's tokens stay NaN
-                        res[layer]["tokens"][d, : n_tok[j]] = got[f"{layer}/tokens"][j, : n_tok[j]]
+            for kind in res.keys() - {"tokens"}:
+                res[kind][idx] = got[kind][:m]
+            if "tokens" in res:
+                n_tok = (batch[:m] != pad).sum(axis=1)
+                for j, d in enumerate(idx):  # positions past a window's tokens stay NaN
+                    res["tokens"][d, :, : n_tok[j]] = got["tokens"][j, :, : n_tok[j]]
         return model_seconds, res

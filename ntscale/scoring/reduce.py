@@ -164,9 +164,10 @@ def reduce_outputs(
 @dataclass(frozen=True, kw_only=True)
 class WindowPooling:
     """Post-function of `ntscale embed` (`post(outputs, tokens)`): what the store keeps of
-    each window, reduced on the device: "L/mean" [B, D], "L/cls" [B, D] (if `cls`),
-    "L/tokens" [B, T, D] float16 (if `per_token`). Frozen, so equal settings share one
-    compiled program (`NTModel.compiled` caches by value)."""
+    each window, reduced on the device, as kind -> one array with the layers stacked on
+    axis 1 in `layers` order (L = len(layers)): "mean" [B, L, D] float32, "cls" [B, L, D]
+    float32 (if `cls`), "tokens" [B, L, T, D] float16 (if `per_token`). Frozen, so equal
+    settings share one compiled program (`NTModel.compiled` caches by value)."""
 
     layers: tuple[int, ...]
     pad_id: int
@@ -175,15 +176,19 @@ class WindowPooling:
     per_token: bool = False
 
     def __call__(self, outputs: dict[str, Any], tokens: Any) -> dict[str, Any]:
+        """{kind: [B, L, ...]} of `outputs["embeddings"]` ({layer: [B, T, D]}), [B, T] tokens."""
         xp = _xp(tokens)
-        result = {}
-        for layer in self.layers:
-            emb = outputs["embeddings"][layer]  # [B, T, D]
-            result[f"{layer}/mean"] = mean_pool(emb, tokens, pad_id=self.pad_id, cls_id=self.cls_id)
-            if self.cls:
-                result[f"{layer}/cls"] = emb[:, 0, :].astype(xp.float32)
-            if self.per_token:
-                result[f"{layer}/tokens"] = emb.astype(xp.float16)
+        embs = [outputs["embeddings"][layer] for layer in self.layers]  # L x [B, T, D]
+        result = {
+            "mean": xp.stack(
+                [mean_pool(e, tokens, pad_id=self.pad_id, cls_id=self.cls_id) for e in embs],
+                axis=1,
+            )
+        }
+        if self.cls:
+            result["cls"] = xp.stack([e[:, 0, :].astype(xp.float32) for e in embs], axis=1)
+        if self.per_token:
+            result["tokens"] = xp.stack([e.astype(xp.float16) for e in embs], axis=1)
         return result
 
 

@@ -238,7 +238,7 @@ class StoreWriter:
         unit: int,
         *,
         windows: dict[str, np.ndarray],
-        embeddings: dict[int, dict[str, np.ndarray]],
+        embeddings: dict[str, np.ndarray],
     ) -> int:
         """Write one window unit's rows (does not mark it done).
 
@@ -248,46 +248,43 @@ class StoreWriter:
                 `contig_index`; `strand` Strand codes or "+"/"-"; `haplotype` an index
                 into the root attr `haplotype_names` (-1 = reference) or names; `status`
                 WindowStatus codes or names.
-            embeddings: layer -> {"mean": [n, D], "cls": [n, D], "tokens": [n, T, D]} with
-                exactly the kinds the layout stores; any float dtype (bfloat16 included)
-                is cast to the stored dtype.
+            embeddings: kind -> one array in the stored layout, the layers stacked first in
+                `layout.layers` order (L = len(layout.layers)): "mean" [L, n, D], "cls"
+                [L, n, D], "tokens" [L, n, T, D], with exactly the kinds the layout
+                stores ({} when it stores no layers); any float dtype (bfloat16
+                included) is cast to the stored dtype.
 
         Returns:
             Bytes of array data written (uncompressed).
+
+        Raises:
+            StoreError: a field or kind missing or unknown, or an array of the wrong shape.
         """
         lo, hi = self.layout.window_rows(unit)
         n, where = hi - lo, f"window unit {unit} (rows {lo}-{hi})"
         rows = self._rows(WINDOW_FIELDS, windows, n, where)
-        kinds = embedding_kinds(self.layout)
-        if sorted(embeddings) != sorted(self.layout.layers):
+        layers = self.layout.layers
+        kinds = embedding_kinds(self.layout) if layers else ()
+        if sorted(embeddings, key=str) != sorted(kinds):  # key=str: old int layer keys
             raise StoreError(
-                f"{where}: embeddings for layers {sorted(embeddings)}, the store "
-                f"holds layers {list(self.layout.layers)}"
+                f"{where}: embedding kinds {sorted(embeddings, key=str)}, the store holds "
+                f"{list(kinds)}; pass one [L, n, ...] array per kind"
             )
-        for layer in self.layout.layers:
-            if sorted(embeddings[layer]) != sorted(kinds):
-                raise StoreError(
-                    f"{where}: layer {layer} has kinds {sorted(embeddings[layer])}, the store "
-                    f"holds {list(kinds)}"
-                )
+        L, D = len(layers), self.layout.embed_dim
         blocks: list[tuple[str, int, np.ndarray]] = []
-        for kind in kinds if self.layout.layers else ():
+        for kind in kinds:
             if kind == "tokens":
-                shape = (n, self.layout.max_tokens, self.layout.embed_dim)
-                dtype = self.layout.per_token_dtype
+                shape, dtype = (L, n, self.layout.max_tokens, D), self.layout.per_token_dtype
             else:
-                shape, dtype = (n, self.layout.embed_dim), "float32"
-            per_layer = []
-            for layer in self.layout.layers:
-                values = np.asarray(embeddings[layer][kind])
-                if values.shape != shape:
-                    raise StoreError(
-                        f"{where}: layer {layer} {kind!r} has shape "
-                        f"{values.shape}, expected {shape}"
-                    )
-                per_layer.append(values.astype(dtype, copy=False))
+                shape, dtype = (L, n, D), "float32"
+            values = np.asarray(embeddings[kind])
+            if values.shape != shape:
+                raise StoreError(
+                    f"{where}: embedding {kind!r} has shape {values.shape}, expected {shape} "
+                    f"(layers {list(layers)} stacked first, in that order)"
+                )
             # one (L, n, ...) block: the unit's chunk holds every layer
-            blocks.append((embedding_name(kind), 1, np.stack(per_layer)))
+            blocks.append((embedding_name(kind), 1, np.ascontiguousarray(values, dtype=dtype)))
         blocks += [(name, 0, values) for name, values in rows.items()]
         self._digests[("windows", unit)] = unit_digest({p: v for p, _, v in blocks})
         return self._write_all(slice(lo, hi), blocks)

@@ -49,7 +49,7 @@ def _window_unit(unit: int) -> tuple[dict, dict]:
         "status": np.array(cols[4]), "sequence_id": np.arange(4) + 1,
     }  # fmt: skip
     l3 = np.array([e if e is not None else [NAN] * 3 for e in cols[6]], np.float32)
-    return windows, {1: {"mean": 10 * l3}, 3: {"mean": l3}}
+    return windows, {"mean": np.stack([10 * l3, l3])}  # layers (1, 3): [L, n, D]
 
 
 @pytest.fixture(scope="module")

@@ -15,16 +15,24 @@ def test_window_pooling_keeps_mean_cls_and_tokens_as_the_store_wants():
     # two rows: CLS + 3 tokens, CLS + 1 token, right-padded to T = 5
     tokens = np.array([[CLS, 10, 11, 12, PAD], [CLS, 20, PAD, PAD, PAD]])
     emb = np.arange(2 * 5 * 2, dtype=np.float32).reshape(2, 5, 2)  # [B, T, D]
-    post = WindowPooling(layers=(4,), pad_id=PAD, cls_id=CLS, cls=True, per_token=True)
-    out = post({"embeddings": {4: emb}}, tokens)
-    assert sorted(out) == ["4/cls", "4/mean", "4/tokens"]
+    embeddings = {2: -emb, 4: emb}
+    # layers stacked on axis 1 in the post's order: index 0 is layer 4, index 1 layer 2
+    post = WindowPooling(layers=(4, 2), pad_id=PAD, cls_id=CLS, cls=True, per_token=True)
+    out = post({"embeddings": embeddings}, tokens)
+    assert sorted(out) == ["cls", "mean", "tokens"]
     # row 0: mean of positions 1-3 = ([2,3] + [4,5] + [6,7]) / 3; row 1: position 1 alone
-    np.testing.assert_array_equal(out["4/mean"], [[4.0, 5.0], [12.0, 13.0]])
-    np.testing.assert_array_equal(out["4/cls"], [[0.0, 1.0], [10.0, 11.0]])
-    assert out["4/tokens"].dtype == np.float16
-    np.testing.assert_array_equal(out["4/tokens"], emb.astype(np.float16))
+    mean = np.array([[4.0, 5.0], [12.0, 13.0]])
+    assert out["mean"].shape == (2, 2, 2) and out["mean"].dtype == np.float32  # [B, L, D]
+    np.testing.assert_array_equal(out["mean"], np.stack([mean, -mean], axis=1))
+    cls = np.array([[0.0, 1.0], [10.0, 11.0]])
+    assert out["cls"].dtype == np.float32
+    np.testing.assert_array_equal(out["cls"], np.stack([cls, -cls], axis=1))
+    assert out["tokens"].shape == (2, 2, 5, 2) and out["tokens"].dtype == np.float16
+    np.testing.assert_array_equal(out["tokens"], np.stack([emb, -emb], axis=1).astype(np.float16))
     plain = WindowPooling(layers=(4,), pad_id=PAD, cls_id=CLS)
-    assert sorted(plain({"embeddings": {4: emb}}, tokens)) == ["4/mean"]
+    only_mean = plain({"embeddings": embeddings}, tokens)
+    assert sorted(only_mean) == ["mean"]
+    np.testing.assert_array_equal(only_mean["mean"], mean[:, None])  # L = 1
 
 
 @pytest.mark.parametrize(("version", "kmer_offset", "letter_a"), [("v1", 4, 4100), ("v2", 6, 4102)])

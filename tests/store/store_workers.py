@@ -61,21 +61,22 @@ def unit_windows(layout: st.StoreLayout, unit: int, seed: int = 0) -> dict[str, 
     }
 
 
-def unit_embeddings(
-    layout: st.StoreLayout, unit: int, seed: int = 0
-) -> dict[int, dict[str, np.ndarray]]:
+def unit_embeddings(layout: st.StoreLayout, unit: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """{kind: [L, n, ...]} float64, layers stacked first in layout order (the writer's form)."""
     lo, hi = layout.window_rows(unit)
     rng = np.random.default_rng([seed, unit, 1])
     n, d = hi - lo, layout.embed_dim
-    out = {}
-    for layer in layout.layers:
+    per_layer = []
+    for _ in layout.layers:  # drawn layer by layer, kind by kind: the values stay pinned
         kinds = {"mean": rng.standard_normal((n, d))}
         if layout.cls:
             kinds["cls"] = rng.standard_normal((n, d))
         if layout.per_token:
             kinds["tokens"] = rng.standard_normal((n, layout.max_tokens, d))
-        out[layer] = kinds
-    return out
+        per_layer.append(kinds)
+    if not per_layer:
+        return {}
+    return {kind: np.stack([x[kind] for x in per_layer]) for kind in per_layer[0]}
 
 
 def unit_variants(layout: st.StoreLayout, unit: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -171,12 +171,12 @@ def test_memory_filesystem_store_round_trips() -> None:
         "frac_n": np.array([0.0, 0.5]), "n_variants": np.array([0, 0]),
         "status": np.array(["OK", "OK"]), "sequence_id": np.array([7, 9], np.uint64),
     }  # fmt: skip
-    mean = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
-    writer.write_window_unit(0, windows=windows, embeddings={2: {"mean": mean}})
+    mean = np.array([[[1.0, 2.0], [3.0, 4.0]]], np.float32)  # [L, n, D]
+    writer.write_window_unit(0, windows=windows, embeddings={"mean": mean})
     writer.mark_done(0)
     st.finalize(url)
     ds = st.open(url)
-    np.testing.assert_array_equal(ds.embedding_mean.sel(layer=2).values[:2], mean)
+    np.testing.assert_array_equal(ds.embedding_mean.sel(layer=2).values[:2], mean[0])
     assert ds.contig.values.tolist() == ["chr1", "chrM", ""]
     assert st.verify(url)["windows"]["not_done"] == [1]
     fsspec.filesystem("memory").rm("/backend-test", recursive=True)

@@ -109,7 +109,7 @@ def test_read_unit_returns_the_unit_rows_as_stored(tmp_path: Path) -> None:
     assert got["strand"].tolist() == np.where(given["strand"] == 1, "-", "+").tolist()
     emb = unit_embeddings(LAYOUT, 4)
     assert got["embedding_tokens"].shape == (2, 3, 4, 6)  # all layers, the 3 rows of unit 4
-    np.testing.assert_array_equal(got["embedding_cls"][1], emb[3]["cls"].astype(np.float32))
+    np.testing.assert_array_equal(got["embedding_cls"][1], emb["cls"][1].astype(np.float32))
 
 
 @pytest.fixture

@@ -298,27 +298,41 @@ def test_wrong_unit_rows_are_refused_naming_unit_and_field(writer: st.StoreWrite
         match=re.escape("window unit 4 (rows 20-23): fields missing ['frac_n'], unknown ['gc']"),
     ):
         writer.write_window_unit(4, windows=bad, embeddings=emb)
+    one_layer = {kind: values[:1] for kind, values in emb.items()}  # layer 1 only: L = 1
     with pytest.raises(
         StoreError,
         match=re.escape(
-            "window unit 4 (rows 20-23): embeddings for layers [1], the store holds layers [1, 3]"
+            "window unit 4 (rows 20-23): embedding 'mean' has shape (1, 3, 6), expected "
+            "(2, 3, 6) (layers [1, 3] stacked first, in that order)"
         ),
     ):
-        writer.write_window_unit(4, windows=windows, embeddings={1: emb[1]})
-    no_cls = {layer: {k: v for k, v in e.items() if k != "cls"} for layer, e in emb.items()}
+        writer.write_window_unit(4, windows=windows, embeddings=one_layer)
+    rows_first = {kind: np.swapaxes(values, 0, 1) for kind, values in emb.items()}  # [n, L, ...]
+    with pytest.raises(
+        StoreError,
+        match=re.escape("embedding 'mean' has shape (3, 2, 6), expected (2, 3, 6)"),
+    ):
+        writer.write_window_unit(4, windows=windows, embeddings=rows_first)
+    no_cls = {kind: values for kind, values in emb.items() if kind != "cls"}
     with pytest.raises(
         StoreError,
         match=re.escape(
-            "window unit 4 (rows 20-23): layer 1 has kinds ['mean', 'tokens'], the store holds "
-            "['mean', 'cls', 'tokens']"
+            "window unit 4 (rows 20-23): embedding kinds ['mean', 'tokens'], the store holds "
+            "['mean', 'cls', 'tokens']; pass one [L, n, ...] array per kind"
         ),
     ):
         writer.write_window_unit(4, windows=windows, embeddings=no_cls)
-    short_tokens = {layer: {**e, "tokens": e["tokens"][:, :2]} for layer, e in emb.items()}
+    with pytest.raises(
+        StoreError,
+        match=re.escape("embedding kinds ['cls', 'max', 'mean', 'tokens'], the store holds"),
+    ):
+        writer.write_window_unit(4, windows=windows, embeddings={**emb, "max": emb["mean"]})
+    short_tokens = {**emb, "tokens": emb["tokens"][:, :, :2]}
     with pytest.raises(
         StoreError,
         match=re.escape(
-            "window unit 4 (rows 20-23): layer 1 'tokens' has shape (3, 2, 6), expected (3, 4, 6)"
+            "window unit 4 (rows 20-23): embedding 'tokens' has shape (2, 3, 2, 6), expected "
+            "(2, 3, 4, 6)"
         ),
     ):
         writer.write_window_unit(4, windows=windows, embeddings=short_tokens)

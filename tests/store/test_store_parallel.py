@@ -126,7 +126,7 @@ def test_store_interrupted_during_creation_is_created_again(tmp_path: Path) -> N
     assert zarr.open_group(url, mode="r").attrs["initialized"] is True
     np.testing.assert_array_equal(
         st.open(url).embedding_cls.sel(layer=3).values[:5],
-        unit_embeddings(LAYOUT, 0)[3]["cls"].astype("f4"),
+        unit_embeddings(LAYOUT, 0)["cls"][LAYOUT.layers.index(3)].astype("f4"),
     )
 
 

@@ -55,7 +55,10 @@ def _stored_windows(layout: st.StoreLayout) -> dict[str, np.ndarray]:
 def _expected_embedding(layout: st.StoreLayout, layer: int, kind: str) -> np.ndarray:
     dtype = layout.per_token_dtype if kind == "tokens" else "float32"
     return np.concatenate(
-        [unit_embeddings(layout, k)[layer][kind] for k in range(layout.n_window_units)]
+        [
+            unit_embeddings(layout, k)[kind][layout.layers.index(layer)]
+            for k in range(layout.n_window_units)
+        ]
     ).astype(dtype)
 
 
@@ -172,7 +175,7 @@ def test_file_url_store_round_trips(tmp_path: Path) -> None:
     ds = st.open(url)
     np.testing.assert_array_equal(
         ds.embedding_cls.sel(layer=3).values[20:23],
-        unit_embeddings(LAYOUT, 4)[3]["cls"].astype("f4"),
+        unit_embeddings(LAYOUT, 4)["cls"][LAYOUT.layers.index(3)].astype("f4"),
     )
     # the same store read back through its plain path
     same = st.open(str(tmp_path / "viaurl.zarr"))
@@ -214,19 +217,18 @@ def test_bfloat16_and_float64_inputs_are_cast(tmp_path: Path) -> None:
     writer = st.create_or_open(
         str(tmp_path / "bf.zarr"), layout, fingerprint={}, attrs={}, contigs=CONTIGS
     )
-    mean = np.array([[1.5, -2.0, 0.25], [3.0, 4.0, 5.0]], dtype=ml_dtypes.bfloat16)
-    tokens = np.arange(12, dtype=np.float64).reshape(2, 2, 3) / 4
+    mean = np.array([[[1.5, -2.0, 0.25], [3.0, 4.0, 5.0]]], dtype=ml_dtypes.bfloat16)  # [L, n, D]
+    tokens = np.arange(12, dtype=np.float64).reshape(1, 2, 2, 3) / 4  # [L, n, T, D]
     windows = {name: np.zeros(2, dtype=np.int64) for name in WINDOW_FIELDS}
     windows["haplotype"] = np.full(2, -1)
-    nbytes = writer.write_window_unit(
-        0, windows=windows, embeddings={2: {"mean": mean, "tokens": tokens}}
-    )
+    embeddings = {"mean": mean, "tokens": tokens}
+    nbytes = writer.write_window_unit(0, windows=windows, embeddings=embeddings)
     assert nbytes >= 2 * 3 * 4 + 2 * 2 * 3 * 2
     ds = st.open(str(tmp_path / "bf.zarr"))
     assert ds.embedding_mean.dtype == np.float32
     assert ds.embedding_tokens.dtype == np.float16
-    np.testing.assert_array_equal(ds.embedding_mean.values[0], mean.astype(np.float32))
-    np.testing.assert_array_equal(ds.embedding_tokens.values[0], tokens.astype(np.float16))
+    np.testing.assert_array_equal(ds.embedding_mean.values, mean.astype(np.float32))
+    np.testing.assert_array_equal(ds.embedding_tokens.values, tokens.astype(np.float16))
 
 
 @settings(

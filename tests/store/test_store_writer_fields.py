@@ -40,7 +40,7 @@ def _windows(**changes: object) -> dict[str, object]:
 
 
 def _embeddings() -> dict:
-    return {2: {"mean": np.arange(8, dtype=np.float64).reshape(4, 2)}}
+    return {"mean": np.arange(8, dtype=np.float64).reshape(1, 4, 2)}  # [L, n, D]
 
 
 def test_codes_and_indices_are_stored_as_names(writer: st.StoreWriter) -> None:
