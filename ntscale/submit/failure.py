@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from ntscale.submit.agent_logs import runtime_env_errors
 from ntscale.submit.auth import auth_headers
@@ -53,12 +54,26 @@ def format_failure(
     )
 
 
+def settled_logs(read: Callable[[], str], *, wait_s: float = 5.0, step_s: float = 0.5) -> str:
+    """A finished job's log once it stops growing: Ray can report FAILED before the last
+    lines the job printed reach the log (seen on a loaded 2-core machine)."""
+    logs = read()
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        time.sleep(step_s)
+        again = read()
+        if again == logs:
+            break
+        logs = again
+    return logs
+
+
 def failure_message(address: str | None, job_id: str, *, n_lines: int = TAIL_LINES) -> str:
     """Describe a job that did not succeed: its status, Ray's whole message, its last log
     lines and, when its runtime environment failed, the runtime-env agent's ERROR lines."""
     client = connect(address)
     info = summarize(call(client, job_id, lambda: client.get_job_info(job_id)))
-    logs = call(client, job_id, lambda: client.get_job_logs(job_id))
+    logs = settled_logs(lambda: call(client, job_id, lambda: client.get_job_logs(job_id)))
     url = client.get_address()
     agent = runtime_env_errors(url, auth_headers()) if mentions_runtime_env(info.message) else []
     return format_failure(info, logs, address=url, agent_lines=agent, n_lines=n_lines)

@@ -15,7 +15,7 @@ from ntscale.runner.local import run_local
 
 def test_serial_run_follows_the_pending_order_and_skips_done_units():
     job = ToyJob(6, done={0, 3})
-    summary = run_local(job, in_flight=1)
+    summary = run_local(job, max_in_flight_per_actor=1)
     assert job.started == [1, 2, 4, 5]  # prepare's order, done units never run
     assert job.opened == 1  # one worker for the whole run
     assert summary["units"] == [1, 2, 4, 5]
@@ -45,7 +45,7 @@ def test_two_units_run_at_once_never_more():
             barrier.wait()
 
     job = ToyJob(5, hook=meet, delay_s=0.02)
-    summary = run_local(job, in_flight=2)
+    summary = run_local(job, max_in_flight_per_actor=2)
     assert sorted(job.finished) == [0, 1, 2, 3, 4] and job.max_running == 2
     assert summary["progress"]["rows_done"] == sum(unit_rows(u) for u in range(5))
 
@@ -53,7 +53,7 @@ def test_two_units_run_at_once_never_more():
 def test_a_failing_unit_raises_its_own_error_and_dispatches_no_more():
     job = ToyJob(6, fail_unit=2)
     with pytest.raises(ValueError, match="toy unit 2 failed on purpose"):
-        run_local(job, in_flight=1)
+        run_local(job, max_in_flight_per_actor=1)
     assert job.started == [0, 1, 2] and job.finish_args is None
 
 
@@ -71,7 +71,7 @@ def test_a_signal_lets_the_unit_in_flight_finish_then_stops(signum, code):
     job = ToyJob(5, done={0}, hook=interrupt)
     before = signal.getsignal(signum)
     with pytest.raises(Interrupted) as err:
-        run_local(job, in_flight=1)
+        run_local(job, max_in_flight_per_actor=1)
     assert job.finished == [1]  # the unit in flight finished; none was started after it
     assert err.value.exit_code == code
     assert str(err.value) == "interrupted: 2 of 5 units done; run the same command to resume"
@@ -81,6 +81,6 @@ def test_a_signal_lets_the_unit_in_flight_finish_then_stops(signum, code):
 def test_a_warm_worker_is_reused_instead_of_opening_another():
     job = ToyJob(3)
     warm = job.open_worker()  # benchmarks keep one worker (model loaded, jitted) across runs
-    run_local(job, worker=warm, in_flight=1)
-    run_local(ToyJob(3), worker=warm, in_flight=1)  # another run of the same shape
+    run_local(job, worker=warm, max_in_flight_per_actor=1)
+    run_local(ToyJob(3), worker=warm, max_in_flight_per_actor=1)  # another run of the same shape
     assert job.opened == 1 and job.finished == [0, 1, 2, 0, 1, 2]

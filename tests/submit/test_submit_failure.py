@@ -118,3 +118,13 @@ def test_newest_unique_keeps_each_line_at_its_last_place():
 
 def test_agent_errors_are_best_effort_when_the_log_api_does_not_answer():
     assert runtime_env_errors(f"http://127.0.0.1:{_free_port()}", {}, timeout_s=2.0) == []
+
+
+def test_settled_logs_waits_until_the_log_stops_growing() -> None:
+    from ntscale.submit.failure import settled_logs
+
+    reads = iter(["a\n", "a\nb\n", "a\nb\nc\n", "a\nb\nc\n", "never read\n"])
+    assert settled_logs(lambda: next(reads), wait_s=5.0, step_s=0.01) == "a\nb\nc\n"
+    growing = iter(f"{'x' * i}\n" for i in range(10_000))
+    # gives up after wait_s with the last log read
+    assert settled_logs(lambda: next(growing), wait_s=0.05, step_s=0.01).startswith("x")
