@@ -5,8 +5,10 @@ tell that an input changed under the same name.
   in place: the file's size, its modification time and a digest of 256 blocks sampled
   evenly over the file (1 MiB read, whatever the genome's size).
 - BED: the digest of the whole file (small).
-- VCF/BCF: the digest of its .tbi/.csi index when it has one (the index changes with
-  every change of the records' bytes), else of the whole file.
+- VCF/BCF: with a .tbi/.csi index, the index digest plus the same cheap content check as
+  the FASTA (size, modification time, sampled digest): the index alone misses edits that
+  keep every record's length and bin (a re-phased genotype, a same-length ALT); unindexed,
+  the digest of the whole file.
 
 Names are kept but paths are not: a resume may use a moved or copied input, but a copy
 must keep the modification time (`cp -p`, `rsync -a`); `touch -d` restores one.
@@ -81,12 +83,20 @@ def vcf_index(path: Path) -> Path | None:
 
 
 def vcf_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A VCF's name and the digest of its index (or, unindexed, of the whole file)."""
+    """A VCF's name, size, mtime, sampled digest and index digest (unindexed: the digest of
+    the whole file)."""
     p = Path(path)
     idx = vcf_index(p)
     if idx is None:
         return {"file": p.name, "sha256": file_sha256(p)}
-    return {"file": p.name, "index": idx.name, "index_sha256": file_sha256(idx)}
+    return {
+        "file": p.name,
+        "size": p.stat().st_size,
+        "mtime": _mtime(p),
+        "sampled_sha256": sampled_sha256(p),
+        "index": idx.name,
+        "index_sha256": file_sha256(idx),
+    }
 
 
 def input_identities(
