@@ -196,15 +196,15 @@ def describe_track_plan(job: TrackJob) -> dict[str, Any]:
     `nearest_tiles`), so a tile whose bases fall in two units is counted twice, as it runs.
     """
     from ntscale.config import STRAND_SETS
-    from ntscale.genome import FastaSource
     from ntscale.genome.variant_windows import nearest_tiles
+    from ntscale.runner.track_job import TRACK_NAMES
 
-    fasta = FastaSource(job.config.fasta)
+    contig_bp = dict(job.contigs)  # read from the .fai when the job was planned
     w, n_strands = job.run.window_bp, len(STRAND_SETS[job.config.strands])
     tiles = 0
     for unit in range(job.n_units()):
         for contig, s, e, _row in job.segments(*job.unit_range(unit)):
-            _starts, which = nearest_tiles(fasta.contig_length(contig), w, np.arange(s, e))
+            _starts, which = nearest_tiles(contig_bp[contig], w, np.arange(s, e))
             tiles += len(np.unique(which))
     passes = tiles * n_strands
     return {
@@ -217,15 +217,9 @@ def describe_track_plan(job: TrackJob) -> dict[str, Any]:
         "unit_bases": job.config.unit_bases,
         "tiles": tiles,
         "forward_passes": passes,
-        "tracks": [f"{job.config.tracks}.{name}.bw" for name in _track_names()],
+        "tracks": [f"{job.config.tracks}.{name}.bw" for name in TRACK_NAMES],
         "device_time_estimates": _estimates(job.run.model.name, passes),
     }
-
-
-def _track_names() -> tuple[str, ...]:
-    from ntscale.runner.track_job import TRACK_NAMES
-
-    return TRACK_NAMES
 
 
 def format_track_plan(p: dict[str, Any]) -> str:
