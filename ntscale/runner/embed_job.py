@@ -152,7 +152,7 @@ class EmbedJob(JobBase):
 
         return StoreLayout(
             n_windows=self.plan.n_windows,
-            unit_windows=self.config.unit_windows,
+            unit_windows=self.unit_size,
             layers=self.run.layers,
             embed_dim=self.run.embed_dim,
             cls=self.config.cls,
