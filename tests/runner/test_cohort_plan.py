@@ -93,3 +93,16 @@ def test_driver_reads_no_genotype_when_planning(example, vcf_300, tmp_path, monk
     monkeypatch.setattr(hap_budget, "insertion_sites", spy)
     plan(example, vcf_300, tmp_path, [])
     assert seen == [False]
+
+
+def test_dry_run_report_counts_haplotype_rows_as_upper_bounds(example, vcf_300, tmp_path):
+    from ntscale.runner.plan_report import describe_embed_plan, format_embed_plan
+
+    job = plan(example, vcf_300, tmp_path, [], strands="both")
+    p = describe_embed_plan(job)
+    assert p["window_rows"] == 100 and p["haplotypes"] == 600
+    assert p["windows"] == 100 * 600 and p["tracks"] == 2 * 600
+    assert p["upper_bounds"] is True
+    assert p["store_bytes_per_layer_uncompressed"]["mean (float32)"] == 60_000 * 4 * 64
+    text = format_embed_plan(p)
+    assert "(100 window rows x 600 haplotypes; sizes and times below are upper bounds" in text
