@@ -210,7 +210,9 @@ def test_dedup_equals_per_row_with_strands_ns_shrunk_windows_and_per_token(
     run_off = run_local(EmbedJob.plan_from_config(off))["run"]
     assert_same_bytes(Path(on.out), Path(off.out))
 
-    ds = open_store(on.out)
+    from ntscale.store import haplotype_rows
+
+    ds = haplotype_rows(open_store(on.out))
     status, ids = ds["status"].values, ds["sequence_id"].values
     skipped = status == WindowStatus.SKIPPED_ALL_N.name
     assert run_on["windows_run"] == run_off["windows_run"] == ids.size
@@ -221,13 +223,18 @@ def test_dedup_equals_per_row_with_strands_ns_shrunk_windows_and_per_token(
     from ntscale.genome import WindowSource
 
     job = EmbedJob.plan_from_config(on)
+    assert job.unit_size == 24  # 12 genomic windows x 2 strands
     source = WindowSource(
         on.fasta, tokenizer="v2", max_tokens=job.max_tokens, vcf_path=on.vcf, samples=on.samples
     )
+    from ntscale.genome import with_haplotypes
+
+    h = len(job.haplotype_names)
+    rows_plan = with_haplotypes(job.plan, h, job.haplotype_names)
     distinct = 0
     for u in range(job.n_units()):
         a, b = job.unit_range(u)
-        seqs = source.fetch_rows(job.plan, np.arange(a, b))
+        seqs = source.fetch_rows(rows_plan, np.arange(a * h, b * h))
         distinct += len({tuple(source.tokenizer.encode(x.sequence)) for x in seqs if x.sequence})
     assert run_on["forward_windows"] == distinct
     assert distinct < run_on["windows_run"] - int(skipped.sum())
@@ -254,6 +261,9 @@ def test_cli_dedup_option(example, tmp_path, flag, dedup):
     ds = open_store(str(out))
     run = ds.attrs["last_run"]
     assert run["dedup"] is dedup and run["windows_run"] == 8  # 4 samples x 2 haplotypes
-    distinct = len(np.unique(ds["sequence_id"].values))
+    assert ds.sizes["haplotype"] == 8 and ds.sizes["window"] == 1
+    used = np.unique(ds["sequence_index"].values)
+    distinct = len(np.unique(ds["sequence_id"].values[used]))
+    assert distinct == len(used)  # each distinct sequence stored once
     assert run["forward_windows"] == (distinct if dedup else 8)
     assert ds.attrs["config"]["dedup"] is dedup
