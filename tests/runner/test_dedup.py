@@ -91,7 +91,12 @@ def stored_bytes(store: Path, name: str) -> int:
 
 @pytest.mark.parametrize(
     ("window_bp", "unit_windows"),
-    [(None, None), (WINDOW, 1), (WINDOW, 7), (WINDOW, 1000)],
+    [
+        pytest.param(None, None, marks=pytest.mark.slow),  # 12 kbp windows: ~3 min on CPU
+        (WINDOW, 1),
+        (WINDOW, 7),
+        (WINDOW, 1000),
+    ],
 )
 def test_300_samples_forward_passes_equal_an_independent_count(
     example, vcf_300, tmp_path, window_bp, unit_windows
