@@ -235,21 +235,25 @@ class EmbedJob(JobBase):
         from ntscale.store.schema import REFERENCE_NAME
 
         plan = self.plan
-        ds = open_store(self.store_url)
+        status_codes = {s.name: int(s) for s in WindowStatus}
         if self.cohort:
-            # per (window, haplotype) track: the rows view (W x H coordinates in memory)
-            from ntscale.genome import with_haplotypes
-            from ntscale.store import haplotype_rows
+            # one track per (strand, haplotype), read unit by unit (no W x H rows)
+            from ntscale.genome.coverage import cohort_coverage
+            from ntscale.store.cohort import iter_haplotype_blocks
 
-            names = self.haplotype_names
-            plan = with_haplotypes(plan, len(names), names)
-            ds = haplotype_rows(ds)
+            def blocks():  # noqa: ANN202 - generator of (status codes, end) [u, H]
+                for b in iter_haplotype_blocks(self.store_url):
+                    names, inverse = np.unique(b["status"], return_inverse=True)
+                    codes = np.array([status_codes[str(x)] for x in names], np.int64)
+                    yield codes[inverse.reshape(b["status"].shape)], b["hap_end"]
+
+            return cohort_coverage(plan, self.haplotype_names, blocks())
+        ds = open_store(self.store_url)
         strand = np.where(ds["strand"].values == "-", 1, 0)
         # The store keeps names; the plan keeps codes (haplotype -1 = reference).
         hap_codes = pd.Index([*plan.haplotype_names, REFERENCE_NAME])
         haplotype = hap_codes.get_indexer(ds["haplotype"].values)
         haplotype = np.where(haplotype == len(plan.haplotype_names), -1, haplotype)
-        status_codes = {s.name: int(s) for s in WindowStatus}
         status = np.array([status_codes[str(s)] for s in ds["status"].values], dtype=np.int64)
         return compute_coverage(
             plan,

@@ -8,13 +8,13 @@ haplotype or per sample, lazily (dask), by indexing the sequence axis with that 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import xarray as xr
 
 from ntscale.errors import StoreError
-from ntscale.store.schema import SEQUENCE_FIELDS, embedding_name
+from ntscale.store.schema import HAPLOTYPE_FIELDS, SEQUENCE_FIELDS, embedding_name
 from ntscale.types import WindowStatus
 
 
@@ -123,4 +123,27 @@ def haplotype_rows(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
-__all__ = ["haplotype_embeddings", "haplotype_rows", "sample_embeddings"]
+def iter_haplotype_blocks(
+    url: str, fields: Sequence[str] = ("status", "hap_end")
+) -> Iterator[dict[str, np.ndarray]]:
+    """The (window, haplotype) arrays of a cohort store, one window unit (chunk) at a time,
+    in row order: {field: [u, H]} (strings as str), for whole-cohort passes in O(u x H).
+    """
+    from ntscale.store.reader import _open_root
+
+    group, _, layout = _open_root(url)
+    if not layout.cohort:
+        raise StoreError(f"store {url!r} is not a cohort store (no haplotype axis)")
+    arrays = {name: group[HAPLOTYPE_FIELDS[name].stored] for name in fields}
+    for unit in range(layout.n_window_units):
+        lo, hi = layout.window_rows(unit)
+        out = {}
+        for name, arr in arrays.items():
+            values = np.asarray(arr[lo:hi])
+            if HAPLOTYPE_FIELDS[name].dtype is str:
+                values = np.asarray(values.tolist(), dtype=str)
+            out[name] = values
+        yield out
+
+
+__all__ = ["haplotype_embeddings", "haplotype_rows", "iter_haplotype_blocks", "sample_embeddings"]
