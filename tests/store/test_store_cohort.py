@@ -230,3 +230,77 @@ def test_cohort_writer_errors_name_the_unit_and_the_problem(tmp_path: Path):
         ref.write_cohort_unit(0, **units[0])
     with pytest.raises(StoreError, match="not a cohort store"):
         st.haplotype_embeddings(st.open(str(tmp_path / "r.zarr")))
+
+
+def test_fresh_store_reads_pending_everywhere_and_refuses_another_cohort(tmp_path: Path):
+    writer = create(tmp_path / "c.zarr")
+    lay = writer.layout
+    assert st.StoreLayout.from_json(lay.to_json()) == lay
+    ds = st.open(str(tmp_path / "c.zarr"))
+    assert dict(ds.sizes) == {"layer": 2, "window": W, "haplotype": H, "sequence": 37, "dim": D}
+    assert (ds.sequence_index.values == -1).all()
+    assert (np.asarray(ds.status.values.tolist()) == "PENDING").all()
+    assert np.isnan(st.haplotype_embeddings(ds).values).all()  # -1: the NaN slot
+    summary = st.store_summary(str(tmp_path / "c.zarr"))
+    assert summary["windows"]["by_status"] == {"PENDING": W * H}
+    assert summary["windows"]["sequences_stored"] == 0 and not summary["complete"]
+    blocks = list(st.cohort.iter_haplotype_blocks(str(tmp_path / "c.zarr")))
+    assert [b["status"].shape for b in blocks] == [(2, H), (2, H), (1, H)]
+    assert all((b["hap_end"] == -1).all() for b in blocks)
+    st.finalize(writer.url)
+    other = st.StoreLayout(
+        n_windows=W, unit_windows=U, layers=(1, 2), embed_dim=D, n_haplotypes=H - 2
+    )
+    with pytest.raises(StoreError, match="layout.n_haplotypes: store has 6, this run has 4"):
+        st.create_or_open(
+            str(tmp_path / "c.zarr"),
+            other,
+            fingerprint={"job": "test"},
+            attrs={},
+            contigs=[("chr1", 1000)],
+            haplotype_names=NAMES[:4],
+        )
+    plain = st.StoreLayout(n_windows=2, unit_windows=2)
+    st.create_or_open(str(tmp_path / "r.zarr"), plain, fingerprint={}, attrs={}, contigs=[])
+    with pytest.raises(StoreError, match="is not a cohort store"):
+        next(st.cohort.iter_haplotype_blocks(str(tmp_path / "r.zarr")))
+
+
+def test_per_token_cohort_store_keeps_one_shard_per_sequence_chunk(tmp_path: Path):
+    t = 3
+    lay = st.StoreLayout(
+        n_windows=2, unit_windows=1, layers=(1,), embed_dim=D, per_token=True, max_tokens=t,
+        n_haplotypes=2, sequence_chunk=2, per_token_dtype="float32",
+    )  # fmt: skip
+    writer = st.create_or_open(
+        str(tmp_path / "t.zarr"), lay, fingerprint={}, attrs={}, contigs=[("chr1", 1000)],
+        haplotype_names=["A:0", "A:1"],
+    )  # fmt: skip
+    rng = np.random.default_rng(5)
+    for k, d in enumerate((2, 1)):
+        writer.write_cohort_unit(
+            k,
+            windows={"contig": np.array(["chr1"]), "start": np.array([k * 10]),
+                     "end": np.array([k * 10 + 10]), "strand": np.array(["+"])},
+            haplotypes={"status": np.array([["OK", "OK"]]), "n_variants": np.zeros((1, 2)),
+                        "hap_end": np.array([[k * 10 + 10] * 2]),
+                        "sequence_index": np.array([[0, d - 1]])},
+            sequences={"n_tokens": np.full(d, t), "frac_n": np.zeros(d),
+                       "sequence_id": np.arange(1, d + 1)},
+            embeddings={"mean": rng.normal(size=(1, d, D)),
+                        "tokens": rng.normal(size=(1, d, t, D))},
+        )  # fmt: skip
+        writer.mark_done(k)
+    st.finalize(writer.url)
+    assert st.verify(str(tmp_path / "t.zarr"))["ok"]
+    ds = st.open(str(tmp_path / "t.zarr"))
+    tokens = st.haplotype_embeddings(ds, "tokens")
+    assert tokens.dims == ("layer", "window", "haplotype", "token", "dim")
+    # window 1: both haplotypes share its one sequence
+    np.testing.assert_array_equal(tokens.values[0, 1, 0], tokens.values[0, 1, 1])
+    shards = sorted(
+        p.parent.name for p in (tmp_path / "t.zarr" / "embedding_tokens").rglob("0") if p.is_file()
+    )
+    assert len(shards) == 2  # one shard per unit's used chunk
+    with pytest.raises(StoreError, match="has no 'embedding_cls'"):
+        st.haplotype_embeddings(ds, "cls")
