@@ -202,7 +202,10 @@ class StoreWriter:
             names = {int(s): s.name for s in WindowStatus}
         else:
             names = {**self.variant_status_names, int(WindowStatus.PENDING): "PENDING"}
-        return np.array([names.get(int(v), str(int(v))) for v in values.tolist()], dtype=str)
+        # one lookup per distinct code (a cohort unit has u x H rows, a handful of codes)
+        codes, inverse = np.unique(values, return_inverse=True)
+        table = np.array([names.get(int(v), str(int(v))) for v in codes.tolist()], dtype=str)
+        return table[inverse.reshape(values.shape)] if codes.size else values.astype(str)
 
     def _rows(
         self, fields: dict[str, RowField], given: dict[str, np.ndarray], n: int, where: str

@@ -304,3 +304,16 @@ def test_per_token_cohort_store_keeps_one_shard_per_sequence_chunk(tmp_path: Pat
     assert len(shards) == 2  # one shard per unit's used chunk
     with pytest.raises(StoreError, match="has no 'embedding_cls'"):
         st.haplotype_embeddings(ds, "cls")
+
+
+def test_ntscale_open_is_the_plain_xarray_dataset(tmp_path: Path):
+    import warnings
+
+    write_all(create(tmp_path / "c.zarr"), make_units(4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain = xr.open_zarr(tmp_path / "c.zarr")
+        ours = st.open(str(tmp_path / "c.zarr"))
+    xr.testing.assert_identical(plain, ours)
+    assert ours["haplotype"].values.dtype.kind == "U"  # loaded, plain str
+    assert ours.chunks["sequence"][0] == 12 and ours.chunks["window"][0] == U
