@@ -143,9 +143,18 @@ class EmbedJob(JobBase):
     def embed_dim(self) -> int:
         return self.run.embed_dim
 
+    @property
+    def _per_window_row(self) -> int:
+        """Rows (and bp) counted per window row: its haplotypes in a cohort run."""
+        return len(self.samples) * 2 if self.cohort else 1
+
+    def unit_rows(self, unit: int) -> int:
+        a, b = self.unit_range(unit)
+        return (b - a) * self._per_window_row  # as the worker counts them (UnitResult)
+
     def unit_bp(self, unit: int) -> int:
         a, b = self.unit_range(unit)
-        return int((self.plan.end[a:b] - self.plan.start[a:b]).sum())
+        return int((self.plan.end[a:b] - self.plan.start[a:b]).sum()) * self._per_window_row
 
     def layout(self) -> StoreLayout:
         from ntscale.store import StoreLayout

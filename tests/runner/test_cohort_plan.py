@@ -106,3 +106,14 @@ def test_dry_run_report_counts_haplotype_rows_as_upper_bounds(example, vcf_300, 
     assert p["store_bytes_per_layer_uncompressed"]["mean (float32)"] == 60_000 * 4 * 64
     text = format_embed_plan(p)
     assert "(100 window rows x 600 haplotypes; sizes and times below are upper bounds" in text
+
+
+def test_progress_counts_haplotype_rows_as_the_workers_do(example, vcf_300, tmp_path):
+    from ntscale.runner.local import run_local
+
+    job = plan(example, vcf_300, tmp_path, ["HG00096", "HG00097"], unit_windows=20)
+    assert job.n_units() == 3 and job.unit_rows(2) == 10 * 4  # 10 windows x 4 haplotypes
+    assert job.unit_bp(0) == 20 * 600 * 4
+    summary = run_local(job)
+    assert summary["progress"]["rows_done"] == 50 * 4 == summary["run"]["windows_run"]
+    assert summary["progress"]["bp_done"] == summary["run"]["bp_run"] == 50 * 600 * 4
