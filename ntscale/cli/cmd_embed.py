@@ -113,7 +113,12 @@ def embed(
         ),
     ] = None,
     unit_windows: Annotated[
-        int | None, Opt(rich_help_panel=EXECUTION, help="Windows per work unit (= store chunk).")
+        int | None,
+        Opt(
+            rich_help_panel=EXECUTION,
+            help="Windows per work unit (= store chunk); with --vcf, genomic windows with all "
+            "their strands and haplotypes.",
+        ),
     ] = None,
     contig_map: Annotated[
         str | None,

@@ -57,12 +57,21 @@ def _site_bounds(ref: str, alts: Sequence[str], gt: np.ndarray) -> tuple[np.ndar
     return np.maximum(grow, 0), np.maximum(shrink, 0)
 
 
+def _alt_bounds(ref: str, alts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """[1] bp the record's longest insertion adds / longest deletion removes (any carrier)."""
+    delta = [len(a) - len(ref) for a in alts if a and _ACGT.match(a)]
+    grow = max([0, *delta])
+    shrink = max([0, *(-x for x in delta)])
+    return np.array([grow], np.int64), np.array([shrink], np.int64)
+
+
 def insertion_sites(
     vcf_path: str | os.PathLike[str],
     fasta_contigs: Sequence[str],
     vcf_contig: Mapping[str, str | None],
     *,
     samples: Sequence[str] | None = None,
+    genotypes: bool = True,
 ) -> dict[str, Sites]:
     """Per FASTA contig, its indel records and what each can do to each haplotype.
 
@@ -72,6 +81,10 @@ def insertion_sites(
         vcf_contig: FASTA name -> VCF name (None: the VCF has no such contig).
         samples: the run's samples (default all). Haplotype order does not matter: the
             planner bounds the worst haplotype.
+        genotypes: False: read no genotype; each record's bound is its longest ALT
+            insertion / deletion, for every haplotype ([R] arrays). What a cohort driver
+            uses: its memory and time do not grow with the samples (more conservative:
+            a window may be split although no haplotype carries all its long alleles).
 
     Returns:
         {contig: (record start [R], bp added [R, H], bp removed [R, H])}, int64, only
@@ -81,7 +94,8 @@ def insertion_sites(
 
     from ntscale.genome.vcf import iter_records
 
-    vcf = cyvcf2.VCF(str(vcf_path), samples=list(samples) if samples else None, lazy=True)
+    chosen = (list(samples) if samples else None) if genotypes else []
+    vcf = cyvcf2.VCF(str(vcf_path), samples=chosen, lazy=True)
     out: dict[str, Sites] = {}
     try:
         for contig in fasta_contigs:
@@ -93,7 +107,10 @@ def insertion_sites(
                 ref, alts = rec.REF, rec.ALT
                 if len(ref) == 1 and all(len(a) == 1 for a in alts):
                     continue  # SNV: no length change, genotypes not decoded
-                grow, shrink = _site_bounds(ref, alts, rec.genotype.array())
+                if genotypes:
+                    grow, shrink = _site_bounds(ref, alts, rec.genotype.array())
+                else:
+                    grow, shrink = _alt_bounds(ref, alts)
                 if grow.any() or shrink.any():
                     pos.append(int(rec.start))
                     grows.append(grow)

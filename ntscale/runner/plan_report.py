@@ -45,7 +45,10 @@ def describe_embed_plan(job: EmbedJob) -> dict[str, Any]:
     n_bp = iv.total(req_s, req_e)
     n_n = iv.total(*plan.n_runs) if plan.n_runs is not None else None
     lengths = plan.end - plan.start
-    n = plan.n_windows
+    n_haps = len(job.haplotype_names) if job.cohort else 1
+    # cohort: (window, haplotype) rows; the distinct sequences stored and run are known
+    # only once the workers read the genotypes, so sizes and times are upper bounds
+    n = plan.n_windows * n_haps
     d = job.run.embed_dim
     per_layer = {"mean (float32)": n * d * 4}
     if c.cls:
@@ -67,7 +70,9 @@ def describe_embed_plan(job: EmbedJob) -> dict[str, Any]:
         "stride_bp": job.run.stride_bp,
         "gap_aware": plan.gap_aware,
         "windows": n,
-        "tracks": len(set(zip(plan.strand.tolist(), plan.haplotype.tolist(), strict=True))),
+        "window_rows": plan.n_windows,
+        "haplotypes": n_haps if job.cohort else 0,
+        "tracks": len(set(plan.strand.tolist())) * n_haps,
         "short_windows": plan.summary.n_short_windows,
         "window_bp_min": int(lengths.min()) if n else 0,
         "units": job.n_units(),
@@ -81,6 +86,7 @@ def describe_embed_plan(job: EmbedJob) -> dict[str, Any]:
         "layers": list(job.run.layers),
         "store_bytes_per_layer_uncompressed": per_layer,
         "store_bytes_uncompressed": sum(per_layer.values()) * len(job.run.layers),
+        "upper_bounds": job.cohort,  # cohort: every haplotype distinct (never reached)
         "device_time_estimates": estimates,
     }
 
@@ -92,7 +98,13 @@ def format_embed_plan(p: dict[str, Any]) -> str:
         f"stride {p['stride_bp']:,} bp, gap-aware {'yes' if p['gap_aware'] else 'no'}",
         f"windows: {p['windows']:,} over {p['tracks']} track(s) "
         f"({p['short_windows']:,} shorter than the window), units: {p['units']:,} of "
-        f"{p['unit_windows']} windows",
+        f"{p['unit_windows']} windows"
+        + (
+            f" ({p['window_rows']:,} window rows x {p['haplotypes']:,} haplotypes; sizes and "
+            "times below are upper bounds: each distinct sequence is stored and run once)"
+            if p.get("upper_bounds")
+            else ""
+        ),
         f"bases requested: {p['bases_requested']:,}; real {p['real_bases'] or 0:,}; "
         f"N {p['n_bases'] or 0:,}"
         + ("" if p["n_bases"] is not None else " (no N-run index: N bases not counted)"),
