@@ -49,8 +49,8 @@ class EmbedJob(JobBase):
         """Resolve the model, read the FASTA index (and BED/VCF header) and plan the windows."""
         from ntscale.genome import (
             FastaSource,
-            VariantReader,
             haplotype_names,
+            open_variant_reader,
             plan_windows,
             read_bed,
             with_haplotypes,
@@ -83,7 +83,7 @@ class EmbedJob(JobBase):
         samples: tuple[str, ...] = ()
         if config.vcf:
             # Checked here, before the store is made: samples, GT, contig names.
-            samples = VariantReader(
+            samples = open_variant_reader(
                 config.vcf,
                 samples=config.samples or None,
                 fasta_contigs=[name for name, _ in contigs],
@@ -241,10 +241,10 @@ class EmbedJob(JobBase):
 
 def _insertions(config: EmbedConfig, fasta: FastaSource) -> dict:
     """Per FASTA contig, the VCF's insertion sites (`ntscale.genome.hap_budget`)."""
-    from ntscale.genome import VariantReader
+    from ntscale.genome import open_variant_reader
     from ntscale.genome.hap_budget import insertion_sites
 
-    reader = VariantReader(
+    reader = open_variant_reader(
         config.vcf,
         samples=list(config.samples) or None,
         fasta_contigs=fasta.contig_names,
