@@ -242,13 +242,14 @@ class VczReader(VariantReader):
         )
 
     def length_changing(
-        self, vcf_contig: str
-    ) -> Iterator[tuple[int, str, tuple[str, ...], np.ndarray]]:
+        self, vcf_contig: str, *, genotypes: bool = True
+    ) -> Iterator[tuple[int, str, tuple[str, ...], np.ndarray | None]]:
         """Records of a contig whose alleles differ in length, with cyvcf2-style genotypes.
 
         Yields (start, REF, ALTs, [S, 3] int: allele 0, allele 1, phased) for
         the chosen samples, block by block of the store's variant chunks: what
-        `hap_budget.insertion_sites` reads from a VCF.
+        `hap_budget.insertion_sites` reads from a VCF. genotypes=False: None instead of
+        the genotypes, and no genotype chunk is read (the cohort driver's sites-only scan).
         """
         root = self._root()
         cid = self.vcf_contigs.index(vcf_contig)
@@ -265,10 +266,13 @@ class VczReader(VariantReader):
             rows = a + np.flatnonzero(indel)
             if rows.size == 0:
                 continue
-            gt, phased = self._calls(rows)
+            if genotypes:
+                gt, phased = self._calls(rows)
             for k, i in enumerate(rows - a):
                 rec = self._record(vcf_contig, block, int(i))
-                calls = np.concatenate([gt[k], phased[k, :, None].astype(np.int16)], axis=1)
+                calls = None
+                if genotypes:
+                    calls = np.concatenate([gt[k], phased[k, :, None].astype(np.int16)], axis=1)
                 yield rec.start, rec.ref, rec.alts, calls
 
 

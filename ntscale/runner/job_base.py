@@ -153,9 +153,14 @@ class JobBase(ABC):
             fingerprint=self.fingerprint(),
             attrs=self.attrs(),
             contigs=list(self.contigs),
+            haplotype_names=self.store_haplotype_names(),
         )
         self.prepare_more()
         return np.flatnonzero(~writer.done_units(self.AXIS))
+
+    def store_haplotype_names(self) -> list[str] | None:
+        """Haplotype names of a cohort store's `haplotype` axis (None: no such axis)."""
+        return None
 
     def prepare_more(self) -> None:
         """Job-specific arrays made after the store exists (none by default)."""

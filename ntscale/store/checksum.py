@@ -16,6 +16,10 @@ from typing import Any
 import numpy as np
 
 from ntscale.store.schema import (
+    COHORT_WINDOW_FIELDS,
+    HAPLOTYPE_FIELDS,
+    SEQUENCE_COUNTS,
+    SEQUENCE_FIELDS,
     VARIANT_FIELDS,
     WINDOW_FIELDS,
     StoreLayout,
@@ -26,8 +30,19 @@ from ntscale.store.schema import (
 
 
 def unit_arrays(layout: StoreLayout, part: str) -> list[tuple[str, int]]:
-    """(array name, axis of the row dimension) of every array a unit of `part` writes."""
-    if part == "windows":
+    """(array name, axis of the row dimension) of every array a unit of `part` writes.
+
+    Cohort stores: the window and (window, haplotype) arrays on their window axis, the
+    sequence arrays on their sequence axis (the unit's written slots), and the unit's
+    distinct-sequence count.
+    """
+    if part == "windows" and layout.cohort:
+        out = [(f.stored, 0) for f in (*COHORT_WINDOW_FIELDS.values(), *HAPLOTYPE_FIELDS.values())]
+        out += [(f.stored, 0) for f in SEQUENCE_FIELDS.values()]
+        out += [(SEQUENCE_COUNTS, 0)]
+        if layout.layers:
+            out += [(embedding_name(kind), 1) for kind in embedding_kinds(layout)]
+    elif part == "windows":
         out = [(f.stored, 0) for f in WINDOW_FIELDS.values()]
         if layout.layers:
             out += [(embedding_name(kind), 1) for kind in embedding_kinds(layout)]
@@ -67,8 +82,16 @@ def read_unit(group: Any, layout: StoreLayout, part: str, unit: int) -> dict[str
     Raises whatever Zarr raises for an unreadable chunk (the caller reports it).
     """
     lo, hi = layout.window_rows(unit) if part == "windows" else layout.variant_rows(unit)
+    rows = {}  # array name -> its rows of this unit
+    if part == "windows" and layout.cohort:
+        n_distinct = int(group[SEQUENCE_COUNTS][unit])
+        s_lo, s_hi = layout.sequence_slots(unit, n_distinct)
+        rows = {f.stored: (s_lo, s_hi) for f in SEQUENCE_FIELDS.values()}
+        rows.update({embedding_name(k): (s_lo, s_hi) for k in embedding_kinds(layout)})
+        rows[SEQUENCE_COUNTS] = (unit, unit + 1)
     out = {}
     for name, axis in unit_arrays(layout, part):
-        index = (slice(None),) * axis + (slice(lo, hi),)
+        a, b = rows.get(name, (lo, hi))
+        index = (slice(None),) * axis + (slice(a, b),)
         out[name] = np.asarray(group[name][index])
     return out

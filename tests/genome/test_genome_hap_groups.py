@@ -109,3 +109,54 @@ def test_real_300_sample_windows_match_the_source_pattern_keys(repo_root: Path):
         assert all(keys[g.first[g.inverse[h]]] == keys[h] for h in range(len(keys)))
         counts.append(g.n_patterns)
     assert len(counts) == 5 and all(1 < c < 600 for c in counts), counts
+
+
+def test_window_source_builds_one_sequence_per_pattern_equal_to_each_row(repo_root: Path):
+    """fetch_haplotype_patterns: every haplotype's sequence (through its pattern) equals
+    the one built for its own row, on both strands of real 300-sample windows."""
+    from ntscale.genome import WindowSource
+    from ntscale.genome.vcf import haplotype_names
+
+    data = repo_root / "examples" / "data"
+    src = WindowSource(
+        data / "chr20_2mb.fa.gz",
+        tokenizer="v2",
+        max_tokens=2048,
+        vcf_path=repo_root / "tests" / "data" / "dedup" / "chr20_300.vcf.gz",
+    )
+    assert len(src.haplotype_names) == 600 == len(haplotype_names(src.vcf.samples))
+    for start, strand in ((1_110_200, "+"), (1_112_000, "-")):
+        seqs, inverse = src.fetch_haplotype_patterns("20", start, start + 600, strand=strand)
+        assert inverse.shape == (600,) and 1 < len(seqs) < 600
+        for h in range(0, 600, 7):
+            own = src.fetch_window("20", start, start + 600, strand=strand, haplotype=h)
+            got = seqs[inverse[h]]
+            assert (got.sequence, got.status, got.n_variants, got.end) == (
+                own.sequence,
+                own.status,
+                own.n_variants,
+                own.end,
+            )
+    plain = WindowSource(data / "chr20_2mb.fa.gz", tokenizer="v2", max_tokens=2048)
+    from ntscale.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="haplotype windows need a VCF"):
+        plain.fetch_haplotype_patterns("20", 1_110_200, 1_110_800)
+
+
+def test_indel_bounds_without_genotypes_bound_every_haplotype(repo_root: Path):
+    """insertion_sites(genotypes=False): one bound per record, >= every haplotype's."""
+    from ntscale.genome.hap_budget import insertion_sites
+
+    vcf = repo_root / "examples" / "data" / "chr20_2mb.vcf.gz"
+    per_hap = insertion_sites(vcf, ["20"], {"20": "20"})["20"]
+    per_rec = insertion_sites(vcf, ["20"], {"20": "20"}, genotypes=False)["20"]
+    assert per_rec[1].shape[1] == per_rec[2].shape[1] == 1  # no haplotype axis
+    assert per_hap[1].shape[1] == 8  # 4 samples x 2
+    # every record some haplotype carries is among the ALT-bounded ones, bound >= carried
+    at = {int(p): i for i, p in enumerate(per_rec[0])}
+    for k, pos in enumerate(per_hap[0].tolist()):
+        i = at[pos]
+        assert per_rec[1][i, 0] >= per_hap[1][k].max()
+        assert per_rec[2][i, 0] >= per_hap[2][k].max()
+    assert per_rec[0].size > per_hap[0].size  # ALTs no chosen sample carries count too
