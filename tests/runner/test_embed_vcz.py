@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from storecmp import assert_same_bytes
 
@@ -55,13 +56,16 @@ def test_vcz_run_equals_vcf_run(example, cohort, tmp_path):
     by_vcz = config(example, cohort["vcz"], tmp_path / "vcz.zarr")
     job_vcf, job_vcz = EmbedJob.plan_from_config(by_vcf), EmbedJob.plan_from_config(by_vcz)
     assert job_vcz.samples == job_vcf.samples and len(job_vcz.samples) == 16
-    assert job_vcz.plan.n_windows == job_vcf.plan.n_windows == 10 * 32
+    assert job_vcz.plan.n_windows == job_vcf.plan.n_windows == 10  # genomic windows
+    assert len(job_vcz.haplotype_names) == len(job_vcf.haplotype_names) == 32
     run_vcf = run_local(job_vcf)["run"]
     run_vcz = run_local(job_vcz)["run"]
     assert run_vcz["forward_windows"] == run_vcf["forward_windows"] > 10
     assert_same_bytes(Path(by_vcf.out), Path(by_vcz.out))  # every chunk but the root attrs
     a, b = open_store(by_vcf.out), open_store(by_vcz.out)
-    assert (a["embedding_mean"].values == b["embedding_mean"].values).all()
+    # (a cohort store's sequence axis has reserved, unwritten NaN rows: NaN == NaN here)
+    np.testing.assert_array_equal(a["embedding_mean"].values, b["embedding_mean"].values)
+    assert np.isfinite(b["embedding_mean"].values).any()
     inputs = b.attrs["fingerprint"]["inputs"]
     assert inputs["vcf"]["format"] == "vcz" and inputs["vcf"]["file"] == "sim16.vcz"
     assert a.attrs["fingerprint"]["inputs"]["vcf"]["file"] == "sim16.vcf.gz"
