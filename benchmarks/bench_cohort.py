@@ -22,7 +22,8 @@ Parts (each one JSON section):
    to 2,048 tokens; windows/s per CPU second (process time) and per wall second.
 3. `plan_rss`: peak RSS and wall time of a fresh process that plans an embed job
    (`EmbedJob.plan_from_config`) over the whole FASTA contig with the first 300 and with
-   all 3,202 samples (what this branch's planner does: one row per window x haplotype).
+   all 3,202 samples (the plan's rows: window x haplotype before the cohort planner,
+   genomic windows after it).
 """
 
 from __future__ import annotations
@@ -193,7 +194,9 @@ from ntscale.runner.embed_job import EmbedJob
 t = time.perf_counter()
 cfg = build_config(EmbedConfig, {cfg!r})
 job = EmbedJob.plan_from_config(cfg)
-print(json.dumps({{"rows": int(job.plan.n_windows), "plan_s": round(time.perf_counter() - t, 2),
+haps = len(getattr(job, "haplotype_names", ()))
+print(json.dumps({{"plan_windows": int(job.plan.n_windows), "haplotypes": haps,
+    "plan_s": round(time.perf_counter() - t, 2),
     "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}}))
 """
 
