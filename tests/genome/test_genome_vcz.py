@@ -336,3 +336,48 @@ def test_the_reader_is_chosen_by_path(tmp_path, example_vcf, example_vcz):
     assert type(open_variant_reader(bcf)) is VariantReader
     with pytest.raises(MissingInputError):
         open_variant_reader(tmp_path / "later.vcz")
+
+
+# -- several contigs, samples in several chunks ---------------------------------------------
+
+
+def test_two_contigs_sharing_chunks_and_chunked_samples(tmp_path):
+    rng = np.random.default_rng(3)
+    samples = [f"s{i}" for i in range(7)]
+    records = []
+    for contig in ("20", "21"):
+        for pos1 in sorted(rng.choice(np.arange(5, 3_000), size=40, replace=False).tolist()):
+            ref, alt = ("AC", ("A",)) if pos1 % 9 == 0 else ("A", ("G",))
+            gts = [f"{rng.integers(0, 2)}|{rng.integers(0, 2)}" for _ in samples]
+            records.append((contig, pos1, ref, alt, gts))
+    vcf = write_vcf(tmp_path / "two.vcf.gz", {"20": 5_000, "21": 5_000}, samples, records)
+    vcz = tmp_path / "two.vcz"
+    b2z.convert(
+        [str(vcf)], str(vcz), worker_processes=0, variants_chunk_size=16, samples_chunk_size=3
+    )
+    a, b = (
+        VariantReader(vcf, samples=["s6", "s1", "s4"]),
+        VczReader(vcz, samples=["s6", "s1", "s4"]),
+    )
+    assert b.vcf_contigs == ("20", "21")
+    for contig in ("20", "21"):
+        n = 0
+        for start in range(0, 3_100, 250):
+            n += assert_same_region(a, b, contig, start, start + 250)
+        assert n >= 40
+    # (cyvcf2 keeps a subset in file order; the planner's bounds do not depend on the order)
+    sites = insertion_sites(vcz, ["20", "21"], {"20": "20", "21": "21"}, samples=["s1", "s4", "s6"])
+    want = insertion_sites(vcf, ["20", "21"], {"20": "20", "21": "21"}, samples=["s1", "s4", "s6"])
+    assert sorted(sites) == sorted(want)
+    for c in want:
+        for x, y in zip(want[c], sites[c], strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_sites_only_indel_scan_reads_no_genotypes(example_vcf, example_vcz, monkeypatch):
+    want = insertion_sites(example_vcf, ["20"], {"20": "20"}, genotypes=False)
+    monkeypatch.setattr(VczReader, "_calls", lambda *a, **k: pytest.fail("genotypes read"))
+    got = insertion_sites(example_vcz, ["20"], {"20": "20"}, genotypes=False)
+    for x, y in zip(want["20"], got["20"], strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert got["20"][1].shape[1] == 1  # one bound per record, for every haplotype
