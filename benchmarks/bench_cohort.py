@@ -20,6 +20,8 @@ Parts (each one JSON section):
    `reader.query` (VCF, BCF via cyvcf2; VCZ via zarr) -> `group_haplotypes`
    (genome/hap_patterns.py) -> one `build_haplotype` per pattern -> `encode_batch` padded
    to 2,048 tokens; windows/s per CPU second (process time) and per wall second.
+2b. `worker` (not in the default parts): the same windows through the cohort worker's own
+   host path (`WindowSource.fetch_haplotype_patterns` -> `distinct_tokens` -> batch).
 3. `plan_rss`: peak RSS and wall time of a fresh process that plans an embed job
    (`EmbedJob.plan_from_config`) over the whole FASTA contig with the first 300 and with
    all 3,202 samples (the plan's rows: window x haplotype before the cohort planner,
@@ -151,6 +153,49 @@ def prepare_window(reader, fa: FastaSource, tok, contig: str, s: int, e: int) ->
     return groups.n_patterns, int(batch.shape[0])
 
 
+def worker_window(src, tok, contig: str, s: int, e: int) -> int:
+    """The cohort worker's host path for one window (runner/embed_worker.py, `_cohort_unit`):
+    `WindowSource.fetch_haplotype_patterns` -> `distinct_tokens` -> padded [P, 2,048] batch."""
+    from ntscale.tokenizer.distinct import distinct_tokens
+
+    seqs, _ = src.fetch_haplotype_patterns(contig, s, e)
+    distinct = distinct_tokens(tok, [x.sequence for x in seqs])
+    batch = np.full((len(distinct.ids), MAX_TOKENS), tok.pad_id, np.int32)
+    for k, ids in enumerate(distinct.ids):
+        batch[k, : ids.shape[0]] = ids
+    return len(distinct.ids)
+
+
+def part_worker(cohort: Path, fasta: Path, summary: dict, n_windows: int, offset: int) -> dict:
+    """Windows per CPU second of the worker's own host path, per input format."""
+    from ntscale.genome import WindowSource
+
+    tok = get_tokenizer("v2")
+    contig = summary["spec"]["contig"]
+    chosen = windows(summary)[offset : offset + n_windows]
+    out: dict = {"windows": len(chosen), "first_window": list(chosen[0])}
+    for fmt, suffix in FORMATS.items():
+        src = WindowSource(
+            fasta,
+            tokenizer=tok,
+            max_tokens=MAX_TOKENS,
+            vcf_path=cohort.with_name(cohort.name + suffix),
+        )
+        distinct = 0
+        t_cpu, t_wall = time.process_time(), time.perf_counter()
+        for s, e in chosen:
+            distinct += worker_window(src, tok, contig, s, e)
+        cpu, wall = time.process_time() - t_cpu, time.perf_counter() - t_wall
+        out[fmt] = {
+            "windows_per_cpu_s": round(len(chosen) / cpu, 2),
+            "windows_per_wall_s": round(len(chosen) / wall, 2),
+            "cpu_s_per_window": round(cpu / len(chosen), 4),
+            "distinct_per_window": round(distinct / len(chosen), 1),
+        }
+        print("worker", fmt, json.dumps(out[fmt]), flush=True)
+    return out
+
+
 def part_host(
     cohort: Path, fasta: Path, summary: dict, n_windows: int, offset: int, extra: Path | None
 ) -> dict:
@@ -258,6 +303,10 @@ def main() -> int:
             args.cohort, args.fasta, summary, args.host_windows, args.host_offset, args.host_vcf
         )
         print(json.dumps(result["host"]), flush=True)
+    if "worker" in parts:
+        result["worker"] = part_worker(
+            args.cohort, args.fasta, summary, args.host_windows, args.host_offset
+        )
     if "plan_rss" in parts:
         import tempfile
 

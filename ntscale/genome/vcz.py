@@ -13,7 +13,7 @@ end, records) per variant chunk and contig.
 run takes `--vcf cohort.vcz` as it takes `--vcf cohort.vcf.gz`: the same samples, contig
 map, `query` giving the same `RegionVariants` (records overlapping the region as htslib
 defines it: start < end and start + REF length > start of the region). A query reads only
-the variant chunks the region index names, and keeps the last block of genotype chunks,
+the variant chunks the region index names, and keeps the last three decoded genotype chunks,
 so consecutive windows of one unit decode each chunk once. Local directories only.
 """
 
@@ -31,6 +31,7 @@ from ntscale.genome.vcf import ContigMap, RegionVariants, VariantReader, VcfReco
 
 REQUIRED = ("sample_id", "contig_id", "variant_contig", "variant_position", "variant_allele")
 VCZ_SUFFIXES = (".vcz", ".zarr")
+_KEPT_CHUNKS = 3  # decoded variant chunks kept per reader (~10 MB each at 3,202 samples)
 
 
 def is_vcz(path: str | os.PathLike[str]) -> bool:
@@ -67,6 +68,25 @@ def check_vcz(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+class _Arrays:
+    """A VCZ group's arrays, each opened once: a zarr group lookup reads the array's
+    metadata from storage every time (~2 ms each), which a window query would repeat."""
+
+    def __init__(self, group: Any) -> None:
+        self._group = group
+        self._names = frozenset(group.array_keys())
+        self._open: dict[str, Any] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._names
+
+    def __getitem__(self, name: str) -> Any:
+        arr = self._open.get(name)
+        if arr is None:
+            arr = self._open[name] = self._group[name]
+        return arr
+
+
 def _strings(values: np.ndarray) -> list[str]:
     return [str(v) for v in np.asarray(values).ravel()]
 
@@ -101,11 +121,11 @@ class VczReader(VariantReader):
         state["_cache"] = {}
         return state
 
-    def _root(self):  # noqa: ANN202 - zarr.Group
+    def _root(self) -> _Arrays:
         import zarr
 
         if getattr(self, "_handle", None) is None:
-            self._handle = zarr.open_group(str(self.path), mode="r")
+            self._handle = _Arrays(zarr.open_group(str(self.path), mode="r"))
             self._cache: dict[str, Any] = {}
         return self._handle
 
@@ -140,46 +160,85 @@ class VczReader(VariantReader):
         chunks = idx[hit, 0]
         return int(chunks.min()) * size, min(n, (int(chunks.max()) + 1) * size)
 
-    def _variant_block(self, a: int, b: int) -> dict[str, np.ndarray]:
-        """Site fields of rows [a, b) (the last block is kept: windows of a unit share it)."""
-        key = ("sites", a, b)
-        block = self._cache.get("sites")
-        if block is None or block["key"] != key:
-            root = self._root()
-            pos = np.asarray(root["variant_position"][a:b], np.int64)
-            alleles = np.asarray(root["variant_allele"][a:b])
-            if "variant_length" in root:
-                length = np.asarray(root["variant_length"][a:b], np.int64)
-            else:
-                length = np.array([len(str(x)) for x in alleles[:, 0]], np.int64)
-            block = {
-                "key": key,
-                "contig": np.asarray(root["variant_contig"][a:b], np.int64),
-                "start": pos - 1,
-                "length": length,
-                "alleles": alleles,
-                "id": np.asarray(root["variant_id"][a:b]) if "variant_id" in root else None,
-            }
-            self._cache["sites"] = block
+    def _kept(self, kind: str, ci: int, load: Any) -> Any:
+        """`load(ci)`, decoded once per chunk: the last _KEPT_CHUNKS of each kind are kept,
+        as consecutive windows share chunks."""
+        kept: dict[int, Any] = self._cache.setdefault(kind, {})
+        got = kept.pop(ci, None)
+        if got is None:
+            got = load(ci)
+            while len(kept) >= _KEPT_CHUNKS:
+                kept.pop(next(iter(kept)))  # the least recently used
+        kept[ci] = got
+        return got
+
+    def _read_sites(self, a: int, b: int) -> dict[str, np.ndarray]:
+        root = self._root()
+        pos = np.asarray(root["variant_position"][a:b], np.int64)
+        alleles = np.asarray(root["variant_allele"][a:b])
+        if "variant_length" in root:
+            length = np.asarray(root["variant_length"][a:b], np.int64)
+        else:
+            length = np.array([len(str(x)) for x in alleles[:, 0]], np.int64)
+        return {
+            "contig": np.asarray(root["variant_contig"][a:b], np.int64),
+            "start": pos - 1,
+            "length": length,
+            "alleles": alleles,
+            "id": np.asarray(root["variant_id"][a:b]) if "variant_id" in root else None,
+        }
+
+    def _variant_block(self, a: int, b: int) -> dict[str, Any]:
+        """Site fields of rows [a, b) (chunk-aligned), from kept chunks when few."""
+        root = self._root()
+        size, n = int(root["variant_position"].chunks[0]), int(root["variant_position"].shape[0])
+        chunks = range(a // size, -(-b // size))
+        if len(chunks) > _KEPT_CHUNKS:  # a whole contig without a region index
+            return {"key": ("sites", a, b), **self._read_sites(a, b)}
+        parts = [
+            self._kept(
+                "site_chunks", ci, lambda c: self._read_sites(c * size, min(n, (c + 1) * size))
+            )
+            for ci in chunks
+        ]
+        block: dict[str, Any] = {"key": ("sites", a, b)}
+        for name in parts[0]:
+            values = [p[name] for p in parts]
+            block[name] = (
+                None
+                if values[0] is None
+                else values[0]
+                if len(values) == 1
+                else np.concatenate(values)
+            )
         return block
+
+    def _chunk_calls(self, ci: int) -> tuple[np.ndarray, np.ndarray]:
+        """Genotypes and phase of the chosen samples in variant chunk `ci` (kept, `_kept`)."""
+        return self._kept("call_chunks", ci, self._read_calls)
+
+    def _read_calls(self, ci: int) -> tuple[np.ndarray, np.ndarray]:
+        root = self._root()
+        size = int(root["call_genotype"].chunks[0])
+        rows = slice(ci * size, min(int(root["call_genotype"].shape[0]), (ci + 1) * size))
+        cols = self._columns()
+        sel = slice(None) if cols is None else cols
+        gt = np.asarray(root["call_genotype"].get_orthogonal_selection((rows, sel, slice(None))))
+        if "call_genotype_phased" in root:
+            ph = root["call_genotype_phased"].get_orthogonal_selection((rows, sel))
+            return gt, np.asarray(ph, bool)
+        return gt, np.zeros(gt.shape[:2], bool)  # no phase information: unphased ('/')
 
     def _calls(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """gt int16 [R, S, 2] and phased bool [R, S] of the chosen samples at these rows."""
-        root = self._root()
-        a, b = int(rows[0]), int(rows[-1]) + 1
-        size = int(root["call_genotype"].chunks[0])
-        lo, hi = (a // size) * size, min(int(root["call_genotype"].shape[0]), -(-b // size) * size)
-        block = self._cache.get("calls")
-        if block is None or not (block["lo"] <= a and b <= block["hi"]):
-            cols = self._columns()
-            sel = slice(None) if cols is None else cols
-            gt = root["call_genotype"].get_orthogonal_selection((slice(lo, hi), sel, slice(None)))
-            if "call_genotype_phased" in root:
-                ph = root["call_genotype_phased"].get_orthogonal_selection((slice(lo, hi), sel))
-            else:  # no phase information: unphased, as a VCF with '/' separators
-                ph = np.zeros(gt.shape[:2], bool)
-            block = {"lo": lo, "hi": hi, "gt": np.asarray(gt), "phased": np.asarray(ph, bool)}
-            self._cache["calls"] = block
+        size = int(self._root()["call_genotype"].chunks[0])
+        first = int(rows[0]) // size
+        parts = [self._chunk_calls(ci) for ci in range(first, int(rows[-1]) // size + 1)]
+        block = {
+            "lo": first * size,
+            "gt": parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts]),
+            "phased": parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts]),
+        }
         take = rows - block["lo"]
         gt = block["gt"][take].astype(np.int16)
         phased = block["phased"][take].copy()

@@ -381,3 +381,28 @@ def test_sites_only_indel_scan_reads_no_genotypes(example_vcf, example_vcz, monk
     for x, y in zip(want["20"], got["20"], strict=True):
         np.testing.assert_array_equal(x, y)
     assert got["20"][1].shape[1] == 1  # one bound per record, for every haplotype
+
+
+def test_the_last_three_decoded_chunks_are_kept(example_vcz, monkeypatch):
+    vcz = VczReader(example_vcz)
+    root = vcz._root()
+    reads: list[int] = []
+    real = type(root["call_genotype"]).get_orthogonal_selection
+
+    def counting(self, selection, *args, **kwargs):
+        if self.path == "call_genotype":
+            reads.append(selection[0].start)
+        return real(self, selection, *args, **kwargs)
+
+    monkeypatch.setattr(type(root["call_genotype"]), "get_orthogonal_selection", counting)
+    # 500-record chunks: regions far apart fall in different chunks
+    at = {
+        k: vcz.query("20", p, p + 2_000).gt for k, p in enumerate((1_050_000, 1_500_000, 1_950_000))
+    }
+    assert len(reads) == 3
+    again = vcz.query("20", 1_050_000, 1_052_000).gt  # still kept: no read
+    np.testing.assert_array_equal(again, at[0])
+    assert len(reads) == 3
+    vcz.query("20", 1_250_000, 1_252_000)  # a fourth chunk: the oldest (1,500,000) goes
+    vcz.query("20", 1_500_000, 1_502_000)
+    assert len(reads) == 5 and reads[-1] == reads[1]
