@@ -54,7 +54,8 @@ def embed(
         str | None,
         Opt(
             rich_help_panel=INPUT,
-            help="Phased, indexed VCF/BCF: embed haplotypes instead of the reference.",
+            help="Phased, indexed VCF/BCF, or a VCF Zarr store (.vcz, bio2zarr): embed "
+            "haplotypes instead of the reference.",
         ),
     ] = None,
     samples: Annotated[

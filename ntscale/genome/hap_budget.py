@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -90,36 +91,56 @@ def insertion_sites(
         {contig: (record start [R], bp added [R, H], bp removed [R, H])}, int64, only
         records that can change some haplotype's length; contigs without one are left out.
     """
-    import cyvcf2
+    from ntscale.genome.vcz import VczReader, is_vcz
 
-    from ntscale.genome.vcf import iter_records
-
-    chosen = (list(samples) if samples else None) if genotypes else []
-    vcf = cyvcf2.VCF(str(vcf_path), samples=chosen, lazy=True)
     out: dict[str, Sites] = {}
+    if is_vcz(vcf_path):
+        reader = VczReader(vcf_path, samples=samples)
+        records = partial(reader.length_changing, genotypes=genotypes)
+    else:
+        reader = None
+        vcf = _cyvcf2_reader(vcf_path, (list(samples) if samples else None) if genotypes else [])
+        records = partial(_vcf_length_changing, vcf, path=vcf_path, genotypes=genotypes)
     try:
         for contig in fasta_contigs:
             name = vcf_contig.get(contig)
             if name is None:
                 continue
             pos, grows, shrinks = [], [], []
-            for rec in iter_records(vcf, name, path=vcf_path):
-                ref, alts = rec.REF, rec.ALT
-                if len(ref) == 1 and all(len(a) == 1 for a in alts):
-                    continue  # SNV: no length change, genotypes not decoded
+            for start, ref, alts, gt in records(name):
                 if genotypes:
-                    grow, shrink = _site_bounds(ref, alts, rec.genotype.array())
+                    grow, shrink = _site_bounds(ref, alts, gt)
                 else:
                     grow, shrink = _alt_bounds(ref, alts)
                 if grow.any() or shrink.any():
-                    pos.append(int(rec.start))
+                    pos.append(start)
                     grows.append(grow)
                     shrinks.append(shrink)
             if pos:
                 out[contig] = (np.array(pos, np.int64), np.stack(grows), np.stack(shrinks))
     finally:
-        vcf.close()
+        (reader or vcf).close()
     return out
+
+
+def _cyvcf2_reader(vcf_path: str | os.PathLike[str], samples: list[str] | None):  # noqa: ANN201
+    """A lazy cyvcf2 reader of these samples (None: all; []: none, sites only)."""
+    import cyvcf2
+
+    return cyvcf2.VCF(str(vcf_path), samples=samples, lazy=True)
+
+
+def _vcf_length_changing(
+    vcf: object, name: str, *, path: str | os.PathLike[str], genotypes: bool = True
+) -> Iterator[tuple[int, str, Sequence[str], np.ndarray | None]]:
+    """(start, REF, ALTs, cyvcf2 genotype array or None) of the records that are not all SNV."""
+    from ntscale.genome.vcf import iter_records
+
+    for rec in iter_records(vcf, name, path=path):
+        ref, alts = rec.REF, rec.ALT
+        if len(ref) == 1 and all(len(a) == 1 for a in alts):
+            continue  # SNV: no length change, genotypes not decoded
+        yield int(rec.start), ref, alts, rec.genotype.array() if genotypes else None
 
 
 def worst_tokens(lo_bp: np.ndarray, hi_bp: np.ndarray) -> np.ndarray:

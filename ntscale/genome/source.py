@@ -36,6 +36,7 @@ from ntscale.genome.haplotypes import (
     cut_to_prefix,
 )
 from ntscale.genome.vcf import RegionVariants, VariantReader
+from ntscale.genome.vcz import open_variant_reader
 from ntscale.genome.windows import WindowPlan
 from ntscale.tokenizer import Tokenizer, get_tokenizer, reverse_complement
 from ntscale.types import REFERENCE_HAPLOTYPE, Strand, WindowStatus
@@ -125,7 +126,7 @@ class WindowSource:
         self.policy = policy
         self.vcf: VariantReader | None = None
         if vcf_path is not None:
-            self.vcf = VariantReader(
+            self.vcf = open_variant_reader(
                 vcf_path,
                 samples=samples,
                 fasta_contigs=self.fasta.contig_names,

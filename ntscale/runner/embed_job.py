@@ -54,7 +54,7 @@ class EmbedJob(JobBase):
         """Resolve the model, read the FASTA index (and BED/VCF header) and plan the windows."""
         from ntscale.genome import (
             FastaSource,
-            VariantReader,
+            open_variant_reader,
             plan_windows,
             read_bed,
         )
@@ -87,7 +87,7 @@ class EmbedJob(JobBase):
         if config.vcf:
             # Checked here, before the store is made: samples, GT, contig names. The plan
             # keeps the reference windows; haplotypes are a second store axis.
-            samples = VariantReader(
+            samples = open_variant_reader(
                 config.vcf,
                 samples=config.samples or None,
                 fasta_contigs=[name for name, _ in contigs],
@@ -283,10 +283,10 @@ class EmbedJob(JobBase):
 
 def _insertions(config: EmbedConfig, fasta: FastaSource) -> dict:
     """Per FASTA contig, the VCF's indel sites (`ntscale.genome.hap_budget`), [R] bounds."""
-    from ntscale.genome import VariantReader
+    from ntscale.genome import open_variant_reader
     from ntscale.genome.hap_budget import insertion_sites
 
-    reader = VariantReader(
+    reader = open_variant_reader(
         config.vcf,
         samples=list(config.samples) or None,
         fasta_contigs=fasta.contig_names,
