@@ -255,7 +255,10 @@ def run_ray(
             Ray on this machine; "auto" or "HOST:PORT" joins a running cluster (inside
             `ntscale submit` jobs: "auto"). Not named `ray`: that is the module here.
         num_cpus: CPUs of a private local Ray (default: all).
-        max_actors: cap on actors; default one per GPU, else one per `cpus_per_actor` CPUs.
+        max_actors: cap on actors; default one per TPU host (or per `devices_per_actor`
+            chips), else one per `devices_per_actor` GPUs, else one per `cpus_per_actor`
+            CPUs. The devices per actor come from the job's run plan
+            (`job.run.devices_per_actor`, 1 for jobs without one).
         max_in_flight_per_actor: units queued on each actor (backpressure bound).
         max_unit_retries: how often a unit is retried after its actor died.
         actor_start_timeout: seconds without any started actor (nor progress) before the
