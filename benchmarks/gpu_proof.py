@@ -13,9 +13,9 @@ $OUT/gpu_proof.jsonl when $OUT is set), so a run cut short keeps what it measure
    cuDNN attention, extra padding, an all-pad row;
 2. throughput and compile+load, bf16, random weights of the real shapes: v2-500M and v2-50M
    at 2,048 tokens, v1-500M and 2B5 at 1,000 tokens, against the issue's targets;
-3. e2e: `ntscale embed` of a generated genome (12 Mbp, real N runs, v2-500M shape) with the
-   local executor and `--ray local`: windows/s, overhead against model time, GPU
-   utilisation sampled with nvidia-smi;
+3. e2e, e2e_ray: `ntscale embed` of a generated genome (12 Mbp, real N runs, v2-500M shape)
+   with the local executor and with `--ray local`: windows/s, overhead against model time,
+   GPU utilisation sampled with nvidia-smi;
 4. cohort: a haplotype run over a simulated phased cohort: distinct sequences/s and whether
    host preparation keeps up;
 5. profile: when a throughput target was missed, a jax.profiler trace of one batch of that
