@@ -195,6 +195,9 @@ def test_tpu_hosts_get_one_actor_each_with_all_their_chips():
         "label_selector": {ray_exec.ACCELERATOR_LABEL: "TPU-V6E"},
     }
     assert ray_exec._hardware(nodes) == ("tpu", 8)
+    from ray._common.ray_option_utils import validate_actor_options
+
+    validate_actor_options(p.options, in_options=True)  # Ray accepts these actor options
 
 
 def test_tpu_chips_can_be_split_and_unlabelled_hosts_get_no_selector():
