@@ -2,7 +2,7 @@
 # Wheels the device machine lacks for benchmarks/gpu_proof.py (docs/benchmarks.md, "GPU proof").
 # Its image has Python 3.12, JAX (CUDA), numpy, pandas, pyarrow, xarray, typer, rich,
 # huggingface_hub, safetensors, joblib, matplotlib, fsspec, pyyaml; these are the rest of what
-# `ntscale embed` and the proof import (~13 MB). Ray (~70 MB) does not fit the 64 MiB the
+# `ntscale embed` and the proof import (~13 MB). Ray (79 MB) does not fit the 64 MiB the
 # call carries with the repository: the proof's `--ray local` step reports "skipped" there.
 # Run from the repository root; .whl/ is git-ignored and travels with `carry: [".whl"]`.
 set -euo pipefail
