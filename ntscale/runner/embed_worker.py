@@ -43,7 +43,7 @@ class EmbedWorker(ModelWorker):
             cls=c.cls,
             per_token=c.per_token,
         )
-        self.forward = self.model.compiled(job.layers, False, post=post)
+        self.forward = self.compiled(job.layers, False, post=post)
         self.batch_size = c.execution.batch_size
 
     def open_input(self) -> WindowSource:

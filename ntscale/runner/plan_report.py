@@ -31,6 +31,20 @@ THROUGHPUT: dict[str, dict[str, tuple[float, str]]] = {
 }
 
 
+# Rates no one has measured: said so in every plan rather than guessed (docs/scaling.md).
+NOT_MEASURED: dict[str, str] = {
+    "tpu": "not measured: no TPU has run ntscale yet (one actor per TPU host, all its chips)",
+}
+
+
+def _not_measured_lines(p: dict[str, Any]) -> list[str]:
+    """Plan text for the device kinds without a rate."""
+    return [
+        f"estimated device time on one {kind} host: {why}"
+        for kind, why in p.get("device_time_not_measured", {}).items()
+    ]
+
+
 def _size(n_bytes: float) -> str:
     for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
         if n_bytes >= scale:
@@ -88,6 +102,7 @@ def describe_embed_plan(job: EmbedJob) -> dict[str, Any]:
         "store_bytes_uncompressed": sum(per_layer.values()) * len(job.run.layers),
         "upper_bounds": job.cohort,  # cohort: every haplotype distinct (never reached)
         "device_time_estimates": estimates,
+        "device_time_not_measured": dict(NOT_MEASURED),
     }
 
 
@@ -127,7 +142,7 @@ def format_embed_plan(p: dict[str, Any]) -> str:
             f"estimated device time: no throughput figure for {p['model']} "
             "(docs/benchmarks.md lists the measured models)"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + _not_measured_lines(p))
 
 
 def describe_score_plan(job: ScoreJob) -> dict[str, Any]:
@@ -168,6 +183,7 @@ def describe_score_plan(job: ScoreJob) -> dict[str, Any]:
         "forward_passes_approx": int(passes),
         "scores": list(job.names),
         "device_time_estimates": estimates,
+        "device_time_not_measured": dict(NOT_MEASURED),
     }
 
 
@@ -191,7 +207,7 @@ def format_score_plan(p: dict[str, Any]) -> str:
         )
     if not p["device_time_estimates"]:
         lines.append(f"estimated device time: no throughput figure for {p['model']}")
-    return "\n".join(lines)
+    return "\n".join(lines + _not_measured_lines(p))
 
 
 def _estimates(model: str, passes: int) -> dict[str, dict[str, Any]]:
@@ -231,6 +247,7 @@ def describe_track_plan(job: TrackJob) -> dict[str, Any]:
         "forward_passes": passes,
         "tracks": [f"{job.config.tracks}.{name}.bw" for name in TRACK_NAMES],
         "device_time_estimates": _estimates(job.run.model.name, passes),
+        "device_time_not_measured": dict(NOT_MEASURED),
     }
 
 
@@ -251,7 +268,7 @@ def format_track_plan(p: dict[str, Any]) -> str:
         )
     if not p["device_time_estimates"]:
         lines.append(f"estimated device time: no throughput figure for {p['model']}")
-    return "\n".join(lines)
+    return "\n".join(lines + _not_measured_lines(p))
 
 
 PLAN_REPORTS: dict[str, tuple[Any, Any]] = {
