@@ -34,6 +34,7 @@ Rules (all property-tested in tests/genome/test_genome_perbase_tiling.py):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -118,6 +119,12 @@ class PerBaseTiles:
     def tokens(self) -> np.ndarray:
         """[T] tokens each tile's pass takes (special tokens excluded, padding included)."""
         return n_tokens(self.end - self.start, self.k) + self.pad
+
+    def select(self, mask: np.ndarray) -> PerBaseTiles:
+        """The tiles where `mask` is true (same intervals and settings), e.g. those a job needs."""
+        m = np.asarray(mask, bool)
+        cols = ("contig", "start", "end", "keep_start", "keep_end", "pad", "interval")
+        return dataclasses.replace(self, **{c: getattr(self, c)[m] for c in cols})
 
     def kept_bp(self) -> int:
         """Bases kept over all tiles (= the intervals' total length)."""
