@@ -163,10 +163,12 @@ def test_exports_carry_sign_columns_and_provenance(traitgym_run) -> None:
     with pysam.VariantFile(str(path)) as vf:
         meta = {r.key: r.value for r in vf.header.records if r.value is not None}
         info = vf.header.info
-        assert "Mendelian" in info["minus_llr_masked"].description
-        assert "reverse strand" in info["llr_masked_rev"].description
+        assert "Mendelian" in info["NTS_minus_llr_masked"].description
+        assert "reverse strand" in info["NTS_llr_masked_rev"].description
         rec = next(iter(vf))
-        assert rec.info["minus_llr_masked"] == pytest.approx(-rec.info["llr_masked"], rel=1e-6)
+        assert rec.info["NTS_minus_llr_masked"][0] == pytest.approx(
+            -rec.info["NTS_llr_masked"][0], rel=1e-6
+        )
     assert meta["ntscaleWindow"] == "5994"
     assert meta["ntscaleStrands"] == "both"
     assert meta["ntscaleDtype"] == "fp32"
