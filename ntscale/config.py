@@ -107,11 +107,15 @@ class ScoreConfig:
     strands: str = "forward"  # forward, reverse or both (averaged)
     share_windows: bool = True  # False: one forward pass per variant (benchmarks)
     unit_variants: int = 1024
-    vcf_out: str | None = None
+    vcf_out: str | None = None  # the input VCF annotated in place (.vcf.gz or .bcf)
+    drop_genotypes: bool = False  # vcf_out without samples
     table_out: str | None = None
+    scored_only: bool = False  # table_out: only rows whose status carries scores
     preset: str | None = None  # a named protocol (ntscale.scoring.presets), e.g. traitgym
     collapse_n: bool = False  # N-containing 6-mers -> one N token, fixed 6-mer frame
     calibrate: bool = False  # tiled llr_wt: background of every SNV of the tiles -> *_pct
+    regions: str | None = None  # BED: only records overlapping it (ntscale.genome.variant_input)
+    contig_map: Mapping[str, str] | str = field(default_factory=dict)  # FASTA=VCF or auto
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
@@ -136,8 +140,11 @@ class ScoreConfig:
             raise ConfigError(
                 f"unknown preset {self.preset!r}; known presets: {', '.join(SCORE_PRESETS)}"
             )
-        if self.table_out and not self.table_out.endswith((".tsv", ".parquet")):
-            raise ConfigError(f"table_out must end in .tsv or .parquet, got {self.table_out!r}")
+        if self.table_out and not self.table_out.endswith((".tsv", ".csv", ".parquet")):
+            raise ConfigError(
+                f"table_out must end in .tsv, .csv or .parquet, got {self.table_out!r}"
+            )
+        _check_contig_map(self.contig_map)
 
 
 def parse_window(value: object) -> int | None:
@@ -158,7 +165,8 @@ class TrackConfig:
     model: str
     out: str
     regions: str
-    tracks: str  # output prefix: PREFIX.<track>.bw and PREFIX.<track>.bedGraph
+    tracks: str  # output prefix: PREFIX.<track>.bw (and PREFIX.<track>.bedGraph.gz)
+    bedgraph: bool = False  # also bgzipped, tabix-indexed bedGraph (runs of equal values merged)
     window_bp: int | str | None = None  # None or "max": the model's maximum (parse_window)
     strands: str = "forward"  # forward, reverse or both (averaged)
     unit_bases: int = 65536
