@@ -25,9 +25,9 @@ from ntscale.cli.common import (
     RayOpt,
     TrustPickleOpt,
     WindowBpOpt,
-    check_json,
     command_line,
     command_settings,
+    emit_json,
     plan_or_run,
     trust_pickle,
 )
@@ -155,8 +155,9 @@ def embed(
     from ntscale.runner.embed_job import EmbedJob
 
     trust_pickle(trust_pickle_)
-    check_json(as_json, dry_run)
     cfg = build_config(EmbedConfig, settings, source=config or "the command line")
     job = EmbedJob.plan_from_config(cfg, command_line=command_line())
-    plan_or_run(job, cfg.execution, store=cfg.out, label="windows", what="embeddings",
-                dry_run=dry_run, as_json=as_json)  # fmt: skip
+    summary = plan_or_run(job, cfg.execution, store=cfg.out, label="windows",
+                          what="embeddings", dry_run=dry_run, as_json=as_json)  # fmt: skip
+    if summary is not None and as_json:
+        emit_json(summary, store=cfg.out)
