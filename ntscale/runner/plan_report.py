@@ -149,7 +149,7 @@ def describe_score_plan(job: ScoreJob) -> dict[str, Any]:
         "variants_to_score": int(scored.sum()),
         "snvs_to_score": snv,
         "status_before_scoring": {
-            ScoreStatus(int(c)).name: int(k) for c, k in zip(codes, counts, strict=True)
+            ScoreStatus(int(c)).name.lower(): int(k) for c, k in zip(codes, counts, strict=True)
         },
         "units": job.n_units(),
         "distinct_reference_windows": int(sum(distinct.values())),

@@ -194,7 +194,7 @@ class StoreWriter:
         if part == "windows":
             names = {int(s): s.name for s in WindowStatus}
         else:
-            names = {**self.variant_status_names, int(WindowStatus.PENDING): "PENDING"}
+            names = {**self.variant_status_names, int(WindowStatus.PENDING): "pending"}
         return np.array([names.get(int(v), str(int(v))) for v in values.tolist()], dtype=str)
 
     def _rows(

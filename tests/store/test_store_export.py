@@ -170,7 +170,7 @@ def test_vcf_keeps_the_input_records_and_leaves_nan_out(store: str, tmp_path: Pa
         for key in ("NTS_STATUS", "NTS_llr_wt", "NTS_l2", "NTS_minus_llr_wt"):
             assert vcf.header.info[key].number == "A"
         header = str(vcf.header)
-    assert 'one of: ok,no_llr_not_snv,PENDING">' in header
+    assert 'one of: ok,no_llr_not_snv,pending">' in header
     assert 'Description="ntscale llr_wt: log p(alt) - log p(ref)">' in header
     assert "Description=\"ntscale l2: L2 'distance' of pooled means\">" in header
     assert "##ntscaleModelDigest=sha256:feed" in header and "##ntscaleWindow=600" in header
@@ -224,7 +224,7 @@ def test_exports_refuse_incomplete_and_embedding_stores(tmp_path: Path) -> None:
             call()
     assert not (tmp_path / "t.tsv").exists() and not (tmp_path / "t.vcf.gz").exists()
     frame = variant_frame(partial, require_complete=False)
-    assert frame["status"].tolist()[2:4] == ["PENDING", "PENDING"]
+    assert frame["status"].tolist()[2:4] == ["pending", "pending"]
     embed = str(tmp_path / "embed.zarr")
     layout = st.StoreLayout(n_windows=2, unit_windows=2, layers=(1,), embed_dim=2)
     st.create_or_open(embed, layout, fingerprint={}, attrs={}, contigs=CONTIGS)
