@@ -83,12 +83,11 @@ def _allele_status(ref: str, alt: str | None) -> ScoreStatus:
     return ScoreStatus.NO_LLR_NOT_SNV
 
 
-def open_vcf(path: Path, *, drop_samples: bool = True) -> pysam.VariantFile:
-    """Open a VCF/BCF (samples dropped unless asked for: scoring ignores them)."""
+def open_vcf(path: Path) -> pysam.VariantFile:
     if not path.is_file():
         raise MissingInputError("VCF file not found", path=path)
     try:
-        return pysam.VariantFile(str(path), drop_samples=drop_samples)
+        return pysam.VariantFile(str(path), drop_samples=True)
     except (OSError, ValueError) as e:
         raise InputError(f"cannot read the file as VCF/BCF ({e})", path=path) from e
 

@@ -25,8 +25,7 @@ import numpy as np
 import pysam
 import pysam.bcftools
 
-from ntscale.errors import StoreError
-from ntscale.genome.variant_table import open_vcf, record_alleles, vcf_records
+from ntscale.errors import InputError, StoreError
 from ntscale.store.reader import open as open_store
 from ntscale.store.reader import variant_status_names
 from ntscale.store.score_columns import provenance_lines
@@ -97,10 +96,26 @@ def _add_header(header: pysam.VariantHeader, attrs: dict, score_cols: list[str])
         header.add_line(line)
 
 
+def _row_alts(rec: pysam.VariantRecord) -> list[str]:
+    """The store's rows of a record: one per ALT, '.' for a record without one (as
+    `ntscale.genome.variant_table` reads them; compared case-insensitively)."""
+    return [(a or ".").upper() for a in (rec.alts or (None,))]
+
+
+def _records(vf: pysam.VariantFile, path: Path):  # noqa: ANN202 - (index, record) pairs
+    i = 0
+    try:
+        for i, rec in enumerate(vf):  # noqa: B007 - the count names a bad line
+            yield i, rec
+    except (OSError, ValueError) as e:
+        raise InputError(f"malformed VCF record ({e})", path=path,
+                         record=f"data line {i + 2}") from e  # fmt: skip
+
+
 def _check_rows(i: int, rec: pysam.VariantRecord, alts: list[str], rows, vcf: Path) -> None:
     """Refuse a record whose store rows differ (the input changed since the run)."""
     ref = (rec.ref or "").upper()
-    got = [(str(c), int(p), str(r), str(a)) for c, p, r, a in rows]
+    got = [(str(c), int(p), str(r).upper(), str(a).upper()) for c, p, r, a in rows]
     want = [(rec.contig, int(rec.pos), ref, a) for a in alts]
     if got != want:
         raise StoreError(
@@ -142,7 +157,11 @@ def annotate_vcf(
     values = {c: frame[c].to_numpy(np.float64) for c in score_cols}
     row = 0
     try:
-        with open_vcf(src, drop_samples=False) as vf:
+        try:
+            vf = pysam.VariantFile(str(src))
+        except ValueError as e:
+            raise InputError(f"cannot read the file as VCF/BCF ({e})", path=src) from e
+        with vf:
             if drop_genotypes:
                 vf.subset_samples([])  # the header's sample list too (drop_samples keeps it)
             header = vf.header
@@ -153,8 +172,8 @@ def annotate_vcf(
             except ValueError as e:  # pysam's word for a path it cannot open
                 raise OSError(str(e)) from e
             with out:
-                for i, rec in vcf_records(vf, src):
-                    _ref, alts = record_alleles(rec)
+                for i, rec in _records(vf, src):
+                    alts = _row_alts(rec)
                     rows = slice(row, row + len(alts))
                     _check_rows(i, rec, alts, base[rows], src)
                     row += len(alts)
