@@ -147,6 +147,22 @@ class ScoreConfig:
         _check_contig_map(self.contig_map)
 
 
+def _imply_calibrate(values: dict[str, Any]) -> dict[str, Any]:
+    """`calibrate` needs the tiled wild-type scan: window_mode tiled and llr_wt among the
+    scores, filled in when not given (an explicit other window_mode is still refused)."""
+    out = dict(values)
+    if out.get("window_mode") is None:
+        out["window_mode"] = "tiled"
+    scores = out.get("scores")
+    if scores is None:
+        out["scores"] = ("llr_wt",)
+    else:
+        listed = [scores] if isinstance(scores, str) else list(scores)
+        if not {"llr", "llr_wt"} & set(listed):
+            out["scores"] = (*listed, "llr_wt")
+    return out
+
+
 def parse_window(value: object) -> int | None:
     """A window length setting: an int of bp, or None / "max" for the model's maximum."""
     if value is None or (isinstance(value, str) and value.strip().lower() == "max"):
@@ -263,6 +279,8 @@ def build_config(cls: type, values: Mapping[str, Any], *, source: str = "setting
         from ntscale.scoring.presets import apply_preset
 
         values = apply_preset(values)
+    if "calibrate" in own_fields and values.get("calibrate"):
+        values = _imply_calibrate(values)
     exec_values = dict(values.pop("execution", None) or {}) if has_exec else {}
     for key in list(values):
         if key in exec_fields and key not in own_fields:

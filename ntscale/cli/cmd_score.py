@@ -115,7 +115,8 @@ def score(
         Opt(
             "--calibrate/--no-calibrate",
             rich_help_panel=OUTPUTS,
-            help="Tiled llr_wt: percentiles among every SNV of the tiles (llr_wt_pct).",
+            help="Tiled llr_wt: percentiles among every SNV of the tiles (llr_wt_pct); "
+            "implies --window-mode tiled and llr_wt.",
         ),
     ] = None,
     unit_variants: Annotated[

@@ -381,6 +381,7 @@ class ScoreJob(JobBase):
                         str(s): [float(f"{v:.6g}") for v in table[s]] for s in keep.tolist()
                     },
                     "counts": {str(s): int(counts[s]) for s in keep.tolist()},
+                    "labels": {str(s): cal.stratum_label(s) for s in keep.tolist()},
                     "n_background": int(counts.sum()),
                     "strata": "trinucleotide class (96, pyrimidine-centred REF) * 6 + base "
                     "within the 6-mer (first strand); see ntscale.scoring.calibration",

@@ -124,6 +124,9 @@ def test_background_quantiles_make_the_background_uniform(tmp_path, repo_root, t
     ours = pd.Series(keys).value_counts().to_dict()
     stored = {_decode(int(s)): n for s, n in cal["counts"].items()}
     assert stored == ours
+    from ntscale.scoring.calibration import stratum_label
+
+    assert cal["labels"] == {s: stratum_label(int(s)) for s in cal["counts"]}  # readable
     index = {_decode(int(s)): int(s) for s in cal["counts"]}
     strata = np.array([index[k] for k in keys], np.float64)
     pct = percentiles(llr, strata, cal) / 100.0

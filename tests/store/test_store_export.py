@@ -90,7 +90,12 @@ def test_variant_frame_columns_and_values(store: str) -> None:
     frame = variant_frame(store)
     assert list(frame.columns) == [
         "contig", "pos1", "id", "ref", "alt", "status", "llr_wt", "stratum_llr_wt", "l2",
-        "minus_llr_wt", "abs_llr_wt", "llr_wt_pct",
+        "minus_llr_wt", "abs_llr_wt", "llr_wt_pct", "stratum_llr_wt_label",
+    ]  # fmt: skip
+    # a readable stratum (issue 23.5): stratum 0 is A[C>A]A at base 1, 1 the same at base 2
+    assert frame["stratum_llr_wt_label"].tolist() == [
+        "A[C>A]A, base 1 of 6", "A[C>A]A, base 1 of 6", "", "A[C>A]A, base 1 of 6",
+        "A[C>A]A, base 2 of 6",
     ]  # fmt: skip
     assert frame["contig"].tolist() == [r[0] for r in ROWS]  # store order, not sorted
     assert frame["pos1"].tolist() == [101, 51, 11, 101, 1]  # VCF positions are 1-based
@@ -112,7 +117,8 @@ def test_tsv_leaves_nan_empty(store: str, tmp_path: Path) -> None:
     assert "##ntscaleModelDigest=sha256:feed" in prov
     rows = list(csv.reader(lines[len(prov) :], delimiter="\t"))
     assert rows[0][:7] == ["chrom", "pos", "id", "ref", "alt", "status", "llr_wt"]
-    assert rows[1] == ["chr2", "101", "rs7", "A", "G", "ok", "-1", "0", "0.5", "1", "1", "25"]
+    assert rows[1] == ["chr2", "101", "rs7", "A", "G", "ok", "-1", "0", "0.5", "1", "1", "25",
+                       "A[C>A]A, base 1 of 6"]  # fmt: skip
     assert rows[2][8] == ""  # l2 of row 1 is NaN
     assert rows[3][6] == "" and rows[3][2] == "del1"
     assert rows[5][8] == "0.1"  # float32 0.1 printed with 7 significant digits
