@@ -63,7 +63,8 @@ def score(
         str | None,
         Opt(
             rich_help_panel=OUTPUTS,
-            help="Scores: llr (= llr_masked + llr_wt), llr_masked, llr_wt, l2, cosine, flat.",
+            help="Scores: llr (= llr_masked + llr_wt), llr_masked, llr_wt, l2, cosine, flat, "
+            "aligned (frame-aware indel distance).",
         ),
     ] = None,
     preset: Annotated[
