@@ -145,7 +145,7 @@ def embed(
             "--dry-run",
             rich_help_panel=EXECUTION,
             help="Plan only: print windows, units, bases, store size and estimated device "
-            "time; write nothing.",
+            "time; write no store (the FASTA's N-run index may be cached: docs/genome.md).",
         ),
     ] = False,
     as_json: JsonOpt = False,

@@ -190,7 +190,7 @@ def score(
             "--dry-run",
             rich_help_panel=EXECUTION,
             help="Plan only: print variants, statuses, units, forward passes and estimated "
-            "device time; write nothing.",
+            "device time; write no store (the FASTA's N-run index may be cached: docs/genome.md).",
         ),
     ] = False,
     as_json: JsonOpt = False,
