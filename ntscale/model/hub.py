@@ -187,8 +187,9 @@ def download_checkpoint(
     if hub_offline():
         raise CheckpointError(
             f"{what} is not in the hub cache folder {cache} and HF_HUB_OFFLINE is set: "
-            f"run {fetch} where there is network (then copy the cache folder, or use "
-            "--cache-dir/HF_HUB_CACHE), or pass a local checkpoint folder"
+            f"run {fetch} where there is network (with --cache-dir DIR to fill a folder you "
+            "can copy), then point HF_HUB_CACHE=DIR at that cache here, or pass a local "
+            "checkpoint folder as --model"
         )
     reason = hub_unreachable(endpoint)
     if reason is not None:
@@ -196,7 +197,8 @@ def download_checkpoint(
             f"cannot reach the Hugging Face hub at {endpoint} ({reason}) for {what}, and it "
             f"is not in the cache folder {cache}: run {fetch} on a machine with network and "
             "copy the cache folder (or point HF_HUB_CACHE at it), pass a local checkpoint "
-            "folder, or set HF_HUB_OFFLINE=1 to use only the cache without trying the network"
+            "folder as --model, or set HF_HUB_OFFLINE=1 to use only the cache without trying "
+            "the network"
         )
     try:
         return _fetch(

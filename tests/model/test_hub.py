@@ -46,6 +46,14 @@ def test_offline_and_not_cached_names_model_and_cache(offline_home):
     assert HUB_REPOS["50M_multi_species_v2"] in msg
     assert f"cache folder {offline_home / 'hub'}" in msg
     assert "HF_HUB_OFFLINE is set" in msg
+    # issue 23.9: every option the message names exists where it names it
+    assert "--cache-dir/HF_HUB_CACHE" not in msg  # embed/score have no --cache-dir
+    assert "`ntscale download 50M_multi_species_v2` where there is network (with --cache-dir" in msg
+    assert "HF_HUB_CACHE=DIR" in msg and "as --model" in msg
+    from ntscale.cli.main import cli_command
+
+    download = cli_command().commands["download"]
+    assert "--cache-dir" in {o for p in download.params for o in p.opts}
 
 
 def test_offline_repo_id_not_cached(offline_home):

@@ -143,7 +143,7 @@ def test_background_quantiles_make_the_background_uniform(tmp_path, repo_root, t
     db = max(np.max(np.arange(1, m + 1) / m - ub), np.max(ub - np.arange(m) / m))
     assert db < 1.63 / np.sqrt(m) + 0.01, (db, m)
 
-    frame = pd.read_csv(export_table(cfg.out, tmp_path / "cal.tsv"), sep="\t")
+    frame = pd.read_csv(export_table(cfg.out, tmp_path / "cal.tsv"), sep="\t", comment="#")
     snv = frame["status"].isin(["ok", "tiled_off_centre"])
     assert frame.loc[snv, "llr_wt_pct"].notna().mean() > 0.95
     np.testing.assert_allclose(
@@ -160,5 +160,12 @@ def test_calibration_needs_the_tiled_wild_type_scan():
     with pytest.raises(ConfigError, match="window_mode tiled and llr_wt"):
         build_config(
             ScoreConfig,
-            {"fasta": "g.fa", "vcf": "v.vcf", "model": "m", "out": "o", "calibrate": True},
+            {
+                "fasta": "g.fa",
+                "vcf": "v.vcf",
+                "model": "m",
+                "out": "o",
+                "calibrate": True,
+                "window_mode": "centred",
+            },  # implied when not given (tests/test_calibrate_config)
         )
