@@ -156,7 +156,7 @@ def embed(
 
     trust_pickle(trust_pickle_)
     cfg = build_config(EmbedConfig, settings, source=config or "the command line")
-    job = EmbedJob.plan_from_config(cfg, command_line=command_line())
+    job = EmbedJob.plan_from_config(cfg, command_line=command_line(), dry_run=dry_run)
     summary = plan_or_run(job, cfg.execution, store=cfg.out, label="windows",
                           what="embeddings", dry_run=dry_run, as_json=as_json)  # fmt: skip
     if summary is not None and as_json:

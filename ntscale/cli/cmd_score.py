@@ -249,7 +249,7 @@ def _tracks(settings: dict, *, source: str, dry_run: bool, as_json: bool) -> Non
     if not settings.get("tracks") or not settings.get("regions"):
         raise ConfigError("--tracks PREFIX and --regions BED go together; give both")
     cfg = build_config(TrackConfig, {k: settings[k] for k in given}, source=source)
-    job = TrackJob.plan_from_config(cfg, command_line=command_line())
+    job = TrackJob.plan_from_config(cfg, command_line=command_line(), dry_run=dry_run)
     summary = plan_or_run(job, cfg.execution, store=cfg.out, label="bases",
                           what="per-base tracks", dry_run=dry_run, as_json=as_json)  # fmt: skip
     if summary is None:

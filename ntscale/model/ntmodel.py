@@ -302,11 +302,36 @@ def describe(source: str | Path, *, name: str | None = None) -> ModelInfo:
     return read_checkpoint_info(folder, name=name)
 
 
+NOT_DOWNLOADED = "not downloaded (dry run: the published shapes)"
+
+
+def describe_for_plan(source: str | Path, *, name: str | None = None) -> ModelInfo:
+    """`describe`, except that a published model not in the hub cache is described from its
+    published shapes (`PRESETS`) without a download: what a `--dry-run` needs (window,
+    layers, tokens), offline too. Its digest says it was not downloaded."""
+    from ntscale.model.checkpoint import ModelInfo
+    from ntscale.model.hub import cached_checkpoint
+
+    text = str(source)
+    published = next((k for k in PRESETS if k.lower() == text.lower()), None)
+    if published is None or Path(text).expanduser().exists():
+        return describe(source, name=name)
+    if cached_checkpoint(HUB_REPOS[published]) is not None:
+        return describe(source, name=name)
+    return ModelInfo(
+        name=name or published,
+        digest=NOT_DOWNLOADED,
+        config=PRESETS[published],
+        path=Path(f"hub:{HUB_REPOS[published]}"),
+    )
+
+
 __all__ = [
     "CompiledForward",
     "NTModel",
     "bucket_length",
     "describe",
+    "describe_for_plan",
     "init_model",
     "load",
     "resolve_source",

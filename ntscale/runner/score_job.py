@@ -178,11 +178,11 @@ class ScoreJob(JobBase):
         from ntscale.genome import FastaSource
         from ntscale.genome.identity import input_identities
         from ntscale.genome.variant_table import read_variant_table
-        from ntscale.model import describe
+        from ntscale.model import describe, describe_for_plan
         from ntscale.scoring import parse_scores, score_names
         from ntscale.scoring.scores import POSITION_NAMES
 
-        run = resolve_run(config, describe(config.model))
+        run = resolve_run(config, (describe_for_plan if dry_run else describe)(config.model))
         fasta = FastaSource(config.fasta)
         config, input_source = _prepare_input(config, fasta.contigs, dry_run=dry_run)
         table = windows = units = None

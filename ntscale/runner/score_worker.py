@@ -204,5 +204,3 @@ def mark_n_in_kmer(status: np.ndarray, scores: dict[str, np.ndarray]) -> None:
     snv = np.isin(status, [int(ScoreStatus[s]) for s in SNV_SCORED])
     no_llr = np.all(np.isnan(np.stack(llr)), axis=0)
     status[snv & no_llr] = ScoreStatus.NO_LLR_N_IN_KMER
-
-

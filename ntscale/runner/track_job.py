@@ -64,14 +64,17 @@ class TrackJob(JobBase):
     tiles: PerBaseTiles  # the tiles whose kept span meets the regions
 
     @classmethod
-    def plan_from_config(cls, config: TrackConfig, *, command_line: str = "") -> TrackJob:
+    def plan_from_config(
+        cls, config: TrackConfig, *, command_line: str = "", dry_run: bool = False
+    ) -> TrackJob:
         """Resolve the model, read the regions (one row per base) and plan N-free tiles."""
         from ntscale.genome import FastaSource
         from ntscale.genome.gaps import load_gap_index
         from ntscale.genome.regions import read_bed
-        from ntscale.model import describe
+        from ntscale.model import describe, describe_for_plan
 
-        run = resolve_run(config, describe(config.model))
+        # a dry run of a published model plans from its published shapes (no download)
+        run = resolve_run(config, (describe_for_plan if dry_run else describe)(config.model))
         fasta = FastaSource(config.fasta)
         regions = tuple(
             (r.contig, int(r.start), int(r.end)) for r in read_bed(config.regions, fasta.contigs)

@@ -94,3 +94,22 @@ def test_unknown_source_lists_published_models(tmp_path):
         r"a published model \(500M_human_ref, .*500M_multi_species_v2\)",
     ):
         load("no-such-model")
+
+
+def test_describe_for_plan_uses_published_shapes_only_when_not_cached(offline_home, micro_ckpt):
+    """Issue 23.9: a dry run of a published name needs no download."""
+    from ntscale.model import PRESETS, describe
+    from ntscale.model.ntmodel import NOT_DOWNLOADED, describe_for_plan
+
+    info = describe_for_plan("50m_multi_species_v2")  # not cached, offline: no error
+    assert info.name == "50M_multi_species_v2" and info.digest == NOT_DOWNLOADED
+    assert info.config == PRESETS["50M_multi_species_v2"]
+    assert str(info.path) == f"hub:{HUB_REPOS['50M_multi_species_v2']}"
+    snap = _cached_snapshot(offline_home, HUB_REPOS["50M_multi_species_v2"])
+    shutil.copytree(micro_ckpt / "jax_model", snap / "jax_model")
+    cached = describe_for_plan("50M_multi_species_v2")  # cached: the real description
+    assert cached.digest == describe("50M_multi_species_v2").digest != NOT_DOWNLOADED
+    assert cached.config.num_layers == 3
+    assert describe_for_plan(micro_ckpt).digest == describe(micro_ckpt).digest  # a folder
+    with pytest.raises(CheckpointError, match="HF_HUB_OFFLINE is set"):
+        describe_for_plan("someone/not-cached")  # repo ids have no published shapes
