@@ -71,6 +71,7 @@ class EmbedConfig:
     cls: bool = False
     unit_windows: int = 64
     dedup: bool = True  # one forward pass per distinct window sequence of a unit; False: per row
+    revision: str | None = None  # hub commit/tag of a published name or repo id (--revision)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
@@ -116,6 +117,7 @@ class ScoreConfig:
     calibrate: bool = False  # tiled llr_wt: background of every SNV of the tiles -> *_pct
     regions: str | None = None  # BED: only records overlapping it (ntscale.genome.variant_input)
     contig_map: Mapping[str, str] | str = field(default_factory=dict)  # FASTA=VCF or auto
+    revision: str | None = None  # hub commit/tag of a published name or repo id (--revision)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
@@ -186,6 +188,7 @@ class TrackConfig:
     window_bp: int | str | None = None  # None or "max": the model's maximum (parse_window)
     strands: str = "forward"  # forward, reverse or both (averaged)
     unit_bases: int = 65536
+    revision: str | None = None  # hub commit/tag of a published name or repo id (--revision)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:

@@ -23,6 +23,7 @@ from ntscale.cli.common import (
     OutOpt,
     ProgressOpt,
     RayOpt,
+    RevisionOpt,
     TrustPickleOpt,
     WindowBpOpt,
     command_line,
@@ -41,6 +42,7 @@ Opt = typer.Option
 def embed(
     fasta: FastaOpt = None,
     model: ModelOpt = None,
+    revision: RevisionOpt = None,
     out: OutOpt = None,
     layers: Annotated[
         str | None,

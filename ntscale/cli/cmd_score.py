@@ -24,6 +24,7 @@ from ntscale.cli.common import (
     OutOpt,
     ProgressOpt,
     RayOpt,
+    RevisionOpt,
     TrustPickleOpt,
     WindowBpOpt,
     command_line,
@@ -58,6 +59,7 @@ def score(
         ),
     ] = None,
     model: ModelOpt = None,
+    revision: RevisionOpt = None,
     out: OutOpt = None,
     scores: Annotated[
         str | None,

@@ -27,6 +27,15 @@ FastaOpt = Annotated[
         help="Genome FASTA (plain or bgzipped; .fai made if missing).",
     ),
 ]
+RevisionOpt = Annotated[
+    str | None,
+    Opt(
+        "--revision",
+        rich_help_panel=MODEL,
+        help="Hub commit or tag of a published model or repo id (default: main); the "
+        "resolved commit is recorded in the store.",
+    ),
+]
 ModelOpt = Annotated[
     str | None,
     Opt(

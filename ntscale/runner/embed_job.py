@@ -62,7 +62,10 @@ class EmbedJob(JobBase):
         from ntscale.model import describe, describe_for_plan
 
         # a dry run of a published model plans from its published shapes (no download)
-        run = resolve_run(config, (describe_for_plan if dry_run else describe)(config.model))
+        run = resolve_run(
+            config,
+            (describe_for_plan if dry_run else describe)(config.model, revision=config.revision),
+        )
         fasta = FastaSource(config.fasta)
         contigs = tuple(fasta.contigs)
         regions = read_bed(config.regions, contigs=contigs) if config.regions else None

@@ -182,7 +182,10 @@ class ScoreJob(JobBase):
         from ntscale.scoring import parse_scores, score_names
         from ntscale.scoring.scores import POSITION_NAMES
 
-        run = resolve_run(config, (describe_for_plan if dry_run else describe)(config.model))
+        run = resolve_run(
+            config,
+            (describe_for_plan if dry_run else describe)(config.model, revision=config.revision),
+        )
         fasta = FastaSource(config.fasta)
         config, input_source = _prepare_input(config, fasta.contigs, dry_run=dry_run)
         table = windows = units = None

@@ -74,7 +74,10 @@ class TrackJob(JobBase):
         from ntscale.model import describe, describe_for_plan
 
         # a dry run of a published model plans from its published shapes (no download)
-        run = resolve_run(config, (describe_for_plan if dry_run else describe)(config.model))
+        run = resolve_run(
+            config,
+            (describe_for_plan if dry_run else describe)(config.model, revision=config.revision),
+        )
         fasta = FastaSource(config.fasta)
         regions = tuple(
             (r.contig, int(r.start), int(r.end)) for r in read_bed(config.regions, fasta.contigs)

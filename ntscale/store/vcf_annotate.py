@@ -153,9 +153,7 @@ def annotate_vcf(
     out_path = output_path(path)
     # numeric columns only (a stratum's readable label stays in the tables: its commas and
     # spaces are not INFO values)
-    score_cols = [
-        c for c in frame.columns if c not in BASE_COLUMNS and frame[c].dtype.kind == "f"
-    ]
+    score_cols = [c for c in frame.columns if c not in BASE_COLUMNS and frame[c].dtype.kind == "f"]
     base = list(zip(frame["contig"], frame["pos1"], frame["ref"], frame["alt"], strict=True))
     status = frame["status"].to_numpy()
     values = {c: frame[c].to_numpy(np.float64) for c in score_cols}

@@ -113,3 +113,31 @@ def test_describe_for_plan_uses_published_shapes_only_when_not_cached(offline_ho
     assert describe_for_plan(micro_ckpt).digest == describe(micro_ckpt).digest  # a folder
     with pytest.raises(CheckpointError, match="HF_HUB_OFFLINE is set"):
         describe_for_plan("someone/not-cached")  # repo ids have no published shapes
+
+
+def test_revision_picks_that_snapshot_and_its_commit_is_recorded(offline_home, micro_ckpt):
+    """Issue 23.9: --revision COMMIT loads that commit's files; the commit is recorded."""
+    from ntscale.config import EmbedConfig, build_config
+    from ntscale.model import describe
+    from ntscale.model.hub import snapshot_commit
+    from ntscale.runner.run_plan import resolve_run
+
+    repo = HUB_REPOS["50M_multi_species_v2"]
+    main = _cached_snapshot(offline_home, repo)  # refs/main -> COMMIT
+    shutil.copytree(micro_ckpt / "jax_model", main / "jax_model")
+    other = "fedcba9876543210fedcba9876543210fedcba98"
+    old = main.parent / other
+    shutil.copytree(micro_ckpt / "jax_model", old / "jax_model")
+    (old / "jax_model" / "extra.txt").write_text("a different commit")
+    now = describe("50M_multi_species_v2")
+    then = describe("50M_multi_species_v2", revision=other)
+    assert snapshot_commit(now.path) == COMMIT and snapshot_commit(then.path) == other
+    assert load("50M_multi_species_v2", revision=other).digest == then.digest
+    values = {"fasta": "g.fa", "model": "50M_multi_species_v2", "out": "o", "revision": other}
+    plan = resolve_run(build_config(EmbedConfig, values), then)
+    assert plan.model_attrs(source="50M_multi_species_v2")["commit"] == other
+    with pytest.raises(CheckpointError, match=r"at revision 'v9'.*HF_HUB_OFFLINE is set"):
+        describe("50M_multi_species_v2", revision="v9")  # a tag not in the cache
+    with pytest.raises(CheckpointError, match="applies to a published model name or a hub"):
+        describe(micro_ckpt, revision=other)
+    assert snapshot_commit(Path("/some/folder")) is None
