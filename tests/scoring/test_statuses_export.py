@@ -106,7 +106,8 @@ def test_every_status_on_hand_made_records(status_run):
         "mnv": S.MNV_ONE_KMER,
     }
     # tiled_off_centre: tests/scoring/test_variant_classes.py (tiled mode only)
-    assert set(got.values()) == set(S) - {S.PENDING, S.TILED_OFF_CENTRE}
+    # no_llr_n_in_kmer: tests/runner/test_score_statuses.py (with --collapse-n)
+    assert set(got.values()) == set(S) - {S.PENDING, S.TILED_OFF_CENTRE, S.NO_LLR_N_IN_KMER}
     llr = ds["score_llr_masked"].values
     l2 = ds["score_l2_mean_layer_1"].values
     status = np.array([S[v.upper()] for v in ds["variant_status"].values.tolist()])

@@ -32,7 +32,14 @@ ROWS = [
     ("chrM", 0, "m1", "T", "C", 0, 3.0, 1.0, 0.1),
 ]
 # percentiles of llr_wt in its stratum: stored quantiles -2, 0, 2 at levels 0, 50, 100
-CALIBRATION = {"llr_wt": {"levels": [0, 50, 100], "quantiles": {"0": [-2.0, 0.0, 2.0]}}}
+CALIBRATION = {
+    "llr_wt": {
+        "levels": [0, 50, 100],
+        "quantiles": {"0": [-2.0, 0.0, 2.0]},
+        # as the run writes them (scoring.calibration.stratum_label)
+        "labels": {"0": "A[C>A]A, base 1 of 6", "1": "A[C>A]A, base 2 of 6"},
+    }
+}
 ATTRS = {
     "variant_status_names": {"0": "ok", "1": "no_llr_not_snv"},
     "model": {"name": "nt-tiny", "checkpoint_digest": "sha256:feed", "dtype": "float32"},
