@@ -156,7 +156,10 @@ def test_exports_carry_sign_columns_and_provenance(traitgym_run) -> None:
         llr, (frame["llr_masked_fwd"] + frame["llr_masked_rev"]).to_numpy() / 2, rtol=1e-5
     )
     table = export_table(cfg.out, tmp / "tg.tsv")
-    header = table.read_text().splitlines()[0].split("\t")
+    lines = table.read_text().splitlines()
+    prov = [x for x in lines if x.startswith("##")]
+    assert "##ntscalePreset=traitgym" in prov  # provenance above the header (issue 23.4)
+    header = lines[len(prov)].split("\t")
     assert {"llr_masked", "llr_masked_fwd", "llr_masked_rev", "minus_llr_masked"} <= set(header)
 
     path = export_vcf(cfg.out, tmp / "tg.vcf.gz")
