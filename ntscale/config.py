@@ -74,6 +74,7 @@ class EmbedConfig:
     cls: bool = False
     unit_windows: int = 64
     dedup: bool = True  # one forward pass per distinct window sequence of a unit; False: per row
+    revision: str | None = None  # hub commit/tag of a published name or repo id (--revision)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
@@ -110,11 +111,16 @@ class ScoreConfig:
     strands: str = "forward"  # forward, reverse or both (averaged)
     share_windows: bool = True  # False: one forward pass per variant (benchmarks)
     unit_variants: int = 1024
-    vcf_out: str | None = None
+    vcf_out: str | None = None  # the input VCF annotated in place (.vcf.gz or .bcf)
+    drop_genotypes: bool = False  # vcf_out without samples
     table_out: str | None = None
+    scored_only: bool = False  # table_out: only rows whose status carries scores
     preset: str | None = None  # a named protocol (ntscale.scoring.presets), e.g. traitgym
     collapse_n: bool = False  # N-containing 6-mers -> one N token, fixed 6-mer frame
     calibrate: bool = False  # tiled llr_wt: background of every SNV of the tiles -> *_pct
+    regions: str | None = None  # BED: only records overlapping it (ntscale.genome.variant_input)
+    contig_map: Mapping[str, str] | str = field(default_factory=dict)  # FASTA=VCF or auto
+    revision: str | None = None  # hub commit/tag of a published name or repo id (--revision)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
@@ -139,8 +145,27 @@ class ScoreConfig:
             raise ConfigError(
                 f"unknown preset {self.preset!r}; known presets: {', '.join(SCORE_PRESETS)}"
             )
-        if self.table_out and not self.table_out.endswith((".tsv", ".parquet")):
-            raise ConfigError(f"table_out must end in .tsv or .parquet, got {self.table_out!r}")
+        if self.table_out and not self.table_out.endswith((".tsv", ".csv", ".parquet")):
+            raise ConfigError(
+                f"table_out must end in .tsv, .csv or .parquet, got {self.table_out!r}"
+            )
+        _check_contig_map(self.contig_map)
+
+
+def _imply_calibrate(values: dict[str, Any]) -> dict[str, Any]:
+    """`calibrate` needs the tiled wild-type scan: window_mode tiled and llr_wt among the
+    scores, filled in when not given (an explicit other window_mode is still refused)."""
+    out = dict(values)
+    if out.get("window_mode") is None:
+        out["window_mode"] = "tiled"
+    scores = out.get("scores")
+    if scores is None:
+        out["scores"] = ("llr_wt",)
+    else:
+        listed = [scores] if isinstance(scores, str) else list(scores)
+        if not {"llr", "llr_wt"} & set(listed):
+            out["scores"] = (*listed, "llr_wt")
+    return out
 
 
 def parse_window(value: object) -> int | None:
@@ -161,10 +186,12 @@ class TrackConfig:
     model: str
     out: str
     regions: str
-    tracks: str  # output prefix: PREFIX.<track>.bw and PREFIX.<track>.bedGraph
+    tracks: str  # output prefix: PREFIX.<track>.bw (and PREFIX.<track>.bedGraph.gz)
+    bedgraph: bool = False  # also bgzipped, tabix-indexed bedGraph (runs of equal values merged)
     window_bp: int | str | None = None  # None or "max": the model's maximum (parse_window)
     strands: str = "forward"  # forward, reverse or both (averaged)
     unit_bases: int = 65536
+    revision: str | None = None  # hub commit/tag of a published name or repo id (--revision)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
@@ -263,6 +290,8 @@ def build_config(cls: type, values: Mapping[str, Any], *, source: str = "setting
         from ntscale.scoring.presets import apply_preset
 
         values = apply_preset(values)
+    if "calibrate" in own_fields and values.get("calibrate"):
+        values = _imply_calibrate(values)
     exec_values = dict(values.pop("execution", None) or {}) if has_exec else {}
     for key in list(values):
         if key in exec_fields and key not in own_fields:

@@ -73,6 +73,7 @@ class ScoreStatus(enum.IntEnum):
     ALT_WINDOW_SHORT = 4  # deletion at a contig end: alt window shorter (nothing to extend)
     MNV_ONE_KMER = 5  # MNV inside one 6-mer: masked 6-mer LLR and distances, no llr_wt
     TILED_OFF_CENTRE = 6  # tiled mode: SNV not at the centre position of its tile
+    NO_LLR_N_IN_KMER = 7  # SNV whose 6-mer holds an N (no 6-mer token): distances, LLR NaN
     # -- not scored ------------------------------------------------------------------
     SYMBOLIC_ALLELE = 10  # <DEL>, <*>, *, breakends
     MISSING_ALT = 11  # ALT is '.'

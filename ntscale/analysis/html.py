@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,8 @@ CAPTIONS = {
     "by GC content, and the variance explained.",
     "pc_correlations": "Pearson correlation of each PC's scores with GC content and N fraction "
     "(blank bars: the covariate is constant over the windows).",
-    "variant_status": "Variants by status (skipped variants keep their row).",
+    "variant_status": "Rows (variants, or bases of a track store) by status; rows that were "
+    "not scored keep theirs.",
     "scores_by_type": "Score distributions by variant type (finite scores only).",
     "scores_by_status": "Score distributions by variant status (finite scores only).",
     "scores_along_genome": "Mean and maximum |score| per bin along the genome.",
@@ -42,8 +42,10 @@ def _fmt(value: Any) -> str:
         return f"{value:.6g}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value) if value else "—"
+    if isinstance(value, dict):  # a setting group: "key: value" lines, not a JSON dump
+        return "; ".join(f"{k}: {_fmt(v)}" for k, v in value.items()) if value else "—"
     return str(value)
 
 
@@ -114,23 +116,24 @@ def _windows_html(section: dict[str, Any], figures: dict[str, str]) -> list[str]
 
 
 def _variants_html(section: dict[str, Any], figures: dict[str, str]) -> list[str]:
-    parts = ["<h2>Variants</h2>"]
-    parts.append(
-        _kv_table({"variants": section["n"], **section["status_counts"]}, "variant-status")
-    )
-    parts.append(_kv_table(section["type_counts"], "variant-types"))
+    rows = section.get("rows", "variants")  # a track store's rows are bases
+    parts = [f"<h2>{rows.capitalize()}</h2>"]
+    parts.append(_kv_table({rows: section["n"], **section["status_counts"]}, "variant-status"))
+    if section.get("type_counts"):
+        parts.append(_kv_table(section["type_counts"], "variant-types"))
     if "variant_status" in figures:
         parts.append(_figure("variant_status", figures["variant_status"]))
     for score, dist in section.get("distributions", {}).items():
         parts.append(f"<h3>{html.escape(score)}</h3>")
-        parts.append(_records_table(dist["by_type"], f"dist-type-{html.escape(score)}"))
+        if dist.get("by_type"):
+            parts.append(_records_table(dist["by_type"], f"dist-type-{html.escape(score)}"))
         parts.append(_records_table(dist["by_status"], f"dist-status-{html.escape(score)}"))
     for name in ("scores_by_type", "scores_by_status", "scores_along_genome"):
         if name in figures:
             parts.append(_figure(name, figures[name]))
     top = section.get("top")
     if top:
-        parts.append(f"<h2>Top {len(top['rows'])} variants by |{html.escape(top['score'])}|</h2>")
+        parts.append(f"<h2>Top {len(top['rows'])} {rows} by |{html.escape(top['score'])}|</h2>")
         parts.append(_records_table(top["rows"], "top-variants"))
     return parts
 

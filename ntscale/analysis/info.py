@@ -34,6 +34,7 @@ def store_info(url: str) -> dict[str, Any]:
             settings[key] = config[key]
     if "layer" in ds.coords:  # the layers kept (the config's empty list means "the last")
         settings["layers"] = [int(x) for x in ds["layer"].values]
+    settings.update(scoring_settings(attrs))
     state = "finished" if summary["complete"] else "incomplete: running or interrupted"
     return {
         "store": str(url),
@@ -56,6 +57,25 @@ def store_info(url: str) -> dict[str, Any]:
         "last_run": attrs.get("last_run"),
         "command_line": attrs.get("command_line"),
     }
+
+
+SCORING_KEYS = ("window_bp", "window_mode", "strands", "layers", "preset", "preset_departures",
+                "collapse_n", "calibrate", "tiling", "stride_bp", "tiles")  # fmt: skip
+
+
+def scoring_settings(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Settings of a score or track store as the run resolved them (root attr `scoring`):
+    the window in bp (not the config's None = "max"), the layers used, the preset."""
+    scoring = attrs.get("scoring") or {}
+    out = {k: scoring[k] for k in SCORING_KEYS if k in scoring}
+    if "score_names" in scoring:
+        out["scores"] = list(scoring["score_names"])
+    if out.get("preset") is None:
+        out.pop("preset", None)
+        out.pop("preset_departures", None)
+    elif not out.get("preset_departures"):
+        out["preset_departures"] = "none"
+    return out
 
 
 def _part_line(name: str, part: dict[str, Any] | None) -> list[str]:
@@ -86,7 +106,7 @@ def format_info(info: dict[str, Any]) -> str:
         "settings: " + ", ".join(f"{k}={v}" for k, v in info["settings"].items()),
     ]
     lines += _part_line("windows", info.get("windows"))
-    lines += _part_line("variants", info.get("variants"))
+    lines += _part_line("bases" if info["job"] == "tracks" else "variants", info.get("variants"))
     cov = info.get("coverage")
     if cov:
         lines.append(format_coverage(cov))
@@ -97,11 +117,13 @@ def format_info(info: dict[str, Any]) -> str:
             )
         if cov.get("n_uncovered_intervals", 0) > 10:
             lines.append(f"  ... {cov['n_uncovered_intervals'] - 10:,} more (--json lists 100)")
-    elif info["job"] == "embed":
+    elif info["job"] in ("embed", "tracks"):
         lines.append("coverage: not recorded yet (written when a run finishes)")
     run = info.get("last_run")
     if run:
-        what = "variants" if "variants_run" in run else "windows"
+        # what a row is: windows (embed), variants (score) or bases (tracks)
+        what = next((k[: -len("_run")] for k in run if k.endswith("_run") and k != "units_run"),
+                    "windows")  # fmt: skip
         rate = run.get(f"{what}_per_second")
         lines.append(
             f"last run: {run.get('units_run', 0):,} units, {run.get(what + '_run', 0):,} "

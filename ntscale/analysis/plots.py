@@ -88,8 +88,37 @@ def plot_norm_along_genome(
     axes[0, 0].set_title(f"mean-embedding L2 norm along the genome (layer {layer})")
     if len(groups) > 1:
         title = "strand / haplotype" if any(" " in g for g in groups) else "strand"
-        axes[0, 0].legend(fontsize=7, markerscale=2, title=title, title_fontsize=7, loc="best")
+        # Beside the panels, in columns of at most 12: many tracks (16 haplotype/strand
+        # groups) never cover the title or the points.
+        axes[0, 0].legend(fontsize=7, markerscale=2, title=title, title_fontsize=7,
+                          loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
+                          ncol=-(-len(groups) // 12))  # fmt: skip
+    _position_axis(axes[-1, 0], start[np.isfinite(norm)] if len(start) else start)
+    axes[-1, 0].set_xlabel(axes[-1, 0].get_xlabel().replace("(Mbp)", f"({_unit(start)})"))
     return _save(fig, path)
+
+
+def _unit(pos: np.ndarray) -> str:
+    """Mbp for spans of a Mbp or more, else kb (no 0.001-Mbp tick labels)."""
+    pos = np.asarray(pos, np.float64)
+    span = float(pos.max() - pos.min()) if pos.size else 0.0
+    return "Mbp" if span >= 1e6 else "kb"
+
+
+def _position_axis(ax: plt.Axes, pos: np.ndarray) -> None:
+    """Re-label a position axis drawn in Mbp in kb when the span is under a Mbp."""
+    if _unit(pos) == "kb":
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x * 1e3:,.0f}"))
+
+
+def _break_gaps(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NaN between points farther apart than 1.5 bin steps: a line does not bridge a gap
+    between regions (or a stretch with no variant)."""
+    if x.size < 3:
+        return x, y
+    step = np.median(np.diff(x))
+    gaps = np.flatnonzero(np.diff(x) > 1.5 * step) + 1
+    return np.insert(x.astype(float), gaps, np.nan), np.insert(y.astype(float), gaps, np.nan)
 
 
 def _scatter_groups(ax: plt.Axes, x: np.ndarray, y: np.ndarray, labels: np.ndarray) -> None:
@@ -218,7 +247,10 @@ def plot_scores_along_genome(binned: dict[str, pd.DataFrame], path: Path) -> Pat
                     sub = frame[rows]
                     x = (sub["start"] if one else sub["genome_start"]).to_numpy() / 1e6
                     style = "-" if column == "mean" else "."
-                    ax.plot(x, sub[column], style, ms=3, lw=0.8, color=colours[c])
+                    y = sub[column].to_numpy()
+                    if column == "mean":
+                        x, y = _break_gaps(x, y)
+                    ax.plot(x, y, style, ms=3, lw=0.8, color=colours[c])
             ax.set_ylabel(f"{name}\n{label}", fontsize=7)
             if column == "mean":
                 ax.axhline(0, color="grey", lw=0.5)
@@ -230,7 +262,10 @@ def plot_scores_along_genome(binned: dict[str, pd.DataFrame], path: Path) -> Pat
         top.set_xticks([(lo + hi) / 2e6 for lo, hi in spans.values()], labels=list(spans))
         top.tick_params(labelsize=7, length=0)
     if one:
-        xlabel = f"{next(iter(spans))} position (Mbp)"
+        lo, hi = next(iter(spans.values()))
+        unit = _unit(np.array([lo, hi]))
+        xlabel = f"{next(iter(spans))} position ({unit})"
+        _position_axis(axes[-1, 0], np.array([lo, hi]))
     else:
         xlabel = "position along the contigs laid end to end (Mbp; dotted lines: contig starts)"
     axes[-1, 0].set_xlabel(xlabel)

@@ -132,36 +132,48 @@ def _variant_section(
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     figs: dict[str, Path] = {}
     names = var.score_names(ds)
+    # A track store's rows are bases of regions (alt "."), not variants: no variant types.
+    tracks = ds.attrs.get("job") == "tracks"
+    rows = "bases" if tracks else "variants"
     types = var.variant_types(ds)
     statuses = var.variant_status_labels(ds)
     kinds, kind_counts = np.unique(types, return_counts=True)
     section: dict[str, Any] = {
+        "rows": rows,
         "n": int(ds.sizes["variant"]),
         "status_counts": var.status_counts(ds),
-        "type_counts": {str(k): int(n) for k, n in zip(kinds, kind_counts, strict=True)},
+        "type_counts": {}
+        if tracks
+        else {str(k): int(n) for k, n in zip(kinds, kind_counts, strict=True)},
         "scores": names,
     }
     figs["variant_status"] = plots.plot_status_counts(
-        section["status_counts"], out_dir / "variant_status.png", title="variants by status"
+        section["status_counts"], out_dir / "variant_status.png", title=f"{rows} by status"
     )
     if not names:
         return section, figs
     if score is not None and score not in names:
         raise InputError(f"score {score!r} is not in the store; it has {names}")
-    by_type = [var.score_distribution(ds, n, types) for n in names]
     by_status = [var.score_distribution(ds, n, statuses) for n in names]
+    by_type = by_status if tracks else [var.score_distribution(ds, n, types) for n in names]
     section["distributions"] = {
-        d.score: {"by_type": _records(d.stats, "group"), "by_status": _records(s.stats, "group")}
+        d.score: {
+            "by_type": [] if tracks else _records(d.stats, "group"),
+            "by_status": _records(s.stats, "group"),
+        }
         for d, s in zip(by_type, by_status, strict=True)
     }
-    figs["scores_by_type"] = plots.plot_distributions(
-        by_type, out_dir / "scores_by_type.png", by="variant type"
-    )
+    if not tracks:
+        figs["scores_by_type"] = plots.plot_distributions(
+            by_type, out_dir / "scores_by_type.png", by="variant type"
+        )
     figs["scores_by_status"] = plots.plot_distributions(
         by_status, out_dir / "scores_by_status.png", by="status"
     )
     primary = score or names[0]
     top = var.top_variants(ds, primary, n=top_n, by="abs")
+    if tracks:  # bases have no variant type (alt "."): no column of "other"
+        top = top.drop(columns=["type", "alt", "id"], errors="ignore")
     section["top"] = {"score": primary, "by": "abs", "rows": _plain(top.to_dict("records"))}
     binned = {n: var.scores_along_genome(ds, n) for n in names}
     figs["scores_along_genome"] = plots.plot_scores_along_genome(

@@ -24,11 +24,12 @@ from ntscale.cli.common import (
     OutOpt,
     ProgressOpt,
     RayOpt,
+    RevisionOpt,
     TrustPickleOpt,
     WindowBpOpt,
-    check_json,
     command_line,
     command_settings,
+    emit_json,
     plan_or_run,
     trust_pickle,
 )
@@ -42,6 +43,7 @@ Opt = typer.Option
 def embed(
     fasta: FastaOpt = None,
     model: ModelOpt = None,
+    revision: RevisionOpt = None,
     out: OutOpt = None,
     layers: Annotated[
         str | None,
@@ -153,7 +155,7 @@ def embed(
             "--dry-run",
             rich_help_panel=EXECUTION,
             help="Plan only: print windows, units, bases, store size and estimated device "
-            "time; write nothing.",
+            "time; write no store (the FASTA's N-run index may be cached: docs/genome.md).",
         ),
     ] = False,
     as_json: JsonOpt = False,
@@ -163,8 +165,9 @@ def embed(
     from ntscale.runner.embed_job import EmbedJob
 
     trust_pickle(trust_pickle_)
-    check_json(as_json, dry_run)
     cfg = build_config(EmbedConfig, settings, source=config or "the command line")
-    job = EmbedJob.plan_from_config(cfg, command_line=command_line())
-    plan_or_run(job, cfg.execution, store=cfg.out, label="windows", what="embeddings",
-                dry_run=dry_run, as_json=as_json)  # fmt: skip
+    job = EmbedJob.plan_from_config(cfg, command_line=command_line(), dry_run=dry_run)
+    summary = plan_or_run(job, cfg.execution, store=cfg.out, label="windows",
+                          what="embeddings", dry_run=dry_run, as_json=as_json)  # fmt: skip
+    if summary is not None and as_json:
+        emit_json(summary, store=cfg.out)

@@ -68,12 +68,12 @@ def models(
         typer.echo(json.dumps(rows, indent=2))
         return
     head = f"{'name':<24}{'ver':<5}{'layers':>7}{'params':>9}{'fp32':>9}{'tokens':>8}"
-    typer.echo(head + f"{'window bp':>11}  cached")
+    typer.echo(head + f"{'window bp':>11}  {'cached':<7}hub repository")
     for r in rows:
         typer.echo(
             f"{r['name']:<24}{r['version']:<5}{r['layers']:>7}{r['params'] / 1e6:>8.0f}M"
             f"{r['fp32_bytes'] / 1e9:>7.1f}GB{r['max_tokens']:>8,}{r['max_window_bp']:>11,}  "
-            + ("yes" if r["cached"] else "no")
+            + f"{'yes' if r['cached'] else 'no':<7}{r['repo']}"
         )
     typer.echo(f"hub cache folder: {Path(cache_dir) if cache_dir else hub_cache_dir()}")
 

@@ -25,12 +25,14 @@ from ntscale.cli.common import (
     OutOpt,
     ProgressOpt,
     RayOpt,
+    RevisionOpt,
     TrustPickleOpt,
     WindowBpOpt,
-    check_json,
     command_line,
     command_settings,
+    emit_json,
     plan_or_run,
+    say,
     trust_pickle,
 )
 from ntscale.cli.main import app
@@ -43,15 +45,29 @@ Opt = typer.Option
 def score(
     fasta: FastaOpt = None,
     vcf: Annotated[
-        str | None, Opt(rich_help_panel=INPUT, help="Variants to score (VCF/BCF; samples ignored).")
+        str | None,
+        Opt(
+            rich_help_panel=INPUT,
+            help="Variants to score: VCF/BCF ('-': standard input) or a table (.tsv, .csv, "
+            ".parquet) with chrom, pos (1-based), ref, alt.",
+        ),
+    ] = None,
+    contig_map: Annotated[
+        str | None,
+        Opt(
+            rich_help_panel=INPUT,
+            help="VCF contig names: 'auto' (add/strip 'chr') or FASTA=VCF pairs, comma-separated.",
+        ),
     ] = None,
     model: ModelOpt = None,
+    revision: RevisionOpt = None,
     out: OutOpt = None,
     scores: Annotated[
         str | None,
         Opt(
             rich_help_panel=OUTPUTS,
-            help="Scores: llr (= llr_masked + llr_wt), llr_masked, llr_wt, l2, cosine, flat.",
+            help="Scores: llr (= llr_masked + llr_wt), llr_masked, llr_wt, l2, cosine, flat, "
+            "aligned (frame-aware indel distance).",
         ),
     ] = None,
     preset: Annotated[
@@ -103,7 +119,8 @@ def score(
         Opt(
             "--calibrate/--no-calibrate",
             rich_help_panel=OUTPUTS,
-            help="Tiled llr_wt: percentiles among every SNV of the tiles (llr_wt_pct).",
+            help="Tiled llr_wt: percentiles among every SNV of the tiles (llr_wt_pct); "
+            "implies --window-mode tiled and llr_wt.",
         ),
     ] = None,
     unit_variants: Annotated[
@@ -120,24 +137,51 @@ def score(
         str | None,
         Opt(
             rich_help_panel=OUTPUTS,
-            help="Also write a bgzipped, tabix-indexed VCF with scores as INFO.",
+            help="Also write the input VCF annotated in place: every field kept, scores as "
+            "NTS_* INFO (Number=A); .bcf for BCF, else bgzipped VCF; indexed.",
+        ),
+    ] = None,
+    drop_genotypes: Annotated[
+        bool | None,
+        Opt(
+            "--drop-genotypes/--keep-genotypes",
+            rich_help_panel=OUTPUTS,
+            help="With --vcf-out: leave the samples' genotypes out (sites only).",
         ),
     ] = None,
     table_out: Annotated[
         str | None,
         Opt(
-            rich_help_panel=OUTPUTS, help="Also write a table, one row per ALT (.tsv or .parquet)."
+            rich_help_panel=OUTPUTS,
+            help="Also write a table, one row per ALT in input order (.tsv, .csv or .parquet).",
+        ),
+    ] = None,
+    scored_only: Annotated[
+        bool | None,
+        Opt(
+            "--scored-only/--all-rows",
+            rich_help_panel=OUTPUTS,
+            help="With --table-out: only rows whose status carries scores (docs/scoring.md).",
         ),
     ] = None,
     tracks: Annotated[
         str | None,
         Opt(
             rich_help_panel=OUTPUTS,
-            help="Per-base LLR tracks of --regions instead of a VCF: PREFIX.<track>.bw/.bedGraph.",
+            help="Per-base LLR tracks of --regions instead of a VCF: PREFIX.<track>.bw.",
         ),
     ] = None,
     regions: Annotated[
-        str | None, Opt(rich_help_panel=INPUT, help="BED regions of --tracks.")
+        str | None,
+        Opt(rich_help_panel=INPUT, help="BED regions: of --tracks, or the VCF records to score."),
+    ] = None,
+    bedgraph: Annotated[
+        bool | None,
+        Opt(
+            "--bedgraph/--no-bedgraph",
+            rich_help_panel=OUTPUTS,
+            help="With --tracks: also PREFIX.<track>.bedGraph.gz (runs merged, tabix-indexed).",
+        ),
     ] = None,
     unit_bases: Annotated[
         int | None, Opt(rich_help_panel=EXECUTION, help="Bases per work unit of --tracks.")
@@ -150,7 +194,7 @@ def score(
             "--dry-run",
             rich_help_panel=EXECUTION,
             help="Plan only: print variants, statuses, units, forward passes and estimated "
-            "device time; write nothing.",
+            "device time; write no store (the FASTA's N-run index may be cached: docs/genome.md).",
         ),
     ] = False,
     as_json: JsonOpt = False,
@@ -163,20 +207,32 @@ def score(
     from ntscale.store.export import export_table, export_vcf
 
     trust_pickle(trust_pickle_)
-    check_json(as_json, dry_run)
-    if settings.get("tracks") or settings.get("regions"):
+    tracks_run = settings.get("tracks") or settings.get("bedgraph")
+    if tracks_run or (settings.get("regions") and not settings.get("vcf")):
         _tracks(settings, source=config or "the command line", dry_run=dry_run, as_json=as_json)
         return
     cfg = build_config(ScoreConfig, settings, source=config or "the command line")
-    job = ScoreJob.plan_from_config(cfg, command_line=command_line())
-    ran = plan_or_run(job, cfg.execution, store=cfg.out, label="variants",
-                      what="variant scores", dry_run=dry_run, as_json=as_json)  # fmt: skip
-    if not ran:
+    job = ScoreJob.plan_from_config(cfg, command_line=command_line(), dry_run=dry_run)
+    cfg = job.config  # reads the prepared input when stdin, a table or --regions was given
+    for key, (given, protocol) in job.preset_departures().items():
+        typer.echo(
+            f"warning: {key}={given} departs from the {cfg.preset} protocol ({key}={protocol}); "
+            "the scores are not the published protocol's",
+            err=True,
+        )
+    summary = plan_or_run(job, cfg.execution, store=cfg.out, label="variants",
+                          what="variant scores", dry_run=dry_run, as_json=as_json)  # fmt: skip
+    if summary is None:
         return
+    outputs = {}
     if cfg.vcf_out:
-        typer.echo(f"VCF with scores: {export_vcf(cfg.out, cfg.vcf_out)}")
+        outputs["vcf"] = str(export_vcf(cfg.out, cfg.vcf_out, drop_genotypes=cfg.drop_genotypes))
+        say(f"VCF with scores: {outputs['vcf']}", as_json=as_json)
     if cfg.table_out:
-        typer.echo(f"table: {export_table(cfg.out, cfg.table_out)}")
+        outputs["table"] = str(export_table(cfg.out, cfg.table_out, scored_only=cfg.scored_only))
+        say(f"table: {outputs['table']}", as_json=as_json)
+    if as_json:
+        emit_json(summary, store=cfg.out, outputs=outputs)
 
 
 def _tracks(settings: dict, *, source: str, dry_run: bool, as_json: bool) -> None:
@@ -197,8 +253,13 @@ def _tracks(settings: dict, *, source: str, dry_run: bool, as_json: bool) -> Non
     if not settings.get("tracks") or not settings.get("regions"):
         raise ConfigError("--tracks PREFIX and --regions BED go together; give both")
     cfg = build_config(TrackConfig, {k: settings[k] for k in given}, source=source)
-    job = TrackJob.plan_from_config(cfg, command_line=command_line())
-    ran = plan_or_run(job, cfg.execution, store=cfg.out, label="bases",
-                      what="per-base tracks", dry_run=dry_run, as_json=as_json)  # fmt: skip
-    for path in export_tracks(cfg.out, cfg.tracks) if ran else ():
-        typer.echo(f"track: {path}")
+    job = TrackJob.plan_from_config(cfg, command_line=command_line(), dry_run=dry_run)
+    summary = plan_or_run(job, cfg.execution, store=cfg.out, label="bases",
+                          what="per-base tracks", dry_run=dry_run, as_json=as_json)  # fmt: skip
+    if summary is None:
+        return
+    paths = [str(p) for p in export_tracks(cfg.out, cfg.tracks, bedgraph=cfg.bedgraph)]
+    for path in paths:
+        say(f"track: {path}", as_json=as_json)
+    if as_json:
+        emit_json(summary, store=cfg.out, outputs={"tracks": paths})

@@ -27,6 +27,15 @@ FastaOpt = Annotated[
         help="Genome FASTA (plain or bgzipped; .fai made if missing).",
     ),
 ]
+RevisionOpt = Annotated[
+    str | None,
+    Opt(
+        "--revision",
+        rich_help_panel=MODEL,
+        help="Hub commit or tag of a published model or repo id (default: main); the "
+        "resolved commit is recorded in the store.",
+    ),
+]
 ModelOpt = Annotated[
     str | None,
     Opt(
@@ -98,7 +107,13 @@ ConfigOpt = Annotated[
     str | None, Opt("--config", rich_help_panel=INPUT, help="YAML file of settings (flags win).")
 ]
 JsonOpt = Annotated[
-    bool, Opt("--json", rich_help_panel=OUTPUTS, help="With --dry-run: print the plan as JSON.")
+    bool,
+    Opt(
+        "--json",
+        rich_help_panel=OUTPUTS,
+        help="Print the run summary (with --dry-run: the plan) as one JSON object alone on "
+        "stdout; every other line goes to stderr.",
+    ),
 ]
 ProgressOpt = Annotated[
     bool | None,
@@ -214,12 +229,6 @@ def run_job(job: Any, execution: ExecutionConfig, *, label: str) -> dict:
     )
 
 
-def check_json(as_json: bool, dry_run: bool) -> None:
-    """`--json` only shapes a dry run's plan; refused alone rather than silently ignored."""
-    if as_json and not dry_run:
-        raise ConfigError("--json goes with --dry-run (a run prints its summary as text)")
-
-
 def plan_or_run(
     job: Any,
     execution: ExecutionConfig,
@@ -229,9 +238,12 @@ def plan_or_run(
     what: str,
     dry_run: bool,
     as_json: bool,
-) -> bool:
+) -> dict | None:
     """`--dry-run`: print the job's plan (JSON with `--json`) and stop; otherwise run it and
-    print its summary. Returns whether the job ran (outputs written).
+    print its summary. Returns the run's summary (None for a dry run).
+
+    With `--json` a run prints nothing on stdout here: the command prints the summary as
+    one JSON object once its exports are written (`emit_json`), every other line on stderr.
 
     Args:
         label: what a row is in progress lines ("windows", "variants", "bases").
@@ -243,21 +255,36 @@ def plan_or_run(
         describe, formatter = PLAN_REPORTS[job.KIND]
         described = describe(job)
         typer.echo(json.dumps(described, indent=1) if as_json else formatter(described))
-        return False
-    print_summary(run_job(job, execution, label=label), store=store, what=what)
-    return True
+        return None
+    summary = run_job(job, execution, label=label)
+    print_summary(summary, store=store, what=what, err=as_json)
+    return summary
 
 
-def print_summary(summary: dict, *, store: str, what: str) -> None:
-    """Tell the user what was written, with what status, and how to open it."""
+def say(text: str, *, as_json: bool) -> None:
+    """A line for the user: stdout, or stderr when stdout carries the JSON summary."""
+    typer.echo(text, err=as_json)
+
+
+def emit_json(summary: dict, *, store: str, outputs: dict | None = None) -> None:
+    """The run summary alone on stdout, one JSON object (for Snakemake/Nextflow/jq)."""
+    body = {**summary, "outputs": {"store": store, **(outputs or {})}}
+    typer.echo(json.dumps(body, indent=1, default=str))
+
+
+def print_summary(summary: dict, *, store: str, what: str, err: bool = False) -> None:
+    """Tell the user what was written, with what status, and how to open it (on stderr
+    with `err`, when stdout is kept for the JSON summary)."""
     run = summary.get("run", {})
     st = summary.get("store", {})
-    typer.echo(f"{what} written to {store}")
-    typer.echo(json.dumps({"run": run, "store": st}, indent=2, default=str))
+    typer.echo(f"{what} written to {store}", err=err)
+    if not err:  # the JSON summary says it all on stdout
+        typer.echo(json.dumps({"run": run, "store": st}, indent=2, default=str))
     if summary.get("coverage"):
         from ntscale.genome.coverage import format_coverage
 
-        typer.echo(format_coverage(summary["coverage"]))
+        typer.echo(format_coverage(summary["coverage"]), err=err)
     typer.echo(
-        "open it with:  python -c \"import ntscale.store as s; print(s.open('" + store + "'))\""
+        "open it with:  python -c \"import ntscale.store as s; print(s.open('" + store + "'))\"",
+        err=err,
     )

@@ -263,10 +263,12 @@ def _status_reason(code: int) -> str:
 def format_coverage(cov: dict[str, Any]) -> str:
     """One line for summaries: '100.000% of real bases covered (x of y bp; z N bp requested)'."""
     pct = 100.0 * float(cov["fraction_covered"])
+    means = cov.get("covered_means", "in an embedded window")  # track stores: "with values"
+    left = "without values" if "covered_means" in cov else "not embedded"
     text = (
-        f"coverage: {pct:.3f}% of real bases in an embedded window "
+        f"coverage: {pct:.3f}% of real bases {means} "
         f"({cov['real_bases_covered']:,} of {cov['real_bases_total']:,} bp over "
-        f"{cov['tracks']} track(s); {cov['n_bases_requested']:,} N bp requested, not embedded)"
+        f"{cov['tracks']} track(s); {cov['n_bases_requested']:,} N bp requested, {left})"
     )
     if cov["uncovered_bp"]:
         reasons = "; ".join(f"{r}: {bp:,} bp" for r, bp in cov["uncovered_by_reason"].items())

@@ -153,10 +153,19 @@ def _save(index: GapIndex, path: Path) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, meta=np.array(meta), counts=counts, runs=flat.astype(np.int64))
+        # mkstemp makes the file 0600; the cache is read by everyone who reads the FASTA
+        # (a shared reference folder), so it gets a plain file's mode, like a .fai.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _load(path: Path, identity: dict[str, object]) -> GapIndex | None:

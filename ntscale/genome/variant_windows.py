@@ -68,20 +68,6 @@ def tile_starts(contig_bp: int, window_bp: int, *, k: int = K) -> np.ndarray:
     return np.minimum(np.arange(n, dtype=np.int64) * stride, contig_bp - window_bp)
 
 
-def nearest_tiles(
-    contig_bp: int, window_bp: int, positions: np.ndarray, *, k: int = K
-) -> tuple[np.ndarray, np.ndarray]:
-    """The contig's tile starts and, per 0-based position, the tile whose centre is nearest.
-
-    Ties go to the left tile. Used by per-base tracks (each base reads one tile) and by
-    their dry run (which counts the tiles a run will pass through the model).
-    """
-    starts = tile_starts(contig_bp, window_bp, k=k)
-    centres = starts + min(window_bp, contig_bp) / 2
-    mids = (centres[:-1] + centres[1:]) / 2
-    return starts, np.searchsorted(mids, positions, side="left")
-
-
 @dataclass(frozen=True, kw_only=True, eq=False)
 class VariantWindows:
     """Window coordinates of every variant row on every strand.
@@ -283,7 +269,6 @@ __all__ = [
     "centre_offset",
     "clip_window",
     "frame_alt_window",
-    "nearest_tiles",
     "plan_variant_windows",
     "tile_starts",
     "variant_sequences",

@@ -105,7 +105,13 @@ def _hf_layout(repo_id: str, kwargs: dict[str, Any]) -> Path | None:
 
 
 def _fetch(
-    repo_id: str, *, cache: Path, endpoint: str, local_only: bool, tqdm_class: Any = None
+    repo_id: str,
+    *,
+    cache: Path,
+    endpoint: str,
+    local_only: bool,
+    tqdm_class: Any = None,
+    revision: str | None = None,
 ) -> Path:
     """The checkpoint folder of a repository.
 
@@ -118,6 +124,8 @@ def _fetch(
         "local_files_only": local_only,
         "endpoint": endpoint,
     }
+    if revision is not None:
+        kwargs["revision"] = revision
     if tqdm_class is not None:
         kwargs["tqdm_class"] = tqdm_class
     trusted_owner = repo_id.split("/")[0] in TRUSTED_OWNERS
@@ -143,15 +151,29 @@ def _fetch(
     return folder
 
 
-def cached_checkpoint(repo_id: str, *, cache_dir: str | Path | None = None) -> Path | None:
+def cached_checkpoint(
+    repo_id: str, *, cache_dir: str | Path | None = None, revision: str | None = None
+) -> Path | None:
     """The local folder of a repository's checkpoint if the hub cache holds it (no network)."""
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
     try:
-        return _fetch(repo_id, cache=cache, endpoint=hub_endpoint(), local_only=True)
+        return _fetch(
+            repo_id, cache=cache, endpoint=hub_endpoint(), local_only=True, revision=revision
+        )
     except CheckpointError:  # found, but refused (an untrusted pickle): say so, do not hide it
         raise
     except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError):
         return None
+
+
+def snapshot_commit(folder: Path) -> str | None:
+    """The commit a hub cache folder holds (`.../snapshots/<commit>/...`), else None."""
+    parts = Path(folder).parts
+    if "snapshots" in parts:
+        i = len(parts) - 1 - parts[::-1].index("snapshots")
+        if i + 1 < len(parts):
+            return parts[i + 1]
+    return None
 
 
 def download_checkpoint(
@@ -160,6 +182,7 @@ def download_checkpoint(
     model_name: str | None = None,
     cache_dir: str | Path | None = None,
     tqdm_class: Any = None,
+    revision: str | None = None,
 ) -> Path:
     """Find a hub checkpoint in the cache, else download it (resumable), and return its folder.
 
@@ -180,15 +203,18 @@ def download_checkpoint(
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
     endpoint = hub_endpoint()
     what = f"model {model_name!r} ({repo_id})" if model_name else f"hub repository {repo_id!r}"
+    if revision is not None:
+        what += f" at revision {revision!r}"
     fetch = f"`ntscale download {model_name or repo_id}`"
-    found = cached_checkpoint(repo_id, cache_dir=cache)
+    found = cached_checkpoint(repo_id, cache_dir=cache, revision=revision)
     if found is not None:
         return found
     if hub_offline():
         raise CheckpointError(
             f"{what} is not in the hub cache folder {cache} and HF_HUB_OFFLINE is set: "
-            f"run {fetch} where there is network (then copy the cache folder, or use "
-            "--cache-dir/HF_HUB_CACHE), or pass a local checkpoint folder"
+            f"run {fetch} where there is network (with --cache-dir DIR to fill a folder you "
+            "can copy), then point HF_HUB_CACHE=DIR at that cache here, or pass a local "
+            "checkpoint folder as --model"
         )
     reason = hub_unreachable(endpoint)
     if reason is not None:
@@ -196,11 +222,17 @@ def download_checkpoint(
             f"cannot reach the Hugging Face hub at {endpoint} ({reason}) for {what}, and it "
             f"is not in the cache folder {cache}: run {fetch} on a machine with network and "
             "copy the cache folder (or point HF_HUB_CACHE at it), pass a local checkpoint "
-            "folder, or set HF_HUB_OFFLINE=1 to use only the cache without trying the network"
+            "folder as --model, or set HF_HUB_OFFLINE=1 to use only the cache without trying "
+            "the network"
         )
     try:
         return _fetch(
-            repo_id, cache=cache, endpoint=endpoint, local_only=False, tqdm_class=tqdm_class
+            repo_id,
+            cache=cache,
+            endpoint=endpoint,
+            local_only=False,
+            tqdm_class=tqdm_class,
+            revision=revision,
         )
     except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as e:
         cause = " ".join(str(e).split())[:300]

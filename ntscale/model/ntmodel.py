@@ -215,7 +215,9 @@ def _is_repo_id(source: str) -> bool:
     return len(parts) == 2 and all(parts) and not source.startswith((".", "~"))
 
 
-def resolve_source(source: str | Path, *, name: str | None = None) -> tuple[Path, str | None]:
+def resolve_source(
+    source: str | Path, *, name: str | None = None, revision: str | None = None
+) -> tuple[Path, str | None]:
     """The local checkpoint folder of a source, downloading from the hub if need be.
 
     Args:
@@ -232,13 +234,19 @@ def resolve_source(source: str | Path, *, name: str | None = None) -> tuple[Path
 
     path = Path(source).expanduser()
     if path.exists():
+        if revision is not None:
+            raise CheckpointError(
+                f"--revision {revision!r} applies to a published model name or a hub repo id, "
+                f"not to the local folder {str(path)!r}"
+            )
         return path, name
     text = str(source)
     published = next((k for k in PRESETS if k.lower() == text.lower()), None)
     if published is not None:
-        return download_checkpoint(HUB_REPOS[published], model_name=published), name or published
+        folder = download_checkpoint(HUB_REPOS[published], model_name=published, revision=revision)
+        return folder, name or published
     if _is_repo_id(text):
-        return download_checkpoint(text), name or text.split("/")[1]
+        return download_checkpoint(text, revision=revision), name or text.split("/")[1]
     raise CheckpointError(
         f"{text!r} is not a checkpoint folder, a published model "
         f"({', '.join(PRESETS)}) or a hub repository id (owner/name)"
@@ -251,6 +259,7 @@ def load(
     *,
     name: str | None = None,
     attention: AttentionImpl | None = None,
+    revision: str | None = None,
 ) -> NTModel:
     """Load a Nucleotide Transformer.
 
@@ -270,7 +279,7 @@ def load(
 
     normalize_dtype(dtype)
     t0 = time.perf_counter()
-    folder, name = resolve_source(source, name=name)
+    folder, name = resolve_source(source, name=name, revision=revision)
     ckpt = read_checkpoint(folder, name=name)
     model = NTModel(
         ckpt.config,
@@ -284,7 +293,9 @@ def load(
     return model
 
 
-def describe(source: str | Path, *, name: str | None = None) -> ModelInfo:
+def describe(
+    source: str | Path, *, name: str | None = None, revision: str | None = None
+) -> ModelInfo:
     """Name, digest, hyperparameters and folder of a model, without loading its parameters.
 
     Resolves `source` exactly like `load` (published names and repo ids are downloaded to
@@ -298,8 +309,34 @@ def describe(source: str | Path, *, name: str | None = None) -> ModelInfo:
     """
     from ntscale.model.checkpoint import read_checkpoint_info
 
-    folder, name = resolve_source(source, name=name)
+    folder, name = resolve_source(source, name=name, revision=revision)
     return read_checkpoint_info(folder, name=name)
+
+
+NOT_DOWNLOADED = "not downloaded (dry run: the published shapes)"
+
+
+def describe_for_plan(
+    source: str | Path, *, name: str | None = None, revision: str | None = None
+) -> ModelInfo:
+    """`describe`, except that a published model not in the hub cache is described from its
+    published shapes (`PRESETS`) without a download: what a `--dry-run` needs (window,
+    layers, tokens), offline too. Its digest says it was not downloaded."""
+    from ntscale.model.checkpoint import ModelInfo
+    from ntscale.model.hub import cached_checkpoint
+
+    text = str(source)
+    published = next((k for k in PRESETS if k.lower() == text.lower()), None)
+    if published is None or Path(text).expanduser().exists():
+        return describe(source, name=name, revision=revision)
+    if cached_checkpoint(HUB_REPOS[published], revision=revision) is not None:
+        return describe(source, name=name, revision=revision)
+    return ModelInfo(
+        name=name or published,
+        digest=NOT_DOWNLOADED,
+        config=PRESETS[published],
+        path=Path(f"hub:{HUB_REPOS[published]}"),
+    )
 
 
 __all__ = [
@@ -307,6 +344,7 @@ __all__ = [
     "NTModel",
     "bucket_length",
     "describe",
+    "describe_for_plan",
     "init_model",
     "load",
     "resolve_source",

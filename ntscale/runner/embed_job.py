@@ -50,7 +50,9 @@ class EmbedJob(JobBase):
 
     # -- driver side -------------------------------------------------------------------
     @classmethod
-    def plan_from_config(cls, config: EmbedConfig, *, command_line: str = "") -> EmbedJob:
+    def plan_from_config(
+        cls, config: EmbedConfig, *, command_line: str = "", dry_run: bool = False
+    ) -> EmbedJob:
         """Resolve the model, read the FASTA index (and BED/VCF header) and plan the windows."""
         from ntscale.genome import (
             FastaSource,
@@ -60,9 +62,13 @@ class EmbedJob(JobBase):
         )
         from ntscale.genome.gaps import load_gap_index
         from ntscale.genome.identity import input_identities
-        from ntscale.model import describe
+        from ntscale.model import describe, describe_for_plan
 
-        run = resolve_run(config, describe(config.model))
+        # a dry run of a published model plans from its published shapes (no download)
+        run = resolve_run(
+            config,
+            (describe_for_plan if dry_run else describe)(config.model, revision=config.revision),
+        )
         fasta = FastaSource(config.fasta)
         contigs = tuple(fasta.contigs)
         regions = read_bed(config.regions, contigs=contigs) if config.regions else None

@@ -176,7 +176,7 @@ def describe_score_plan(job: ScoreJob) -> dict[str, Any]:
         "variants_to_score": int(scored.sum()),
         "snvs_to_score": snv,
         "status_before_scoring": {
-            ScoreStatus(int(c)).name: int(k) for c, k in zip(codes, counts, strict=True)
+            ScoreStatus(int(c)).name.lower(): int(k) for c, k in zip(codes, counts, strict=True)
         },
         "units": job.n_units(),
         "distinct_reference_windows": int(sum(distinct.values())),
@@ -221,26 +221,30 @@ def describe_track_plan(job: TrackJob) -> dict[str, Any]:
     """Regions, bases, units and the exact forward passes of a per-base track run.
 
     A unit passes each tile its bases read once per strand (the worker's own tile choice,
-    `nearest_tiles`), so a tile whose bases fall in two units is counted twice, as it runs.
+    the job's gap-aware `tiles`), so a tile whose bases fall in two units is counted twice,
+    as it runs.
     """
     from ntscale.config import STRAND_SETS
-    from ntscale.genome.variant_windows import nearest_tiles
-    from ntscale.runner.track_job import TRACK_NAMES
+    from ntscale.runner.track_job import TRACK_NAMES, real_bases
 
-    contig_bp = dict(job.contigs)  # read from the .fai when the job was planned
     w, n_strands = job.run.window_bp, len(STRAND_SETS[job.config.strands])
     tiles = 0
     for unit in range(job.n_units()):
+        seen: set[int] = set()
         for contig, s, e, _row in job.segments(*job.unit_range(unit)):
-            _starts, which = nearest_tiles(contig_bp[contig], w, np.arange(s, e))
-            tiles += len(np.unique(which))
+            which = job.tiles.tile_of(contig, np.arange(s, e))
+            seen.update(np.unique(which[which >= 0]).tolist())
+        tiles += len(seen)
     passes = tiles * n_strands
+    real = real_bases(job.regions, job.tiles.intervals)
     return {
         "model": job.run.model.name,
         "window_bp": w,
         "strands": list(STRAND_SETS[job.config.strands]),
         "regions": len(job.regions),
         "bases": job.n_rows,
+        "real_bases": real,
+        "n_bases": job.n_rows - real,
         "units": job.n_units(),
         "unit_bases": job.config.unit_bases,
         "tiles": tiles,
@@ -256,8 +260,9 @@ def format_track_plan(p: dict[str, Any]) -> str:
     lines = [
         f"plan (dry run, nothing written): model {p['model']}, per-base tracks, "
         f"window {p['window_bp']:,} bp (tiled), strands {','.join(p['strands'])}",
-        f"regions: {p['regions']:,}, bases: {p['bases']:,}; units: {p['units']:,} of "
-        f"{p['unit_bases']:,} bases",
+        f"regions: {p['regions']:,}, bases: {p['bases']:,} ({p['real_bases']:,} real, all "
+        f"valued; {p['n_bases']:,} N/IUPAC, status allele_not_acgt); units: {p['units']:,} "
+        f"of {p['unit_bases']:,} bases",
         f"forward passes: {p['forward_passes']:,} ({p['tiles']:,} tile(s) per strand)",
         "tracks: " + ", ".join(p["tracks"]) + " (and .bedGraph)",
     ]

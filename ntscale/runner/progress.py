@@ -1,8 +1,9 @@
 """Driver-side progress: a live bar (windows or variants, Mbp/s, ETA) and the final summary.
 
 On a terminal the CLI gets a rich bar. Without one (batch logs, Ray job logs, `2> file`)
-a bar would be invisible or garbage, so a plain line goes to stderr instead, at most every
-NTSCALE_PROGRESS_SECONDS seconds (default 30) and once at the end: units and rows done,
+a bar would be invisible or garbage, so a plain line goes to stderr instead, every
+NTSCALE_PROGRESS_SECONDS seconds (default 30) by the clock (a background thread: a long
+unit does not silence the log), and the final count once at the end: units and rows done,
 rows/s, Mbp/s, elapsed and ETA.
 """
 
@@ -11,7 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
+import weakref
 from collections import Counter
 from datetime import timedelta
 
@@ -62,6 +65,18 @@ class Progress:
         self._lines = enabled and not sys.stderr.isatty()
         self._every_s = line_interval_s()
         self._last_line = self._start
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._printed: tuple[int, int] | None = None  # (rows, units) of the last line
+        self._clock = None
+        if self._lines:
+            # The thread holds only a weak reference: a tracker dropped without close()
+            # (an exception in the caller) does not keep a clock printing forever.
+            self._clock = threading.Thread(
+                target=_tick, args=(weakref.ref(self), self._stop, self._every_s),
+                name="ntscale-progress", daemon=True,
+            )  # fmt: skip
+            self._clock.start()
         if enabled and not self._lines:
             from rich.progress import (
                 BarColumn,
@@ -93,15 +108,16 @@ class Progress:
             self._bar.update(self._task, total=self.total_rows)
 
     def update(self, result: UnitResult) -> None:
-        self.results.append(result)
-        self.rows += result.n_rows
-        self.bp += result.bp
-        self.model_seconds += result.model_seconds
-        self.bytes_written += result.bytes_written
-        self.status_counts.update(result.status_counts)
-        self.units += 1
-        if self._lines and time.perf_counter() - self._last_line >= self._every_s:
-            self._line()
+        with self._lock:  # the clock thread reads these
+            self.results.append(result)
+            self.rows += result.n_rows
+            self.bp += result.bp
+            self.model_seconds += result.model_seconds
+            self.bytes_written += result.bytes_written
+            self.status_counts.update(result.status_counts)
+            self.units += 1
+            if self._lines and time.perf_counter() - self._last_line >= self._every_s:
+                self._line()
         if self._bar is not None:
             mbps = self.bp / 1e6 / max(self.elapsed, 1e-9)
             self._bar.update(self._task, completed=self.rows, rate=f"{mbps:.2f} Mbp/s")
@@ -109,6 +125,11 @@ class Progress:
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self._start
+
+    def _clock_tick(self, every: float) -> None:
+        with self._lock:
+            if self._lines and time.perf_counter() - self._last_line >= every:
+                self._line()
 
     def _line(self) -> None:
         """One progress line on stderr (only in line mode, which the CLI asked for)."""
@@ -125,10 +146,16 @@ class Progress:
             flush=True,
         )
         self._last_line = time.perf_counter()
+        self._printed = (self.rows, self.units)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._clock is not None:
+            self._clock.join()
+            self._clock = None
         if self._lines:
-            self._line()  # the final count, whatever the interval
+            if self._printed != (self.rows, self.units):
+                self._line()  # the final count, once (not again if the clock just said it)
             self._lines = False
         if self._bar is not None:
             self._bar.stop()
@@ -147,6 +174,18 @@ class Progress:
             "bytes_written": self.bytes_written,
             "status_counts": dict(sorted(self.status_counts.items())),
         }
+
+
+def _tick(ref: weakref.ref, stop: threading.Event, every_s: float) -> None:
+    """The clock: a line every interval while the run lasts (line mode only), whether a
+    unit finished or not; ends with close() or with the tracker."""
+    every = max(every_s, 0.05)
+    while not stop.wait(min(every, 1.0) / 2):
+        tracker = ref()
+        if tracker is None:
+            return
+        tracker._clock_tick(every)
+        del tracker
 
 
 def start_progress(job: Job, pending: list[int], *, enabled: bool, label: str) -> Progress:

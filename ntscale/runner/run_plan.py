@@ -77,12 +77,16 @@ class RunPlan:
         Args:
             source: the model as the user named it (`--model`).
         """
+        from ntscale.model.hub import snapshot_commit
+
         return {
             "name": self.model.name,
             "source": source,
             "hyperparameters": dataclasses.asdict(self.model.config),
             "checkpoint_digest": self.model.digest,
             "dtype": self.dtype,
+            # the hub commit the checkpoint came from (--revision resolved), if from the hub
+            "commit": snapshot_commit(self.model.path),
         }
 
 

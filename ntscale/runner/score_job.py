@@ -10,9 +10,10 @@ unit and marks it done. Every row keeps a status (`ScoreStatus`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -88,6 +89,50 @@ def _windows(
     )
 
 
+def prepared_dir(out: str, *, dry_run: bool) -> Path:
+    """Where the prepared input VCF goes: `<out>.inputs/` beside a local store, else (a
+    remote store, or a dry run, which writes nothing of its own) a temporary folder."""
+    import atexit
+    import shutil
+    import tempfile
+
+    if dry_run or "://" in out:
+        tmp = Path(tempfile.mkdtemp(prefix="ntscale-input-"))
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+        return tmp
+    return Path(f"{out.rstrip('/')}.inputs")
+
+
+def _prepare_input(
+    config: ScoreConfig, contigs: list[tuple[str, int]], *, dry_run: bool
+) -> tuple[ScoreConfig, dict]:
+    """The config reading the prepared input VCF, and what was given (both unchanged when
+    the input is a plain VCF path)."""
+    from ntscale.genome.regions import read_bed
+    from ntscale.genome.variant_input import needs_preparing, prepare_variants
+
+    if not needs_preparing(config.vcf, regions=config.regions, contig_map=config.contig_map):
+        return config, {}
+    regions = ()
+    if config.regions:
+        regions = tuple((r.contig, r.start, r.end) for r in read_bed(config.regions, contigs))
+    path = prepare_variants(
+        config.vcf,
+        dest=prepared_dir(config.out, dry_run=dry_run),
+        fasta_contigs=contigs,
+        regions=regions,
+        contig_map=config.contig_map or None,
+    )
+    cmap = config.contig_map
+    given = {
+        "vcf": config.vcf,
+        "regions": config.regions,
+        "contig_map": cmap if isinstance(cmap, str) else dict(cmap),
+        "prepared": str(path),
+    }
+    return dataclasses.replace(config, vcf=str(path)), given
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScoreJob(JobBase):
     """A planned scoring run: where the variants are, the score names, the VCF's identity.
@@ -111,26 +156,38 @@ class ScoreJob(JobBase):
     inputs: dict  # content identities of FASTA and VCF (ntscale.genome.identity)
     variants_digest: str
     n_records: int
+    input_source: dict = field(default_factory=dict)  # what was given, when prepared
 
     # -- driver side -------------------------------------------------------------------
     @classmethod
     def plan_from_config(
-        cls, config: ScoreConfig, *, command_line: str = "", stream: bool | None = None
+        cls,
+        config: ScoreConfig,
+        *,
+        command_line: str = "",
+        stream: bool | None = None,
+        dry_run: bool = False,
     ) -> ScoreJob:
         """Resolve the model, scan the VCF and plan the units (or every variant's window).
 
         `stream`: None streams an indexed, sorted VCF (not with `calibrate`); False
         always reads the whole table; True refuses to fall back (for tests/benchmarks).
+        Stdin, a variant table, --regions or --contig-map first make a prepared VCF
+        (`ntscale.genome.variant_input`) beside the store (`dry_run`: in a temporary folder).
         """
         from ntscale.genome import FastaSource
         from ntscale.genome.identity import input_identities
         from ntscale.genome.variant_table import read_variant_table
-        from ntscale.model import describe
+        from ntscale.model import describe, describe_for_plan
         from ntscale.scoring import parse_scores, score_names
         from ntscale.scoring.scores import POSITION_NAMES
 
-        run = resolve_run(config, describe(config.model))
+        run = resolve_run(
+            config,
+            (describe_for_plan if dry_run else describe)(config.model, revision=config.revision),
+        )
         fasta = FastaSource(config.fasta)
+        config, input_source = _prepare_input(config, fasta.contigs, dry_run=dry_run)
         table = windows = units = None
         if stream is not False and not config.calibrate:
             from ntscale.genome.variant_stream import scan_variant_units
@@ -164,6 +221,7 @@ class ScoreJob(JobBase):
             ),
             variants_digest=table_digest(table) if units is None else units.digest,
             command_line=command_line,
+            input_source=input_source,
         )
 
     @property
@@ -242,6 +300,7 @@ class ScoreJob(JobBase):
                 "score_names": list(self.names),
                 "score_docs": self.score_docs(),
                 "preset": c.preset,
+                "preset_departures": self.preset_departures(),
                 "collapse_n": c.collapse_n,
                 "calibrate": c.calibrate,
                 "llr_sign": "llr = log p(alt) - log p(ref): negative = alt less likely "
@@ -254,9 +313,22 @@ class ScoreJob(JobBase):
                 "name": Path(c.vcf).name,
                 "records": self.n_records,
                 "rows": self.n_variants,
+                **({"given": self.input_source} if self.input_source else {}),
             },
             "variant_status_names": score_status_names(),
         }
+
+    def preset_departures(self) -> dict[str, list[str]]:
+        """Settings that differ from the run's --preset: name -> [given, protocol]."""
+        from ntscale.scoring.presets import preset_departures
+
+        c = self.config
+        fields = ("preset", "window_bp", "window_mode", "strands", "scores", "collapse_n")
+        values = {f: getattr(c, f) for f in fields} | {"dtype": self.run.dtype}
+        values["window_bp"] = self.run.window_bp
+        out = preset_departures(values)
+        show = lambda v: ",".join(map(str, v)) if isinstance(v, tuple | list) else str(v)  # noqa: E731
+        return {k: [show(g), show(p)] for k, (g, p) in out.items()}
 
     def score_docs(self) -> dict[str, str]:
         """Formula of every score family the run writes (for the store and exports)."""
@@ -312,6 +384,7 @@ class ScoreJob(JobBase):
                         str(s): [float(f"{v:.6g}") for v in table[s]] for s in keep.tolist()
                     },
                     "counts": {str(s): int(counts[s]) for s in keep.tolist()},
+                    "labels": {str(s): cal.stratum_label(s) for s in keep.tolist()},
                     "n_background": int(counts.sum()),
                     "strata": "trinucleotide class (96, pyrimidine-centred REF) * 6 + base "
                     "within the 6-mer (first strand); see ntscale.scoring.calibration",

@@ -28,6 +28,9 @@ FLAT_ROWS = 32
 """Rows planned and run together when token embeddings come back for flattened distances."""
 
 
+SNV_SCORED = ("OK", "OFF_CENTRE", "TILED_OFF_CENTRE")  # SNV statuses that carry LLRs
+
+
 class ScoreWorker(ModelWorker):
     """Runs variant units: the shared set-up (`ModelWorker`, input: the FASTA) plus the
     pass runner and the calibration's tile owners."""
@@ -121,6 +124,7 @@ class ScoreWorker(ModelWorker):
                 for name, value in zip(ROW_INFO, (shift, base, stratum), strict=True):
                     if name in scores:
                         scores[name][lo + r] = value
+        mark_n_in_kmer(status, scores)
         rows = slice(off, off + b - a)
         variants = {
             "contig": t.contig[rows],
@@ -191,3 +195,16 @@ class ScoreWorker(ModelWorker):
             stratum = row_stratum(fwd0.ref_seq, fwd0.offset, v.ref, v.alt, rp.base_in_kmer)
         shift = v.pos - ws0 - centre_offset(w.window_bp, strand0 == "-")
         return rp, (shift, rp.base_in_kmer, stratum)
+
+
+def mark_n_in_kmer(status: np.ndarray, scores: dict[str, np.ndarray]) -> None:
+    """SNVs scored but with every LLR NaN had an N in their 6-mer (no 6-mer token to read
+    the LLR from): `no_llr_n_in_kmer`, so `ok` keeps meaning every score (docs/scoring.md)."""
+    from ntscale.types import ScoreStatus
+
+    llr = [v for n, v in scores.items() if n.startswith("llr")]
+    if not llr:
+        return
+    snv = np.isin(status, [int(ScoreStatus[s]) for s in SNV_SCORED])
+    no_llr = np.all(np.isnan(np.stack(llr)), axis=0)
+    status[snv & no_llr] = ScoreStatus.NO_LLR_N_IN_KMER

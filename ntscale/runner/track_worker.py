@@ -32,7 +32,6 @@ class TrackWorker(ModelWorker):
         )
 
     def __call__(self, unit: int) -> UnitResult:
-        from ntscale.genome.variant_windows import nearest_tiles
         from ntscale.scoring.passes import PassPlan
         from ntscale.tokenizer import reverse_complement
         from ntscale.types import ScoreStatus
@@ -40,7 +39,7 @@ class TrackWorker(ModelWorker):
         t0 = time.perf_counter()
         job, tok = self.job, self.model.tokenizer
         a, b = job.unit_range(unit)
-        n, w = b - a, job.window_bp
+        n = b - a
         strands = STRAND_SETS[job.config.strands]
         contig_col = np.empty(n, dtype=object)
         pos = np.zeros(n, np.int64)
@@ -50,30 +49,27 @@ class TrackWorker(ModelWorker):
         logp = np.full(n, np.nan, np.float64)
         plan, tiles = PassPlan(), []
         for contig, s, e, row in job.segments(a, b):
-            length = self.input().contig_length(contig)
             bases = np.arange(s, e)
-            starts, which = nearest_tiles(length, w, bases)
             rows = np.arange(row, row + e - s) - a
             contig_col[rows], pos[rows] = contig, bases
-            for k in np.unique(which):
-                ws = int(starts[k])
-                we = min(ws + w, length)
+            ref[rows] = list(self.input().fetch(contig, s, e).upper())
+            which = job.tiles.tile_of(contig, bases)
+            # Not in any N-free tile: an N or another IUPAC letter (the gap index's runs).
+            status[rows[which < 0]] = ScoreStatus.ALLELE_NOT_ACGT
+            for k in np.unique(which[which >= 0]):
+                tile = job.tiles.tile(int(k))
+                ws, we = tile.start, tile.end
                 seq = self.input().fetch(contig, ws, we).upper()
                 sel = rows[which == k]
-                ref[sel] = [seq[p - ws] for p in pos[sel]]
                 pids = []
                 for strand in strands:
                     sseq = seq if strand == "+" else reverse_complement(seq)
                     ids = tok.encode(sseq)
-                    if len(ids) > job.max_tokens:
-                        pids = None
-                        break
+                    if len(ids) > job.max_tokens:  # an N-free tile never is: the plan's budget
+                        raise RuntimeError(f"tile {contig}:{ws}-{we} over the token budget")
                     pid = plan.add(("ref", contig, strand, ws), ids)
                     plan.keep_table(pid)
                     pids.append((pid, tok.token_spans(sseq), strand == "-"))
-                if pids is None:
-                    status[sel] = ScoreStatus.OVER_TOKEN_LIMIT
-                    continue
                 tiles.append((ws, seq, sel, pids))
         results, model_seconds = self.runner.run(plan.passes)
         for ws, seq, sel, pids in tiles:

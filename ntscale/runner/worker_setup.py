@@ -41,7 +41,7 @@ class ModelWorker:
         c = job.config
         self.job = job
         t0 = time.perf_counter()
-        self.model = load(c.model, dtype=job.run.dtype)
+        self.model = load(c.model, dtype=job.run.dtype, revision=getattr(c, "revision", None))
         self.tokenizer = self.model.tokenizer
         log.info("model %s loaded in %.1f s", self.model.name, time.perf_counter() - t0)
         self.writer = open_writer(job.store_url)

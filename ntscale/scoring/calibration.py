@@ -61,6 +61,24 @@ def snv_class(left: np.ndarray, ref: np.ndarray, alt: np.ndarray, right: np.ndar
     return ((is_t * 3 + alt_rank) * 4 + f_left) * 4 + f_right
 
 
+def stratum_label(stratum: int) -> str:
+    """A stratum in words: trinucleotide (pyrimidine REF), CpG, base within the 6-mer.
+
+    E.g. 'A[C>T]G CpG, base 3 of 6' (the inverse of `strata(snv_class(...), base)`).
+    """
+    s = int(stratum)
+    if not 0 <= s < N_STRATA:
+        raise ValueError(f"stratum {stratum!r} is not in 0..{N_STRATA - 1}")
+    cls, base = divmod(s, 6)
+    rest, right = divmod(cls, 4)
+    rest, left = divmod(rest, 4)
+    is_t, alt_rank = divmod(rest, 3)
+    ref = 3 if is_t else 1
+    alt = alt_rank + (alt_rank >= ref)
+    cpg = " CpG" if ref == 1 and right == 2 else ""
+    return f"{BASES[left]}[{BASES[ref]}>{BASES[alt]}]{BASES[right]}{cpg}, base {base + 1} of 6"
+
+
 def strata(cls: np.ndarray, base_in_kmer: np.ndarray) -> np.ndarray:
     """Stratum index = class * 6 + base within the 6-mer."""
     return np.asarray(cls, np.int64) * 6 + np.asarray(base_in_kmer, np.int64)
@@ -157,6 +175,7 @@ __all__ = [
     "LEVELS",
     "N_BINS",
     "N_STRATA",
+    "stratum_label",
     "codes",
     "histogram",
     "quantile_table",

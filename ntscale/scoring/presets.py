@@ -48,4 +48,25 @@ def apply_preset(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["SCORE_PRESETS", "apply_preset"]
+def preset_departures(values: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Settings given explicitly that differ from the named preset: key -> (given, preset).
+
+    Stored with the run (`scoring.preset_departures`) and printed, so a score labelled with a
+    protocol says where it is not that protocol.
+    """
+    name = values.get("preset")
+    if name not in SCORE_PRESETS:
+        return {}
+    execution = values.get("execution") or {}
+    out = {}
+    for key, protocol in SCORE_PRESETS[name].items():
+        given = values.get(key, execution.get(key))
+        if given is None:
+            continue
+        same = tuple(given) == tuple(protocol) if isinstance(protocol, tuple) else given == protocol
+        if not same:
+            out[key] = (given, protocol)
+    return out
+
+
+__all__ = ["SCORE_PRESETS", "apply_preset", "preset_departures"]

@@ -1,24 +1,20 @@
-"""Export a store's variant scores: a bgzipped, tabix-indexed VCF and a TSV/Parquet table.
+"""Export a store's variant scores: the input VCF annotated in place, a TSV/Parquet table.
 
-The VCF is sites-only with one record per scored row (multi-allelic input records come
-out split, one ALT per line, like `bcftools norm -m -`), sorted by contig (store order)
-and position. INFO carries `NTS_STATUS` (the row's status name) and one Float field per
-score, named as the store's score arrays; a NaN score is left out of the record (missing).
+The VCF (`export_vcf`, in `ntscale.store.vcf_annotate`) keeps every input record and adds
+the scores as `NTS_*` INFO fields (Number=A); the table has one row per ALT.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pysam
 
 from ntscale.errors import StoreError
 from ntscale.store.reader import open as open_store
-from ntscale.store.reader import store_summary, variant_status_names
+from ntscale.store.reader import store_summary
 from ntscale.store.score_columns import (
     add_calibrated_columns,
     add_sign_columns,
@@ -27,7 +23,7 @@ from ntscale.store.score_columns import (
 
 log = logging.getLogger(__name__)
 
-STATUS_FIELD = "NTS_STATUS"
+STATUS_FIELD = "NTS_STATUS"  # the VCF's per-ALT status field (ntscale.store.vcf_annotate)
 
 
 def _str(values: np.ndarray) -> np.ndarray:
@@ -71,105 +67,81 @@ def variant_frame(url: str, *, require_complete: bool = True) -> pd.DataFrame:
     return add_calibrated_columns(add_sign_columns(frame), dict(ds.attrs))
 
 
-def export_table(url: str, path: str | Path) -> Path:
-    """Write the variant frame as TSV (NaN as empty) or Parquet, by the file's suffix.
+TABLE_NAMES = {"contig": "chrom", "pos1": "pos"}  # TraitGym's and GPN's column names
+
+
+def table_provenance(attrs: dict) -> dict[str, str]:
+    """What made the scores (model, digest, window, preset, ...): `ntscale...` key -> value."""
+    out = {}
+    for line in provenance_lines(attrs):
+        key, _, value = line[2:].partition("=")
+        out[key] = value
+    return out
+
+
+def export_table(url: str, path: str | Path, *, scored_only: bool = False) -> Path:
+    """Write one row per ALT, in the store's (= the input's) order, as TSV, CSV or Parquet.
+
+    Columns: chrom, pos (1-based), id, ref, alt, status, then the scores (TSV/CSV: NaN as
+    an empty field). Provenance (`table_provenance`) goes into the Parquet schema metadata
+    (key `ntscale`, JSON) and into `##ntscale...=` comment lines above a TSV/CSV header
+    (read with `pandas.read_csv(path, sep="\t", comment="#")`). `scored_only` keeps the
+    rows whose status carries scores (`ScoreStatus.scored`).
 
     Raises:
         StoreError: bad suffix, incomplete store, or the file cannot be written.
     """
+    import json
+
     path = Path(path)
-    frame = variant_frame(url)
+    frame = variant_frame(url).rename(columns=TABLE_NAMES)
+    attrs = dict(open_store(url).attrs)
+    if scored_only:
+        frame = frame[frame["status"].isin(scored_status_names())].reset_index(drop=True)
+    prov = table_provenance(attrs)
     try:
-        if path.suffix == ".tsv":
-            frame.to_csv(path, sep="\t", index=False, na_rep="", float_format="%.7g")
+        if path.suffix in (".tsv", ".csv"):
+            sep = "\t" if path.suffix == ".tsv" else ","
+            with open(path, "w", newline="") as f:
+                f.writelines(f"##{k}={v}\n" for k, v in prov.items())
+                frame.to_csv(f, sep=sep, index=False, na_rep="", float_format="%.7g")
         elif path.suffix == ".parquet":
-            frame.to_parquet(path, index=False)
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            meta = dict(table.schema.metadata or {})
+            meta[b"ntscale"] = json.dumps(prov).encode()
+            pq.write_table(table.replace_schema_metadata(meta), path)
         else:
-            raise StoreError(f"table path {str(path)!r} must end in .tsv or .parquet")
+            raise StoreError(f"table path {str(path)!r} must end in .tsv, .csv or .parquet")
     except OSError as e:
         raise StoreError(f"cannot write table {str(path)!r}: {e}") from e
     log.info("wrote %d variant rows to %s", len(frame), path)
     return path
 
 
-def _header(ds_attrs: dict, score_cols: list[str], contigs: list) -> list[str]:
-    docs = dict((ds_attrs.get("scoring") or {}).get("score_docs", {}))
-    names = variant_status_names(ds_attrs)
-    lines = ["##fileformat=VCFv4.2", f"##source=ntscale {ds_attrs.get('ntscale_version', '')}"]
-    model = ds_attrs.get("model") or {}
-    if model:
-        lines.append(f"##ntscale_model={model.get('name')} digest={model.get('checkpoint_digest')}")
-    lines += provenance_lines(ds_attrs)
-    for name, length in contigs:
-        lines.append(f"##contig=<ID={name},length={length}>" if length else f"##contig=<ID={name}>")
-    status_list = ",".join(v for k, v in sorted(names.items()))
-    lines.append(
-        f'##INFO=<ID={STATUS_FIELD},Number=1,Type=String,Description="ntscale '
-        f'scoring status, one of: {status_list}">'
-    )
-    for col in score_cols:
-        kind = next((k for k in sorted(docs, key=len, reverse=True) if col.startswith(k)), None)
-        desc = docs.get(kind, "ntscale variant score") if kind else "ntscale variant score"
-        desc = desc.replace('"', "'")
-        lines.append(f'##INFO=<ID={col},Number=1,Type=Float,Description="{desc}">')
-    lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
-    return lines
+def scored_status_names() -> list[str]:
+    """Status names of rows that carry scores (codes below 10; docs/scoring.md)."""
+    from ntscale.types import ScoreStatus
+
+    return [s.name.lower() for s in ScoreStatus if s.scored]
 
 
-def _fmt(x: float) -> str | None:
-    return None if math.isnan(x) else f"{x:.7g}"
+def export_vcf(
+    url: str, path: str | Path, *, vcf: str | Path | None = None, drop_genotypes: bool = False
+) -> Path:
+    """The input VCF annotated in place with the scores (`ntscale.store.vcf_annotate`)."""
+    from ntscale.store.vcf_annotate import annotate_vcf
+
+    return annotate_vcf(url, path, vcf=vcf, drop_genotypes=drop_genotypes)
 
 
-def export_vcf(url: str, path: str | Path) -> Path:
-    """Write a bgzipped VCF of the store's variants with scores as INFO, plus its .tbi index.
-
-    Args:
-        url: a complete score store.
-        path: output path; ".gz" is appended if missing.
-
-    Returns:
-        The VCF path (the index is the same path + ".tbi").
-
-    Raises:
-        StoreError: incomplete store or the file cannot be written.
-    """
-    path = Path(path)
-    if not path.name.endswith(".gz"):
-        path = path.with_name(path.name + ".gz")
-    frame = variant_frame(url)
-    ds = open_store(url)
-    contigs = [tuple(c) for c in ds.attrs["contigs"]]
-    order = {name: i for i, (name, _) in enumerate(contigs)}
-    frame = frame.assign(_c=frame["contig"].map(order), _row=np.arange(len(frame)))
-    frame = frame.sort_values(["_c", "pos1", "_row"], kind="stable")
-    score_cols = [
-        c
-        for c in frame.columns
-        if c not in ("contig", "pos1", "id", "ref", "alt", "status", "_c", "_row")
-    ]
-    lines = _header(ds.attrs, score_cols, contigs)
-    values = {c: frame[c].to_numpy(np.float64) for c in score_cols}
-    for k, row in enumerate(frame.itertuples(index=False)):
-        info = [f"{STATUS_FIELD}={row.status}"]
-        for c in score_cols:
-            v = _fmt(values[c][k])
-            if v is not None:
-                info.append(f"{c}={v}")
-        lines.append(
-            f"{row.contig}\t{row.pos1}\t{row.id or '.'}\t{row.ref}\t{row.alt}\t.\t.\t"
-            + ";".join(info)
-        )
-    plain = path.with_name(path.name + ".tmp.vcf")
-    try:
-        plain.write_text("\n".join(lines) + "\n")
-        pysam.tabix_compress(str(plain), str(path), force=True)
-        pysam.tabix_index(str(path), preset="vcf", force=True)
-    except OSError as e:
-        raise StoreError(f"cannot write VCF {str(path)!r}: {e}") from e
-    finally:
-        plain.unlink(missing_ok=True)
-    log.info("wrote %d variant records to %s (+ .tbi)", len(frame), path)
-    return path
-
-
-__all__ = ["STATUS_FIELD", "export_table", "export_vcf", "variant_frame"]
+__all__ = [
+    "STATUS_FIELD",
+    "export_table",
+    "export_vcf",
+    "scored_status_names",
+    "table_provenance",
+    "variant_frame",
+]

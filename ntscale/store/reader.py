@@ -61,8 +61,13 @@ def window_status_names() -> dict[int, str]:
 def variant_status_names(attrs: dict[str, Any]) -> dict[int, str]:
     """Variant status code -> name, from the root attr `variant_status_names` if set."""
     names = {int(k): str(v) for k, v in dict(attrs.get("variant_status_names", {})).items()}
-    names.setdefault(PENDING, PENDING_NAME)
+    names.setdefault(PENDING, VARIANT_PENDING_NAME)
     return names
+
+
+# Score statuses are lower case everywhere (store, exports, summaries, dry runs); a variant
+# row not written yet holds the schema's fill value "PENDING" on disk, read as "pending".
+VARIANT_PENDING_NAME = "pending"
 
 
 def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: ntscale.store.open
@@ -110,6 +115,9 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
             var = ds.variables[name].load()
             if is_str:
                 var = var.copy(data=np.asarray(var.values.tolist(), dtype=str))
+            if name == VARIANT_FIELDS["status"].stored:
+                pending = var.values == PENDING_NAME
+                var = var.copy(data=np.where(pending, VARIANT_PENDING_NAME, var.values))
             rows[name] = var
     ds = ds.assign_coords(rows)
     # Variables in layout order (embedding kinds, then scores as the run named them).
@@ -123,14 +131,16 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
     return out.assign_coords({k: v for k, v in ds.coords.items() if k not in out.coords})
 
 
-def _part_summary(status: np.ndarray, done: np.ndarray, unit: int) -> dict[str, Any]:
+def _part_summary(
+    status: np.ndarray, done: np.ndarray, unit: int, pending: str = PENDING_NAME
+) -> dict[str, Any]:
     """Rows (or, in a cohort store, (window, haplotype) pairs) done and counted by status."""
     rows_done = np.repeat(done, unit)[: status.shape[0]]
     if status.ndim == 2:  # cohort: one status per (window, haplotype)
         rows_done = np.repeat(rows_done, status.shape[1])
         status = status.reshape(-1)
     # Rows of units not marked done count as pending even if a killed unit wrote them.
-    effective = np.where(rows_done, np.asarray(status.tolist(), dtype=object), PENDING_NAME)
+    effective = np.where(rows_done, np.asarray(status.tolist(), dtype=object), pending)
     names, counts = np.unique(effective.astype(str), return_counts=True)
     return {
         "rows": int(status.shape[0]),
@@ -170,6 +180,7 @@ def store_summary(url: str) -> dict[str, Any]:
             np.asarray(group[VARIANT_FIELDS["status"].stored][:]),
             np.asarray(group[VARIANT_UNITS_DONE][:], bool),
             layout.unit_variants,
+            VARIANT_PENDING_NAME,
         )
         complete = complete and (
             summary["variants"]["units_done"] == summary["variants"]["units_total"]

@@ -100,7 +100,19 @@ def add_calibrated_columns(frame: pd.DataFrame, attrs: dict[str, Any]) -> pd.Dat
                 frame[stratum_col].to_numpy(np.float64),
                 calibration[name],
             )
+            labels = calibration[name].get("labels") or {}
+            frame[f"{stratum_col}_label"] = stratum_labels(frame[stratum_col].to_numpy(), labels)
     return frame
+
+
+def stratum_labels(strata: np.ndarray, labels: dict[str, str]) -> np.ndarray:
+    """Readable labels of stored strata, from the store's `calibration.<score>.labels`
+    (written by the run: `scoring.calibration.stratum_label`); '' where NaN or unlabelled."""
+    out = np.full(len(strata), "", dtype=object)
+    for i, s in enumerate(np.asarray(strata, np.float64)):
+        if np.isfinite(s):
+            out[i] = labels.get(str(int(s)), "")
+    return out
 
 
 __all__ = [

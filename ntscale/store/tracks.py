@@ -1,9 +1,11 @@
-"""Genome tracks from a track store (`ntscale score --tracks`): bigWig and bedGraph.
+"""Genome tracks from a track store (`ntscale score --tracks`): bigWig, bedGraph on request.
 
-One file pair per track (`llr_min`, `llr_mean`, `llr_max`, `logp_wt`): PREFIX.<track>.bw
-(pyBigWig: binary, indexed, zoom levels; opens in IGV and the UCSC browser) and
-PREFIX.<track>.bedGraph (text: contig, 0-based start, end, value; one line per base).
-Bases without a value (N, over the token budget) are left out of both.
+One file per track (`llr_min`, `llr_mean`, `llr_max`, `logp_wt`): PREFIX.<track>.bw
+(pyBigWig: binary, indexed, zoom levels; opens in IGV and the UCSC browser). With
+`bedgraph=True` (`--bedgraph`) also PREFIX.<track>.bedGraph.gz: contig, 0-based start, end,
+value (6 significant digits), consecutive bases with the same printed value merged into
+one line, bgzipped and tabix-indexed (.tbi), so `tabix FILE 20:1000-2000` reads a slice.
+Bases without a value (N or another IUPAC letter) are left out of both.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from ntscale.store.reader import store_summary
 log = logging.getLogger(__name__)
 
 
-def export_tracks(url: str, prefix: str | Path) -> list[Path]:
-    """Write every track of a complete track store as bigWig and bedGraph.
+def export_tracks(url: str, prefix: str | Path, *, bedgraph: bool = False) -> list[Path]:
+    """Write every track of a complete track store as bigWig (and bgzipped bedGraph).
 
     Returns:
-        The files written (bigWig then bedGraph, per track).
+        The files written (bigWig, then the bedGraph.gz with `bedgraph`, per track).
 
     Raises:
         StoreError: not a track store, units pending, or a file cannot be written.
@@ -59,7 +61,6 @@ def export_tracks(url: str, prefix: str | Path) -> list[Path]:
         keep = np.isfinite(values)
         rows = frame[keep].assign(end=lambda f: f["start"] + 1, value=values[keep])
         bw_path = Path(f"{prefix}.{name}.bw")
-        bg_path = Path(f"{prefix}.{name}.bedGraph")
         try:
             bw = pyBigWig.open(str(bw_path), "w")
             bw.addHeader(contigs, maxZooms=10)
@@ -72,14 +73,40 @@ def export_tracks(url: str, prefix: str | Path) -> list[Path]:
                     values=part_rows["value"].astype(float).to_list(),
                 )
             bw.close()
-            rows[["contig", "start", "end", "value"]].to_csv(
-                bg_path, sep="\t", header=False, index=False, float_format="%.6g"
-            )
+            written.append(bw_path)
+            if bedgraph:
+                written.append(write_bedgraph(rows, Path(f"{prefix}.{name}.bedGraph")))
         except (OSError, RuntimeError) as e:
             raise StoreError(f"cannot write track {name} at {prefix}: {e}") from e
-        written += [bw_path, bg_path]
-        log.info("track %s: %d bases -> %s, %s", name, int(keep.sum()), bw_path, bg_path)
+        log.info("track %s: %d bases -> %s", name, int(keep.sum()), written[-1])
     return written
 
 
-__all__ = ["export_tracks"]
+def merge_runs(rows: pd.DataFrame) -> pd.DataFrame:
+    """Join consecutive bases (same contig, touching) whose printed values are equal.
+
+    `rows` has contig, start, end and value, sorted by contig and start; the result has the
+    same columns with `value` as printed text (6 significant digits, as bedGraph keeps it).
+    """
+    text = np.array([f"{v:.6g}" for v in rows["value"].to_numpy()], dtype=object)
+    contig = rows["contig"].to_numpy()
+    start, end = rows["start"].to_numpy(), rows["end"].to_numpy()
+    new = np.ones(len(rows), bool)
+    new[1:] = (contig[1:] != contig[:-1]) | (start[1:] != end[:-1]) | (text[1:] != text[:-1])
+    first = np.flatnonzero(new)
+    last = np.concatenate((first[1:], [len(rows)])) - 1
+    return pd.DataFrame(
+        {"contig": contig[first], "start": start[first], "end": end[last], "value": text[first]}
+    )
+
+
+def write_bedgraph(rows: pd.DataFrame, path: Path) -> Path:
+    """Write merged runs as PATH.gz (bgzip) with a tabix index; return the .gz path."""
+    import pysam
+
+    merge_runs(rows).to_csv(path, sep="\t", header=False, index=False)
+    gz = Path(pysam.tabix_index(str(path), preset="bed", force=True, keep_original=False))
+    return gz
+
+
+__all__ = ["export_tracks", "merge_runs", "write_bedgraph"]

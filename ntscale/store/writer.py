@@ -201,7 +201,7 @@ class StoreWriter:
         if part == "windows":
             names = {int(s): s.name for s in WindowStatus}
         else:
-            names = {**self.variant_status_names, int(WindowStatus.PENDING): "PENDING"}
+            names = {**self.variant_status_names, int(WindowStatus.PENDING): "pending"}
         # one lookup per distinct code (a cohort unit has u x H rows, a handful of codes)
         codes, inverse = np.unique(values, return_inverse=True)
         table = np.array([names.get(int(v), str(int(v))) for v in codes.tolist()], dtype=str)

@@ -210,3 +210,30 @@ def test_job_options_are_grouped_in_panels_in_a_fixed_order(
     # each option in its panel: --vcf under Input, --scores under Outputs, --ray under Execution
     assert at[0] < out.index("│ --vcf ") < at[1]
     assert at[3] < out.index("│ --scores ") < at[4] < out.index("│ --ray ")
+
+
+def test_score_help_lists_every_score_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23.12: `--scores aligned` was missing from the help."""
+    from ntscale.scoring.scores import SCORE_KINDS
+
+    out = help_text(monkeypatch, "score")
+    start = out.index("│ --scores ")
+    scores = out[start : out.index("│ --", start + 5)]
+    for kind in ("llr", *SCORE_KINDS):
+        assert re.search(rf"\b{kind}\b", scores), kind
+    assert "aligned" in out and "--bedgraph" in out and "--drop-genotypes" in out
+
+
+def test_scoring_docs_show_the_store_layout_the_code_writes() -> None:
+    """Issue 23.12: docs/scoring.md "Outputs" describes schema 2, not the old layout."""
+    from pathlib import Path
+
+    from ntscale.store.schema import VARIANT_FIELDS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "scoring.md").read_text()
+    outputs = text[text.index("## Outputs") :]
+    outputs = outputs[: outputs.index("\n## ", 1)]
+    assert "variants/scores" not in outputs and "contig_index" not in outputs
+    for field in VARIANT_FIELDS.values():
+        assert f"`{field.stored}`" in outputs, field.stored
+    assert "`score_<name>`" in outputs and "schema 2" in outputs

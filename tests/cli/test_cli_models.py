@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import TINY_MODEL, invoke
 
+from ntscale.model import HUB_REPOS
+
 # name -> (version, layers, tokens, nominal parameters)
 PUBLISHED = {
     "500M_human_ref": ("v1", 24, 1000, 500e6),
@@ -74,11 +76,12 @@ def test_models_table_has_a_row_per_model_and_the_cache_folder(tmp_path: Path) -
     assert r.code == 0, r.err
     header, *rows, last = r.out.splitlines()
     assert header.split() == ["name", "ver", "layers", "params", "fp32", "tokens", "window",
-                              "bp", "cached"]  # fmt: skip
+                              "bp", "cached", "hub", "repository"]  # fmt: skip
     assert [row.split()[0] for row in rows] == list(PUBLISHED)
     by_name = {row.split()[0]: row.split() for row in rows}
-    assert by_name["50M_multi_species_v2"][-1] == "yes"
-    assert by_name["500M_human_ref"][-1] == "no"
+    assert by_name["50M_multi_species_v2"][-2:] == ["yes", V2_50M_REPO]  # issue 23.9: repo ids
+    assert by_name["500M_human_ref"][-2] == "no"
+    assert all(by_name[n][-1] == HUB_REPOS[n] for n in PUBLISHED)
     assert by_name["500M_human_ref"][5:7] == ["1,000", "5,994"]  # tokens, window bp
     assert by_name["500M_multi_species_v2"][5:7] == ["2,048", "12,282"]
     assert last == f"hub cache folder: {tmp_path}"
@@ -91,7 +94,7 @@ def test_models_default_cache_folder_follows_hf_hub_cache(
     fake_cache(tmp_path, V2_50M_REPO)
     r = invoke("models")
     assert r.out.splitlines()[-1] == f"hub cache folder: {tmp_path}"
-    cached = [row.split()[0] for row in r.out.splitlines()[1:-1] if row.endswith("yes")]
+    cached = [row.split()[0] for row in r.out.splitlines()[1:-1] if row.split()[-2] == "yes"]
     assert cached == ["50M_multi_species_v2"]
 
 

@@ -74,7 +74,7 @@ def test_score_dry_run_json_counts_variants_and_statuses(tmp_path: Path, small_v
     assert plan["variants"] == plan["variants_to_score"] == N_ALTS
     assert plan["snvs_to_score"] == 4  # s1, s2 (two ALTs), m1; d1 is a deletion
     # the REF mismatch of m1 is found when the sequence is read, not while planning
-    assert plan["status_before_scoring"] == {"OK": 4, "NO_LLR_NOT_SNV": 1}
+    assert plan["status_before_scoring"] == {"ok": 4, "no_llr_not_snv": 1}  # store spelling
     assert plan["units"] == 1
     # the default scores: llr (masked + wild-type), l2 and cosine at the last layer
     assert plan["scores"] == [

@@ -74,15 +74,6 @@ def test_tracks_dry_run_text(tmp_path: Path, region_bed: Path) -> None:
     assert not (tmp_path / "t.zarr").exists()
 
 
-@pytest.mark.parametrize("command", ["embed", "score"])
-def test_json_without_dry_run_is_refused(tmp_path: Path, command: str) -> None:
-    r = invoke(command, "--fasta", FASTA, "--model", TINY_MODEL, "--out", tmp_path / "o.zarr",
-               "--json")  # fmt: skip
-    assert r.code == 2
-    assert r.error_line() == "error: --json goes with --dry-run (a run prints its summary as text)"
-    assert not (tmp_path / "o.zarr").exists()
-
-
 def test_unphased_policy_is_checked_before_anything_runs(tmp_path: Path, region_bed) -> None:
     # refused with the other settings, even without --vcf and in a dry run
     r = invoke("embed", "--fasta", FASTA, "--model", TINY_MODEL, "--out", tmp_path / "o.zarr",

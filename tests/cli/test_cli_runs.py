@@ -83,8 +83,10 @@ def test_score_table_has_one_row_per_alt_with_the_stored_scores(
     score_run: tuple[CliResult, Path], score_store: Path
 ) -> None:
     text = (score_run[1] / "scores.tsv").read_text()
-    header, *rows = (line.split("\t") for line in text.splitlines())
-    assert header[:6] == ["contig", "pos1", "id", "ref", "alt", "status"]
+    lines = text.splitlines()
+    assert "##ntscaleModelName=nt-v2-tiny" in lines  # provenance above the header
+    header, *rows = (line.split("\t") for line in lines if not line.startswith("##"))
+    assert header[:6] == ["chrom", "pos", "id", "ref", "alt", "status"]
     assert [tuple(r[2:6]) for r in rows] == EXPECTED_ROWS
     assert [int(r[1]) for r in rows] == [1000001, 1000003, 1000003, 1000008, 1000020]
     ds = st.open(str(score_store))
@@ -101,8 +103,14 @@ def test_score_vcf_carries_status_and_scores_as_info(score_run: tuple[CliResult,
     path = score_run[1] / "scored.vcf.gz"
     assert Path(f"{path}.tbi").is_file()  # indexed, ready for bcftools/tabix
     with pysam.VariantFile(str(path)) as vcf:
-        records = [(r.id, r.ref, r.alts[0], r.info["NTS_STATUS"]) for r in vcf]
-        assert "llr_masked" in vcf.header.info
+        # the input's records, the multi-allelic one whole: one status per ALT
+        records = [
+            (r.id, r.ref, a, s)
+            for r in vcf
+            for a, s in zip(r.alts, r.info["NTS_STATUS"], strict=True)
+        ]
+        assert "NTS_llr_masked" in vcf.header.info and "llr_masked" not in vcf.header.info
+        assert [len(r.alts) for r in vcf.fetch("20")] == [1, 2, 1, 1]
     assert records == EXPECTED_ROWS
 
 

@@ -54,3 +54,43 @@ def test_cache_paths_are_keyed_by_the_resolved_path(tmp_path: Path, monkeypatch)
 def test_runs_in_small_cases(seq, runs) -> None:
     got = runs_in(seq)
     assert got.tolist() == runs and got.shape == (len(runs), 2)
+
+
+def test_cache_beside_the_fasta_is_world_readable(tmp_path: Path, monkeypatch) -> None:
+    """Issue 23.10: the cache had mkstemp's mode 0600; now a plain file's, like a .fai."""
+    import os
+    import stat
+
+    monkeypatch.delenv("NTSCALE_GAP_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "ref").mkdir()
+    old = os.umask(0o022)
+    try:
+        fa = write_fasta(tmp_path / "ref" / "g.fa", {"a": "ACNNA"})
+        load_gap_index(fa)
+    finally:
+        os.umask(old)
+    cached = tmp_path / "ref" / "g.fa.ntgaps.npz"
+    assert cached.is_file()
+    assert stat.S_IMODE(cached.stat().st_mode) == 0o644
+    assert stat.S_IMODE(cached.stat().st_mode) == stat.S_IMODE(
+        (tmp_path / "ref" / "g.fa.fai").stat().st_mode
+    )
+    assert not list((tmp_path / "ref").glob(".ntgaps-*"))  # no temporary left behind
+
+
+def test_the_user_cache_file_is_world_readable_too(tmp_path: Path, monkeypatch) -> None:
+    """Where the FASTA's folder cannot take it (here: NTSCALE_GAP_CACHE), same mode."""
+    import os
+    import stat
+
+    monkeypatch.setenv("NTSCALE_GAP_CACHE", str(tmp_path / "cache"))
+    fa = write_fasta(tmp_path / "g.fa", {"a": "ACNNA"})
+    old = os.umask(0o022)
+    try:
+        assert load_gap_index(fa).n_runs() == 1
+    finally:
+        os.umask(old)
+    (cached,) = (tmp_path / "cache").glob("g.fa.*.ntgaps.npz")
+    assert stat.S_IMODE(cached.stat().st_mode) == 0o644
+    assert not (tmp_path / "g.fa.ntgaps.npz").exists()

@@ -46,6 +46,14 @@ def test_offline_and_not_cached_names_model_and_cache(offline_home):
     assert HUB_REPOS["50M_multi_species_v2"] in msg
     assert f"cache folder {offline_home / 'hub'}" in msg
     assert "HF_HUB_OFFLINE is set" in msg
+    # issue 23.9: every option the message names exists where it names it
+    assert "--cache-dir/HF_HUB_CACHE" not in msg  # embed/score have no --cache-dir
+    assert "`ntscale download 50M_multi_species_v2` where there is network (with --cache-dir" in msg
+    assert "HF_HUB_CACHE=DIR" in msg and "as --model" in msg
+    from ntscale.cli.main import cli_command
+
+    download = cli_command().commands["download"]
+    assert "--cache-dir" in {o for p in download.params for o in p.opts}
 
 
 def test_offline_repo_id_not_cached(offline_home):
@@ -86,3 +94,50 @@ def test_unknown_source_lists_published_models(tmp_path):
         r"a published model \(500M_human_ref, .*500M_multi_species_v2\)",
     ):
         load("no-such-model")
+
+
+def test_describe_for_plan_uses_published_shapes_only_when_not_cached(offline_home, micro_ckpt):
+    """Issue 23.9: a dry run of a published name needs no download."""
+    from ntscale.model import PRESETS, describe
+    from ntscale.model.ntmodel import NOT_DOWNLOADED, describe_for_plan
+
+    info = describe_for_plan("50m_multi_species_v2")  # not cached, offline: no error
+    assert info.name == "50M_multi_species_v2" and info.digest == NOT_DOWNLOADED
+    assert info.config == PRESETS["50M_multi_species_v2"]
+    assert str(info.path) == f"hub:{HUB_REPOS['50M_multi_species_v2']}"
+    snap = _cached_snapshot(offline_home, HUB_REPOS["50M_multi_species_v2"])
+    shutil.copytree(micro_ckpt / "jax_model", snap / "jax_model")
+    cached = describe_for_plan("50M_multi_species_v2")  # cached: the real description
+    assert cached.digest == describe("50M_multi_species_v2").digest != NOT_DOWNLOADED
+    assert cached.config.num_layers == 3
+    assert describe_for_plan(micro_ckpt).digest == describe(micro_ckpt).digest  # a folder
+    with pytest.raises(CheckpointError, match="HF_HUB_OFFLINE is set"):
+        describe_for_plan("someone/not-cached")  # repo ids have no published shapes
+
+
+def test_revision_picks_that_snapshot_and_its_commit_is_recorded(offline_home, micro_ckpt):
+    """Issue 23.9: --revision COMMIT loads that commit's files; the commit is recorded."""
+    from ntscale.config import EmbedConfig, build_config
+    from ntscale.model import describe
+    from ntscale.model.hub import snapshot_commit
+    from ntscale.runner.run_plan import resolve_run
+
+    repo = HUB_REPOS["50M_multi_species_v2"]
+    main = _cached_snapshot(offline_home, repo)  # refs/main -> COMMIT
+    shutil.copytree(micro_ckpt / "jax_model", main / "jax_model")
+    other = "fedcba9876543210fedcba9876543210fedcba98"
+    old = main.parent / other
+    shutil.copytree(micro_ckpt / "jax_model", old / "jax_model")
+    (old / "jax_model" / "extra.txt").write_text("a different commit")
+    now = describe("50M_multi_species_v2")
+    then = describe("50M_multi_species_v2", revision=other)
+    assert snapshot_commit(now.path) == COMMIT and snapshot_commit(then.path) == other
+    assert load("50M_multi_species_v2", revision=other).digest == then.digest
+    values = {"fasta": "g.fa", "model": "50M_multi_species_v2", "out": "o", "revision": other}
+    plan = resolve_run(build_config(EmbedConfig, values), then)
+    assert plan.model_attrs(source="50M_multi_species_v2")["commit"] == other
+    with pytest.raises(CheckpointError, match=r"at revision 'v9'.*HF_HUB_OFFLINE is set"):
+        describe("50M_multi_species_v2", revision="v9")  # a tag not in the cache
+    with pytest.raises(CheckpointError, match="applies to a published model name or a hub"):
+        describe(micro_ckpt, revision=other)
+    assert snapshot_commit(Path("/some/folder")) is None

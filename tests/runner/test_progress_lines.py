@@ -22,14 +22,35 @@ def _lines(err: str) -> list[re.Match]:
     return [m for m in map(LINE.match, err.splitlines()) if m]
 
 
-def test_lines_every_interval_and_at_the_end(capsys, monkeypatch):
-    monkeypatch.setenv("NTSCALE_PROGRESS_SECONDS", "0")  # every unit
+def test_lines_come_by_the_clock_even_while_a_unit_runs(capsys, monkeypatch):
+    """Issue 23.8: a line every interval with no unit finishing (a long unit is not silent),
+    and the final count once."""
+    import time
+
+    monkeypatch.setenv("NTSCALE_PROGRESS_SECONDS", "0.2")
     p = Progress(total_rows=10, total_bp=6000, label="windows", enabled=True)
+    time.sleep(0.75)  # a long first unit: nothing finishes
+    silent = [(m["done"], m["units"]) for m in _lines(capsys.readouterr().err)]
+    assert len(silent) >= 2 and set(silent) == {("0", "0")}
     p.update(UnitResult(unit=0, n_rows=4, bp=2400))
     p.update(UnitResult(unit=1, n_rows=6, bp=3600))
     p.close()
-    got = [(m["done"], m["total"], m["pct"], m["units"]) for m in _lines(capsys.readouterr().err)]
-    assert got == [("4", "10", "40.0", "1"), ("10", "10", "100.0", "2"), ("10", "10", "100.0", "2")]
+    got = [(m["done"], m["units"]) for m in _lines(capsys.readouterr().err)]
+    assert got[-1] == ("10", "2") and got.count(("10", "2")) == 1  # the last line once
+    time.sleep(0.3)
+    assert capsys.readouterr().err == ""  # the clock stopped with close()
+
+
+def test_the_final_line_is_not_repeated_after_the_clock_said_it(capsys, monkeypatch):
+    import time
+
+    monkeypatch.setenv("NTSCALE_PROGRESS_SECONDS", "0.1")
+    p = Progress(total_rows=3, total_bp=30, label="windows", enabled=True)
+    p.update(UnitResult(unit=0, n_rows=3, bp=30))
+    time.sleep(0.35)  # the clock prints 3/3 (more than once, as time passes)
+    p.close()
+    got = [m["done"] for m in _lines(capsys.readouterr().err)]
+    assert got and set(got) == {"3"}
 
 
 def test_long_interval_gives_only_the_final_line_and_off_gives_none(capsys, monkeypatch):

@@ -124,6 +124,9 @@ def test_background_quantiles_make_the_background_uniform(tmp_path, repo_root, t
     ours = pd.Series(keys).value_counts().to_dict()
     stored = {_decode(int(s)): n for s, n in cal["counts"].items()}
     assert stored == ours
+    from ntscale.scoring.calibration import stratum_label
+
+    assert cal["labels"] == {s: stratum_label(int(s)) for s in cal["counts"]}  # readable
     index = {_decode(int(s)): int(s) for s in cal["counts"]}
     strata = np.array([index[k] for k in keys], np.float64)
     pct = percentiles(llr, strata, cal) / 100.0
@@ -140,7 +143,7 @@ def test_background_quantiles_make_the_background_uniform(tmp_path, repo_root, t
     db = max(np.max(np.arange(1, m + 1) / m - ub), np.max(ub - np.arange(m) / m))
     assert db < 1.63 / np.sqrt(m) + 0.01, (db, m)
 
-    frame = pd.read_csv(export_table(cfg.out, tmp_path / "cal.tsv"), sep="\t")
+    frame = pd.read_csv(export_table(cfg.out, tmp_path / "cal.tsv"), sep="\t", comment="#")
     snv = frame["status"].isin(["ok", "tiled_off_centre"])
     assert frame.loc[snv, "llr_wt_pct"].notna().mean() > 0.95
     np.testing.assert_allclose(
@@ -157,5 +160,12 @@ def test_calibration_needs_the_tiled_wild_type_scan():
     with pytest.raises(ConfigError, match="window_mode tiled and llr_wt"):
         build_config(
             ScoreConfig,
-            {"fasta": "g.fa", "vcf": "v.vcf", "model": "m", "out": "o", "calibrate": True},
+            {
+                "fasta": "g.fa",
+                "vcf": "v.vcf",
+                "model": "m",
+                "out": "o",
+                "calibrate": True,
+                "window_mode": "centred",
+            },  # implied when not given (tests/test_calibrate_config)
         )

@@ -19,7 +19,7 @@ from ntscale.errors import ConfigError, StoreError
 from ntscale.genome.variant_table import ScoreStatus
 from ntscale.runner.local import run_local
 from ntscale.runner.score_job import ScoreJob
-from ntscale.store.export import export_table, export_vcf, variant_frame
+from ntscale.store.export import export_table, export_vcf, scored_status_names, variant_frame
 
 S = ScoreStatus
 
@@ -106,7 +106,8 @@ def test_every_status_on_hand_made_records(status_run):
         "mnv": S.MNV_ONE_KMER,
     }
     # tiled_off_centre: tests/scoring/test_variant_classes.py (tiled mode only)
-    assert set(got.values()) == set(S) - {S.PENDING, S.TILED_OFF_CENTRE}
+    # no_llr_n_in_kmer: tests/runner/test_score_statuses.py (with --collapse-n)
+    assert set(got.values()) == set(S) - {S.PENDING, S.TILED_OFF_CENTRE, S.NO_LLR_N_IN_KMER}
     llr = ds["score_llr_masked"].values
     l2 = ds["score_l2_mean_layer_1"].values
     status = np.array([S[v.upper()] for v in ds["variant_status"].values.tolist()])
@@ -149,38 +150,51 @@ def test_real_chr20_records_score_ok(chr20_fasta, chr20_subset, tiny_model_dir, 
 def test_exported_vcf_opens_with_pysam_and_bcftools(status_run, tmp_path):
     url = status_run["job"].store_url
     path = export_vcf(url, tmp_path / "scores.vcf")
-    assert path.name == "scores.vcf.gz" and Path(str(path) + ".tbi").is_file()
+    # the input is not sorted (chrZ between c1 records): written in its order, not indexed
+    assert path.name == "scores.vcf.gz" and not Path(str(path) + ".tbi").exists()
     names = status_run["job"].names
     with pysam.VariantFile(str(path)) as vf:
         for name in names:
-            assert vf.header.info[name].type == "Float" and vf.header.info[name].number == 1
+            assert vf.header.info[f"NTS_{name}"].type == "Float"
+            assert vf.header.info[f"NTS_{name}"].number == "A"
         assert vf.header.info["NTS_STATUS"].type == "String"
         recs = list(vf)
-        assert len(recs) == 15  # one per row, sorted by contig then position
-        assert [r.contig for r in recs[-1:]] == ["chrZ"]
+        assert len(recs) == 15  # one per input record, in input order
+        assert [r.id for r in recs] == [
+            "ok", "indel", "edge", "edge_indel", "short", "sym", "noalt", "iupac", "nocontig",
+            "dup", "outside", "mismatch", "huge", "near_n", "mnv",
+        ]  # fmt: skip
         by_id = {r.id: r for r in recs}
-        assert by_id["ok"].info["NTS_STATUS"] == "ok"
-        assert by_id["ok"].info["llr_masked"] == pytest.approx(
+        assert by_id["ok"].info["NTS_STATUS"] == ("ok",)
+        assert by_id["ok"].info["NTS_llr_masked"][0] == pytest.approx(
             float(status_run["ds"]["score_llr_masked"].values[0]), rel=1e-6
         )
-        assert "llr_masked" not in by_id["indel"].info  # NaN -> missing
-        assert "l2_mean_layer_1" not in by_id["sym"].info
-        assert len(list(vf.fetch("c1", 95, 105))) == 2  # tabix index works (ok + dup)
+        assert "NTS_llr_masked" not in by_id["indel"].info  # NaN -> missing
+        assert "NTS_l2_mean_layer_1" not in by_id["sym"].info
+        assert "NTS_STATUS" not in by_id["noalt"].info  # no ALT: nothing per ALT to say
     out = pysam.bcftools.query("-f", "%ID\t%INFO/NTS_STATUS\n", str(path))
     assert "mismatch\tref_mismatch" in out
 
 
 def test_exported_tables_have_one_row_per_alt(status_run, tmp_path):
     url = status_run["job"].store_url
-    tsv = pd.read_csv(export_table(url, tmp_path / "s.tsv"), sep="\t")
+    tsv = pd.read_csv(export_table(url, tmp_path / "s.tsv"), sep="\t", comment="#")
+    csv = pd.read_csv(export_table(url, tmp_path / "s.csv"), comment="#")
     pq = pd.read_parquet(export_table(url, tmp_path / "s.parquet"))
-    for frame in (tsv, pq):
+    for frame in (tsv, csv, pq):
         assert len(frame) == 15
-        assert list(frame.columns[:6]) == ["contig", "pos1", "id", "ref", "alt", "status"]
+        assert list(frame.columns[:6]) == ["chrom", "pos", "id", "ref", "alt", "status"]
         assert frame.loc[frame["id"] == "near_n", "status"].item() == "over_token_limit"
     np.testing.assert_allclose(tsv["llr_wt"], pq["llr_wt"], rtol=1e-6)
-    with pytest.raises(StoreError, match=r"must end in \.tsv or \.parquet"):
-        export_table(url, tmp_path / "s.csv")
+    np.testing.assert_allclose(csv["llr_wt"], pq["llr_wt"], rtol=1e-6)
+    with pytest.raises(StoreError, match=r"must end in \.tsv, \.csv or \.parquet"):
+        export_table(url, tmp_path / "s.txt")
+    # --scored-only: rows whose status carries scores (codes < 10), in the same order
+    only = pd.read_parquet(export_table(url, tmp_path / "o.parquet", scored_only=True))
+    keep = pq["status"].isin(scored_status_names())
+    assert 0 < len(only) == int(keep.sum()) < len(pq)
+    assert only["id"].tolist() == pq.loc[keep, "id"].tolist()
+    assert {"ok", "tiled_off_centre", "no_llr_not_snv"} <= set(scored_status_names())
 
 
 def test_export_refuses_an_incomplete_store(status_run, tmp_path):
@@ -218,7 +232,8 @@ def test_config_errors_name_the_setting():
         ({"window_bp": 3}, "window_bp must be at least 6 bp, got 3"),
         ({"unit_variants": 0}, "unit_variants must be positive"),
         ({"scores": ["kl"]}, "unknown score 'kl'"),
-        ({"table_out": "x.csv"}, "table_out must end in .tsv or .parquet"),
+        ({"table_out": "x.txt"}, "table_out must end in .tsv, .csv or .parquet"),
+        ({"contig_map": "chr1"}, "contig_map must be 'auto' or a mapping"),
         ({"bogus": 1}, "unknown setting(s) bogus"),
     ]
     for extra, message in cases:
@@ -263,7 +278,7 @@ def test_cli_scores_and_exports(tmp_path, small_model_dir, chr20_fasta, chr20_su
     )
     assert r.returncode == 0, r.stderr
     assert "variant scores written to" in r.stdout
-    assert len(pd.read_csv(tmp_path / "cli.tsv", sep="\t")) == 65
+    assert len(pd.read_csv(tmp_path / "cli.tsv", sep="\t", comment="#")) == 65
     assert (tmp_path / "cli.vcf.gz.tbi").is_file()
     r = subprocess.run(
         [

@@ -21,6 +21,7 @@ from ntscale.tokenizer import reverse_complement
 W = 1998  # 333 six-mers; tiles every 996 bp
 REGION = ("20", 1_000_000, 1_040_000)  # 40 kb, both strands (1 Mbp: the test below)
 COMP = {"A": "T", "C": "G", "G": "C", "T": "A"}
+LEADING_GAP_END = 60_000  # contig 20 of the slice: N over [0, 60,000), then A/C/G/T only
 
 
 def _expected(
@@ -30,8 +31,15 @@ def _expected(
     averaged, or the forward strand alone)."""
     tok = model.tokenizer
     stride = (W // 2) // 6 * 6
-    n_tiles = -(-(contig_bp - W) // stride) + 1
-    starts = [min(k * stride, contig_bp - W) for k in range(n_tiles)]
+    # Tiles over the N-free piece [60,000, contig end): the slice's leading gap is 0-60,000.
+    first = LEADING_GAP_END
+    assert (
+        fasta.fetch("20", first - 1, first + 1).upper()[0]
+        == "N"
+        != fasta.fetch("20", first, first + 1).upper()
+    )
+    n_tiles = -(-(contig_bp - first - W) // stride) + 1
+    starts = [min(first + k * stride, contig_bp - W) for k in range(n_tiles)]
     ws = min(starts, key=lambda s: (abs(s + W / 2 - p), s))  # nearest centre, ties left
     seq = fasta.fetch("20", ws, ws + W).upper()
     strands = [seq, reverse_complement(seq)] if both else [seq]
@@ -85,7 +93,7 @@ def test_tracks_end_to_end(tmp_path: Path, repo_root: Path, tiny_model) -> None:
     bed.write_text("\t".join(map(str, REGION)) + "\n")
     out, prefix = tmp_path / "tracks.zarr", tmp_path / "tr" / "chr20"
     r = _run_tracks(repo_root, bed, out, prefix, "--strands", "both", "--unit-bases", "16384",
-                    "--batch-size", "16")  # fmt: skip
+                    "--batch-size", "16", "--bedgraph")  # fmt: skip
     assert "per-base tracks written to" in r.stdout
 
     ds = nstore.open(str(out))
@@ -116,9 +124,10 @@ def test_tracks_end_to_end(tmp_path: Path, repo_root: Path, tiny_model) -> None:
             assert bw.stats("20", REGION[1], REGION[2], type="max")[0] == pytest.approx(
                 float(values.max()), rel=1e-6
             )
-        bg = pd.read_csv(f"{prefix}.{name}.bedGraph", sep="\t", header=None)
-        assert len(bg) == n and (bg[2] - bg[1] == 1).all()
-        np.testing.assert_allclose(bg[3].to_numpy()[sample], values[sample], rtol=1e-5)
+        bg = pd.read_csv(f"{prefix}.{name}.bedGraph.gz", sep="\t", header=None)
+        assert (bg[2] - bg[1]).sum() == n and (bg[1].to_numpy()[1:] >= bg[2].to_numpy()[:-1]).all()
+        per_base = np.repeat(bg[3].to_numpy(), (bg[2] - bg[1]).to_numpy())  # runs expanded
+        np.testing.assert_allclose(per_base, values, rtol=1e-5)
 
 
 @pytest.mark.slow
@@ -153,6 +162,4 @@ def test_tracks_of_one_mbp_end_to_end(tmp_path: Path, repo_root: Path, tiny_mode
             assert bw.stats("20", region[1], region[2], type="coverage")[0] == pytest.approx(1.0)
             got = np.asarray(bw.values("20", region[1], region[2]), dtype=np.float64)
             np.testing.assert_allclose(got, values, rtol=1e-6)
-        bg = pd.read_csv(f"{prefix}.{name}.bedGraph", sep="\t", header=None)
-        assert len(bg) == n
-        np.testing.assert_allclose(bg[3].to_numpy(), values, rtol=1e-5)
+        assert not Path(f"{prefix}.{name}.bedGraph.gz").exists()  # bigWig only by default

@@ -156,17 +156,22 @@ def test_exports_carry_sign_columns_and_provenance(traitgym_run) -> None:
         llr, (frame["llr_masked_fwd"] + frame["llr_masked_rev"]).to_numpy() / 2, rtol=1e-5
     )
     table = export_table(cfg.out, tmp / "tg.tsv")
-    header = table.read_text().splitlines()[0].split("\t")
+    lines = table.read_text().splitlines()
+    prov = [x for x in lines if x.startswith("##")]
+    assert "##ntscalePreset=traitgym" in prov  # provenance above the header (issue 23.4)
+    header = lines[len(prov)].split("\t")
     assert {"llr_masked", "llr_masked_fwd", "llr_masked_rev", "minus_llr_masked"} <= set(header)
 
     path = export_vcf(cfg.out, tmp / "tg.vcf.gz")
     with pysam.VariantFile(str(path)) as vf:
         meta = {r.key: r.value for r in vf.header.records if r.value is not None}
         info = vf.header.info
-        assert "Mendelian" in info["minus_llr_masked"].description
-        assert "reverse strand" in info["llr_masked_rev"].description
+        assert "Mendelian" in info["NTS_minus_llr_masked"].description
+        assert "reverse strand" in info["NTS_llr_masked_rev"].description
         rec = next(iter(vf))
-        assert rec.info["minus_llr_masked"] == pytest.approx(-rec.info["llr_masked"], rel=1e-6)
+        assert rec.info["NTS_minus_llr_masked"][0] == pytest.approx(
+            -rec.info["NTS_llr_masked"][0], rel=1e-6
+        )
     assert meta["ntscaleWindow"] == "5994"
     assert meta["ntscaleStrands"] == "both"
     assert meta["ntscaleDtype"] == "fp32"

@@ -32,7 +32,14 @@ ROWS = [
     ("chrM", 0, "m1", "T", "C", 0, 3.0, 1.0, 0.1),
 ]
 # percentiles of llr_wt in its stratum: stored quantiles -2, 0, 2 at levels 0, 50, 100
-CALIBRATION = {"llr_wt": {"levels": [0, 50, 100], "quantiles": {"0": [-2.0, 0.0, 2.0]}}}
+CALIBRATION = {
+    "llr_wt": {
+        "levels": [0, 50, 100],
+        "quantiles": {"0": [-2.0, 0.0, 2.0]},
+        # as the run writes them (scoring.calibration.stratum_label)
+        "labels": {"0": "A[C>A]A, base 1 of 6", "1": "A[C>A]A, base 2 of 6"},
+    }
+}
 ATTRS = {
     "variant_status_names": {"0": "ok", "1": "no_llr_not_snv"},
     "model": {"name": "nt-tiny", "checkpoint_digest": "sha256:feed", "dtype": "float32"},
@@ -90,7 +97,12 @@ def test_variant_frame_columns_and_values(store: str) -> None:
     frame = variant_frame(store)
     assert list(frame.columns) == [
         "contig", "pos1", "id", "ref", "alt", "status", "llr_wt", "stratum_llr_wt", "l2",
-        "minus_llr_wt", "abs_llr_wt", "llr_wt_pct",
+        "minus_llr_wt", "abs_llr_wt", "llr_wt_pct", "stratum_llr_wt_label",
+    ]  # fmt: skip
+    # a readable stratum (issue 23.5): stratum 0 is A[C>A]A at base 1, 1 the same at base 2
+    assert frame["stratum_llr_wt_label"].tolist() == [
+        "A[C>A]A, base 1 of 6", "A[C>A]A, base 1 of 6", "", "A[C>A]A, base 1 of 6",
+        "A[C>A]A, base 2 of 6",
     ]  # fmt: skip
     assert frame["contig"].tolist() == [r[0] for r in ROWS]  # store order, not sorted
     assert frame["pos1"].tolist() == [101, 51, 11, 101, 1]  # VCF positions are 1-based
@@ -106,9 +118,14 @@ def test_variant_frame_columns_and_values(store: str) -> None:
 def test_tsv_leaves_nan_empty(store: str, tmp_path: Path) -> None:
     path = export_table(store, tmp_path / "scores.tsv")
     with open(path, newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t"))
-    assert rows[0][:7] == ["contig", "pos1", "id", "ref", "alt", "status", "llr_wt"]
-    assert rows[1] == ["chr2", "101", "rs7", "A", "G", "ok", "-1", "0", "0.5", "1", "1", "25"]
+        lines = f.read().splitlines()
+    prov = [x for x in lines if x.startswith("##")]
+    assert prov[:2] == ["##ntscaleWindow=600", "##ntscaleStrands=both"]
+    assert "##ntscaleModelDigest=sha256:feed" in prov
+    rows = list(csv.reader(lines[len(prov) :], delimiter="\t"))
+    assert rows[0][:7] == ["chrom", "pos", "id", "ref", "alt", "status", "llr_wt"]
+    assert rows[1] == ["chr2", "101", "rs7", "A", "G", "ok", "-1", "0", "0.5", "1", "1", "25",
+                       "A[C>A]A, base 1 of 6"]  # fmt: skip
     assert rows[2][8] == ""  # l2 of row 1 is NaN
     assert rows[3][6] == "" and rows[3][2] == "del1"
     assert rows[5][8] == "0.1"  # float32 0.1 printed with 7 significant digits
@@ -116,43 +133,75 @@ def test_tsv_leaves_nan_empty(store: str, tmp_path: Path) -> None:
 
 
 def test_parquet_equals_the_frame(store: str, tmp_path: Path) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
     path = export_table(store, tmp_path / "scores.parquet")
-    pd.testing.assert_frame_equal(pd.read_parquet(path), variant_frame(store))
+    want = variant_frame(store).rename(columns={"contig": "chrom", "pos1": "pos"})
+    pd.testing.assert_frame_equal(pd.read_parquet(path), want)
+    meta = json.loads(pq.read_schema(path).metadata[b"ntscale"])
+    assert meta["ntscaleModelName"] == "nt-tiny" and meta["ntscaleWindow"] == "600"
+    assert meta["ntscalePreset"] == "none"
+    # --scored-only: the rows whose status carries scores (all five here are ok/no_llr)
+    only = pd.read_parquet(export_table(store, tmp_path / "s.parquet", scored_only=True))
+    assert len(only) == len(want)
 
 
-def test_vcf_is_sorted_indexed_and_leaves_nan_out(store: str, tmp_path: Path) -> None:
-    path = export_vcf(store, tmp_path / "scores.vcf")
+def _input_vcf(path: Path, *, alt_of_row3: str = "T") -> Path:
+    """The input the synthetic store's rows come from: one record per row, in row order."""
+    head = ["##fileformat=VCFv4.2", *(f"##contig=<ID={c},length={n}>" for c, n in CONTIGS),
+            '##INFO=<ID=DP,Number=1,Type=Integer,Description="depth">',
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]  # fmt: skip
+    body = [
+        f"{c}\t{p + 1}\t{i or '.'}\t{r}\t{alt_of_row3 if k == 3 else a}\t{k * 10}\tPASS\tDP={k}"
+        for k, (c, p, i, r, a, *_rest) in enumerate(ROWS)
+    ]
+    path.write_text("\n".join(head + body) + "\n")
+    return path
+
+
+def test_vcf_keeps_the_input_records_and_leaves_nan_out(store: str, tmp_path: Path) -> None:
+    src = _input_vcf(tmp_path / "in.vcf")
+    path = export_vcf(store, tmp_path / "scores.vcf", vcf=src)
     assert path == tmp_path / "scores.vcf.gz"  # .gz appended
-    assert Path(f"{path}.tbi").is_file()
-    assert not list(tmp_path.glob("*.tmp.vcf"))  # the plain temporary is removed
+    assert not Path(f"{path}.tbi").exists()  # input order kept: unsorted, so not indexed
     with pysam.VariantFile(str(path)) as vcf:
         records = list(vcf)
-        assert [(r.chrom, r.pos, r.ref, r.alts) for r in records] == [
-            ("chr1", 11, "ACG", ("A",)),
-            ("chr1", 51, "C", ("T",)),
-            ("chr2", 101, "A", ("G",)),  # the multi-allelic record, split, in row order
-            ("chr2", 101, "A", ("T",)),
-            ("chrM", 1, "T", ("C",)),
+        # input order, every input field kept
+        assert [(r.chrom, r.pos, r.ref, r.alts, r.qual, r.info["DP"]) for r in records] == [
+            (c, p + 1, ref, (a,), k * 10, k) for k, (c, p, _i, ref, a, *_r) in enumerate(ROWS)
         ]
-        assert [r.id for r in records] == ["del1", None, "rs7", "rs7", "m1"]
-        assert dict(records[0].info) == {"NTS_STATUS": "no_llr_not_snv", "l2": 0.25}
-        assert "l2" not in records[1].info  # NaN: missing, not "nan"
-        assert records[2].info["llr_wt_pct"] == 25.0
-        assert records[4].info["abs_llr_wt"] == 3.0 and "llr_wt_pct" not in records[4].info
-        assert [r.pos for r in vcf.fetch("chr2")] == [101, 101]  # the index works
+        assert [list(r.filter) for r in records] == [["PASS"]] * 5
+        assert [r.id for r in records] == ["rs7", None, "del1", "rs7", "m1"]
+        assert dict(records[2].info) == {"DP": 2, "NTS_STATUS": ("no_llr_not_snv",),
+                                         "NTS_l2": (0.25,)}  # fmt: skip
+        assert "NTS_l2" not in records[1].info  # NaN: missing, not "nan"
+        assert records[0].info["NTS_llr_wt_pct"] == (25.0,)
+        assert records[4].info["NTS_abs_llr_wt"] == (3.0,)
+        assert "NTS_llr_wt_pct" not in records[4].info
+        for key in ("NTS_STATUS", "NTS_llr_wt", "NTS_l2", "NTS_minus_llr_wt"):
+            assert vcf.header.info[key].number == "A"
         header = str(vcf.header)
-        assert vcf.header.contigs["chrM"].length == 100
-    assert "##contig=<ID=chr1,length=5000>" in header
-    assert 'one of: ok,no_llr_not_snv,PENDING">' in header
-    assert '##INFO=<ID=llr_wt,Number=1,Type=Float,Description="log p(alt) - log p(ref)">' in header
-    assert "Description=\"L2 'distance' of pooled means\"" in header
-    assert '##INFO=<ID=minus_llr_wt,Number=1,Type=Float,Description="ntscale variant score">' in (
-        header
-    )
-    assert "##ntscale_model=nt-tiny digest=sha256:feed" in header
-    text = pysam.BGZFile(str(path)).read().decode()
-    body = [line.split("\t")[:3] for line in text.splitlines() if not line.startswith("#")]
-    assert [b[2] for b in body] == ["del1", ".", "rs7", "rs7", "m1"]  # empty ID -> "."
+    assert 'one of: ok,no_llr_not_snv,pending">' in header
+    assert 'Description="ntscale llr_wt: log p(alt) - log p(ref)">' in header
+    assert "Description=\"ntscale l2: L2 'distance' of pooled means\">" in header
+    assert "##ntscaleModelDigest=sha256:feed" in header and "##ntscaleWindow=600" in header
+
+
+def test_vcf_refuses_a_changed_or_missing_input(store: str, tmp_path: Path) -> None:
+    src = _input_vcf(tmp_path / "in.vcf", alt_of_row3="C")
+    with pytest.raises(StoreError, match=r"data line 4: .* the file changed since it was scored"):
+        export_vcf(store, tmp_path / "x.vcf.gz", vcf=src)
+    with pytest.raises(StoreError, match="does not name an input VCF file"):
+        export_vcf(store, tmp_path / "x.vcf.gz")  # the synthetic store has no vcf setting
+    with pytest.raises(StoreError, match="input VCF '/no/such.vcf' of the store is not there"):
+        export_vcf(store, tmp_path / "x.vcf.gz", vcf="/no/such.vcf")
+    bad = tmp_path / "bad.vcf"
+    clash = '##INFO=<ID=NTS_l2,Number=1,Type=Float,Description="x">\n##INFO=<ID=DP'
+    bad.write_text(_input_vcf(tmp_path / "ok.vcf").read_text().replace("##INFO=<ID=DP", clash))
+    with pytest.raises(StoreError, match="already defines INFO NTS_l2 as Number=1"):
+        export_vcf(store, tmp_path / "y.vcf.gz", vcf=bad)
 
 
 def test_provenance_lines_are_one_line_each() -> None:
@@ -188,7 +237,7 @@ def test_exports_refuse_incomplete_and_embedding_stores(tmp_path: Path) -> None:
             call()
     assert not (tmp_path / "t.tsv").exists() and not (tmp_path / "t.vcf.gz").exists()
     frame = variant_frame(partial, require_complete=False)
-    assert frame["status"].tolist()[2:4] == ["PENDING", "PENDING"]
+    assert frame["status"].tolist()[2:4] == ["pending", "pending"]
     embed = str(tmp_path / "embed.zarr")
     layout = st.StoreLayout(n_windows=2, unit_windows=2, layers=(1,), embed_dim=2)
     st.create_or_open(embed, layout, fingerprint={}, attrs={}, contigs=CONTIGS)
@@ -198,13 +247,14 @@ def test_exports_refuse_incomplete_and_embedding_stores(tmp_path: Path) -> None:
 
 def test_table_suffix_and_unwritable_paths(store: str, tmp_path: Path) -> None:
     with pytest.raises(
-        StoreError, match=re.escape(f"table path {str(tmp_path / 'x.csv')!r} must end in .tsv")
+        StoreError, match=re.escape(f"table path {str(tmp_path / 'x.txt')!r} must end in .tsv")
     ):
-        export_table(store, tmp_path / "x.csv")
+        export_table(store, tmp_path / "x.txt")
     with pytest.raises(StoreError, match=re.escape("cannot write table")):
         export_table(store, tmp_path / "no" / "such" / "dir" / "x.tsv")
     with pytest.raises(StoreError, match=re.escape("cannot write VCF")):
-        export_vcf(store, tmp_path / "no" / "such" / "dir" / "x.vcf.gz")
+        export_vcf(store, tmp_path / "no" / "such" / "dir" / "x.vcf.gz",
+                   vcf=_input_vcf(tmp_path / "in.vcf"))  # fmt: skip
 
 
 def test_unit_blocks_round_trip(tmp_path: Path) -> None:
@@ -235,10 +285,10 @@ def test_unit_blocks_round_trip(tmp_path: Path) -> None:
 def _track_store(url: str, *, done: bool = True) -> str:
     # per-base rows as `ntscale score --tracks` writes them, in no particular order
     rows = [("chr2", 5, 0.5, -1.0), ("chr1", 3, -2.0, -3.5), ("chr1", 1, 1.25, NAN),
-            ("chr1", 2, NAN, NAN)]  # fmt: skip
+            ("chr1", 2, NAN, NAN), ("chr1", 0, 1.2500001, -3.5)]  # fmt: skip
     names = ("llr_mean", "logp_wt")
     layout = st.StoreLayout(
-        n_windows=0, unit_windows=1, n_variants=len(rows), unit_variants=4, score_names=names
+        n_windows=0, unit_windows=1, n_variants=len(rows), unit_variants=8, score_names=names
     )
     attrs = {"job": "tracks", "scoring": {"score_names": list(names)}}
     writer = st.create_or_open(url, layout, fingerprint={}, attrs=attrs, contigs=CONTIGS)
@@ -258,23 +308,35 @@ def _track_store(url: str, *, done: bool = True) -> str:
 
 def test_tracks_are_written_as_bigwig_and_bedgraph(tmp_path: Path) -> None:
     import pyBigWig
+    import pysam
 
     from ntscale.store.tracks import export_tracks
 
     url = _track_store(str(tmp_path / "tracks.zarr"))
-    files = export_tracks(url, tmp_path / "out" / "sample")
     prefix = tmp_path / "out" / "sample"
-    assert files == [
-        Path(f"{prefix}.llr_mean.bw"), Path(f"{prefix}.llr_mean.bedGraph"),
-        Path(f"{prefix}.logp_wt.bw"), Path(f"{prefix}.logp_wt.bedGraph"),
+    # bigWig only by default: no per-base text file beside it
+    assert export_tracks(url, prefix) == [
+        Path(f"{prefix}.llr_mean.bw"), Path(f"{prefix}.logp_wt.bw")
     ]  # fmt: skip
-    # sorted by contig (store order) and position; bases without a value left out
-    assert files[1].read_text() == "chr1\t1\t2\t1.25\nchr1\t3\t4\t-2\nchr2\t5\t6\t0.5\n"
-    assert files[3].read_text() == "chr1\t3\t4\t-3.5\nchr2\t5\t6\t-1\n"
+    assert not list(prefix.parent.glob("*.bedGraph*"))
+    files = export_tracks(url, prefix, bedgraph=True)
+    assert files == [
+        Path(f"{prefix}.llr_mean.bw"), Path(f"{prefix}.llr_mean.bedGraph.gz"),
+        Path(f"{prefix}.logp_wt.bw"), Path(f"{prefix}.logp_wt.bedGraph.gz"),
+    ]  # fmt: skip
+    assert not list(prefix.parent.glob("*.bedGraph"))  # only the bgzipped copy is left
+    # sorted by contig (store order) and position; bases without a value left out; touching
+    # bases with the same printed value merged (chr1 0-2), a gap (chr1:1-3 NaN) never bridged
+    with pysam.TabixFile(str(files[1])) as tb:
+        assert list(tb.fetch()) == ["chr1\t0\t2\t1.25", "chr1\t3\t4\t-2", "chr2\t5\t6\t0.5"]
+        assert list(tb.fetch("chr1", 1, 2)) == ["chr1\t0\t2\t1.25"]  # the index answers
+    with pysam.TabixFile(str(files[3])) as tb:
+        assert list(tb.fetch()) == ["chr1\t0\t1\t-3.5", "chr1\t3\t4\t-3.5", "chr2\t5\t6\t-1"]
+    assert Path(f"{files[1]}.tbi").exists()
     bw = pyBigWig.open(str(files[0]))
     try:
         assert bw.chroms() == {"chr1": 5000, "chr2": 3000, "chrM": 100}
-        np.testing.assert_array_equal(bw.values("chr1", 0, 5), [NAN, 1.25, NAN, -2.0, NAN])
+        np.testing.assert_allclose(bw.values("chr1", 0, 5), [1.25, 1.25, NAN, -2.0, NAN])
         assert bw.values("chr2", 5, 6) == [0.5]
     finally:
         bw.close()

@@ -131,11 +131,11 @@ def test_status_name_tables() -> None:
     names = window_status_names()
     assert names[0] == "OK" and names[2] == "SKIPPED_ALL_N" and names[255] == "PENDING"
     assert len(names) == len(WindowStatus)
-    assert variant_status_names({}) == {255: "PENDING"}
+    assert variant_status_names({}) == {255: "pending"}
     assert variant_status_names({"variant_status_names": {"0": "ok", "3": "no_llr_not_snv"}}) == {
         0: "ok",
         3: "no_llr_not_snv",
-        255: "PENDING",
+        255: "pending",
     }
 
 
@@ -172,13 +172,13 @@ def test_score_only_store_reads_without_window_arrays(tmp_path: Path) -> None:
     assert "window" not in ds.sizes and "layer" not in ds.coords
     np.testing.assert_array_equal(ds.score_zeta.values[[0, 1, 4]], [0.0, 1.0, 4.0])
     assert np.isnan(ds.score_alpha.values[2:4]).all()  # unit 1 not written
-    assert ds.variant_status.values.tolist() == ["ok", "ok", "PENDING", "PENDING", "ok"]
+    assert ds.variant_status.values.tolist() == ["ok", "ok", "pending", "pending", "ok"]
     summary = st.store_summary(url)
     assert summary["windows"] == {
         "rows": 0, "rows_done": 0, "units_total": 0, "units_done": 0, "by_status": {}
     }  # fmt: skip
     assert summary["variants"]["rows_done"] == 3
-    assert summary["variants"]["by_status"] == {"PENDING": 2, "ok": 3}
+    assert summary["variants"]["by_status"] == {"pending": 2, "ok": 3}
     assert summary["complete"] is False
     report = st.verify(url)
     assert report["variants"]["not_done"] == [1] and report["ok"] is False
@@ -192,7 +192,7 @@ def test_rows_written_but_not_marked_count_as_pending(tmp_path: Path) -> None:
         2, variants=_variant_rows(4, 5), scores={"llr": np.array([0.5])}
     )  # written by a run killed before its done mark
     summary = st.store_summary(url)
-    assert summary["variants"]["by_status"] == {"PENDING": 5}
+    assert summary["variants"]["by_status"] == {"pending": 5}
     assert st.open(url).variant_status.values[4] == "ok"  # the row itself is there
 
 
