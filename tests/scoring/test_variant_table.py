@@ -78,6 +78,7 @@ def test_status_names_cover_every_code():
         S.ALT_WINDOW_SHORT,
         S.MNV_ONE_KMER,
         S.TILED_OFF_CENTRE,
+        S.NO_LLR_N_IN_KMER,
     ]
 
 
