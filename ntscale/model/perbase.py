@@ -89,6 +89,43 @@ class PerBaseModel(Protocol):
         ...
 
 
+def perbase_spec(config: Any) -> PerBaseSpec:
+    """The `PerBaseSpec` of a model from its hyperparameters alone (no parameters loaded).
+
+    The one place a per-base family is recognised: SegmentNT (an `NTConfig` with
+    `features`). Another family adds its branch here and in `open_perbase_model`.
+
+    Raises:
+        ConfigError: the model has no per-base head.
+    """
+    features = tuple(getattr(config, "features", ()) or ())
+    if not features:
+        raise ConfigError(
+            f"model {getattr(config, 'name', config)!r} has no per-base head (no 'features' "
+            "in its hyperparameters): use segment_nt or segment_nt_multi_species"
+        )
+    multiple = BASES_PER_TOKEN * 2**UNET_DEPTH
+    top = (config.max_tokens - 1) // 2**UNET_DEPTH * multiple
+    return PerBaseSpec(
+        track_names=features,
+        multiple_bp=multiple,
+        min_window_bp=multiple,
+        max_window_bp=top,
+        default_window_bp=min(SegmentModel.DEFAULT_WINDOW_BP, top),
+    )
+
+
+def open_perbase_model(source: str, *, dtype: str = "float32") -> PerBaseModel:
+    """Load a per-base model (SegmentNT) for `predict` (a worker calls this once).
+
+    Raises:
+        CheckpointError: unreadable checkpoint; ConfigError: no per-base head.
+    """
+    from ntscale.model.ntmodel import load
+
+    return SegmentModel(load(source, dtype=dtype))
+
+
 def segment_forward(
     params: Any, tokens: jax.Array, *, config: Any, precision: Any, attention: Any
 ) -> dict[str, jax.Array]:
@@ -124,14 +161,7 @@ class SegmentModel:
             )
         self.model = model
         self.name, self.digest = model.name, model.digest
-        top = (model.config.max_tokens - 1) // 4 * 4 * BASES_PER_TOKEN
-        self.spec = PerBaseSpec(
-            track_names=tuple(model.config.features),
-            multiple_bp=self.MULTIPLE_BP,
-            min_window_bp=self.MULTIPLE_BP,
-            max_window_bp=top,
-            default_window_bp=min(self.DEFAULT_WINDOW_BP, top),
-        )
+        self.spec = perbase_spec(model.config)
         self._lock = threading.Lock()
         self._jitted: Any = None
 
@@ -171,4 +201,11 @@ class SegmentModel:
         return self.forward_tokens(tokens)["probabilities"]
 
 
-__all__ = ["PerBaseModel", "PerBaseSpec", "SegmentModel", "segment_forward"]
+__all__ = [
+    "PerBaseModel",
+    "PerBaseSpec",
+    "SegmentModel",
+    "open_perbase_model",
+    "perbase_spec",
+    "segment_forward",
+]

@@ -262,7 +262,6 @@ class Tokenizer:
         return int(fits[-1])
 
 
-@cache
 def get_tokenizer(version: str, k: int = K) -> Tokenizer:
     """The tokenizer of an NT model family.
 
@@ -274,6 +273,11 @@ def get_tokenizer(version: str, k: int = K) -> Tokenizer:
     Raises:
         ConfigError: unknown version (lists the valid ones) or k outside 1..8.
     """
+    return _tokenizer(str(version), int(k))  # one object per (version, k), however asked
+
+
+@cache
+def _tokenizer(version: str, k: int) -> Tokenizer:
     layout = build_vocab(version, k)
     kmer_ids = np.arange(layout.kmer_offset, layout.kmer_offset + 4**layout.k, dtype=np.int32)
     kmer_ids.flags.writeable = False
