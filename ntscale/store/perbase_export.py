@@ -205,7 +205,7 @@ def export_bed(
 
 def _run_sums(col: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
     """Sum of col[s_i:e_i] for each run, from one cumulative sum."""
-    cum = np.concatenate([[0.0], np.cumsum(col)])
+    cum = np.concatenate([[0.0], np.cumsum(np.nan_to_num(col, nan=0.0))])  # runs hold no NaN
     return cum[e] - cum[s]
 
 

@@ -54,6 +54,14 @@ def vocab_size(version: str, k: int = K) -> int:
     return build_vocab(version, k).model_vocab_size
 
 
+def k_for_vocab(version: str, size: int) -> int | None:
+    """The k whose `version` vocabulary has `size` model rows (Codon-NT's 75 -> 3), or None."""
+    for k in range(1, 9):
+        if vocab_size(version, k) == size:
+            return k
+    return None
+
+
 def build_vocab(version: str, k: int = K) -> VocabLayout:
     """Build the vocabulary of an NT model family.
 
