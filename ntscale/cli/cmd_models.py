@@ -46,7 +46,7 @@ def model_rows(cache_dir: str | None) -> list[dict]:
                 "params": cfg.num_params,
                 "fp32_bytes": 4 * cfg.num_params,
                 "max_tokens": cfg.max_tokens,
-                "max_window_bp": default_window_bp(cfg.max_tokens),
+                "max_window_bp": default_window_bp(cfg.max_tokens, k=cfg.k),
                 "repo": HUB_REPOS[name],
                 "cached": folder is not None,
                 "path": str(folder) if folder is not None else None,
