@@ -67,11 +67,12 @@ def models(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    head = f"{'name':<24}{'ver':<5}{'layers':>7}{'params':>9}{'fp32':>9}{'tokens':>8}"
+    width = max(24, *(len(r["name"]) + 1 for r in rows))
+    head = f"{'name':<{width}}{'ver':<5}{'layers':>7}{'params':>9}{'fp32':>9}{'tokens':>8}"
     typer.echo(head + f"{'window bp':>11}  cached")
     for r in rows:
         typer.echo(
-            f"{r['name']:<24}{r['version']:<5}{r['layers']:>7}{r['params'] / 1e6:>8.0f}M"
+            f"{r['name']:<{width}}{r['version']:<5}{r['layers']:>7}{r['params'] / 1e6:>8.0f}M"
             f"{r['fp32_bytes'] / 1e9:>7.1f}GB{r['max_tokens']:>8,}{r['max_window_bp']:>11,}  "
             + ("yes" if r["cached"] else "no")
         )
