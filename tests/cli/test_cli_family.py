@@ -3,6 +3,7 @@ bundled chr20 data, `ntscale segment` with its bigWig and BED outputs, `models` 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +138,28 @@ def test_models_lists_the_family():
     assert res.code == 0
     for name in ("segment_nt", "segment_nt_multi_species", "1B_agro_nt", "codon_nt"):
         assert name in res.out
+
+
+def test_published_family_names_load_from_the_hub_cache(tmp_path, monkeypatch):
+    """`codon_nt` resolves to its InstaDeepAI repository and loads offline from the cache
+    (the fixture's official-layout files stand in for the published ones)."""
+    import shutil
+
+    from ntscale.model.config import HUB_REPOS
+
+    repo = HUB_REPOS["codon_nt"]
+    assert repo == "InstaDeepAI/nucleotide-transformer-v2-50m-3mer-multi-species"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    folder = tmp_path / ("models--" + repo.replace("/", "--"))
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text(commit)
+    shutil.copytree(FAMILY / "codon_nt" / "model" / "jax_model",
+                    folder / "snapshots" / commit / "jax_model")  # fmt: skip
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = load("codon_nt")
+    assert model.name == "codon_nt" and model.config.k == 3 and model.tokenizer.k == 3
+    res = invoke("models", "--json")
+    rows = {r["name"]: r for r in json.loads(res.out)}
+    assert rows["codon_nt"]["cached"] is True
+    assert rows["segment_nt"]["cached"] is False
