@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ntscale.store.schema import (
+    BASE_VALUES,
     COHORT_WINDOW_FIELDS,
     HAPLOTYPE_FIELDS,
     SEQUENCE_COUNTS,
@@ -36,6 +37,8 @@ def unit_arrays(layout: StoreLayout, part: str) -> list[tuple[str, int]]:
     sequence arrays on their sequence axis (the unit's written slots), and the unit's
     distinct-sequence count.
     """
+    if part == "bases":
+        return [(BASE_VALUES, 0)]
     if part == "windows" and layout.cohort:
         out = [(f.stored, 0) for f in (*COHORT_WINDOW_FIELDS.values(), *HAPLOTYPE_FIELDS.values())]
         out += [(f.stored, 0) for f in SEQUENCE_FIELDS.values()]
@@ -81,7 +84,7 @@ def read_unit(group: Any, layout: StoreLayout, part: str, unit: int) -> dict[str
 
     Raises whatever Zarr raises for an unreadable chunk (the caller reports it).
     """
-    lo, hi = layout.window_rows(unit) if part == "windows" else layout.variant_rows(unit)
+    lo, hi = layout.rows(part, unit)
     rows = {}  # array name -> its rows of this unit
     if part == "windows" and layout.cohort:
         n_distinct = int(group[SEQUENCE_COUNTS][unit])

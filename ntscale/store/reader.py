@@ -28,8 +28,11 @@ import zarr
 
 from ntscale.store import backend
 from ntscale.store.schema import (
+    BASE_UNITS_DONE,
+    BASE_VALUES,
     COHORT_WINDOW_FIELDS,
     HAPLOTYPE_COORDS,
+    INTERVAL_FIELDS,
     LAYER_COORD,
     PENDING,
     PENDING_NAME,
@@ -93,6 +96,8 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
         chunks["sequence"] = layout.sequence_chunk_len
     if layout.n_variants:
         chunks["variant"] = layout.unit_variants
+    if layout.n_bases:
+        chunks["base"] = layout.unit_bases
     ds = xr.open_zarr(
         backend.xarray_target(str(url)),
         chunks=chunks,
@@ -107,7 +112,8 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
     # per-sequence arrays grow with the cohort and stay lazy.
     rows = {}
     small = [*(COHORT_WINDOW_FIELDS if layout.cohort else WINDOW_FIELDS).values()]
-    names = [(f.stored, f.dtype is str) for f in (*small, *VARIANT_FIELDS.values())]
+    fields = (*small, *VARIANT_FIELDS.values(), *INTERVAL_FIELDS.values())
+    names = [(f.stored, f.dtype is str) for f in fields]
     if layout.cohort:
         names += [(name, True) for name in HAPLOTYPE_COORDS]
     for name, is_str in names:
@@ -123,6 +129,7 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
     # Variables in layout order (embedding kinds, then scores as the run named them).
     order = [embedding_name(k) for k in embedding_kinds(layout) if layout.layers]
     order += [score_name(n) for n in layout.score_names]
+    order += [BASE_VALUES] if layout.n_bases else []
     order = [name for name in order if name in ds.data_vars]
     if not order or sorted(order) != sorted(ds.data_vars):
         return ds  # a variable this ntscale does not know: keep the Dataset as read
@@ -185,5 +192,14 @@ def store_summary(url: str) -> dict[str, Any]:
         complete = complete and (
             summary["variants"]["units_done"] == summary["variants"]["units_total"]
         )
+    if layout.n_bases:
+        done = np.asarray(group[BASE_UNITS_DONE][:], bool)
+        summary["bases"] = {
+            "rows": layout.n_bases,
+            "rows_done": int(np.repeat(done, layout.unit_bases)[: layout.n_bases].sum()),
+            "units_total": int(done.shape[0]),
+            "units_done": int(done.sum()),
+        }
+        complete = bool(done.all())  # a per-base store has no window rows
     summary["complete"] = bool(complete)
     return summary
