@@ -1,0 +1,163 @@
+"""NTv3 HF-layout loading: the name mapping, layout conversion, and clear errors for
+missing, unknown or misshapen tensors, non-NTv3 folders and unreachable hub names."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+from ntscale.errors import CheckpointError
+from ntscale.model.ntv3 import init_ntv3, load_ntv3, param_shapes, read_ntv3_checkpoint
+from ntscale.model.ntv3_checkpoint import convert_ntv3_state, hf_module, read_ntv3_config
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "ntv3_reference"
+
+
+@pytest.mark.parametrize(
+    "key,module,leaf",
+    [
+        ("core.embed_layer.weight", "embed", "weight"),
+        ("core.stem.conv.bias", "stem", "bias"),
+        ("core.conv_tower_blocks.2.conv.conv.weight", "down_2/conv", "weight"),
+        ("core.conv_tower_blocks.0.conv.layer_norm.modulation_layers.0.bias",
+         "down_0/conv_ln_mod", "bias"),
+        ("core.deconv_tower_blocks.1.res_conv.modulation_layers.0.weight",
+         "up_1/res_gate", "weight"),
+        ("core.deconv_tower_blocks.1.res_conv.conv_block.layer_norm.weight",
+         "up_1/res_ln", "weight"),
+        ("core.transformer_blocks.11.sa_layer.query_head.linear.weight",
+         "layer_11/query", "weight"),
+        ("core.transformer_blocks.0.modulation_layers.0.weight", "layer_0/ffn_gate", "weight"),
+        ("core.transformer_blocks.0.final_layer_norm.modulation_layers.0.weight",
+         "layer_0/ffn_ln_mod", "weight"),
+        ("core.cond_tables.0.weight", "species_embed", "weight"),
+        ("core.bigwig_head.species_heads.12.head.bias", "bigwig_12/head", "bias"),
+        ("core.bed_head.layer_norm.bias", "bed/ln", "bias"),
+    ],
+)  # fmt: skip
+def test_hf_names_map_to_modules(key, module, leaf):
+    assert hf_module(key) == (module, leaf)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["embed_layer.weight", "core.transformer_blocks.0.sa_layer.rotary.weight",
+     "core.conv_tower_blocks.0.pool.weight", "core.something.weight"],
+)  # fmt: skip
+def test_unknown_names(key):
+    assert hf_module(key) is None
+
+
+def test_layouts_are_converted():
+    state = load_file(str(DATA / "pre" / "model.safetensors"))
+    model = load_ntv3(DATA / "pre")
+    stem = state["core.stem.conv.weight"]  # Conv1d [out, in, k]
+    np.testing.assert_array_equal(model.params["stem"]["w"], stem.transpose(2, 1, 0))
+    up = state["core.deconv_tower_blocks.0.conv.conv.weight"]  # ConvTranspose1d [in, out, k]
+    np.testing.assert_array_equal(model.params["up_0/conv"]["w"], up.transpose(2, 1, 0))
+    q = state["core.transformer_blocks.1.sa_layer.query_head.linear.weight"]  # [out, in]
+    np.testing.assert_array_equal(model.params["layer_1/query"]["w"], q.T)
+    ln = state["core.transformer_blocks.1.final_layer_norm.bias"]
+    np.testing.assert_array_equal(model.params["layer_1/ffn_ln"]["offset"], ln)
+
+
+@pytest.mark.parametrize("kind", ["pre", "post"])
+def test_random_init_has_the_checkpoint_tree(kind):
+    config, params, digest = read_ntv3_checkpoint(DATA / kind, name=kind)
+    model = init_ntv3(config, seed=3)
+    got = {m: {p: tuple(v.shape) for p, v in ps.items()} for m, ps in model.params.items()}
+    want = {m: {p: v.shape for p, v in ps.items()} for m, ps in params.items()}
+    assert got == want == param_shapes(config)
+    assert len(digest) == 64 and model.digest != digest
+
+
+def _copy(tmp_path: Path, kind: str = "post") -> Path:
+    folder = tmp_path / kind
+    shutil.copytree(DATA / kind, folder)
+    return folder
+
+
+def _edit(folder: Path, edit) -> None:
+    path = folder / "model.safetensors"
+    state = load_file(str(path))
+    edit(state)
+    save_file(state, str(path))
+
+
+def test_missing_tensor_is_named(tmp_path):
+    folder = _copy(tmp_path)
+    _edit(folder, lambda s: s.pop("core.transformer_blocks.1.modulation_layers.0.weight"))
+    with pytest.raises(CheckpointError, match="missing: layer_1/ffn_gate/w"):
+        load_ntv3(folder)
+
+
+def test_unknown_tensor_is_named(tmp_path):
+    folder = _copy(tmp_path)
+    _edit(folder, lambda s: s.update({"core.extra_head.weight": np.zeros(3, np.float32)}))
+    with pytest.raises(CheckpointError, match="unexpected NTv3 key.*core.extra_head.weight"):
+        load_ntv3(folder)
+
+
+def test_wrong_shape_is_named(tmp_path):
+    folder = _copy(tmp_path, "pre")
+
+    def shrink(state):
+        state["core.lm_head.head.bias"] = state["core.lm_head.head.bias"][:5]
+
+    _edit(folder, shrink)
+    with pytest.raises(CheckpointError, match="lm_head/head/b \\(5,\\) != \\(11,\\)"):
+        load_ntv3(folder)
+
+
+def test_head_the_config_does_not_use(tmp_path):
+    folder = _copy(tmp_path)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["bed_elements_names"] = []
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="does not use: \\['bed/"):
+        load_ntv3(folder)
+
+
+def test_convert_checks_against_expected_shapes():
+    with pytest.raises(CheckpointError, match="where: 1 NTv3 parameter\\(s\\) missing: a/w"):
+        convert_ntv3_state({}, {"a": {"w": (2, 2)}}, where="where")
+
+
+def test_non_ntv3_folder(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "esm", "hidden_size": 8}))
+    assert read_ntv3_config(tmp_path, name="x") is None
+    with pytest.raises(CheckpointError, match="not an NTv3 config"):
+        load_ntv3(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="cannot read config"):
+        load_ntv3(tmp_path)
+
+
+def test_folder_without_safetensors(tmp_path):
+    shutil.copy(DATA / "pre" / "config.json", tmp_path / "config.json")
+    with pytest.raises(CheckpointError):
+        load_ntv3(tmp_path)
+
+
+def test_published_name_offline_not_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(CheckpointError, match="NTv3_8M_pre.*InstaDeepAI/NTv3_8M_pre"):
+        load_ntv3("NTv3_8M_pre")
+
+
+def test_unknown_source():
+    with pytest.raises(CheckpointError, match="not an NTv3 checkpoint folder"):
+        load_ntv3("no_such_model_or_folder")
+
+
+def test_bad_dtype():
+    from ntscale.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="dtype"):
+        load_ntv3(DATA / "pre", dtype="fp8")
