@@ -131,6 +131,10 @@ def embed(
             "--no-dedup runs every row (same numbers, for checking).",
         ),
     ] = None,
+    species: Annotated[
+        str | None,
+        Opt(rich_help_panel=MODEL, help="NTv3 post-trained: the species conditioning the model."),
+    ] = None,
     batch_size: BatchSizeOpt = None,
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
@@ -156,6 +160,12 @@ def embed(
 
     trust_pickle(trust_pickle_)
     check_json(as_json, dry_run)
+    from ntscale.cli.ntv3_dispatch import is_ntv3_model, reject_ntv3_options, run_ntv3_embed
+
+    if is_ntv3_model(settings.get("model")):
+        run_ntv3_embed(settings, dry_run=dry_run)
+        return
+    reject_ntv3_options(settings)
     cfg = build_config(EmbedConfig, settings, source=config or "the command line")
     job = EmbedJob.plan_from_config(cfg, command_line=command_line())
     plan_or_run(job, cfg.execution, store=cfg.out, label="windows", what="embeddings",

@@ -87,3 +87,37 @@ def run_ntv3_score(settings: dict, *, dry_run: bool) -> None:
     summary = score_ntv3(cfg)
     counts = ", ".join(f"{k} {v}" for k, v in summary["status_counts"].items())
     typer.echo(f"{summary['rows']} variants ({counts}) -> {cfg.out}")
+
+
+NTV3_EMBED_KEYS = {
+    "fasta", "model", "out", "window_bp", "species", "per_token", "include_contigs",
+    "batch_size", "dtype", "progress",
+}  # fmt: skip
+
+
+def run_ntv3_embed(settings: dict, *, dry_run: bool) -> None:
+    """`ntscale embed --model NTv3_...`: pooled (and, with --per-token, per-base)
+    embeddings of block-rounded windows over the N-free genome into a Zarr store."""
+    from ntscale.runner.ntv3_embed import NTv3EmbedConfig, embed_ntv3
+
+    check_keys(settings, NTV3_EMBED_KEYS, command="embed")
+    need(settings, "fasta", "out", command="embed")
+    if dry_run:
+        raise ConfigError("--dry-run is not available for NTv3 embedding yet")
+    window = settings.get("window_bp")
+    cfg = NTv3EmbedConfig(
+        fasta=settings["fasta"],
+        model=settings["model"],
+        out=settings["out"],
+        window_bp=None if window in (None, "max") else int(window),
+        species=settings.get("species"),
+        per_base=bool(settings.get("per_token")),
+        include_contigs=_split(settings.get("include_contigs")) or (),
+        batch_size=int(settings.get("batch_size") or 1),
+        dtype=settings.get("dtype") or "float32",
+    )
+    s = embed_ntv3(cfg)
+    typer.echo(
+        f"{s['windows']} windows ({s['embedded']} embedded, {s['too_short']} too short), "
+        f"{s['bases']:,} bases -> {cfg.out}"
+    )

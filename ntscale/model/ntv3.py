@@ -188,6 +188,34 @@ class NTv3Model:
         return {k: np.asarray(v) for k, v in out.items()}
 
 
+def forward_memory_bytes(
+    model: NTv3Model, *, batch: int, length: int, outputs: Sequence[str] = ("embedding",)
+) -> dict[str, int]:
+    """XLA's memory plan of one compiled forward of [batch, length] tokens (no run).
+
+    Returns:
+        {"temp": scratch bytes, "output": output bytes, "params": parameter bytes}; peak
+        device memory of a forward is about their sum (plus the runtime's own).
+    """
+    c = model.config
+    c.check_length(length)
+    species = c.track_heads[0] if c.post_trained and c.track_heads else None
+    if c.post_trained and species is None:
+        species = next(s for s in c.species_to_token_id if not s.startswith("<"))
+    head = c.head_index(species) if species else None
+    fn = model._fn(tuple(outputs), head, None)
+    tokens = jax.ShapeDtypeStruct((batch, length), jnp.int32)
+    sp = jax.ShapeDtypeStruct((batch,), jnp.int32) if c.post_trained else None
+    with matmul_context(model.precision):
+        mem = fn.lower(model.params, tokens, sp).compile().memory_analysis()
+    params = sum(int(v.size) * 4 for ps in model.params.values() for v in ps.values())
+    return {
+        "temp": int(mem.temp_size_in_bytes),
+        "output": int(mem.output_size_in_bytes),
+        "params": params,
+    }
+
+
 def params_digest(params: Params) -> str:
     """sha256 over parameter names, shapes and float32 bytes, in sorted order."""
     h = hashlib.sha256()

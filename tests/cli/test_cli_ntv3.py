@@ -62,3 +62,23 @@ def test_score_ntv3_option_errors(tmp_path):
     r = invoke(*base, "--model", NTV3 / "pre", "--window-bp", "128", "--dry-run")
     assert r.code == 2 and "dry-run" in r.error_line()
     assert not (tmp_path / "x.zarr").exists()
+
+
+def test_embed_with_ntv3(tmp_path):
+    fasta = tmp_path / "g.fa"
+    rng = np.random.default_rng(2)
+    fasta.write_text(">a\n" + "".join(rng.choice(list("ACGT"), size=300)) + "NNNN" + "ACG\n")
+    out = tmp_path / "e.zarr"
+    r = invoke("embed", "--fasta", fasta, "--model", NTV3 / "pre", "--out", out,
+               "--window-bp", "128", "--per-token", "--batch-size", "2")  # fmt: skip
+    assert r.code == 0, r.err
+    assert r.out.startswith("4 windows (3 embedded, 1 too short), 300 bases")
+    ds = xr.open_zarr(out)
+    assert ds["embedding_base"].shape == (4, 128, 16)
+    assert list(ds["end"].values - ds["start"].values) == [128, 128, 128, 3]
+    r = invoke("embed", "--fasta", fasta, "--model", NTV3 / "pre", "--out", tmp_path / "b",
+               "--window-bp", "128", "--strands", "both")  # fmt: skip
+    assert r.code == 2 and "strands do not apply" in r.error_line()
+    r = invoke("embed", "--fasta", fasta, "--model", TINY, "--out", tmp_path / "c",
+               "--species", "human")  # fmt: skip
+    assert r.code == 2 and "NTv3 models only" in r.error_line()
