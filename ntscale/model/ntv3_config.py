@@ -256,72 +256,29 @@ class NTv3Published:
 
 MB, KB8, KB131 = 2**20, 2**13, 2**17
 
+# name, stage, parameters (M), downsamples, trained context: the reference's model tables
+_PUBLISHED = (
+    ("NTv3_8M_pre", "pre", 8, 7, MB),
+    ("NTv3_100M_pre", "pre", 100, 7, MB),
+    ("NTv3_650M_pre", "pre", 650, 7, MB),
+    ("NTv3_8M_pre_8kb", "pre", 8, 7, KB8),
+    ("NTv3_100M_pre_8kb", "pre", 100, 7, KB8),
+    ("NTv3_650M_pre_8kb", "pre", 650, 7, KB8),
+    ("NTv3_5downsample_pre", "pre", 592, 5, MB),
+    ("NTv3_5downsample_pre_8kb", "pre", 592, 5, KB8),
+    ("NTv3_100M_post", "post", 100, 7, MB),
+    ("NTv3_650M_post", "post", 650, 7, MB),
+    ("NTv3_100M_post_131kb", "post", 100, 7, KB131),
+    ("NTv3_650M_post_131kb", "post", 650, 7, KB131),
+    ("NTv3_5downsample_post", "post", 592, 5, MB),
+    ("NTv3_5downsample_post_131kb", "post", 592, 5, KB131),
+)
+
 NTV3_MODELS: Mapping[str, NTv3Published] = {
-    m.name: m
-    for m in (
-        NTv3Published(
-            name="NTv3_8M_pre", stage="pre", params_m=8, num_downsamples=7, context_bp=MB
-        ),
-        NTv3Published(
-            name="NTv3_100M_pre", stage="pre", params_m=100, num_downsamples=7, context_bp=MB
-        ),
-        NTv3Published(
-            name="NTv3_650M_pre", stage="pre", params_m=650, num_downsamples=7, context_bp=MB
-        ),
-        NTv3Published(
-            name="NTv3_8M_pre_8kb", stage="pre", params_m=8, num_downsamples=7, context_bp=KB8
-        ),
-        NTv3Published(
-            name="NTv3_100M_pre_8kb", stage="pre", params_m=100, num_downsamples=7, context_bp=KB8
-        ),
-        NTv3Published(
-            name="NTv3_650M_pre_8kb", stage="pre", params_m=650, num_downsamples=7, context_bp=KB8
-        ),
-        NTv3Published(
-            name="NTv3_5downsample_pre", stage="pre", params_m=592, num_downsamples=5, context_bp=MB
-        ),
-        NTv3Published(
-            name="NTv3_5downsample_pre_8kb",
-            stage="pre",
-            params_m=592,
-            num_downsamples=5,
-            context_bp=KB8,
-        ),
-        NTv3Published(
-            name="NTv3_100M_post", stage="post", params_m=100, num_downsamples=7, context_bp=MB
-        ),
-        NTv3Published(
-            name="NTv3_650M_post", stage="post", params_m=650, num_downsamples=7, context_bp=MB
-        ),
-        NTv3Published(
-            name="NTv3_100M_post_131kb",
-            stage="post",
-            params_m=100,
-            num_downsamples=7,
-            context_bp=KB131,
-        ),
-        NTv3Published(
-            name="NTv3_650M_post_131kb",
-            stage="post",
-            params_m=650,
-            num_downsamples=7,
-            context_bp=KB131,
-        ),
-        NTv3Published(
-            name="NTv3_5downsample_post",
-            stage="post",
-            params_m=592,
-            num_downsamples=5,
-            context_bp=MB,
-        ),
-        NTv3Published(
-            name="NTv3_5downsample_post_131kb",
-            stage="post",
-            params_m=592,
-            num_downsamples=5,
-            context_bp=KB131,
-        ),
+    name: NTv3Published(
+        name=name, stage=stage, params_m=params, num_downsamples=n, context_bp=context
     )
+    for name, stage, params, n, context in _PUBLISHED
 }
 
 

@@ -11,8 +11,7 @@ import pytest
 import xarray as xr
 
 from ntscale.errors import ConfigError
-from ntscale.model.ntv3 import forward_memory_bytes, init_ntv3, load_ntv3
-from ntscale.model.ntv3_config import NTv3Config
+from ntscale.model.ntv3 import load_ntv3
 from ntscale.runner.ntv3_embed import NTv3EmbedConfig, embed_ntv3
 from ntscale.tokenizer.ntv3 import tokenize_bases
 
@@ -94,17 +93,3 @@ def test_errors(tmp_path, post_model):
         _run(tmp_path, post_model, window_bp=64, species="human", include_contigs=("chrZ",))
     with pytest.raises(ConfigError, match="batch_size"):
         NTv3EmbedConfig(fasta="f", model="m", out="o", batch_size=0)
-
-
-def test_memory_grows_with_batch_and_window():
-    c = NTv3Config(name="t", num_downsamples=3, num_heads=2, key_size=8, token_embed_dim=8,
-                   conv_init_embed_dim=16, embed_dim=16, ffn_dim=32, num_layers=1)  # fmt: skip
-    model = init_ntv3(c)
-    small = forward_memory_bytes(model, batch=1, length=256)
-    assert small["params"] == 4 * sum(v.size for ps in model.params.values() for v in ps.values())
-    assert small["output"] == 256 * 16 * 4  # one float32 embedding per base
-    wide = forward_memory_bytes(model, batch=1, length=1024)
-    many = forward_memory_bytes(model, batch=4, length=256)
-    assert wide["temp"] > 2 * small["temp"] and many["temp"] > 2 * small["temp"]
-    with pytest.raises(ConfigError, match="multiple"):
-        forward_memory_bytes(model, batch=1, length=100)
