@@ -161,3 +161,36 @@ def test_bad_dtype():
 
     with pytest.raises(ConfigError, match="dtype"):
         load_ntv3(DATA / "pre", dtype="fp8")
+
+
+def test_hub_repo_id_offline_not_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(CheckpointError, match="someone/NTv3_custom"):
+        load_ntv3("someone/NTv3_custom")
+
+
+def test_loaded_model_records_where_it_came_from():
+    model = load_ntv3(DATA / "pre", attention="xla")
+    assert model.attention == "xla" and model.source == str(DATA / "pre")
+    assert model.name == "pre" and model.precision.name == "float32"
+    files_digest = read_ntv3_checkpoint(DATA / "pre", name="pre")[2]
+    assert model.digest == files_digest  # the weight files' sha256, as describe() records
+
+
+def test_bf16_outputs_are_float32():
+    model = load_ntv3(DATA / "pre", dtype="bf16")
+    out = model.apply(np.full((1, 16), 6, np.int32), outputs=("logits", "embedding"))
+    assert {v.dtype for v in out.values()} == {np.dtype(np.float32)}
+    assert np.isfinite(out["logits"]).all()
+
+
+def test_species_order_decides_head_names(tmp_path):
+    """Heads follow the species tokens, not the order of bigwigs_per_species in the file."""
+    folder = _copy(tmp_path)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["bigwigs_per_species"] = dict(reversed(list(cfg["bigwigs_per_species"].items())))
+    (folder / "config.json").write_text(json.dumps(cfg))
+    model = load_ntv3(folder)
+    assert model.config.track_heads == ("human", "mouse", "fly")
+    assert model.params["bigwig_0/head"]["w"].shape[1] == 3  # human's 3 tracks

@@ -152,3 +152,16 @@ def test_species_heads_and_tracks():
 def test_pre_trained_takes_no_species():
     with pytest.raises(ConfigError, match="takes no species"):
         NTv3Config(name="p").species_token("human")
+
+
+def test_ntv3_config_detection():
+    assert is_ntv3_config({"num_downsamples": 7})
+    assert is_ntv3_config({"model_type": "NTv3PostTrained"})
+    assert not is_ntv3_config({"model_type": "segment_nt", "num_layers": 3})
+
+
+def test_published_entries_share_the_block_rule():
+    for entry in NTV3_MODELS.values():
+        block = 2**entry.num_downsamples
+        assert entry.context_bp % block == 0, entry.name
+        assert entry.heads[0] == "mlm"
