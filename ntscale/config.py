@@ -173,6 +173,37 @@ class TrackConfig:
             raise ConfigError(f"unit_bases must be positive, got {self.unit_bases!r}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class PerBaseConfig:
+    """Per-base tracks of a per-base model over the N-free genome (`ntscale segment`)."""
+
+    fasta: str
+    model: str
+    out: str
+    regions: str | None = None  # BED file; default: every contig
+    include_contigs: tuple[str, ...] = ()
+    window_bp: int | str | None = None  # None/"max": the model's default (SegmentNT 30 kb)
+    overlap_bp: int | None = None  # None: half a window
+    unit_windows: int = 32  # windows per unit: a unit owns unit_windows * stride bases
+    value_dtype: str = "float16"
+    bigwig: str | None = None  # PREFIX: PREFIX.<track>.bw after the run
+    bed: str | None = None  # file: elements called at `threshold`
+    threshold: float = 0.5
+    strands: str = "forward"  # per-base models run the forward strand only
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+
+    def __post_init__(self) -> None:
+        _check_common(self.strands, self.execution)
+        object.__setattr__(self, "window_bp", parse_window(self.window_bp))
+        if self.strands != "forward":
+            raise ConfigError(f"per-base runs read the forward strand only, got {self.strands!r}")
+        if self.unit_windows < 1:
+            raise ConfigError(f"unit_windows must be at least 1, got {self.unit_windows!r}")
+        _check_choice("value_dtype", self.value_dtype, ("float16", "float32"))
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"threshold must be in (0, 1), got {self.threshold!r}")
+
+
 def _check_common(strands: str, execution: ExecutionConfig) -> None:
     """Checks shared by every job config: strands, dtype, batch size, actors.
 

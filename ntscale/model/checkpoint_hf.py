@@ -22,6 +22,7 @@ from ntscale.errors import CheckpointError, ConfigError
 from ntscale.model.checkpoint_torch import read_torch_state
 from ntscale.model.config import NTConfig
 from ntscale.model.params import PREFIX, Flat, layer_path, validate_official
+from ntscale.tokenizer.vocab import k_for_vocab
 
 # keys that exist in HF checkpoints but have no role in the forward pass
 _IGNORED = (
@@ -74,10 +75,19 @@ def config_from_hf(cfg: Mapping[str, Any], *, name: str, path: str) -> NTConfig:
     if cfg.get("emb_layer_norm_before"):
         raise CheckpointError(f"{path}: emb_layer_norm_before=true is not supported")
     rotary = pos_type == "rotary"
+    archs = " ".join(str(a) for a in cfg.get("architectures") or ())
+    if "num_features" in cfg or "features" in cfg or "Segment" in archs:
+        raise CheckpointError(
+            f"{path}: a SegmentNT checkpoint in the Hugging Face layout is not read by ntscale; "
+            "use the official layout (jax_model/), which `ntscale download segment_nt` fetches"
+        )
     mpe = int(need("max_position_embeddings"))
     max_tokens = mpe - 2 if (not rotary or (mpe - 2) % 64 == 0) else mpe
     dim, heads = int(need("hidden_size")), int(need("num_attention_heads"))
     glu = rotary  # NT v2 on the hub: rotary + SwiGLU without FFN biases
+    vocab = int(need("vocab_size"))
+    # the k-mer length is not in an ESM config: the vocabulary size says it (Codon-NT 75 -> 3)
+    k = k_for_vocab("v2" if rotary else "v1", vocab) or 6
     dropout = bool(cfg.get("token_dropout", False))
     try:
         return NTConfig(
@@ -88,7 +98,7 @@ def config_from_hf(cfg: Mapping[str, Any], *, name: str, path: str) -> NTConfig:
             num_heads=heads,
             key_size=dim // heads,
             ffn_dim=int(need("intermediate_size")),
-            vocab_size=int(need("vocab_size")),
+            vocab_size=vocab,
             max_tokens=max_tokens,
             positional="rotary" if rotary else "learned",
             ffn_activation="swish" if glu else "gelu-no-approx",
@@ -101,6 +111,7 @@ def config_from_hf(cfg: Mapping[str, Any], *, name: str, path: str) -> NTConfig:
             layer_norm_eps=float(cfg.get("layer_norm_eps", 1e-12)),
             pad_token_id=int(cfg.get("pad_token_id", 1)),
             mask_token_id=int(cfg.get("mask_token_id", 2)),
+            k=k,
         )
     except ConfigError as e:
         raise CheckpointError(f"{path}: {e}") from e

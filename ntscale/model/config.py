@@ -1,4 +1,4 @@
-"""Model hyperparameters (`NTConfig`) and the presets of the 8 published NT models.
+"""Model hyperparameters (`NTConfig`) and the presets of the published NT-family models.
 
 A checkpoint's own hyperparameters always win over a preset: presets exist so that a
 published name can be resolved to a hub repository and so that random-weight models of
@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from ntscale.errors import CheckpointError, ConfigError
+from ntscale.tokenizer.vocab import vocab_size
 
 Version = Literal["v1", "v2"]
 
@@ -45,6 +48,12 @@ class NTConfig:
         rotary_base: rotary frequency base.
         pad_token_id: id of <pad>.
         mask_token_id: id of <mask>.
+        k: bases per k-mer token, the checkpoint's `k_for_kmers` (6; Codon-NT 3).
+        rescaling_factor: YaRN factor s of the rotary embeddings (SegmentNT), None for
+            none: the rotary base becomes 10000 * s^(K / (K - 2)). See `yarn_factor` for the
+            window-dependent override of longer inputs.
+        features: names of the per-base tracks of a segmentation (U-Net) head; empty for a
+            plain NT. A non-empty tuple makes the model a SegmentNT.
     """
 
     name: str
@@ -68,8 +77,17 @@ class NTConfig:
     rotary_base: float = 10000.0
     pad_token_id: int = 1
     mask_token_id: int = 2
+    k: int = 6
+    rescaling_factor: float | None = None
+    features: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if not 1 <= int(self.k) <= 8:
+            raise ConfigError(f"k (bases per token) must be in 1..8, got {self.k!r}")
+        if self.rescaling_factor is not None and not float(self.rescaling_factor) > 0:
+            raise ConfigError(f"rescaling_factor must be positive, got {self.rescaling_factor!r}")
+        if self.features and self.positional != "rotary":
+            raise ConfigError("a segmentation head (features) needs a rotary (v2) backbone")
         if self.version not in ("v1", "v2"):
             raise ConfigError(f"model version must be 'v1' or 'v2', got {self.version!r}")
         if self.positional not in ("learned", "rotary"):
@@ -108,7 +126,47 @@ class NTConfig:
         total = v * d + self.num_layers * per_layer + 2 * d + d * d + d + 2 * d + d * v + v
         if self.positional == "learned":
             total += (self.max_tokens + 2) * d
+        if self.features:
+            from ntscale.model.segment_head import head_shapes
+
+            total += sum(
+                int(np.prod(s)) for leaves in head_shapes(self).values() for s in leaves.values()
+            )
         return total
+
+    @property
+    def is_segmentation(self) -> bool:
+        """Whether the model carries a per-base U-Net head (SegmentNT)."""
+        return bool(self.features)
+
+
+# SegmentNT was trained on 30 kb (5,001 tokens with CLS) with YaRN over the backbone's 2,048.
+YARN_TRAIN_TOKENS = 5001
+YARN_BASE_TOKENS = 2048
+# SegmentNT generalises to 50 kb: 8,332 6-mers (divisible by 4) + CLS.
+SEGMENT_MAX_TOKENS = 8333
+
+
+def yarn_factor(config: NTConfig, n_tokens: int) -> float | None:
+    """The YaRN factor a forward over `n_tokens` (CLS included) uses.
+
+    The reference's rule for SegmentNT: the checkpoint's factor up to the training length
+    (5,001 tokens); longer inputs use s = n_tokens / 2048 (the backbone's own length). None
+    for a model without rescaling.
+    """
+    if config.rescaling_factor is None:
+        return None
+    if n_tokens > YARN_TRAIN_TOKENS:
+        return n_tokens / YARN_BASE_TOKENS
+    return float(config.rescaling_factor)
+
+
+def rotary_base(config: NTConfig, n_tokens: int) -> float:
+    """Rotary frequency base for an input of `n_tokens`: YaRN-rescaled where it applies."""
+    s = yarn_factor(config, n_tokens)
+    if s is None:
+        return config.rotary_base
+    return config.rotary_base * s ** (config.key_size / (config.key_size - 2))
 
 
 def _v1(name: str, layers: int, dim: int, heads: int, ffn: int) -> NTConfig:
@@ -153,6 +211,34 @@ def _v2(name: str, layers: int, dim: int, heads: int, ffn: int) -> NTConfig:
     )
 
 
+SEGMENT_FEATURES: tuple[str, ...] = (
+    "protein_coding_gene",
+    "lncRNA",
+    "exon",
+    "intron",
+    "splice_donor",
+    "splice_acceptor",
+    "5UTR",
+    "3UTR",
+    "CTCF-bound",
+    "polyA_signal",
+    "enhancer_Tissue_specific",
+    "enhancer_Tissue_invariant",
+    "promoter_Tissue_specific",
+    "promoter_Tissue_invariant",
+)
+"""SegmentNT's 14 elements, in the published head's order (its checkpoint lists its own)."""
+
+
+def _segment(name: str) -> NTConfig:
+    """SegmentNT: the NT-v2 500M backbone, YaRN 5001/2048, 14-element U-Net head."""
+    return _v2(name, 29, 1024, 16, 4096).replace(
+        max_tokens=SEGMENT_MAX_TOKENS,
+        rescaling_factor=YARN_TRAIN_TOKENS / YARN_BASE_TOKENS,
+        features=SEGMENT_FEATURES,
+    )
+
+
 PRESETS: Mapping[str, NTConfig] = {
     c.name: c
     for c in (
@@ -164,6 +250,11 @@ PRESETS: Mapping[str, NTConfig] = {
         _v2("100M_multi_species_v2", 22, 512, 16, 2048),
         _v2("250M_multi_species_v2", 24, 768, 16, 3072),
         _v2("500M_multi_species_v2", 29, 1024, 16, 4096),
+        # the rest of the NT family (shapes from the model cards; a checkpoint's own wins)
+        _segment("segment_nt"),
+        _segment("segment_nt_multi_species"),
+        _v1("1B_agro_nt", 40, 1500, 20, 5120).replace(max_tokens=1024),
+        _v2("codon_nt", 12, 512, 16, 2048).replace(k=3, vocab_size=vocab_size("v2", 3)),
     )
 }
 
@@ -176,6 +267,10 @@ HUB_REPOS: Mapping[str, str] = {
     "100M_multi_species_v2": "InstaDeepAI/nucleotide-transformer-v2-100m-multi-species",
     "250M_multi_species_v2": "InstaDeepAI/nucleotide-transformer-v2-250m-multi-species",
     "500M_multi_species_v2": "InstaDeepAI/nucleotide-transformer-v2-500m-multi-species",
+    "segment_nt": "InstaDeepAI/segment_nt",
+    "segment_nt_multi_species": "InstaDeepAI/segment_nt_multi_species",
+    "1B_agro_nt": "InstaDeepAI/agro-nucleotide-transformer-1b",
+    "codon_nt": "InstaDeepAI/nucleotide-transformer-v2-50m-3mer-multi-species",
 }
 
 
@@ -222,18 +317,28 @@ def config_from_hyperparams(hp: Mapping[str, Any], *, name: str, path: str) -> N
         raise CheckpointError(f"{path}: positional_embedding {pos!r} is not supported")
     embed_dim = int(need("embed_dim"))
     heads = int(need("attention_heads"))
-    key_size = hp.get("key_size")
+    # the reference reads `key_dim` (AgroNT files); v2 files name it `key_size`
+    key_size = hp.get("key_dim", hp.get("key_size"))
+    version: Version = "v2" if rotary else "v1"
+    k = int(hp.get("k_for_kmers", 6))
+    # the reference sizes the vocabulary from its tokenizer (version and k), not the file
+    vocab = vocab_size(version, k) if "k_for_kmers" in hp else int(need("alphabet_size"))
+    features = tuple(str(f) for f in hp.get("features") or ())
+    max_tokens = int(need("max_positions"))
+    if features:  # SegmentNT runs up to 50 kb (rotary: the file's value bounds nothing)
+        max_tokens = max(max_tokens, SEGMENT_MAX_TOKENS)
+    factor = hp.get("rescaling_factor")
     try:
         return NTConfig(
             name=name,
-            version="v2" if rotary else "v1",
+            version=version,
             num_layers=int(need("num_layers")),
             embed_dim=embed_dim,
             num_heads=heads,
             key_size=int(key_size) if key_size is not None else embed_dim // heads,
             ffn_dim=int(need("ffn_embed_dim")),
-            vocab_size=int(need("alphabet_size")),
-            max_tokens=int(need("max_positions")),
+            vocab_size=vocab,
+            max_tokens=max_tokens,
             positional="rotary" if rotary else "learned",
             ffn_activation=str(hp.get("ffn_activation_name", "gelu-no-approx")),
             use_glu=bool(hp.get("use_glu_in_ffn", False)),
@@ -245,6 +350,9 @@ def config_from_hyperparams(hp: Mapping[str, Any], *, name: str, path: str) -> N
             embed_scale=float(hp.get("embed_scale", 1.0)),
             pad_token_id=int(hp.get("pad_token_id", 1)),
             mask_token_id=int(hp.get("mask_token_id", 2)),
+            k=k,
+            rescaling_factor=float(factor) if factor is not None else None,
+            features=features,
         )
     except ConfigError as e:
         raise CheckpointError(f"{path}: {e}") from e
@@ -283,4 +391,11 @@ def config_to_hyperparams(config: NTConfig) -> dict[str, Any]:
     }
     if config.layer_norm_eps != 1e-5:
         hp["layer_norm_eps"] = config.layer_norm_eps
+    hp["k_for_kmers"] = config.k
+    if config.key_size != config.embed_dim // config.num_heads:
+        hp["key_dim"] = config.key_size  # the name the reference reads
+    if config.rescaling_factor is not None:
+        hp["rescaling_factor"] = config.rescaling_factor
+    if config.features:
+        hp["features"] = list(config.features)
     return hp

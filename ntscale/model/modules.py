@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntscale.model.config import NTConfig
+from ntscale.model.config import NTConfig, rotary_base
 from ntscale.model.precision import AttentionImpl, Precision
 
 F32 = jnp.float32
@@ -299,7 +299,9 @@ class NucleotideTransformer(hk.Module):
         key_mask = nonpad | ~jnp.any(nonpad, axis=1, keepdims=True)
         idx = jnp.arange(t, dtype=jnp.int32)[None, :]
         kv_len = jnp.maximum(jnp.max(jnp.where(nonpad, idx + 1, 0), axis=1), 1).astype(jnp.int32)
-        rotary = rotary_tables(t, c.key_size, c.rotary_base) if c.positional == "rotary" else None
+        rotary = None
+        if c.positional == "rotary":  # YaRN-rescaled base where the config has a factor
+            rotary = rotary_tables(t, c.key_size, rotary_base(c, t))
 
         x = TokenEmbedding(c)(tokens)  # [B, T, D] f32
         last = c.num_layers

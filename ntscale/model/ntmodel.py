@@ -88,7 +88,7 @@ class NTModel:
         if self._tokenizer is None:
             from ntscale.tokenizer import get_tokenizer
 
-            self._tokenizer = get_tokenizer(self.config.version)
+            self._tokenizer = get_tokenizer(self.config.version, self.config.k)
         return self._tokenizer
 
     def check_tokens(self, tokens: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ntscale.errors import CheckpointError
 from ntscale.model.config import NTConfig
+from ntscale.model.segment_head import HEAD, head_shapes
 
 Flat = dict[str, dict[str, np.ndarray]]
 
@@ -88,6 +89,8 @@ def official_shapes(config: NTConfig) -> dict[str, dict[str, tuple[int, ...]]]:
             fc2["b"] = (d,)
         shapes[layer_path(i, "fc1")] = fc1
         shapes[layer_path(i, "fc2")] = fc2
+    if config.features:
+        shapes.update(head_shapes(config))
     return shapes
 
 
@@ -96,6 +99,9 @@ def normalize_official(raw: Mapping[str, Mapping[str, object]]) -> Flat:
     out: Flat = {}
     for path, leaves in raw.items():
         parts = str(path).split("/")
+        if parts[0] == HEAD:  # a SegmentNT head: already the names ntscale uses
+            out[str(path)] = {str(k): np.asarray(a) for k, a in dict(leaves).items()}
+            continue
         parts[0] = PREFIX
         parts = [_RENAMES.get(p, p) for p in parts]
         out["/".join(parts)] = {str(k): np.asarray(a) for k, a in dict(leaves).items()}
@@ -150,6 +156,9 @@ def stack_official(flat: Flat, config: NTConfig, *, consume: bool = False) -> Fl
         if path in flat:
             group = flat.pop(path) if consume else flat[path]
             out[name] = {k: np.asarray(a, np.float32) for k, a in group.items()}
+    for path in [p for p in flat if p.split("/")[0] == HEAD]:
+        group = flat.pop(path) if consume else flat[path]
+        out[path] = {k: np.asarray(a, np.float32) for k, a in group.items()}
     for suffix, name in _PER_LAYER.items():
         paths = [layer_path(i, suffix) for i in range(config.num_layers)]
         out[f"{LAYERS}/{name}"] = {
@@ -164,6 +173,8 @@ def stack_official(flat: Flat, config: NTConfig, *, consume: bool = False) -> Fl
 def unstack_to_official(stacked: Mapping[str, Mapping[str, object]], config: NTConfig) -> Flat:
     """Stacked layout -> official layout (numpy float32), as written by `save_checkpoint`."""
     out: Flat = {}
+    for path in [p for p in stacked if p.split("/")[0] == HEAD]:
+        out[path] = {k: np.asarray(a, np.float32) for k, a in stacked[path].items()}
     for suffix, name in _GLOBAL.items():
         if name in stacked:
             out[f"{PREFIX}/{suffix}"] = {
@@ -195,7 +206,8 @@ def init_official(config: NTConfig, *, seed: int = 0) -> Flat:
             elif name == "embeddings":
                 a = rng.standard_normal(shape, dtype=np.float32)
             else:
-                a = rng.standard_normal(shape, dtype=np.float32) / np.float32(np.sqrt(shape[0]))
+                fan_in = int(np.prod(shape[:-1]))  # [in, out] and conv [k, in, out]
+                a = rng.standard_normal(shape, dtype=np.float32) / np.float32(np.sqrt(fan_in))
             out[path][name] = np.asarray(a, np.float32)
     return out
 

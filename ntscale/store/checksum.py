@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ntscale.store.schema import (
+    BASE_VALUES,
     VARIANT_FIELDS,
     WINDOW_FIELDS,
     StoreLayout,
@@ -27,6 +28,8 @@ from ntscale.store.schema import (
 
 def unit_arrays(layout: StoreLayout, part: str) -> list[tuple[str, int]]:
     """(array name, axis of the row dimension) of every array a unit of `part` writes."""
+    if part == "bases":
+        return [(BASE_VALUES, 0)]
     if part == "windows":
         out = [(f.stored, 0) for f in WINDOW_FIELDS.values()]
         if layout.layers:
@@ -66,7 +69,7 @@ def read_unit(group: Any, layout: StoreLayout, part: str, unit: int) -> dict[str
 
     Raises whatever Zarr raises for an unreadable chunk (the caller reports it).
     """
-    lo, hi = layout.window_rows(unit) if part == "windows" else layout.variant_rows(unit)
+    lo, hi = layout.rows(part, unit)
     out = {}
     for name, axis in unit_arrays(layout, part):
         index = (slice(None),) * axis + (slice(lo, hi),)

@@ -19,9 +19,14 @@ import ntscale
 from ntscale.errors import StoreError
 from ntscale.store import backend, lease
 from ntscale.store.schema import (
+    BASE_CHECKSUMS,
+    BASE_UNITS_DONE,
+    BASE_VALUES,
+    INTERVAL_FIELDS,
     LAYER_COORD,
     RESERVED_ATTRS,
     SCHEMA_VERSION,
+    TRACK_COORD,
     VARIANT_CHECKSUMS,
     VARIANT_FIELDS,
     VARIANT_UNITS_DONE,
@@ -146,9 +151,12 @@ def _create_or_resume(
         "initialized": False,
         # CF: these arrays are coordinates (xarray reads them so, also with no data variable)
         "coordinates": " ".join(
-            f.stored
-            for f in (*WINDOW_FIELDS.values(), *VARIANT_FIELDS.values())
-            if _has_field(layout, f)
+            [
+                f.stored
+                for f in (*WINDOW_FIELDS.values(), *VARIANT_FIELDS.values())
+                if _has_field(layout, f)
+            ]
+            + ([f.stored for f in INTERVAL_FIELDS.values()] if layout.n_bases else [])
         ),
     }
 
@@ -325,4 +333,29 @@ def _init_arrays(group: zarr.Group, layout: StoreLayout, contigs: list[list[Any]
                 ("variant_unit",),
                 compressors=None,
             )
+    if layout.n_bases:
+        _init_perbase(make, layout)
     group.attrs["initialized"] = True
+
+
+def _init_perbase(make: Any, layout: StoreLayout) -> None:
+    """The per-base part: values [base, track] chunked by unit, tracks, intervals, marks."""
+    n_tracks = len(layout.track_names)
+    make(
+        BASE_VALUES,
+        (layout.n_bases, n_tracks),
+        (layout.unit_bases, n_tracks),
+        layout.base_dtype,
+        float("nan"),
+        ("base", TRACK_COORD),
+        attrs={"description": "per-base values of each track (NaN: no value)"},
+    )
+    track = make(TRACK_COORD, (n_tracks,), (n_tracks,), str, "", (TRACK_COORD,))
+    track[:] = np.asarray(layout.track_names, dtype=str)
+    ni = max(layout.n_intervals, 1)
+    for field in INTERVAL_FIELDS.values():
+        arr = make(field.stored, (layout.n_intervals,), (ni,), field.dtype, field.fill,
+                   ("interval",), attrs={"description": field.doc})  # fmt: skip
+        del arr
+    for path, dtype, fill in ((BASE_UNITS_DONE, "bool", False), (BASE_CHECKSUMS, "uint64", 0)):
+        make(path, (layout.n_base_units,), (1,), dtype, fill, ("base_unit",), compressors=None)

@@ -23,6 +23,9 @@ import zarr
 
 from ntscale.store import backend
 from ntscale.store.schema import (
+    BASE_UNITS_DONE,
+    BASE_VALUES,
+    INTERVAL_FIELDS,
     LAYER_COORD,
     PENDING,
     PENDING_NAME,
@@ -77,6 +80,8 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
             chunks[LAYER_COORD] = len(layout.layers)
     if layout.n_variants:
         chunks["variant"] = layout.unit_variants
+    if layout.n_bases:
+        chunks["base"] = layout.unit_bases
     ds = xr.open_zarr(
         backend.xarray_target(str(url)),
         chunks=chunks,
@@ -88,7 +93,7 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
     # Strings become fixed-width str: numpy (2.4) cannot `.astype(str)` its StringDType,
     # which pandas, matplotlib and user code expect to work.
     rows = {}
-    for field in (*WINDOW_FIELDS.values(), *VARIANT_FIELDS.values()):
+    for field in (*WINDOW_FIELDS.values(), *VARIANT_FIELDS.values(), *INTERVAL_FIELDS.values()):
         if field.stored in ds.variables:
             var = ds.variables[field.stored].load()
             if field.dtype is str:
@@ -98,6 +103,7 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
     # Variables in layout order (embedding kinds, then scores as the run named them).
     order = [embedding_name(k) for k in embedding_kinds(layout) if layout.layers]
     order += [score_name(n) for n in layout.score_names]
+    order += [BASE_VALUES] if layout.n_bases else []
     order = [name for name in order if name in ds.data_vars]
     if not order or sorted(order) != sorted(ds.data_vars):
         return ds  # a variable this ntscale does not know: keep the Dataset as read
@@ -145,5 +151,14 @@ def store_summary(url: str) -> dict[str, Any]:
         complete = complete and (
             summary["variants"]["units_done"] == summary["variants"]["units_total"]
         )
+    if layout.n_bases:
+        done = np.asarray(group[BASE_UNITS_DONE][:], bool)
+        summary["bases"] = {
+            "rows": layout.n_bases,
+            "rows_done": int(np.repeat(done, layout.unit_bases)[: layout.n_bases].sum()),
+            "units_total": int(done.shape[0]),
+            "units_done": int(done.sum()),
+        }
+        complete = bool(done.all())  # a per-base store has no window rows
     summary["complete"] = bool(complete)
     return summary

@@ -108,6 +108,19 @@ WINDOW_CHECKSUMS = "completion/window_checksums"
 VARIANT_CHECKSUMS = "completion/variant_checksums"
 LAYER_COORD = "layer"
 
+# Per-base part (SegmentNT, NTv3 tracks): values [base, track] over the N-free intervals.
+BASE_VALUES = "perbase_values"
+TRACK_COORD = "track"
+BASE_UNITS_DONE = "completion/base_units"
+BASE_CHECKSUMS = "completion/base_checksums"
+INTERVAL_FIELDS: dict[str, RowField] = {
+    "contig": RowField("interval_contig", str, "", "contig of the N-free interval"),
+    "start": RowField("interval_start", "int64", -1, "0-based start on the reference"),
+    "end": RowField("interval_end", "int64", -1, "0-based exclusive end"),
+    "offset": RowField("interval_offset", "int64", -1, "row of its first base on `base`"),
+    "status": RowField("interval_status", str, "", "valued, or why its bases have no values"),
+}
+
 # Root attribute keys owned by the store; the run's attrs may not override them.
 RESERVED_ATTRS = (
     "schema_version",
@@ -152,11 +165,17 @@ class StoreLayout:
     unit_variants: int = 1024
     score_names: tuple[str, ...] = ()
     codec: str = "zstd"
+    n_bases: int = 0
+    unit_bases: int = 1
+    track_names: tuple[str, ...] = ()
+    base_dtype: str = "float16"
+    n_intervals: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(int(x) for x in self.layers))
         object.__setattr__(self, "score_names", tuple(str(x) for x in self.score_names))
-        problems = []
+        object.__setattr__(self, "track_names", tuple(str(x) for x in self.track_names))
+        problems = _perbase_problems(self)
         if self.n_windows < 0:
             problems.append(f"n_windows={self.n_windows!r} must be >= 0")
         if self.unit_windows < 1:
@@ -198,6 +217,32 @@ class StoreLayout:
     def n_variant_units(self) -> int:
         return math.ceil(self.n_variants / self.unit_variants)
 
+    @property
+    def n_base_units(self) -> int:
+        return math.ceil(self.n_bases / self.unit_bases)
+
+    def base_rows(self, unit: int) -> tuple[int, int]:
+        """Rows [lo, hi) of the base axis owned by per-base unit `unit`."""
+        _check_unit(unit, self.n_base_units, "base")
+        lo = unit * self.unit_bases
+        return lo, min(lo + self.unit_bases, self.n_bases)
+
+    def rows(self, part: str, unit: int) -> tuple[int, int]:
+        """Rows [lo, hi) of unit `unit` of `part` ("windows", "variants" or "bases")."""
+        if part == "windows":
+            return self.window_rows(unit)
+        if part == "variants":
+            return self.variant_rows(unit)
+        return self.base_rows(unit)
+
+    def n_units(self, part: str) -> int:
+        """Work units of `part` ("windows", "variants" or "bases")."""
+        return {
+            "windows": self.n_window_units,
+            "variants": self.n_variant_units,
+            "bases": self.n_base_units,
+        }[part]
+
     def window_rows(self, unit: int) -> tuple[int, int]:
         """Rows [lo, hi) of window unit `unit` (the last unit may be short)."""
         _check_unit(unit, self.n_window_units, "window")
@@ -211,8 +256,16 @@ class StoreLayout:
         return lo, min(lo + self.unit_variants, self.n_variants)
 
     def to_json(self) -> dict[str, Any]:
-        """Plain-JSON form stored in the root attrs (tuples become lists)."""
-        return to_plain(dataclasses.asdict(self))
+        """Plain-JSON form stored in the root attrs (tuples become lists).
+
+        The per-base fields appear only in per-base stores, so the layout (part of the
+        resume identity) of every other store reads as it did before they existed.
+        """
+        data = dataclasses.asdict(self)
+        if not self.n_bases:
+            for name in PERBASE_LAYOUT_FIELDS:
+                data.pop(name)
+        return to_plain(data)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StoreLayout:
@@ -221,6 +274,27 @@ class StoreLayout:
         if unknown:
             raise StoreError(f"store layout has unknown fields {unknown}; upgrade ntscale")
         return cls(**data)
+
+
+PERBASE_LAYOUT_FIELDS = ("n_bases", "unit_bases", "track_names", "base_dtype", "n_intervals")
+PERBASE_DTYPES = ("float16", "float32")
+
+
+def _perbase_problems(layout: StoreLayout) -> list[str]:
+    """What is wrong with the per-base fields of a layout (empty list: nothing)."""
+    problems = []
+    if layout.n_bases < 0 or layout.unit_bases < 1 or layout.n_intervals < 0:
+        problems.append(
+            f"n_bases={layout.n_bases!r}, n_intervals={layout.n_intervals!r} must be >= 0 "
+            f"and unit_bases={layout.unit_bases!r} >= 1"
+        )
+    if layout.base_dtype not in PERBASE_DTYPES:
+        problems.append(f"base_dtype={layout.base_dtype!r} must be one of {PERBASE_DTYPES}")
+    if layout.n_bases and not layout.track_names:
+        problems.append("a per-base store needs at least one track name")
+    if len(set(layout.track_names)) != len(layout.track_names):
+        problems.append(f"track_names={layout.track_names!r} must be distinct")
+    return problems
 
 
 def _check_unit(unit: int, n_units: int, kind: str) -> None:

@@ -16,6 +16,8 @@ from ntscale.store import backend, lease
 from ntscale.store.checksum import read_unit, unit_digest
 from ntscale.store.reader import _open_root
 from ntscale.store.schema import (
+    BASE_CHECKSUMS,
+    BASE_UNITS_DONE,
     VARIANT_CHECKSUMS,
     VARIANT_UNITS_DONE,
     WINDOW_CHECKSUMS,
@@ -27,6 +29,7 @@ from ntscale.store.writer import StoreWriter
 _PARTS = {
     "windows": (WINDOW_UNITS_DONE, WINDOW_CHECKSUMS),
     "variants": (VARIANT_UNITS_DONE, VARIANT_CHECKSUMS),
+    "bases": (BASE_UNITS_DONE, BASE_CHECKSUMS),
 }
 
 
@@ -63,8 +66,10 @@ def verify(url: str, *, repair: bool = False) -> dict[str, Any]:
     report: dict[str, Any] = {"url": url, "ok": True, "repaired": 0}
     damaged_units: dict[str, list[int]] = {}
     for part, (done_path, sum_path) in _PARTS.items():
-        n_units = layout.n_window_units if part == "windows" else layout.n_variant_units
-        if part == "variants" and not layout.n_variants:
+        n_units = layout.n_units(part)
+        if (part == "variants" and not layout.n_variants) or (
+            part == "bases" and not layout.n_bases
+        ):
             continue
         done = np.asarray(group[done_path][:], dtype=bool)
         sums = np.asarray(group[sum_path][:], dtype=np.uint64)
@@ -72,7 +77,7 @@ def verify(url: str, *, repair: bool = False) -> dict[str, Any]:
         for unit in np.flatnonzero(done):
             reason = _check_unit(group, layout, part, int(unit), int(sums[unit]))
             if reason is not None:
-                rows = layout.window_rows(unit) if part == "windows" else layout.variant_rows(unit)
+                rows = layout.rows(part, int(unit))
                 damaged.append(
                     {"unit": int(unit), "rows": [int(r) for r in rows], "reason": reason}
                 )

@@ -21,6 +21,10 @@ from ntscale.errors import StoreError
 from ntscale.store import backend
 from ntscale.store.checksum import read_unit, unit_digest
 from ntscale.store.schema import (
+    BASE_CHECKSUMS,
+    BASE_UNITS_DONE,
+    BASE_VALUES,
+    INTERVAL_FIELDS,
     REFERENCE_NAME,
     RESERVED_ATTRS,
     VARIANT_CHECKSUMS,
@@ -41,7 +45,12 @@ from ntscale.types import WindowStatus
 
 logger = logging.getLogger(__name__)
 
-_PARTS = ("windows", "variants")
+_PARTS = ("windows", "variants", "bases")
+_DONE = {
+    "windows": (WINDOW_UNITS_DONE, WINDOW_CHECKSUMS),
+    "variants": (VARIANT_UNITS_DONE, VARIANT_CHECKSUMS),
+    "bases": (BASE_UNITS_DONE, BASE_CHECKSUMS),
+}
 
 
 def open_writer(url: str) -> StoreWriter:
@@ -85,11 +94,13 @@ class StoreWriter:
             raise StoreError(f"part {part!r} must be one of {_PARTS}")
         if part == "variants" and not self.layout.n_variants:
             raise StoreError(f"store {self.url!r} has no variant part (n_variants=0)")
-        return WINDOW_UNITS_DONE if part == "windows" else VARIANT_UNITS_DONE
+        if part == "bases" and not self.layout.n_bases:
+            raise StoreError(f"store {self.url!r} has no per-base part (n_bases=0)")
+        return _DONE[part][0]
 
     def _checksum_path(self, part: str) -> str:
         self._done_path(part)
-        return WINDOW_CHECKSUMS if part == "windows" else VARIANT_CHECKSUMS
+        return _DONE[part][1]
 
     def checksums(self, part: str = "windows") -> np.ndarray:
         """uint64 digest per unit of `part` as recorded with its done mark (0 = none)."""
@@ -107,10 +118,7 @@ class StoreWriter:
         """
         path = self._done_path(part)
         unit = int(unit)
-        if part == "windows":
-            self.layout.window_rows(unit)
-        else:
-            self.layout.variant_rows(unit)
+        self.layout.rows(part, unit)
         digest = self._digests.pop((part, unit), None)
         if digest is None:
             digest = unit_digest(read_unit(self._group, self.layout, part, unit))
@@ -323,3 +331,39 @@ class StoreWriter:
         blocks += [(name, 0, values) for name, values in rows.items()]
         self._digests[("variants", unit)] = unit_digest({p: v for p, _, v in blocks})
         return self._write_all(slice(lo, hi), blocks)
+
+    def write_base_unit(self, unit: int, values: np.ndarray) -> int:
+        """Write one per-base unit: values [rows, n_tracks] of the base axis rows it owns.
+
+        Cast to the store's `base_dtype` (float16 by default; NaN = no value).
+
+        Returns:
+            Bytes of array data written (uncompressed).
+
+        Raises:
+            StoreError: no per-base part, or values of the wrong shape.
+        """
+        self._done_path("bases")
+        lo, hi = self.layout.base_rows(unit)
+        want = (hi - lo, len(self.layout.track_names))
+        values = np.asarray(values)
+        if values.shape != want:
+            raise StoreError(
+                f"base unit {unit} (rows {lo}-{hi}): values have shape {values.shape}, "
+                f"expected {want}"
+            )
+        block = values.astype(self.layout.base_dtype)
+        self._digests[("bases", unit)] = unit_digest({BASE_VALUES: block})
+        return self._write_all(slice(lo, hi), [(BASE_VALUES, 0, block)])
+
+    def write_intervals(self, columns: dict[str, np.ndarray]) -> None:
+        """Write the interval table of a per-base store (the driver, before any unit)."""
+        n = self.layout.n_intervals
+        for key, field in INTERVAL_FIELDS.items():
+            data = np.asarray(columns[key])
+            if data.shape != (n,):
+                raise StoreError(f"interval column {key!r} has shape {data.shape}, expected ({n},)")
+            if n:
+                self._write(
+                    field.stored, slice(0, n), data.astype(str) if field.dtype is str else data
+                )

@@ -1,11 +1,11 @@
-"""Vectorised 6-mer tokenization of many sequences at once (numpy, no per-token Python).
+"""Vectorised k-mer tokenization of many sequences at once (numpy, no per-token Python).
 
 All sequences of a batch are joined into one code buffer. Each sequence is cut at its Ns
 into *segments* (maximal runs of A/C/G/T, possibly empty). A segment of m bp gives
-q = m // 6 6-mers at its start, then r = m % 6 single letters; the N after a segment (if any)
-is one more single-letter token. Every quantity is then a ragged range per segment, built
-with `np.repeat` of per-segment bases plus one `arange`, so the cost is a few passes over
-the tokens, whatever the number of Ns.
+q = m // k k-mers at its start, then r = m % k single letters (k = 6, Codon-NT 3); the N
+after a segment (if any) is one more single-letter token. Every quantity is then a ragged
+range per segment, built with `np.repeat` of per-segment bases plus one `arange`, so the
+cost is a few passes over the tokens, whatever the number of Ns.
 """
 
 from __future__ import annotations
@@ -92,10 +92,10 @@ def ragged_arange(bases: np.ndarray, counts: np.ndarray, step: int = 1) -> np.nd
     return shift
 
 
-def token_counts(seg: Segments) -> np.ndarray:
+def token_counts(seg: Segments, k: int = K) -> np.ndarray:
     """[B] int64 number of tokens of each sequence, CLS included."""
     m = seg.ends - seg.starts
-    q, r = np.divmod(m, K)
+    q, r = np.divmod(m, k)
     per_seg = q + r
     if len(seg.first) == 0:
         return np.zeros(0, np.int64)
@@ -104,12 +104,21 @@ def token_counts(seg: Segments) -> np.ndarray:
     return np.add.reduceat(per_seg, seg.first) + seg.n_count + 1
 
 
-def kmer_values(codes: np.ndarray, pos: np.ndarray, offset: int = 0) -> np.ndarray:
-    """[len(pos)] int32: offset + base-4 value of the 6 codes at each position (first highest).
+def kmer_values(codes: np.ndarray, pos: np.ndarray, offset: int = 0, k: int = K) -> np.ndarray:
+    """[len(pos)] int32: offset + base-4 value of the k codes at each position (first highest).
 
-    Builds the 3-letter value (0..63) of every position in uint8, then gathers two of them per
-    6-mer. Multiplications, not shifts: numpy vectorises uint8 multiply but not uint8 shift.
+    For k = 6, builds the 3-letter value (0..63) of every position in uint8, then gathers two
+    of them per 6-mer. Multiplications, not shifts: numpy vectorises uint8 multiply but not
+    uint8 shift. Other k (Codon-NT's 3) sum the k gathered digits.
     """
+    if k != 6:
+        out = np.zeros(len(pos), np.int32)
+        for j in range(k):
+            out *= 4
+            out += codes[pos + j]
+        if offset:
+            out += offset
+        return out
     tri = codes[:-2] * np.uint8(16)
     tri += codes[1:-1] * np.uint8(4)
     tri += codes[2:]
@@ -138,16 +147,17 @@ class TokenPlan:
     single_slot: np.ndarray
 
 
-def plan_tokens(seg: Segments, first_slot: np.ndarray) -> TokenPlan:
+def plan_tokens(seg: Segments, first_slot: np.ndarray, k: int = K) -> TokenPlan:
     """Place every token of every segment.
 
     Args:
         seg: the segments of the batch.
         first_slot: [B] int64 output index of the first token after CLS of each sequence
             (for a padded [B, T] batch: b * T + 1; for a flat stream: cumulative counts).
+        k: bases per k-mer token.
     """
     m = seg.ends - seg.starts
-    q, r = np.divmod(m, K)
+    q, r = np.divmod(m, k)
     n_single = r + ~seg.is_last  # leftovers, then the N that closes the segment
     per_seg = q + n_single
     if len(per_seg) == len(seg.first):
@@ -158,9 +168,9 @@ def plan_tokens(seg: Segments, first_slot: np.ndarray) -> TokenPlan:
         seq_of_seg = np.repeat(np.arange(len(seg.first)), seg.n_count + 1)
         seg_slot = first_slot[seq_of_seg] + cum - cum[seg.first][seq_of_seg]
     return TokenPlan(
-        kmer_pos=ragged_arange(seg.starts, q, K),
+        kmer_pos=ragged_arange(seg.starts, q, k),
         kmer_slot=ragged_arange(seg_slot, q),
-        single_pos=ragged_arange(seg.starts + K * q, n_single),
+        single_pos=ragged_arange(seg.starts + k * q, n_single),
         single_slot=ragged_arange(seg_slot + q, n_single),
     )
 
@@ -175,6 +185,7 @@ def fill_padded(
     kmer_offset: int,
     letter_offset: int,
     pad_id: int,
+    k: int = K,
 ) -> None:
     """Write the tokens (after <cls>) of every sequence into the padded [B, T] `out`.
 
@@ -186,23 +197,23 @@ def fill_padded(
     flat = out.reshape(-1)
     row_slot = np.arange(b, dtype=np.int64) * width + 1
     if len(seg.starts) != b or b == 0:  # Ns present: place every token individually
-        plan = plan_tokens(seg, row_slot)
+        plan = plan_tokens(seg, row_slot, k)
         if len(plan.kmer_pos):
-            flat[plan.kmer_slot] = kmer_values(codes, plan.kmer_pos, kmer_offset)
+            flat[plan.kmer_slot] = kmer_values(codes, plan.kmer_pos, kmer_offset, k)
         if len(plan.single_pos):
             flat[plan.single_slot] = codes[plan.single_pos] + np.int32(letter_offset)
         return
-    q, r = np.divmod(bounds[1:] - bounds[:-1], K)
+    q, r = np.divmod(bounds[1:] - bounds[:-1], k)
     q_max = int(q.max())
     ragged = bool((q != q_max).any())
     if q_max:
-        pos = bounds[:-1, None] + np.arange(0, K * q_max, K, dtype=np.int64)
-        if ragged:  # rows with fewer 6-mers read a valid dummy; re-padded below
-            np.minimum(pos, len(codes) - K, out=pos)
-        vals = kmer_values(codes, pos.reshape(-1), kmer_offset)
+        pos = bounds[:-1, None] + np.arange(0, k * q_max, k, dtype=np.int64)
+        if ragged:  # rows with fewer k-mers read a valid dummy; re-padded below
+            np.minimum(pos, len(codes) - k, out=pos)
+        vals = kmer_values(codes, pos.reshape(-1), kmer_offset, k)
         out[:, 1 : 1 + q_max] = vals.reshape(b, q_max)
     if r.any():
-        spos = ragged_arange(bounds[:-1] + K * q, r)
+        spos = ragged_arange(bounds[:-1] + k * q, r)
         flat[ragged_arange(row_slot + q, r)] = codes[spos] + np.int32(letter_offset)
     if ragged:
         out[np.arange(width) >= counts[:, None]] = pad_id

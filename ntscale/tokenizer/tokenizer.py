@@ -1,9 +1,10 @@
-"""The NT 6-mer tokenizer: sequences -> int32 token ids, exactly as the published NT code.
+"""The NT k-mer tokenizer: sequences -> int32 token ids, exactly as the published NT code.
 
-Algorithm (reference behaviour): split on N; cut each piece into 6-mers from its left end;
-the leftover (< 6 bp) becomes single-letter tokens; each N is one N token; <cls> first; no
-<eos>; right padding with <pad>. Beyond the reference, lowercase is upper-cased and other
-IUPAC letters become N by default (policies `case="strict"` / `iupac="raise"` reject them).
+Algorithm (reference behaviour): split on N; cut each piece into k-mers (k = 6; Codon-NT 3)
+from its left end; the leftover (< k bp) becomes single-letter tokens; each N is one N
+token; <cls> first; no <eos>; right padding with <pad>. Beyond the reference, lowercase is
+upper-cased and other IUPAC letters become N by default (policies `case="strict"` /
+`iupac="raise"` reject them).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ntscale.tokenizer.alphabet import (
     describe_bad_letter,
     to_bytes,
 )
-from ntscale.tokenizer.vocab import LETTERS, VERSIONS, build_vocab
+from ntscale.tokenizer.vocab import LETTERS, VERSIONS, K, build_vocab
 
 SequenceLike = str | bytes
 _BAD_BYTE = bytes([BAD_CODE])
@@ -40,15 +41,15 @@ class _Encoded:
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Tokenizer:
-    """6-mer tokenizer of one NT model family (see `get_tokenizer`).
+    """k-mer tokenizer of one NT model family (see `get_tokenizer`).
 
     Attributes:
         version: "v1" or "v2".
-        k: 6-mer length.
+        k: bases per k-mer token (6; Codon-NT 3).
         pad_id, mask_id, cls_id, unk_id: special token ids (same in both vocabularies).
         vocab_size: rows of the model's embedding / logits (v1 4105, v2 4107).
         vocab: id -> token string, the full published vocabulary (4107 entries).
-        kmer_ids: [4096] int32 id of each 6-mer in product("ATCG") order.
+        kmer_ids: [4^k] int32 id of each k-mer in product("ATCG") order.
         letter_ids: single letter (A, C, G, T, N) -> id.
     """
 
@@ -66,9 +67,9 @@ class Tokenizer:
     _letter_offset: int = field(repr=False)
     _index: dict[str, int] = field(repr=False)
 
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        # Pickle (Ray, multiprocessing) as the version name: small, and the same object back.
-        return get_tokenizer, (self.version,)
+    def __reduce__(self) -> tuple[object, tuple[str, int]]:
+        # Pickle (Ray, multiprocessing) as (version, k): small, and the same object back.
+        return get_tokenizer, (self.version, self.k)
 
     # --- vocabulary -------------------------------------------------------------------
     def token_to_id(self, token: str) -> int:
@@ -125,6 +126,7 @@ class Tokenizer:
         kernel.fill_padded(
             out, enc.codes, enc.bounds, enc.segments, counts,
             kmer_offset=self._kmer_offset, letter_offset=self._letter_offset, pad_id=self.pad_id,
+            k=self.k,
         )  # fmt: skip
 
     def encode(
@@ -144,7 +146,7 @@ class Tokenizer:
             TokenizerError: a rejected letter (names it and its 0-based position).
         """
         enc = self._prepare([sequence], case, iupac)
-        n = int(kernel.token_counts(enc.segments)[0])
+        n = int(kernel.token_counts(enc.segments, self.k)[0])
         out = np.empty((1, n), np.int32)
         out[0, 0] = self.cls_id
         self._fill(enc, out, np.array([n]))
@@ -177,7 +179,7 @@ class Tokenizer:
         if length is not None and length < 1:
             raise TokenizerError(f"length must be at least 1 (room for <cls>), got {length}")
         enc = self._prepare(list(sequences), case, iupac)
-        counts = kernel.token_counts(enc.segments)
+        counts = kernel.token_counts(enc.segments, self.k)
         b = len(counts)
         longest = int(counts.max()) if b else 1
         if length is None:
@@ -196,14 +198,14 @@ class Tokenizer:
     def count_tokens(self, sequence: SequenceLike, *, case: str = "upper", iupac: str = "n") -> int:
         """Number of tokens of `sequence`, CLS included, without building them."""
         enc = self._prepare([sequence], case, iupac)
-        return int(kernel.token_counts(enc.segments)[0])
+        return int(kernel.token_counts(enc.segments, self.k)[0])
 
     def count_tokens_batch(
         self, sequences: Sequence[SequenceLike], *, case: str = "upper", iupac: str = "n"
     ) -> np.ndarray:
         """[B] int64 token counts (CLS included) of many sequences."""
         enc = self._prepare(list(sequences), case, iupac)
-        return kernel.token_counts(enc.segments)
+        return kernel.token_counts(enc.segments, self.k)
 
     def token_spans(
         self, sequence: SequenceLike, *, case: str = "upper", iupac: str = "n"
@@ -216,8 +218,8 @@ class Tokenizer:
             `encode(sequence)` covers sequence[starts[i]:starts[i] + lengths[i]].
         """
         enc = self._prepare([sequence], case, iupac)
-        n = int(kernel.token_counts(enc.segments)[0]) - 1
-        plan = kernel.plan_tokens(enc.segments, np.zeros(1, np.int64))
+        n = int(kernel.token_counts(enc.segments, self.k)[0]) - 1
+        plan = kernel.plan_tokens(enc.segments, np.zeros(1, np.int64), self.k)
         starts = np.empty(n, np.int64)
         lengths = np.empty(n, np.int64)
         starts[plan.kmer_slot] = plan.kmer_pos
@@ -243,7 +245,7 @@ class Tokenizer:
             )
         enc = self._prepare([sequence], case, iupac)
         seg = enc.segments
-        if int(kernel.token_counts(seg)[0]) <= max_tokens:
+        if int(kernel.token_counts(seg, self.k)[0]) <= max_tokens:
             return len(enc.codes)
         # Prefix of p bp ending inside segment s (start_s <= p <= end_s):
         # tokens = 1 + (tokens of earlier segments, each + its N) + f(p - start_s).
@@ -260,22 +262,28 @@ class Tokenizer:
         return int(fits[-1])
 
 
-@cache
-def get_tokenizer(version: str) -> Tokenizer:
+def get_tokenizer(version: str, k: int = K) -> Tokenizer:
     """The tokenizer of an NT model family.
 
     Args:
-        version: "v1" (NT v1 models: 500M-human-ref, 500M/2.5B-1000G, 2.5B-multi-species) or
-            "v2" (NT v2 models: 50M..500M multi-species).
+        version: "v1" (NT v1 models: 500M-human-ref, 500M/2.5B-1000G, 2.5B-multi-species;
+            AgroNT) or "v2" (NT v2 models: 50M..500M multi-species; SegmentNT; Codon-NT).
+        k: bases per k-mer token, the checkpoint's `k_for_kmers` (6; Codon-NT 3).
 
     Raises:
-        ConfigError: unknown version (lists the valid ones).
+        ConfigError: unknown version (lists the valid ones) or k outside 1..8.
     """
-    layout = build_vocab(version)
-    kmer_ids = np.arange(layout.kmer_offset, layout.kmer_offset + 4**6, dtype=np.int32)
+    return _tokenizer(str(version), int(k))  # one object per (version, k), however asked
+
+
+@cache
+def _tokenizer(version: str, k: int) -> Tokenizer:
+    layout = build_vocab(version, k)
+    kmer_ids = np.arange(layout.kmer_offset, layout.kmer_offset + 4**layout.k, dtype=np.int32)
     kmer_ids.flags.writeable = False
     return Tokenizer(
         version=layout.version,
+        k=layout.k,
         vocab_size=layout.model_vocab_size,
         vocab=layout.tokens,
         kmer_ids=kmer_ids,

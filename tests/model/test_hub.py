@@ -83,6 +83,6 @@ def test_unknown_source_lists_published_models(tmp_path):
     with pytest.raises(
         CheckpointError,
         match=r"'no-such-model' is not a checkpoint folder, "
-        r"a published model \(500M_human_ref, .*500M_multi_species_v2\)",
+        r"a published model \(500M_human_ref, .*500M_multi_species_v2, .*codon_nt\)",
     ):
         load("no-such-model")

@@ -25,7 +25,12 @@ SHAPES = {  # layers, dim, heads, ffn, vocab, max tokens
     "100M_multi_species_v2": (22, 512, 16, 2048, 4107, 2048),
     "250M_multi_species_v2": (24, 768, 16, 3072, 4107, 2048),
     "500M_multi_species_v2": (29, 1024, 16, 4096, 4107, 2048),
+    "segment_nt": (29, 1024, 16, 4096, 4107, 8333),
+    "segment_nt_multi_species": (29, 1024, 16, 4096, 4107, 8333),
+    "1B_agro_nt": (40, 1500, 20, 5120, 4105, 1024),
+    "codon_nt": (12, 512, 16, 2048, 75, 2048),
 }
+V1_FAMILY = {"500M_human_ref", "500M_1000G", "2B5_1000G", "2B5_multi_species", "1B_agro_nt"}
 
 
 def test_presets_of_the_published_models():
@@ -42,8 +47,10 @@ def test_presets_of_the_published_models():
             c.max_tokens,
         ) == shape
         assert c.key_size * c.num_heads == c.embed_dim
-        assert c.version == ("v2" if name.endswith("_v2") else "v1")
-        assert HUB_REPOS[name].startswith("InstaDeepAI/nucleotide-transformer-")
+        assert c.version == ("v1" if name in V1_FAMILY else "v2")
+        assert HUB_REPOS[name].startswith("InstaDeepAI/")
+        assert c.k == (3 if name == "codon_nt" else 6)
+        assert bool(c.features) == name.startswith("segment_nt")
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ def test_preset_families_match_the_published_architectures() -> None:
             )  # fmt: skip
             assert not config.ffn_bias and not config.token_dropout
     assert get_preset("500m_HUMAN_REF") is PRESETS["500M_human_ref"]  # names: any case
-    assert {get_preset(n).key_size for n in PRESETS} == {64, 128, 32, 48}
+    assert {get_preset(n).key_size for n in PRESETS} == {64, 128, 32, 48, 75}
 
 
 def test_reference_fixture_parameter_count(ref_dir: Path) -> None:

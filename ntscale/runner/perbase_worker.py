@@ -1,0 +1,113 @@
+"""The per-base worker: the windows of one unit through a `PerBaseModel`, kept rows written.
+
+Windows of one length run together in batches of `batch_size` (a short last batch is
+filled with copies of its last window, whose outputs are dropped), so every window is one
+row of a same-shaped forward pass: its values do not depend on the batch it ran in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ntscale.runner.job import UnitResult
+
+if TYPE_CHECKING:
+    from ntscale.runner.perbase_job import PerBaseJob
+
+log = logging.getLogger(__name__)
+
+
+class PerBaseWorker:
+    """Runs per-base units: holds the model, the store writer and per-thread FASTA handles."""
+
+    def __init__(self, job: PerBaseJob, model: Any = None) -> None:
+        from ntscale.model.perbase import open_perbase_model
+        from ntscale.store import open_writer
+
+        self.job = job
+        t0 = time.perf_counter()
+        self.model = model or open_perbase_model(job.config.model, dtype=job.run.dtype)
+        log.info("per-base model %s ready in %.1f s", self.model.name, time.perf_counter() - t0)
+        self.writer = open_writer(job.store_url)
+        self.device = threading.Lock()
+        self._local = threading.local()
+
+    def input(self) -> Any:
+        """This thread's FASTA handle (htslib handles are not thread-safe)."""
+        handle = getattr(self._local, "input", None)
+        if handle is None:
+            from ntscale.genome import FastaSource
+
+            handle = self._local.input = FastaSource(self.job.config.fasta)
+        return handle
+
+    def predict_windows(self, seqs: list[str]) -> list[np.ndarray]:
+        """[n_i, n_tracks] float32 values of each window, batched by length."""
+        batch = self.job.config.execution.batch_size
+        out: list[np.ndarray | None] = [None] * len(seqs)
+        by_len: dict[int, list[int]] = {}
+        for i, s in enumerate(seqs):
+            by_len.setdefault(len(s), []).append(i)
+        for idx in by_len.values():
+            for j in range(0, len(idx), batch):
+                part = idx[j : j + batch]
+                rows = [seqs[i] for i in part]
+                rows += [rows[-1]] * (batch - len(rows))  # fixed shape: one program
+                with self.device:
+                    values = self.model.predict(rows)
+                for k, i in enumerate(part):
+                    out[i] = values[k]
+        return out  # type: ignore[return-value]
+
+    def __call__(self, unit: int) -> UnitResult:
+        t0 = time.perf_counter()
+        job, plan = self.job, self.job.plan
+        a, b = job.unit_range(unit)
+        n_tracks = len(job.spec.track_names)
+        values = np.full((b - a, n_tracks), np.nan, np.float32)
+        wins = plan.windows_for_rows(a, b)
+        seqs = [
+            self.input()
+            .fetch(str(plan.win_contig[w]), int(plan.win_start[w]), int(plan.win_end[w]))
+            .upper()
+            for w in wins
+        ]
+        t_model = time.perf_counter()
+        outs = self.predict_windows(seqs) if seqs else []
+        model_seconds = time.perf_counter() - t_model
+        for w, v in zip(wins, outs, strict=True):
+            lo, hi = max(int(plan.keep_lo[w]), a), min(int(plan.keep_hi[w]), b)
+            # window base i sits at row first_row + i, first_row = keep_lo - (keep start - start)
+            first_row = int(plan.keep_lo[w]) - self._keep_offset(w)
+            values[lo - a : hi - a] = v[lo - first_row : hi - first_row]
+        nbytes = self.writer.write_base_unit(unit, values)
+        self.writer.mark_done(unit, part="bases")
+        valued = int(np.isfinite(values[:, 0]).sum()) if n_tracks else 0
+        counts = {"valued": valued}
+        if b - a - valued:
+            counts["no_value"] = b - a - valued
+        return UnitResult(
+            unit=unit,
+            n_rows=b - a,
+            status_counts=counts,
+            bp=b - a,
+            model_seconds=model_seconds,
+            seconds=time.perf_counter() - t0,
+            bytes_written=int(nbytes),
+            forward_windows=len(seqs),
+        )
+
+    def _keep_offset(self, w: int) -> int:
+        """Bases between window w's start and the first base it keeps."""
+        plan = self.job.plan
+        i = int(np.searchsorted(plan.offset, plan.keep_lo[w], side="right")) - 1
+        keep_start_pos = int(plan.start[i]) + int(plan.keep_lo[w]) - int(plan.offset[i])
+        return keep_start_pos - int(plan.win_start[w])
+
+
+__all__ = ["PerBaseWorker"]

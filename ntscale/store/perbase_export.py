@@ -1,0 +1,245 @@
+"""Exports of a per-base store: one bigWig per track, one BED of called elements.
+
+- bigWig (`PREFIX.<track>.bw`, pyBigWig): the value of every valued base, in runs of
+  equal values; bases without a value (N, intervals too short for the model) are left
+  out. Opens in IGV and the UCSC browser.
+- BED (`ntscale segment --bed FILE`): an element of a track is a maximal run of bases
+  whose value is at least the track's threshold (default 0.5 for every track; SegmentNT's
+  probabilities are per-element calibrated sigmoids, so 0.5 is "more likely present than
+  not"). Columns: contig, start, end, name (the track), score (1000 x the highest value
+  in the run, an integer 0-1000 as BED requires), strand ".", then the mean value.
+  Sorted by contig (FASTA order), start, track. A run never crosses an N gap (intervals
+  are read one by one).
+
+Both read the store interval by interval in blocks of `block_bases` rows, so memory stays
+flat on a whole genome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ntscale.errors import StoreError
+from ntscale.store import backend
+from ntscale.store.reader import _open_root
+from ntscale.store.schema import BASE_UNITS_DONE, BASE_VALUES, INTERVAL_FIELDS, TRACK_COORD
+
+log = logging.getLogger(__name__)
+
+BLOCK_BASES = 1 << 22
+
+
+def _open_complete(url: str) -> tuple[object, dict, list[str]]:
+    group, attrs, layout = _open_root(url)
+    if not layout.n_bases:
+        raise StoreError(f"store {url!r} has no per-base values (made by `ntscale segment`?)")
+    done = np.asarray(group[BASE_UNITS_DONE][:], bool)
+    if not done.all():
+        raise StoreError(
+            f"store {url!r} is incomplete ({int(done.sum())} of {done.size} units done); run "
+            "the same `ntscale segment` command again, then export"
+        )
+    return group, attrs, [str(t) for t in group[TRACK_COORD][:]]
+
+
+def iter_intervals(
+    url: str, *, block_bases: int = BLOCK_BASES
+) -> Iterator[tuple[str, int, np.ndarray]]:
+    """(contig, start, values [n, n_tracks] float32) blocks of every interval, sorted by
+    contig (FASTA order) and start, as bigWig writers need."""
+    group, attrs, _ = _open_complete(url)
+    cols = {k: np.asarray(group[f.stored][:]) for k, f in INTERVAL_FIELDS.items()}
+    order = _order([(str(c), int(n)) for c, n in attrs["contigs"]])
+    rank = np.array([order.get(str(c), len(order)) for c in cols["contig"]], np.int64)
+    values = group[BASE_VALUES]
+    for i in np.lexsort((cols["start"], rank)):
+        contig, s, e, off = cols["contig"][i], cols["start"][i], cols["end"][i], cols["offset"][i]
+        for lo in range(int(s), int(e), block_bases):
+            hi = min(lo + block_bases, int(e))
+            row = int(off) + lo - int(s)
+            yield str(contig), lo, np.asarray(values[row : row + hi - lo], np.float32)
+
+
+def _runs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of runs of equal finite values of a 1-D array (NaN never in a run)."""
+    n = len(v)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    change = np.ones(n, bool)
+    change[1:] = ~((v[1:] == v[:-1]) | (np.isnan(v[1:]) & np.isnan(v[:-1])))
+    starts = np.flatnonzero(change)
+    ends = np.append(starts[1:], n)
+    keep = np.isfinite(v[starts])
+    return starts[keep], ends[keep]
+
+
+def export_bigwig(url: str, prefix: str | Path) -> list[Path]:
+    """Write PREFIX.<track>.bw for every track of a complete per-base store.
+
+    Raises:
+        StoreError: not a per-base store, units pending, or a file cannot be written.
+    """
+    import pyBigWig
+
+    group, attrs, tracks = _open_complete(url)
+    contigs = [(str(c), int(n)) for c, n in attrs["contigs"] if int(n) > 0]
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    paths = [Path(f"{prefix}.{t}.bw") for t in tracks]
+    handles = []
+    try:
+        for p in paths:
+            bw = pyBigWig.open(str(p), "w")
+            bw.addHeader(contigs, maxZooms=10)
+            handles.append(bw)
+        for contig, start, values in iter_intervals(url):
+            for j, bw in enumerate(handles):
+                s, e = _runs(values[:, j])
+                if len(s):
+                    bw.addEntries(
+                        [contig] * len(s),
+                        (s + start).tolist(),
+                        ends=(e + start).tolist(),
+                        values=values[s, j].astype(float).tolist(),
+                    )
+    except (OSError, RuntimeError) as e:
+        raise StoreError(f"cannot write bigWig files at {prefix}: {e}") from e
+    finally:
+        for bw in handles:
+            bw.close()
+    log.info("wrote %d bigWig files at %s", len(paths), prefix)
+    return paths
+
+
+def _order(contigs: list[tuple[str, int]]) -> dict[str, int]:
+    return {c: i for i, (c, _) in enumerate(contigs)}
+
+
+def call_elements(values: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of maximal runs with value >= threshold in a 1-D array (NaN: below)."""
+    above = np.nan_to_num(values, nan=-np.inf) >= threshold
+    edges = np.diff(np.concatenate([[False], above, [False]]).astype(np.int8))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def export_bed(
+    url: str,
+    path: str | Path,
+    *,
+    thresholds: float | Mapping[str, float] = 0.5,
+    block_bases: int = BLOCK_BASES,
+) -> tuple[Path, int]:
+    """Write the called elements of every track as BED (see the module docstring).
+
+    Args:
+        thresholds: one threshold for every track, or track -> threshold (others 0.5).
+        block_bases: rows read at a time (elements crossing blocks are joined).
+
+    Returns:
+        (the BED path, number of elements written).
+    """
+    group, attrs, tracks = _open_complete(url)
+    if isinstance(thresholds, Mapping):
+        unknown = sorted(set(thresholds) - set(tracks))
+        if unknown:
+            raise StoreError(f"thresholds for unknown tracks {unknown}; tracks are {tracks}")
+        cut = [float(thresholds.get(t, 0.5)) for t in tracks]
+    else:
+        cut = [float(thresholds)] * len(tracks)
+    order = _order([(str(c), int(n)) for c, n in attrs["contigs"]])
+    parts: list[pd.DataFrame] = []
+    # an element may cross a block boundary: `open_run[j]` is track j's run reaching the end
+    # of the previous block, joined to a run starting at the next block's first base
+    open_run: dict[int, list] = {}
+    for contig, start, values in iter_intervals(url, block_bases=block_bases):
+        for j, track in enumerate(tracks):
+            s, e = call_elements(values[:, j], cut[j])
+            if not len(s):
+                _close(parts, open_run, order, j)
+                continue
+            col = values[:, j].astype(np.float64)
+            # max over [s_i, s_i+1): the bases between runs are below the threshold (NaN
+            # as -inf), so it is the run's maximum
+            top = np.maximum.reduceat(np.nan_to_num(col, nan=-np.inf), s)
+            total = _run_sums(col, s, e)
+            prev = open_run.get(j)
+            if prev is not None and prev[0] == contig and prev[2] == start + int(s[0]):
+                top[0], total[0] = max(top[0], prev[3]), total[0] + prev[4]
+                first_start = prev[1]
+            else:
+                _close(parts, open_run, order, j)
+                first_start = None
+            starts, ends = s + start, e + start
+            if first_start is not None:
+                starts[0] = first_start
+            last_open = int(e[-1]) == len(col)
+            n_done = len(s) - 1 if last_open else len(s)
+            open_run.pop(j, None)
+            if n_done:
+                parts.append(_frame(order, contig, track, starts[:n_done], ends[:n_done],
+                                    top[:n_done], total[:n_done]))  # fmt: skip
+            if last_open:
+                open_run[j] = [contig, int(starts[-1]), int(ends[-1]), float(top[-1]),
+                               float(total[-1]), track]  # fmt: skip
+    for j in list(open_run):
+        _close(parts, open_run, order, j)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = (
+        pd.concat(parts, ignore_index=True) if parts else _frame(order, "", "", *[np.zeros(0)] * 4)
+    )
+    frame = frame.sort_values(["_rank", "start", "name"], kind="stable")
+    try:
+        frame[["contig", "start", "end", "name", "score", "strand", "mean"]].to_csv(
+            path, sep="\t", header=False, index=False, float_format="%.4f"
+        )
+    except OSError as e:
+        raise backend.write_error(str(path), e) from e
+    return path, len(frame)
+
+
+def _run_sums(col: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Sum of col[s_i:e_i] for each run, from one cumulative sum."""
+    cum = np.concatenate([[0.0], np.cumsum(np.nan_to_num(col, nan=0.0))])  # runs hold no NaN
+    return cum[e] - cum[s]
+
+
+def _frame(
+    order: dict[str, int],
+    contig: str,
+    track: str,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    top: np.ndarray,
+    total: np.ndarray,
+) -> pd.DataFrame:
+    starts, ends = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
+    length = np.maximum(ends - starts, 1)
+    return pd.DataFrame(
+        {
+            "_rank": np.full(len(starts), order.get(contig, len(order)), np.int64),
+            "contig": contig,
+            "start": starts,
+            "end": ends,
+            "name": track,
+            "score": np.rint(1000 * np.clip(np.asarray(top, float), 0, 1)).astype(np.int64),
+            "strand": ".",
+            "mean": np.asarray(total, float) / length,
+        }
+    )
+
+
+def _close(parts: list, open_run: dict[int, list], order: dict[str, int], j: int) -> None:
+    """Write out track j's run left open at a block end, if any."""
+    run = open_run.pop(j, None)
+    if run is not None:
+        contig, s, e, top, total, track = run
+        parts.append(_frame(order, contig, track, [s], [e], [top], [total]))
+
+
+__all__ = ["call_elements", "export_bed", "export_bigwig", "iter_intervals"]
