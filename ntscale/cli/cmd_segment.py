@@ -16,6 +16,7 @@ import typer
 from ntscale.cli.common import (
     EXECUTION,
     INPUT,
+    MODEL,
     OUTPUTS,
     WINDOWS,
     ActorStartTimeoutOpt,
@@ -75,6 +76,18 @@ def segment(
     threshold: Annotated[
         float | None,
         Opt(rich_help_panel=OUTPUTS, help="Value at or above which a base is in an element (0.5)."),
+    ] = None,
+    species: Annotated[
+        str | None,
+        Opt(rich_help_panel=MODEL, help="NTv3 post-trained: the species conditioning the model."),
+    ] = None,
+    track_names: Annotated[
+        str | None,
+        Opt(
+            rich_help_panel=OUTPUTS,
+            help="NTv3: bigWig tracks and bed.<element> annotations, comma-separated "
+            "(default: all of the species).",
+        ),
     ] = None,
     batch_size: BatchSizeOpt = None,
     dtype: DtypeOpt = None,

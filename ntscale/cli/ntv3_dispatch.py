@@ -3,8 +3,6 @@ single-base NTv3 paths (`ntscale.runner.ntv3_score`, `ntscale.runner.ntv3_embed`
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -19,17 +17,9 @@ NTV3_SCORE_KEYS = {
 
 def is_ntv3_model(source: str | None) -> bool:
     """Whether a --model value is a published NTv3 name or a folder of an NTv3 config."""
-    from ntscale.model.ntv3_config import is_ntv3_config, is_ntv3_name
+    from ntscale.model.ntv3 import is_ntv3_source
 
-    if not source:
-        return False
-    if is_ntv3_name(source):
-        return True
-    cfg = Path(source).expanduser() / "config.json"
-    try:
-        return cfg.is_file() and is_ntv3_config(json.loads(cfg.read_text()))
-    except (OSError, ValueError):
-        return False
+    return is_ntv3_source(source)
 
 
 def reject_ntv3_options(settings: dict) -> None:

@@ -285,6 +285,40 @@ def resolve_ntv3(source: str | Path) -> tuple[Path, str]:
     )
 
 
+def is_ntv3_source(source: str | Path | None) -> bool:
+    """Whether a model source is a published NTv3 name or a folder with an NTv3 config."""
+    if not source:
+        return False
+    if is_ntv3_name(str(source)):
+        return True
+    folder = Path(source).expanduser()
+    if not (folder / "config.json").is_file():
+        return False
+    try:
+        return read_ntv3_config(folder, name=folder.name) is not None
+    except CheckpointError:
+        return False
+
+
+def describe_ntv3(source: str | Path) -> Any:
+    """`ModelInfo` (name, file digest, `NTv3Config`, folder) without loading parameters.
+
+    Raises:
+        CheckpointError: unknown source, download failure or not an NTv3 folder.
+    """
+    from ntscale.model.checkpoint import ModelInfo
+
+    folder, name = resolve_ntv3(source)
+    config = read_ntv3_config(folder, name=name)
+    if config is None:
+        raise CheckpointError(f"{folder}/config.json: not an NTv3 config (no num_downsamples)")
+    files = [f for f in weight_files(folder) if f.suffix == ".safetensors"]
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.read_bytes())
+    return ModelInfo(name=name, digest=h.hexdigest(), config=config, path=folder)
+
+
 def load_ntv3(
     source: str | Path,
     dtype: str = "float32",
