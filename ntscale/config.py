@@ -198,9 +198,9 @@ class PerBaseConfig:
         _check_common(self.strands, self.execution)
         object.__setattr__(self, "window_bp", parse_window(self.window_bp))
         if self.track_names is not None:
-            names = self.track_names
-            names = names.split(",") if isinstance(names, str) else names
-            object.__setattr__(self, "track_names", tuple(n.strip() for n in names if n.strip()))
+            names = [self.track_names] if isinstance(self.track_names, str) else self.track_names
+            split = [n.strip() for item in names for n in str(item).split(",")]
+            object.__setattr__(self, "track_names", tuple(n for n in split if n))
         if self.strands != "forward":
             raise ConfigError(f"per-base runs read the forward strand only, got {self.strands!r}")
         if self.unit_windows < 1:

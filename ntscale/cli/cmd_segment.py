@@ -98,7 +98,7 @@ def segment(
     config: ConfigOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
-    """Per-base probabilities of genomic elements (SegmentNT) for every real base."""
+    """Per-base values for every real base: SegmentNT elements, NTv3 tracks and annotation."""
     settings = command_settings(config, locals())
     from ntscale.config import PerBaseConfig
     from ntscale.runner.perbase_job import PerBaseJob

@@ -82,3 +82,21 @@ def test_embed_with_ntv3(tmp_path):
     r = invoke("embed", "--fasta", fasta, "--model", TINY, "--out", tmp_path / "c",
                "--species", "human")  # fmt: skip
     assert r.code == 2 and "NTv3 models only" in r.error_line()
+
+
+def test_segment_with_ntv3_tracks(tmp_path):
+    bed = tmp_path / "r.bed"
+    bed.write_text("20\t1000000\t1000600\n")
+    out = tmp_path / "t.zarr"
+    r = invoke("segment", "--fasta", FASTA, "--model", NTV3 / "post", "--out", out,
+               "--regions", bed, "--window-bp", "256", "--species", "human",
+               "--track-names", "h_ctcf,bed.promoter", "--bigwig", tmp_path / "trk",
+               "--no-progress")  # fmt: skip
+    assert r.code == 0, r.err
+    assert "600 of 600 real bases valued" in r.out
+    assert (tmp_path / "trk.h_ctcf.bw").exists() and (tmp_path / "trk.bed.promoter.bw").exists()
+    ds = xr.open_zarr(out)
+    assert list(ds.track.values) == ["h_ctcf", "bed.promoter"]
+    r = invoke("segment", "--fasta", FASTA, "--model", NTV3 / "post", "--out", tmp_path / "u",
+               "--regions", bed, "--window-bp", "256", "--species", "cat")  # fmt: skip
+    assert r.code == 2 and "unknown species 'cat'" in r.error_line()
