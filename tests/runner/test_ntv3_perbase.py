@@ -15,13 +15,11 @@ import xarray as xr
 from perbase_helpers import CHR20, owning_window, perbase_config
 
 from ntscale.errors import ConfigError
-from ntscale.model.ntv3 import init_ntv3, load_ntv3
-from ntscale.model.ntv3_config import NTv3Config
-from ntscale.model.ntv3_perbase import NTv3TrackModel, padded_length, select_tracks
+from ntscale.model.ntv3 import load_ntv3
+from ntscale.model.ntv3_perbase import NTv3TrackModel
 from ntscale.runner.local import run_local
 from ntscale.runner.perbase_job import PerBaseJob
 from ntscale.store.perbase_export import export_bed, export_bigwig
-from ntscale.tokenizer.ntv3 import NTV3_N, tokenize_bases
 
 POST = Path(__file__).resolve().parents[1] / "data" / "ntv3_reference" / "post"
 PRE = POST.parent / "pre"
@@ -102,48 +100,6 @@ def test_bigwig_and_bed_exports(run):
     np.testing.assert_allclose(got, want, rtol=1e-3)
     bed, n = export_bed(url, tmp / "ann.bed", thresholds=0.5)
     assert bed.exists() and n >= 0
-
-
-def test_padding_puts_the_window_inside_the_crop():
-    c = load_ntv3(POST).config  # 2 downsamples, centre fraction 0.375
-    for n in (1, 3, 24, 100, 512):
-        m, left = padded_length(c, n)
-        lo, hi = c.crop_bounds(m)
-        assert m % c.block_bp == 0 and lo == left and left + n <= hi
-        if m > c.block_bp:  # the shortest such input
-            lo2, hi2 = c.crop_bounds(m - c.block_bp)
-            assert hi2 - lo2 < n
-
-
-def test_predict_reads_the_crop_of_an_n_padded_input():
-    model = load_ntv3(POST)
-    tm = NTv3TrackModel(model, species="mouse", tracks=("m_h3k27ac", "bed.intron"))
-    seq = "ACGTTGCAAC" * 3
-    got = tm.predict([seq, seq[::-1]])
-    assert got.shape == (2, 30, 2) and tm.spec.track_names == ("m_h3k27ac", "bed.intron")
-    m, left = padded_length(model.config, 30)
-    tokens = np.full((1, m), NTV3_N, np.int32)
-    tokens[0, left : left + 30] = tokenize_bases(seq)
-    out = model.apply(tokens, species="mouse", outputs=("bigwig", "bed"))
-    lo, _ = model.config.crop_bounds(m)
-    s = left - lo
-    np.testing.assert_allclose(got[0, :, 0], out["bigwig"][0, s : s + 30, 1], atol=1e-5)
-    bed = out["bed"][0, s : s + 30, 1]  # element 1 = intron, [30, 2]
-    p1 = np.exp(bed[:, 1]) / np.exp(bed).sum(-1)
-    np.testing.assert_allclose(got[0, :, 1], p1, atol=1e-5)
-    with pytest.raises(ValueError, match="one length"):
-        tm.predict(["ACGT", "ACG"])
-
-
-def test_track_selection_errors():
-    post = load_ntv3(POST).config
-    assert select_tracks(post, "fly", None)[2] == ("bed.exon", "bed.intron", "bed.promoter")
-    with pytest.raises(ConfigError, match="unknown track.*'h_dnase'"):
-        select_tracks(post, "mouse", ("h_dnase",))
-    with pytest.raises(ConfigError, match="give --species"):
-        select_tracks(post, None, None)
-    with pytest.raises(ConfigError, match="post-trained"):
-        NTv3TrackModel(init_ntv3(NTv3Config(name="p", num_downsamples=2)), species=None)
 
 
 def test_job_refuses_species_for_segmentnt_and_tracks_for_pre(tmp_path):
