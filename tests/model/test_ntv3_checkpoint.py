@@ -194,3 +194,41 @@ def test_species_order_decides_head_names(tmp_path):
     model = load_ntv3(folder)
     assert model.config.track_heads == ("human", "mouse", "fly")
     assert model.params["bigwig_0/head"]["w"].shape[1] == 3  # human's 3 tracks
+
+
+@pytest.mark.parametrize("kind", ["pre", "post"])
+def test_every_published_name_of_the_fixtures_maps(kind):
+    state = load_file(str(DATA / kind / "model.safetensors"))
+    modules = {hf_module(k) for k in state}
+    assert None not in modules
+    assert len(modules) == len(state)  # one (module, leaf) per tensor: no collisions
+
+
+def test_missing_shard_is_named(tmp_path):
+    folder = tmp_path / "sharded"
+    folder.mkdir()
+    shutil.copy(DATA / "pre" / "config.json", folder / "config.json")
+    index = {"weight_map": {"core.embed_layer.weight": "model-00001-of-00002.safetensors"}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match="model-00001-of-00002.safetensors"):
+        load_ntv3(folder)
+
+
+def test_digest_follows_names_and_values():
+    from ntscale.model.ntv3 import params_digest
+
+    params = {"a": {"w": np.ones((2, 2), np.float32)}}
+    renamed = {"b": {"w": np.ones((2, 2), np.float32)}}
+    changed = {"a": {"w": np.full((2, 2), 2, np.float32)}}
+    digests = {params_digest(p) for p in (params, renamed, changed)}
+    assert len(digests) == 3 and params_digest(params) == params_digest(dict(params))
+
+
+def test_bf16_plan_keeps_float32_outputs_and_params():
+    from ntscale.model.ntv3 import forward_memory_bytes
+
+    fp32 = forward_memory_bytes(load_ntv3(DATA / "pre"), batch=2, length=512)
+    bf16 = forward_memory_bytes(load_ntv3(DATA / "pre", dtype="bf16"), batch=2, length=512)
+    assert bf16["params"] == fp32["params"]  # parameters stay float32 on the host side
+    assert bf16["output"] == fp32["output"]  # outputs are float32
+    assert bf16["temp"] > 0  # on CPU not smaller: XLA keeps float32 copies around converts

@@ -165,3 +165,20 @@ def test_published_entries_share_the_block_rule():
         block = 2**entry.num_downsamples
         assert entry.context_bp % block == 0, entry.name
         assert entry.heads[0] == "mlm"
+
+
+def test_post_config_fields_from_the_fixture():
+    c = _post()
+    assert c.conditions_vocab_size == 9 and c.num_species_special_tokens == 6
+    assert c.keep_target_center_fraction == 0.375
+    assert c.bed_elements_names == ("exon", "intron", "promoter")
+    assert c.bigwigs_per_species["human"] == ("h_dnase", "h_h3k4me3", "h_ctcf")
+    assert c.species_to_token_id["fly"] == 8 and c.filter_list == (24, 24, 24)
+    assert (c.key_size, c.num_layers, c.ffn_dim, c.layer_norm_eps) == (12, 2, 32, 1e-5)
+
+
+def test_missing_keys_take_the_reference_defaults():
+    c = ntv3_config_from_hf({"model_type": "ntv3"}, name="d", path="x")
+    assert (c.num_downsamples, c.embed_dim, c.num_heads, c.key_size) == (8, 512, 16, 32)
+    assert (c.vocab_size, c.pad_token_id, c.mask_token_id) == (11, 1, 2)
+    assert not c.post_trained and c.use_skip_connection
