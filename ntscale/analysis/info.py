@@ -52,7 +52,9 @@ def store_info(url: str) -> dict[str, Any]:
         "settings": settings,
         "windows": summary.get("windows"),
         "variants": summary.get("variants"),
+        "bases": summary.get("bases"),
         "coverage": attrs.get("coverage"),
+        "perbase_coverage": attrs.get("perbase_coverage"),
         "last_run": attrs.get("last_run"),
         "command_line": attrs.get("command_line"),
     }
@@ -81,6 +83,18 @@ def format_info(info: dict[str, Any]) -> str:
     ]
     lines += _part_line("windows", info.get("windows"))
     lines += _part_line("variants", info.get("variants"))
+    bases, pcov = info.get("bases"), info.get("perbase_coverage")
+    if bases:
+        lines.append(
+            f"bases: {bases['rows_done']:,} of {bases['rows']:,} rows done, units "
+            f"{bases['units_done']:,}/{bases['units_total']:,}"
+        )
+    if pcov:
+        lines.append(
+            f"coverage: {pcov['valued_bases']:,} of {pcov['real_bases']:,} real bases valued "
+            f"({100 * pcov['fraction_valued']:.4f}%), {pcov['n_too_short']:,} interval(s) "
+            "too short for the model"
+        )
     cov = info.get("coverage")
     if cov:
         lines.append(format_coverage(cov))
@@ -95,7 +109,7 @@ def format_info(info: dict[str, Any]) -> str:
         lines.append("coverage: not recorded yet (written when a run finishes)")
     run = info.get("last_run")
     if run:
-        what = "variants" if "variants_run" in run else "windows"
+        what = next((w for w in ("variants", "bases") if f"{w}_run" in run), "windows")
         rate = run.get(f"{what}_per_second")
         lines.append(
             f"last run: {run.get('units_run', 0):,} units, {run.get(what + '_run', 0):,} "

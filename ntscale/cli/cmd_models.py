@@ -46,7 +46,7 @@ def model_rows(cache_dir: str | None) -> list[dict]:
                 "params": cfg.num_params,
                 "fp32_bytes": 4 * cfg.num_params,
                 "max_tokens": cfg.max_tokens,
-                "max_window_bp": default_window_bp(cfg.max_tokens),
+                "max_window_bp": default_window_bp(cfg.max_tokens, k=cfg.k),
                 "repo": HUB_REPOS[name],
                 "cached": folder is not None,
                 "path": str(folder) if folder is not None else None,
@@ -98,11 +98,13 @@ def models(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    head = f"{'name':<28}{'ver':<5}{'layers':>7}{'params':>9}{'fp32':>9}{'tokens':>8}"
+    width = max(24, *(len(r["name"]) + 1 for r in rows))
+    head = f"{'name':<{width}}{'ver':<5}{'layers':>7}{'params':>9}{'fp32':>9}{'tokens':>8}"
     typer.echo(head + f"{'window bp':>11}  cached")
     for r in rows:
+        layers = r["layers"] or "-"  # NTv3: widths come from the checkpoint's config.json
         typer.echo(
-            f"{r['name']:<28}{r['version']:<5}{r['layers'] or '-':>7}{r['params'] / 1e6:>8.0f}M"
+            f"{r['name']:<{width}}{r['version']:<5}{layers:>7}{r['params'] / 1e6:>8.0f}M"
             f"{r['fp32_bytes'] / 1e9:>7.1f}GB{r['max_tokens']:>8,}{r['max_window_bp']:>11,}  "
             + ("yes" if r["cached"] else "no")
         )

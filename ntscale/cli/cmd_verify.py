@@ -12,10 +12,10 @@ from ntscale.cli.main import app
 
 def _lines(report: dict) -> list[str]:
     out = []
-    parts = [part for part in ("windows", "variants") if part in report]
+    parts = [part for part in ("windows", "variants", "bases") if part in report]
     for part in parts:
         if report[part]["units_total"] == 0 and len(parts) > 1:
-            continue  # a score store has no window rows: no "windows: 0 of 0" line
+            continue  # a score (per-base) store has no window rows: no "windows: 0 of 0" line
         p = report[part]
         out.append(
             f"{part}: {p['units_ok']} of {p['units_total']} units intact, "
@@ -57,7 +57,7 @@ def verify(
                 f"cleared the done marks of {report['repaired']} damaged units; run the same "
                 "command again to redo them"
             )
-        elif any(report[p]["damaged"] for p in ("windows", "variants") if p in report):
+        elif any(report[p]["damaged"] for p in ("windows", "variants", "bases") if p in report):
             typer.echo(
                 f"run `ntscale verify {store} --repair`, then the command that made the store, "
                 "to redo the damaged units"

@@ -13,29 +13,32 @@ from ntscale.errors import ConfigError
 from ntscale.tokenizer.vocab import K
 
 
-def nfree_tokens(length_bp: int | np.ndarray) -> int | np.ndarray:
-    """Tokens (CLS included) of an N-free sequence of `length_bp`: 6-mers + leftovers + CLS."""
-    return length_bp // K + length_bp % K + 1
+def nfree_tokens(length_bp: int | np.ndarray, k: int = K) -> int | np.ndarray:
+    """Tokens (CLS included) of an N-free sequence of `length_bp`: k-mers + leftovers + CLS."""
+    return length_bp // k + length_bp % k + 1
 
 
-def max_window_bp(max_tokens: int) -> int:
-    """The longest N-free window that fits `max_tokens`: (max_tokens - 1) 6-mers."""
-    return (max_tokens - 1) * K
+def max_window_bp(max_tokens: int, k: int = K) -> int:
+    """The longest N-free window that fits `max_tokens`: (max_tokens - 1) k-mers."""
+    return (max_tokens - 1) * k
 
 
-def check_window_fits(window_bp: int, max_tokens: int, *, model: str = "the model") -> None:
+def check_window_fits(
+    window_bp: int, max_tokens: int, *, model: str = "the model", k: int = K
+) -> None:
     """Refuse a window whose N-free sequence has more tokens than the model takes.
 
     Raises:
         ConfigError: one line naming the maximum in bp and in tokens.
     """
-    need = int(nfree_tokens(window_bp))
+    need = int(nfree_tokens(window_bp, k))
     if need > max_tokens:
-        top = max_window_bp(max_tokens)
+        top = max_window_bp(max_tokens, k)
         raise ConfigError(
             f"--window {window_bp:,} bp needs {need:,} tokens but {model} takes at most "
             f"{max_tokens:,} tokens (CLS included), i.e. at most {top:,} bp per window; use "
-            f"--window {top} (or 'max'), or a length of at most {top:,} bp that is a multiple of 6"
+            f"--window {top} (or 'max'), or a length of at most {top:,} bp that is a multiple "
+            f"of {k}"
         )
 
 
@@ -56,6 +59,7 @@ def tile_intervals(
     stride_bp: int,
     last_window: str,
     max_tokens: int | None = None,
+    k: int = K,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Tile every interval [starts[i], ends[i]) into windows.
 
@@ -78,9 +82,9 @@ def tile_intervals(
     live = span > 0
     s, e, span, idx = s[live], e[live], span[live], np.flatnonzero(live)
     n_full = np.where(span <= window_bp, 1, (span - window_bp) // stride_bp + 1)
-    k = _ranges(n_full)
+    nth = _ranges(n_full)
     owner = np.repeat(np.arange(s.size), n_full)
-    w_s = s[owner] + stride_bp * k
+    w_s = s[owner] + stride_bp * nth
     w_e = np.minimum(w_s + window_bp, e[owner])  # a short interval: one shorter window
     last_end = s + stride_bp * (n_full - 1) + np.minimum(window_bp, span)
     next_start = s + n_full * stride_bp
@@ -98,19 +102,19 @@ def tile_intervals(
     w_e = np.concatenate((w_e, x_e))
     owner = np.concatenate((owner, t if x_s.size else t[:0]))
     if max_tokens is not None:
-        w_s, w_e, owner = _split_over_budget(w_s, w_e, owner, max_tokens)
+        w_s, w_e, owner = _split_over_budget(w_s, w_e, owner, max_tokens, k)
     order = np.lexsort((w_e, w_s, owner))
     return w_s[order], w_e[order], idx[owner[order]], dropped
 
 
 def _split_over_budget(
-    w_s: np.ndarray, w_e: np.ndarray, owner: np.ndarray, max_tokens: int
+    w_s: np.ndarray, w_e: np.ndarray, owner: np.ndarray, max_tokens: int, k: int = K
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     length = w_e - w_s
-    bad = nfree_tokens(length) > max_tokens
+    bad = nfree_tokens(length, k) > max_tokens
     if not bad.any():
         return w_s, w_e, owner
-    fit = (length[bad] // K) * K  # a multiple of 6 no longer than a fitting window
+    fit = (length[bad] // k) * k  # a multiple of k no longer than a fitting window
     b_s, b_e = w_s[bad], w_e[bad]
     keep = ~bad
     return (

@@ -38,7 +38,7 @@ from ntscale.types import REFERENCE_HAPLOTYPE, Region, Strand
 LAST_WINDOW_POLICIES = ("shift", "truncate", "drop")
 
 
-def default_window_bp(max_tokens: int, *, reserve_tokens: int = 0) -> int:
+def default_window_bp(max_tokens: int, *, reserve_tokens: int = 0, k: int = K) -> int:
     """Window length whose N-free sequence fills `max_tokens` (CLS included) with 6-mers.
 
     12,282 bp for NT-v2 (2,048 tokens), 5,994 bp for NT-v1 (1,000 tokens).
@@ -52,7 +52,7 @@ def default_window_bp(max_tokens: int, *, reserve_tokens: int = 0) -> int:
             f"max_tokens - reserve_tokens must be >= 2 (CLS + one token), got "
             f"max_tokens={max_tokens!r}, reserve_tokens={reserve_tokens!r}"
         )
-    return (max_tokens - 1 - reserve_tokens) * K
+    return (max_tokens - 1 - reserve_tokens) * k  # k-mers: 6, Codon-NT 3
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -181,6 +181,7 @@ def plan_windows(
     max_tokens: int | None = None,
     gap_aware: bool = True,
     insertions: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    k: int = K,
 ) -> WindowPlan:
     """Plan reference windows over contigs (or BED regions), coordinates only.
 
@@ -275,6 +276,7 @@ def plan_windows(
         stride_bp=stride_bp,
         last_window=last_window,
         max_tokens=max_tokens,
+        k=k,
     )
     n_split = 0
     known = [(offsets[rank[c]], *v) for c, v in (insertions or {}).items() if c in rank]

@@ -79,6 +79,7 @@ class EmbedJob(JobBase):
             gap_aware=config.gap_aware,
             max_tokens=run.max_tokens,
             insertions=insertions,
+            k=run.model.config.k,
         )
         samples: tuple[str, ...] = ()
         if config.vcf:

@@ -266,7 +266,8 @@ class PerBaseJob(JobBase):
                 "threshold": c.threshold,
             },
             "regions": {"name": Path(c.regions).name} if c.regions else None,
-            "coverage": self.plan.coverage(),
+            # not `coverage`, whose form (windows per track) `embed` owns
+            "perbase_coverage": self.plan.coverage(),
         }
 
     def prepare_more(self) -> None:

@@ -97,12 +97,14 @@ def resolve_run(config: RunConfig, info: ModelInfo) -> RunPlan:
 
     max_tokens = info.config.max_tokens
     if config.window_bp is not None:
-        check_window_fits(config.window_bp, max_tokens, model=f"model {info.name!r}")
+        check_window_fits(
+            config.window_bp, max_tokens, model=f"model {info.name!r}", k=info.config.k
+        )
         window_bp = config.window_bp
     else:
         haplotypes = isinstance(config, EmbedConfig) and bool(config.vcf)
         reserve = HAPLOTYPE_RESERVE_TOKENS if haplotypes else 0
-        window_bp = default_window_bp(max_tokens, reserve_tokens=reserve)
+        window_bp = default_window_bp(max_tokens, reserve_tokens=reserve, k=info.config.k)
     stride_bp = None
     if isinstance(config, EmbedConfig):
         stride_bp = config.stride_bp or window_bp

@@ -41,7 +41,9 @@ def log_softmax(logits: Any) -> Any:
     return x - (m + xp.log(xp.sum(xp.exp(x - m), axis=-1, keepdims=True)))
 
 
-def snv_table(logits: Any, tokens: Any, *, kmer_offset: int, letter_ids: dict[str, int]) -> Any:
+def snv_table(
+    logits: Any, tokens: Any, *, kmer_offset: int, letter_ids: dict[str, int], k: int = K
+) -> Any:
     """Log-probabilities of every single-base substitution of every token.
 
     Args:
@@ -49,9 +51,10 @@ def snv_table(logits: Any, tokens: Any, *, kmer_offset: int, letter_ids: dict[st
         tokens: [B, T] token ids of the same rows.
         kmer_offset: id of the first 6-mer (ids are kmer_offset + index in product("ATCG")).
         letter_ids: single letter -> id (A, C, G, T used).
+        k: bases per k-mer token (6; Codon-NT 3): the table is [B, T, k, 4].
 
     Returns:
-        [B, T, 6, 4] float32: for a 6-mer token, [t, j, d] = log p(the 6-mer with base j
+        [B, T, 6, 4] float32 (k = 6): for a 6-mer token, [t, j, d] = log p(the 6-mer with base j
         set to BASES[d]); for a single-letter token (A/C/G/T), [t, 0, d] = log p(letter
         BASES[d]) and j > 0 is NaN; NaN for every other token (CLS, pad, mask, N).
     """
@@ -59,9 +62,9 @@ def snv_table(logits: Any, tokens: Any, *, kmer_offset: int, letter_ids: dict[st
     logp = log_softmax(logits)  # [B, T, V]
     tok = tokens.astype(xp.int32)
     idx = tok - kmer_offset  # [B, T]
-    is_kmer = (idx >= 0) & (idx < 4**K)
+    is_kmer = (idx >= 0) & (idx < 4**k)
     idx = xp.where(is_kmer, idx, 0)
-    weights = 4 ** np.arange(K - 1, -1, -1, dtype=np.int32)  # [6], first base most significant
+    weights = 4 ** np.arange(k - 1, -1, -1, dtype=np.int32)  # [k], first base most significant
     digits = (idx[..., None] // weights) % 4  # [B, T, 6]
     new = np.array([_ATCG_DIGIT[b] for b in BASES], dtype=np.int32)  # [4]
     ids = (
@@ -69,8 +72,8 @@ def snv_table(logits: Any, tokens: Any, *, kmer_offset: int, letter_ids: dict[st
         + (new[None, None, None, :] - digits[..., None]) * weights[None, None, :, None]
     )  # [B, T, 6, 4]
     b, t = tok.shape
-    kmer_lp = xp.take_along_axis(logp, (ids + kmer_offset).reshape(b, t, K * 4), axis=-1).reshape(
-        b, t, K, 4
+    kmer_lp = xp.take_along_axis(logp, (ids + kmer_offset).reshape(b, t, k * 4), axis=-1).reshape(
+        b, t, k, 4
     )
 
     letters = np.array([letter_ids[x] for x in BASES], dtype=np.int32)  # [4]
@@ -78,7 +81,7 @@ def snv_table(logits: Any, tokens: Any, *, kmer_offset: int, letter_ids: dict[st
     letter_lp = logp[..., letters]  # [B, T, 4]
     nan = xp.float32(np.nan)
     first = xp.where(is_letter[..., None], letter_lp, nan)[..., None, :]  # [B, T, 1, 4]
-    rest = xp.full((b, t, K - 1, 4), nan, dtype=xp.float32)
+    rest = xp.full((b, t, k - 1, 4), nan, dtype=xp.float32)
     letter_table = xp.concatenate([first, rest], axis=2)
     return xp.where(is_kmer[..., None, None], kmer_lp, letter_table).astype(xp.float32)
 
@@ -120,6 +123,7 @@ def reduce_outputs(
     mask_id: int = 2,
     table_tokens: Any | None = None,
     token_embeddings: bool = False,
+    k: int = K,
 ) -> dict[str, Any]:
     """Everything scoring reads from one batch of forward passes.
 
@@ -157,6 +161,7 @@ def reduce_outputs(
             tokens if table_tokens is None else table_tokens,
             kmer_offset=kmer_offset,
             letter_ids=letter_ids,
+            k=k,
         )
     return out
 
@@ -205,6 +210,7 @@ class ScoringReduction:
     letter_ids: tuple[tuple[str, int], ...]
     table: bool
     token_embeddings: bool = False
+    k: int = K
 
     @classmethod
     def for_tokenizer(
@@ -219,6 +225,7 @@ class ScoringReduction:
             letter_ids=tuple(sorted(dict(tok.letter_ids).items())),
             table=table,
             token_embeddings=token_embeddings,
+            k=int(getattr(tok, "k", K)),
         )
 
     def __call__(
@@ -236,4 +243,5 @@ class ScoringReduction:
             table=self.table,
             table_tokens=table_tokens,
             token_embeddings=self.token_embeddings,
+            k=self.k,
         )

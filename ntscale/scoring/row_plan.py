@@ -29,7 +29,6 @@ import numpy as np
 from ntscale.scoring.passes import Item, PassPlan
 from ntscale.scoring.scores import aligned_pairs, complement, token_at, token_weights
 from ntscale.tokenizer import collapse_n_kmers, collapsed_spans, reverse_complement
-from ntscale.tokenizer.vocab import K
 from ntscale.types import ScoreStatus
 
 ACGT = frozenset("ACGT")
@@ -280,13 +279,14 @@ def _plan_strand(
         last, _ = token_at(starts, lengths, sw.ref_span[1] - 1)
     except ValueError:  # collapse_n on a short contig: the variant in the dropped tail
         return Item(**fields), False, None
-    position = (offset, int(lengths[token - 1]) == K)
+    k = tokens.tokenizer.k  # bases per k-mer token (6; Codon-NT 3)
+    position = (offset, int(lengths[token - 1]) == k)
     one_kmer = False
     if v.mnv:
-        # an MNV inside one 6-mer: the masked LLR of the whole 6-mer
+        # an MNV inside one k-mer: the masked LLR of the whole k-mer
         s0 = int(starts[token - 1])
-        rk, ak = sw.ref_seq[s0 : s0 + K], sw.alt_seq[s0 : s0 + K]
-        if not (last == token and int(lengths[token - 1]) == K and set(rk + ak) <= ACGT):
+        rk, ak = sw.ref_seq[s0 : s0 + k], sw.alt_seq[s0 : s0 + k]
+        if not (last == token and int(lengths[token - 1]) == k and set(rk + ak) <= ACGT):
             return Item(**fields), False, position
         tok = tokens.tokenizer
         fields.update(ref_kmer=tok.token_to_id(rk), alt_kmer=tok.token_to_id(ak))

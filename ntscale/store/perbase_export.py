@@ -1,8 +1,8 @@
 """Exports of a per-base store: one bigWig per track, one BED of called elements.
 
-- bigWig (`PREFIX.<track>.bw`, pyBigWig): the value of every valued base, in runs of
-  equal values; bases without a value (N, intervals too short for the model) are left
-  out. Opens in IGV and the UCSC browser.
+- bigWig (`PREFIX.<track>.bw`, pyBigWig): the value of every valued base (fixed-step
+  entries of span 1, float32 of the stored value); bases without a value (N, intervals too
+  short for the model) are left out. Opens in IGV and the UCSC browser.
 - BED (`ntscale segment --bed FILE`): an element of a track is a maximal run of bases
   whose value is at least the track's threshold (default 0.5 for every track; SegmentNT's
   probabilities are per-element calibrated sigmoids, so 0.5 is "more likely present than
@@ -65,19 +65,6 @@ def iter_intervals(
             yield str(contig), lo, np.asarray(values[row : row + hi - lo], np.float32)
 
 
-def _runs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(starts, ends) of runs of equal finite values of a 1-D array (NaN never in a run)."""
-    n = len(v)
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    change = np.ones(n, bool)
-    change[1:] = ~((v[1:] == v[:-1]) | (np.isnan(v[1:]) & np.isnan(v[:-1])))
-    starts = np.flatnonzero(change)
-    ends = np.append(starts[1:], n)
-    keep = np.isfinite(v[starts])
-    return starts[keep], ends[keep]
-
-
 def export_bigwig(url: str, prefix: str | Path) -> list[Path]:
     """Write PREFIX.<track>.bw for every track of a complete per-base store.
 
@@ -99,14 +86,12 @@ def export_bigwig(url: str, prefix: str | Path) -> list[Path]:
             handles.append(bw)
         for contig, start, values in iter_intervals(url):
             for j, bw in enumerate(handles):
-                s, e = _runs(values[:, j])
-                if len(s):
-                    bw.addEntries(
-                        [contig] * len(s),
-                        (s + start).tolist(),
-                        ends=(e + start).tolist(),
-                        values=values[s, j].astype(float).tolist(),
-                    )
+                # fixed-step entries (span 1) per stretch of valued bases: one numpy
+                # array per stretch instead of a Python object per base
+                col = values[:, j].astype(np.float64)
+                for a, b in zip(*call_elements(np.isfinite(col).astype(np.float64), 0.5),
+                                strict=True):  # fmt: skip
+                    bw.addEntries(contig, int(start + a), values=col[a:b], span=1, step=1)
     except (OSError, RuntimeError) as e:
         raise StoreError(f"cannot write bigWig files at {prefix}: {e}") from e
     finally:

@@ -24,7 +24,14 @@ PUBLISHED = {
     "100M_multi_species_v2": ("v2", 22, 2048, 100e6),
     "250M_multi_species_v2": ("v2", 24, 2048, 250e6),
     "500M_multi_species_v2": ("v2", 29, 2048, 500e6),
+    # the rest of the family: SegmentNT (500M backbone + a 62M U-Net head, up to 50 kb),
+    # AgroNT (1B, 1,024 tokens), Codon-NT (50M with 3-mers)
+    "segment_nt": ("v2", 29, 8333, 562e6),
+    "segment_nt_multi_species": ("v2", 29, 8333, 562e6),
+    "1B_agro_nt": ("v1", 40, 1024, 1e9),
+    "codon_nt": ("v2", 12, 2048, 50e6),
 }
+K_OF = {"codon_nt": 3}  # bases per token where not 6
 V2_50M_REPO = "InstaDeepAI/nucleotide-transformer-v2-50m-multi-species"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -51,11 +58,11 @@ def test_models_json_lists_every_published_model(tmp_path: Path) -> None:
     for r in rows:
         version, layers, tokens, nominal = PUBLISHED[r["name"]]
         assert (r["version"], r["layers"], r["max_tokens"]) == (version, layers, tokens)
-        # the longest window: one CLS token, then 6-mers
-        assert r["max_window_bp"] == 6 * (tokens - 1)
+        # the longest window: one CLS token, then k-mers
+        assert r["max_window_bp"] == K_OF.get(r["name"], 6) * (tokens - 1)
         assert abs(r["params"] / nominal - 1) < 0.1, r  # the size in the name
         assert r["fp32_bytes"] == 4 * r["params"]
-        assert r["repo"].startswith("InstaDeepAI/nucleotide-transformer-")
+        assert r["repo"].startswith("InstaDeepAI/")
         assert r["cached"] is False and r["path"] is None  # an empty cache folder
 
 

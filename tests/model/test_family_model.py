@@ -215,3 +215,25 @@ def test_config_rejects_bad_new_fields(bad):
 def test_a_head_needs_a_rotary_backbone():
     with pytest.raises(ConfigError, match="rotary"):
         get_preset("500M_human_ref").replace(features=("exon",))
+
+
+def test_segment_backbone_is_the_plain_forward_of_the_same_parameters():
+    model = init_model(tiny_segment(), seed=8)
+    tokens = model.tokenizer.encode_batch(["ACGGTA" * 8, "TTGACA" * 8])
+    out = SegmentModel(model).forward_tokens(tokens)
+    plain = model.apply(tokens, layers=(1,), logits=False)["embeddings"][1]
+    np.testing.assert_allclose(out["final"], plain, rtol=1e-5, atol=1e-5)
+    assert out["logits"].shape == (2, 48, 14, 2)
+    np.testing.assert_allclose(
+        out["probabilities"], 1 / (1 + np.exp(out["logits"][..., 0] - out["logits"][..., 1])),
+        rtol=1e-5, atol=1e-6,
+    )  # fmt: skip
+
+
+def test_a_window_gives_the_same_values_alone_and_in_a_batch():
+    seg = SegmentModel(init_model(tiny_segment(), seed=9))
+    rng = np.random.default_rng(3)
+    a, b = ("".join(rng.choice(list("ACGT"), 96)) for _ in range(2))
+    alone = seg.predict([a])[0]
+    np.testing.assert_allclose(seg.predict([a, b])[0], alone, atol=1e-5)
+    np.testing.assert_allclose(seg.predict([b, a, a])[2], alone, atol=1e-5)

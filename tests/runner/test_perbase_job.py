@@ -45,7 +45,7 @@ def test_every_real_base_of_chr20_is_valued(chr20_run):
     assert cov["real_bases"] == real == job.plan.n_bases
     assert cov["valued_bases"] == real and cov["fraction_valued"] == 1.0
     ds = xr.open_zarr(out)
-    assert ds.attrs["coverage"]["fraction_valued"] == 1.0
+    assert ds.attrs["perbase_coverage"]["fraction_valued"] == 1.0
     values = ds.perbase_values
     assert values.dtype == np.float16 and values.shape == (real, 14)
     assert bool(np.isfinite(values).all().compute())

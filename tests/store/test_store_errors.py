@@ -277,9 +277,8 @@ def test_unit_out_of_range_is_refused(writer: st.StoreWriter) -> None:
         StoreError, match=re.escape("variant unit -1 is out of range: the store has 3 units")
     ):
         writer.mark_done(-1, part="variants")
-    with pytest.raises(
-        StoreError, match=re.escape("part 'haplotypes' must be one of ('windows', 'variants')")
-    ):
+    parts = "('windows', 'variants', 'bases')"
+    with pytest.raises(StoreError, match=re.escape(f"part 'haplotypes' must be one of {parts}")):
         writer.done_units(part="haplotypes")
 
 
