@@ -220,11 +220,17 @@ class PerBaseConfig:
     bed: str | None = None  # file: elements called at `threshold`
     threshold: float = 0.5
     strands: str = "forward"  # per-base models run the forward strand only
+    species: str | None = None  # NTv3 tracks: the conditioning species
+    track_names: tuple[str, ...] | None = None  # NTv3: bigWig tracks / "bed.<element>"
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
         _check_common(self.strands, self.execution)
         object.__setattr__(self, "window_bp", parse_window(self.window_bp))
+        if self.track_names is not None:
+            names = [self.track_names] if isinstance(self.track_names, str) else self.track_names
+            split = [n.strip() for item in names for n in str(item).split(",")]
+            object.__setattr__(self, "track_names", tuple(n for n in split if n))
         if self.strands != "forward":
             raise ConfigError(f"per-base runs read the forward strand only, got {self.strands!r}")
         if self.unit_windows < 1:

@@ -140,6 +140,10 @@ def embed(
             "--no-dedup runs every row (same numbers, for checking).",
         ),
     ] = None,
+    species: Annotated[
+        str | None,
+        Opt(rich_help_panel=MODEL, help="NTv3 post-trained: the species conditioning the model."),
+    ] = None,
     batch_size: BatchSizeOpt = None,
     devices_per_actor: DevicesPerActorOpt = None,
     dtype: DtypeOpt = None,
@@ -165,6 +169,12 @@ def embed(
     from ntscale.runner.embed_job import EmbedJob
 
     trust_pickle(trust_pickle_)
+    from ntscale.cli.ntv3_dispatch import is_ntv3_model, reject_ntv3_options, run_ntv3_embed
+
+    if is_ntv3_model(settings.get("model")):
+        run_ntv3_embed(settings, dry_run=dry_run)
+        return
+    reject_ntv3_options(settings)
     cfg = build_config(EmbedConfig, settings, source=config or "the command line")
     job = EmbedJob.plan_from_config(cfg, command_line=command_line(), dry_run=dry_run)
     summary = plan_or_run(job, cfg.execution, store=cfg.out, label="windows",

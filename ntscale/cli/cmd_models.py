@@ -52,6 +52,37 @@ def model_rows(cache_dir: str | None) -> list[dict]:
                 "path": str(folder) if folder is not None else None,
             }
         )
+    return rows + ntv3_rows(cache_dir)
+
+
+def ntv3_rows(cache_dir: str | None) -> list[dict]:
+    """NTv3 rows: documented size, downsamples, trained context (one token per base) and
+    heads; layer widths are read from each checkpoint's config.json, so layers is None."""
+    from ntscale.model.hub import cached_checkpoint
+    from ntscale.model.ntv3_config import NTV3_MODELS
+
+    rows = []
+    for name, m in NTV3_MODELS.items():
+        folder = cached_checkpoint(m.repo, cache_dir=cache_dir)
+        rows.append(
+            {
+                "name": name,
+                "version": "ntv3",
+                "family": "ntv3",
+                "stage": m.stage,
+                "layers": None,
+                "params": int(m.params_m * 1e6),
+                "fp32_bytes": int(4 * m.params_m * 1e6),
+                "max_tokens": m.context_bp,
+                "max_window_bp": m.context_bp,
+                "num_downsamples": m.num_downsamples,
+                "block_bp": 2**m.num_downsamples,
+                "heads": list(m.heads),
+                "repo": m.repo,
+                "cached": folder is not None,
+                "path": str(folder) if folder is not None else None,
+            }
+        )
     return rows
 
 
@@ -71,8 +102,9 @@ def models(
     head = f"{'name':<{width}}{'ver':<5}{'layers':>7}{'params':>9}{'fp32':>9}{'tokens':>8}"
     typer.echo(head + f"{'window bp':>11}  {'cached':<7}hub repository")
     for r in rows:
+        layers = r["layers"] or "-"  # NTv3: widths come from the checkpoint's config.json
         typer.echo(
-            f"{r['name']:<{width}}{r['version']:<5}{r['layers']:>7}{r['params'] / 1e6:>8.0f}M"
+            f"{r['name']:<{width}}{r['version']:<5}{layers:>7}{r['params'] / 1e6:>8.0f}M"
             f"{r['fp32_bytes'] / 1e9:>7.1f}GB{r['max_tokens']:>8,}{r['max_window_bp']:>11,}  "
             + f"{'yes' if r['cached'] else 'no':<7}{r['repo']}"
         )
@@ -91,16 +123,18 @@ def download(
 
     from ntscale.model import HUB_REPOS, PRESETS
     from ntscale.model.hub import cached_checkpoint, download_checkpoint
+    from ntscale.model.ntv3_config import NTV3_MODELS
 
+    repos = {**HUB_REPOS, **{k: m.repo for k, m in NTV3_MODELS.items()}}
     targets = []
     for name in names:
-        published = next((k for k in PRESETS if k.lower() == name.lower()), None)
+        published = next((k for k in repos if k.lower() == name.lower()), None)
         if published is None and name.count("/") != 1:
             raise ConfigError(
-                f"unknown model {name!r}: give a published name ({', '.join(PRESETS)}) "
-                "or a hub repository id owner/name"
+                f"unknown model {name!r}: give a published name "
+                f"({', '.join([*PRESETS, *NTV3_MODELS])}) or a hub repository id owner/name"
             )
-        targets.append((published or name, HUB_REPOS[published] if published else name))
+        targets.append((published or name, repos[published] if published else name))
     for name, repo in targets:
         if cached_checkpoint(repo, cache_dir=cache_dir) is not None:
             typer.echo(f"{name}: already cached", err=True)

@@ -186,6 +186,17 @@ def score(
     unit_bases: Annotated[
         int | None, Opt(rich_help_panel=EXECUTION, help="Bases per work unit of --tracks.")
     ] = None,
+    species: Annotated[
+        str | None,
+        Opt(rich_help_panel=MODEL, help="NTv3 post-trained: the species conditioning the model."),
+    ] = None,
+    track_names: Annotated[
+        str | None,
+        Opt(
+            rich_help_panel=OUTPUTS,
+            help="NTv3 track_delta: bigWig tracks to score, comma-separated (default: all).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     progress: ProgressOpt = None,
     dry_run: Annotated[
@@ -207,6 +218,12 @@ def score(
     from ntscale.store.export import export_table, export_vcf
 
     trust_pickle(trust_pickle_)
+    from ntscale.cli.ntv3_dispatch import is_ntv3_model, reject_ntv3_options, run_ntv3_score
+
+    if is_ntv3_model(settings.get("model")):
+        run_ntv3_score(settings, dry_run=dry_run)
+        return
+    reject_ntv3_options(settings)
     tracks_run = settings.get("tracks") or settings.get("bedgraph")
     if tracks_run or (settings.get("regions") and not settings.get("vcf")):
         _tracks(settings, source=config or "the command line", dry_run=dry_run, as_json=as_json)

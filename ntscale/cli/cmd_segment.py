@@ -16,6 +16,7 @@ import typer
 from ntscale.cli.common import (
     EXECUTION,
     INPUT,
+    MODEL,
     OUTPUTS,
     WINDOWS,
     ActorStartTimeoutOpt,
@@ -76,6 +77,18 @@ def segment(
         float | None,
         Opt(rich_help_panel=OUTPUTS, help="Value at or above which a base is in an element (0.5)."),
     ] = None,
+    species: Annotated[
+        str | None,
+        Opt(rich_help_panel=MODEL, help="NTv3 post-trained: the species conditioning the model."),
+    ] = None,
+    track_names: Annotated[
+        str | None,
+        Opt(
+            rich_help_panel=OUTPUTS,
+            help="NTv3: bigWig tracks and bed.<element> annotations, comma-separated "
+            "(default: all of the species).",
+        ),
+    ] = None,
     batch_size: BatchSizeOpt = None,
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
@@ -85,7 +98,7 @@ def segment(
     config: ConfigOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
-    """Per-base probabilities of genomic elements (SegmentNT) for every real base."""
+    """Per-base values for every real base: SegmentNT elements, NTv3 tracks and annotation."""
     settings = command_settings(config, locals())
     from ntscale.config import PerBaseConfig
     from ntscale.runner.perbase_job import PerBaseJob

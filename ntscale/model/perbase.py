@@ -89,15 +89,28 @@ class PerBaseModel(Protocol):
         ...
 
 
-def perbase_spec(config: Any) -> PerBaseSpec:
+def perbase_spec(
+    config: Any, *, species: str | None = None, tracks: Sequence[str] | None = None
+) -> PerBaseSpec:
     """The `PerBaseSpec` of a model from its hyperparameters alone (no parameters loaded).
 
     The one place a per-base family is recognised: SegmentNT (an `NTConfig` with
-    `features`). Another family adds its branch here and in `open_perbase_model`.
+    `features`) and NTv3 post-trained tracks (an `NTv3Config`: `species` and the `tracks`
+    chosen by name). Another family adds its branch here and in `open_perbase_model`.
 
     Raises:
-        ConfigError: the model has no per-base head.
+        ConfigError: the model has no per-base head, or species/tracks do not fit it.
     """
+    from ntscale.model.ntv3_config import NTv3Config
+
+    if isinstance(config, NTv3Config):
+        from ntscale.model.ntv3_perbase import ntv3_perbase_spec
+
+        return ntv3_perbase_spec(config, species=species, tracks=tracks)
+    if species is not None or tracks is not None:
+        raise ConfigError(
+            f"species and track names apply to NTv3 models, not {getattr(config, 'name', '')!r}"
+        )
     features = tuple(getattr(config, "features", ()) or ())
     if not features:
         raise ConfigError(
@@ -115,13 +128,26 @@ def perbase_spec(config: Any) -> PerBaseSpec:
     )
 
 
-def open_perbase_model(source: str, *, dtype: str = "float32") -> PerBaseModel:
-    """Load a per-base model (SegmentNT) for `predict` (a worker calls this once).
+def open_perbase_model(
+    source: str,
+    *,
+    dtype: str = "float32",
+    species: str | None = None,
+    tracks: Sequence[str] | None = None,
+) -> PerBaseModel:
+    """Load a per-base model (SegmentNT, NTv3 tracks) for `predict` (a worker calls this
+    once).
 
     Raises:
         CheckpointError: unreadable checkpoint; ConfigError: no per-base head.
     """
     from ntscale.model.ntmodel import load
+    from ntscale.model.ntv3 import is_ntv3_source, load_ntv3
+
+    if is_ntv3_source(source):
+        from ntscale.model.ntv3_perbase import NTv3TrackModel
+
+        return NTv3TrackModel(load_ntv3(source, dtype=dtype), species=species, tracks=tracks)
 
     return SegmentModel(load(source, dtype=dtype))
 

@@ -186,11 +186,13 @@ class PerBaseJob(JobBase):
         """Describe the model (no parameters), find the N-free intervals, tile them."""
         from ntscale.genome import FastaSource
         from ntscale.model import describe
+        from ntscale.model.ntv3 import describe_ntv3, is_ntv3_source
         from ntscale.model.perbase import perbase_spec
         from ntscale.runner.precision import resolve_dtype
 
-        info = describe(config.model)
-        spec = perbase_spec(info.config)
+        ntv3 = is_ntv3_source(config.model)
+        info = describe_ntv3(config.model) if ntv3 else describe(config.model)
+        spec = perbase_spec(info.config, species=config.species, tracks=config.track_names)
         window = config.window_bp or spec.default_window_bp
         spec.check_window(window)
         overlap = config.overlap_bp if config.overlap_bp is not None else window // 2

@@ -31,7 +31,10 @@ class PerBaseWorker:
 
         self.job = job
         t0 = time.perf_counter()
-        self.model = model or open_perbase_model(job.config.model, dtype=job.run.dtype)
+        c = job.config
+        self.model = model or open_perbase_model(
+            c.model, dtype=job.run.dtype, species=c.species, tracks=c.track_names
+        )
         log.info("per-base model %s ready in %.1f s", self.model.name, time.perf_counter() - t0)
         self.writer = open_writer(job.store_url)
         self.device = threading.Lock()
