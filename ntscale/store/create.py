@@ -181,7 +181,7 @@ def finalize(url: str) -> None:
     `xr.open_zarr(path)` open the store with one read and no warning.
     """
     url = str(url)
-    lease.release(url)
+    lease.release(url, strict=True)  # LeaseLost if another run took it: nothing written
     try:
         with warnings.catch_warnings():
             # zarr notes that consolidated metadata is not (yet) in the v3 spec; xarray

@@ -18,7 +18,7 @@ import zarr
 from zarr.core.sync import sync as zarr_sync
 
 from ntscale.errors import StoreError
-from ntscale.store import backend
+from ntscale.store import backend, lease
 from ntscale.store.checksum import read_unit, unit_digest
 from ntscale.store.schema import (
     REFERENCE_NAME,
@@ -44,17 +44,20 @@ logger = logging.getLogger(__name__)
 _PARTS = ("windows", "variants")
 
 
-def open_writer(url: str) -> StoreWriter:
+def open_writer(url: str, guard: lease.Guard | None = None) -> StoreWriter:
     """Reopen an existing store for writing units (in a worker process)."""
-    return StoreWriter(str(url))
+    return StoreWriter(str(url), guard=guard)
 
 
 class StoreWriter:
     """Writes whole work units into an existing store; picklable (re-opened by URL)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, guard: lease.Guard | None = None) -> None:
         self.url = url
         self._group = backend.open_existing(url, "r+")
+        # the run lease this writer writes under: checked before every write, so a run
+        # that lost its lease to another stops at once (LeaseLost); None: no lease
+        self._guard = guard or lease.guard(url)
         attrs = dict(self._group.attrs)
         check_schema_version(attrs, url)
         self.layout = StoreLayout.from_json(attrs["layout"])
@@ -68,8 +71,8 @@ class StoreWriter:
         # digest of each unit written by this writer, stored with its done mark
         self._digests: dict[tuple[str, int], int] = {}
 
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
-        return (open_writer, (self.url,))
+    def __reduce__(self) -> tuple[Any, tuple[str, lease.Guard | None]]:
+        return (open_writer, (self.url, self._guard))
 
     def __repr__(self) -> str:
         return f"StoreWriter({self.url!r})"
@@ -130,16 +133,23 @@ class StoreWriter:
         clash = sorted(set(kv) & set(RESERVED_ATTRS))
         if clash:
             raise StoreError(f"attributes {clash} are owned by the store and cannot be set")
+        self.check_lease()
         try:
             self._group.attrs.update(to_plain(kv))
         except OSError as e:
             raise backend.write_error(self.url, e) from e
+
+    def check_lease(self) -> None:
+        """Raise LeaseLost if the run this writer writes for lost the store's lease."""
+        if self._guard is not None:
+            self._guard.check()
 
     def _write(self, path: str, rows: slice, data: np.ndarray) -> int:
         return self._write_all(rows, [(path, 0, data)])
 
     def _write_all(self, rows: slice, blocks: list[tuple[str, int, np.ndarray]]) -> int:
         """Write the same rows (on each array's row axis) of several arrays concurrently."""
+        self.check_lease()
 
         targets = [
             (self._array(path).async_array, (slice(None),) * axis + (rows,), data)

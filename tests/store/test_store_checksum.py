@@ -168,8 +168,7 @@ def test_units_without_a_mark_are_listed_not_damaged(tmp_path: Path) -> None:
 def _plant_live_lease(path: Path) -> None:
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     info = {"host": "another-node", "pid": 1, "started": now, "heartbeat": now, "token": "x"}
-    (path / "lease").mkdir()
-    (path / "lease" / "zarr.json").write_bytes(lease._document(info))
+    assert lease._write_claim(str(path), 0, info)
 
 
 def test_repair_takes_the_lease_only_when_there_is_damage(full: tuple[str, Path]) -> None:
