@@ -156,3 +156,39 @@ def test_score_to_s3_equals_local(s3, example, small_vcf, tmp_path):
     assert summary["store"]["variants"]["units_done"] == summary["store"]["variants"]["units_total"]
     assert summary["store"]["variants"]["rows"] >= 20
     _same_objects(s3, "score.zarr", tmp_path / "score.zarr")
+
+
+def test_s3_lease_claims_are_conditional_writes(s3):
+    """moto answers If-None-Match: * like S3: of racing claims of one generation exactly one
+    is created; a stale lease is taken over as generation 1 and its old holder is locked out."""
+    import datetime as dt
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ntscale.store import lease
+
+    for trial in range(10):
+        url = s3.url(f"lease-race/{trial}.zarr")
+        with ThreadPoolExecutor(8) as pool:
+            made = list(pool.map(lambda i, u=url: lease._create(u, "gen-000000000001",
+                                                                lease._document({"i": i})),
+                                 range(8)))  # fmt: skip
+        assert made.count(True) == 1, made
+
+    url = s3.url("lease-takeover.zarr")
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    stale = {"host": "gone-node", "pid": 5, "started": old.isoformat(),
+             "heartbeat": old.isoformat(), "token": "0ld"}  # fmt: skip
+    assert lease._write_claim(url, 0, stale)
+    old_holder = lease.Guard(url, 0, "0ld")
+    old_holder.check()  # still the newest claim
+    taken = lease.acquire(url)
+    try:
+        assert taken.generation == 1 and lease.read_lease(url)["token"] == taken.info["token"]
+        with pytest.raises(lease.LeaseLost, match="taken over by another run"):
+            old_holder.check()
+        lease._beat_once(taken)
+        assert lease.read_lease(url)["heartbeat"] >= taken.info["heartbeat"]
+    finally:
+        assert lease.release(url) is True
+    assert lease.read_lease(url) is None
+    assert not [k for k in s3.objects("lease-takeover.zarr") if k.startswith("lease/")]
