@@ -18,6 +18,7 @@ import zarr
 import ntscale
 from ntscale.errors import StoreError
 from ntscale.store import backend, lease
+from ntscale.store.checksum import CHECKSUM_KIND
 from ntscale.store.schema import (
     LAYER_COORD,
     RESERVED_ATTRS,
@@ -144,6 +145,7 @@ def _create_or_resume(
         "layout": layout.to_json(),
         "contigs": contig_list,
         "initialized": False,
+        "checksums": CHECKSUM_KIND,
         # CF: these arrays are coordinates (xarray reads them so, also with no data variable)
         "coordinates": " ".join(
             f.stored

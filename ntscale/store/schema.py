@@ -117,6 +117,7 @@ RESERVED_ATTRS = (
     "layout",
     "contigs",
     "initialized",
+    "checksums",
     "coordinates",
 )
 

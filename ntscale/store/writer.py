@@ -19,7 +19,14 @@ from zarr.core.sync import sync as zarr_sync
 
 from ntscale.errors import StoreError
 from ntscale.store import backend, lease
-from ntscale.store.checksum import read_unit, unit_digest
+from ntscale.store.checksum import (
+    CHECKSUM_KIND,
+    RecordingStore,
+    object_digest,
+    stored_digest,
+    unit_digest,
+    unit_keys,
+)
 from ntscale.store.schema import (
     REFERENCE_NAME,
     RESERVED_ATTRS,
@@ -44,6 +51,27 @@ logger = logging.getLogger(__name__)
 _PARTS = ("windows", "variants")
 
 
+def read_marks(array: zarr.Array) -> tuple[np.ndarray, dict[int, str]]:
+    """The values of a per-unit completion array (done mask or checksums), and the units
+    whose one-element chunk cannot be read ({unit: reason}; their value reads as 0).
+
+    A damaged mark (a truncated or garbled chunk) is a damaged unit, not a failed read:
+    resume redoes it and `verify` reports it.
+    """
+    try:
+        return np.asarray(array[:]), {}
+    except Exception:  # noqa: BLE001 - any decode failure: find the damaged chunks one by one
+        pass
+    values = np.zeros(array.shape, dtype=array.dtype)
+    damaged = {}
+    for unit in range(array.shape[0]):
+        try:
+            values[unit] = array[unit]
+        except Exception as e:  # noqa: BLE001 - a damaged chunk of this unit
+            damaged[unit] = f"{type(e).__name__}: {e}"
+    return values, damaged
+
+
 def open_writer(url: str, guard: lease.Guard | None = None) -> StoreWriter:
     """Reopen an existing store for writing units (in a worker process)."""
     return StoreWriter(str(url), guard=guard)
@@ -54,13 +82,17 @@ class StoreWriter:
 
     def __init__(self, url: str, *, guard: lease.Guard | None = None) -> None:
         self.url = url
-        self._group = backend.open_existing(url, "r+")
+        group = backend.open_existing(url, "r+")
+        # the objects this writer stores are recorded (CRC-32) for the unit checksums
+        self._store = RecordingStore(group.store)
+        self._group = zarr.open_group(self._store, mode="r+", zarr_format=3, use_consolidated=False)
         # the run lease this writer writes under: checked before every write, so a run
         # that lost its lease to another stops at once (LeaseLost); None: no lease
         self._guard = guard or lease.guard(url)
         attrs = dict(self._group.attrs)
         check_schema_version(attrs, url)
         self.layout = StoreLayout.from_json(attrs["layout"])
+        self.checksum_kind: str | None = attrs.get("checksums")
         self.contig_names: list[str] = [c[0] for c in attrs["contigs"]]
         self._contig_lookup = {name: i for i, name in enumerate(self.contig_names)}
         self.haplotype_names: list[str] = [str(x) for x in attrs.get("haplotype_names") or []]
@@ -95,12 +127,31 @@ class StoreWriter:
         return WINDOW_CHECKSUMS if part == "windows" else VARIANT_CHECKSUMS
 
     def checksums(self, part: str = "windows") -> np.ndarray:
-        """uint64 digest per unit of `part` as recorded with its done mark (0 = none)."""
-        return np.asarray(self._array(self._checksum_path(part))[:], dtype=np.uint64)
+        """uint64 digest per unit of `part` as recorded with its done mark (0 = none or
+        a damaged checksum chunk)."""
+        values, _ = read_marks(self._array(self._checksum_path(part)))
+        return np.asarray(values, dtype=np.uint64)
 
     def done_units(self, part: str = "windows") -> np.ndarray:
-        """Bool mask over the units of `part` ("windows" or "variants"): True = done."""
-        return np.asarray(self._array(self._done_path(part))[:], dtype=bool)
+        """Bool mask over the units of `part` ("windows" or "variants"): True = done
+        (a unit whose done mark is damaged counts as not done: resume redoes it)."""
+        values, _ = read_marks(self._array(self._done_path(part)))
+        return np.asarray(values, dtype=bool)
+
+    def stored_digest(self, part: str, unit: int) -> int:
+        """The checksum of unit `unit` as it is stored now (read back; raw objects for
+        stores of CHECKSUM_KIND, so a damaged chunk is never decoded)."""
+        return stored_digest(self._group, self.layout, self.url, part, unit, self.checksum_kind)
+
+    def _written_digest(self, part: str, unit: int, blocks: list[tuple[str, int, Any]]) -> int:
+        """The checksum of what this writer has just written for a unit."""
+        if self.checksum_kind != CHECKSUM_KIND:
+            return unit_digest({p: v for p, _, v in blocks})
+        keys = unit_keys(self._group, self.layout, part, unit)
+        crcs = self._store.take(keys)
+        if crcs is None:  # not all written through this writer: read them back
+            return self.stored_digest(part, unit)
+        return object_digest(unit, crcs)
 
     def mark_done(self, unit: int, *, part: str = "windows") -> None:
         """Mark a unit done, with its checksum; call only after its write_* call returned.
@@ -116,7 +167,7 @@ class StoreWriter:
             self.layout.variant_rows(unit)
         digest = self._digests.pop((part, unit), None)
         if digest is None:
-            digest = unit_digest(read_unit(self._group, self.layout, part, unit))
+            digest = self.stored_digest(part, unit)
         rows = slice(unit, unit + 1)
         self._write(self._checksum_path(part), rows, np.array([digest], dtype=np.uint64))
         self._write(path, rows, np.ones(1, dtype=bool))
@@ -296,8 +347,9 @@ class StoreWriter:
             # one (L, n, ...) block: the unit's chunk holds every layer
             blocks.append((embedding_name(kind), 1, np.ascontiguousarray(values, dtype=dtype)))
         blocks += [(name, 0, values) for name, values in rows.items()]
-        self._digests[("windows", unit)] = unit_digest({p: v for p, _, v in blocks})
-        return self._write_all(slice(lo, hi), blocks)
+        nbytes = self._write_all(slice(lo, hi), blocks)
+        self._digests[("windows", unit)] = self._written_digest("windows", unit, blocks)
+        return nbytes
 
     def write_variant_unit(
         self, unit: int, *, variants: dict[str, np.ndarray], scores: dict[str, np.ndarray]
@@ -331,5 +383,6 @@ class StoreWriter:
                 )
             blocks.append((score_name(name), 0, values.astype(np.float32)))
         blocks += [(name, 0, values) for name, values in rows.items()]
-        self._digests[("variants", unit)] = unit_digest({p: v for p, _, v in blocks})
-        return self._write_all(slice(lo, hi), blocks)
+        nbytes = self._write_all(slice(lo, hi), blocks)
+        self._digests[("variants", unit)] = self._written_digest("variants", unit, blocks)
+        return nbytes

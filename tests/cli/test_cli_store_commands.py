@@ -141,7 +141,7 @@ def test_damaged_chunk_is_named_repaired_and_redone_by_the_same_command(
     assert r.code == 1, r.err
     lines = r.out.splitlines()
     assert lines[0] == f"windows: 1 of {N_UNITS} units intact, 1 damaged, 0 not done"
-    assert lines[1].startswith("  damaged window unit 1 (rows 2-4): unreadable chunk")
+    assert lines[1].startswith("  damaged window unit 1 (rows 2-4): stored values differ")
     assert lines[2] == (
         f"run `ntscale verify {store_copy} --repair`, then the command that made the store, "
         "to redo the damaged units"
