@@ -63,8 +63,9 @@ def test_a_gone_or_reused_pid_on_this_host_is_stale_at_once() -> None:
 def test_read_lease_absent_garbage_and_present(tmp_path: Path) -> None:
     url = str(tmp_path / "s.zarr")
     assert lease.read_lease(url) is None
-    (tmp_path / "s.zarr" / "lease" / "gen-000000000000").mkdir(parents=True)
-    (tmp_path / "s.zarr" / "lease" / "gen-000000000000" / "zarr.json").write_text('{"zarr_format": 3}')
+    claim = tmp_path / "s.zarr" / "lease" / "gen-000000000000"
+    claim.mkdir(parents=True)
+    (claim / "zarr.json").write_text('{"zarr_format": 3}')
     assert lease.read_lease(url) == {}
     info = {"host": "h", "pid": 3, "started": "s", "heartbeat": "b", "token": "t"}
     assert lease._write_claim(url, 1, info)
