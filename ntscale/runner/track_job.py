@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from ntscale.errors import InputError
 from ntscale.config import TrackConfig
 from ntscale.runner.job_base import JobBase
 from ntscale.runner.run_plan import resolve_run
@@ -69,6 +70,12 @@ class TrackJob(JobBase):
         regions = tuple(
             (r.contig, int(r.start), int(r.end)) for r in read_bed(config.regions, fasta.contigs)
         )
+        if not regions:  # refused before any store is made
+            raise InputError(
+                "the BED has no regions (empty, or only comments and headers); per-base "
+                "tracks need at least one region",
+                path=config.regions,
+            )
         sizes = np.array([e - s for _, s, e in regions], np.int64)
         return cls(
             config=config,
