@@ -78,7 +78,8 @@ def test_a_process_that_ends_within_the_wait_is_not_reported() -> None:
 
 
 def test_a_session_that_leaks_a_process_fails_naming_it(tmp_path: Path) -> None:
-    (tmp_path / "test_leaky.py").write_text(textwrap.dedent(f"""
+    (tmp_path / "test_leaky.py").write_text(
+        textwrap.dedent(f"""
         import subprocess, sys
 
         def test_leaves_a_daemon(tmp_path):
@@ -89,7 +90,8 @@ def test_a_session_that_leaks_a_process_fails_naming_it(tmp_path: Path) -> None:
 
         def test_passes():
             assert True
-    """))
+    """)
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
     r = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "leakcheck", "-q", "-p", "no:cacheprovider",

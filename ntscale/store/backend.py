@@ -150,6 +150,27 @@ def check_target(url: str) -> None:
             )
 
 
+def check_remote_target(url: str) -> None:
+    """Refuse an fsspec URL (e.g. a bucket root) that holds objects but no Zarr store
+    (one listing; local paths: `check_target`)."""
+    if local_path(url) is not None:
+        return
+    fs, root = filesystem(url)
+    try:
+        fs.invalidate_cache(root)
+        names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    foreign = sorted(n for n in names if n not in ("lease", "zarr.json"))
+    if foreign and "zarr.json" not in names:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise StoreError(
+            f"output store {url!r} already holds other objects ({shown}) and is not a Zarr "
+            "store; choose a new --out prefix such as "
+            f"{url.rstrip('/')}/run1.zarr"
+        )
+
+
 def group_exists(url: str) -> bool:
     """True if `url` holds a Zarr group; StoreError if it holds something else."""
     check_target(url)

@@ -86,6 +86,7 @@ def create_or_open(
         raise StoreError(f"run attributes {clash} clash with store-owned root attributes")
     identity = _run_identity(fingerprint, layout, contig_list)
     backend.check_target(url)  # a regular file or a foreign folder: refused before leasing
+    backend.check_remote_target(url)  # the same for object stores (a bucket root of data)
     backend.check_writable(url)
     lease.acquire(url)  # exclusive: one driver at a time; a new store is created once
     try:

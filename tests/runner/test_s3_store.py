@@ -192,3 +192,16 @@ def test_s3_lease_claims_are_conditional_writes(s3):
         assert lease.release(url) is True
     assert lease.read_lease(url) is None
     assert not [k for k in s3.objects("lease-takeover.zarr") if k.startswith("lease/")]
+
+
+def test_a_bucket_root_holding_other_objects_is_refused(s3):
+    import ntscale.store as st
+    from ntscale.errors import StoreError
+
+    s3.filesystem().pipe_file(f"{s3.bucket}/someone-elses/data.csv", b"1,2,3")
+    layout = st.StoreLayout(n_windows=4, unit_windows=2)
+    with pytest.raises(StoreError, match="already holds other objects .*someone-elses"):
+        st.create_or_open(f"s3://{s3.bucket}", layout, fingerprint={}, attrs={},
+                          contigs=[("chr1", 100)])  # fmt: skip
+    assert not s3.filesystem().exists(f"{s3.bucket}/zarr.json")
+    assert not s3.filesystem().exists(f"{s3.bucket}/lease")
