@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ntscale.errors import InputError
 from ntscale.config import TrackConfig
+from ntscale.errors import InputError
 from ntscale.runner.job_base import JobBase
 from ntscale.runner.run_plan import resolve_run
 
