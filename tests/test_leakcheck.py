@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import leakcheck
+import pytest
 
 SLEEP = "import time; time.sleep(120)"
 
@@ -77,6 +78,7 @@ def test_a_process_that_ends_within_the_wait_is_not_reported() -> None:
         child.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_a_session_that_leaks_a_process_fails_naming_it(tmp_path: Path) -> None:
     (tmp_path / "test_leaky.py").write_text(
         textwrap.dedent(f"""

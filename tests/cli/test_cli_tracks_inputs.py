@@ -33,6 +33,7 @@ def test_an_empty_bed_is_refused_and_makes_no_store(tmp_path: Path, content: str
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_a_folder_prefix_writes_the_tracks_inside_it(tmp_path: Path) -> None:
     bed = tmp_path / "r.bed"
     bed.write_text("20\t1000000\t1000300\n")

@@ -94,6 +94,7 @@ def _flip_item_count(path: Path) -> None:
     path.write_bytes(zstd.encode(bytes(data)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["count", 0, 9])
 def test_a_flipped_string_chunk_is_found_in_bounded_memory_and_time(
     full: Path, where: str | int

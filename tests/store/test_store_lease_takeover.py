@@ -56,6 +56,7 @@ def _other_info(token: str = "beef") -> dict:
             "token": token}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_racing_takeovers_of_a_stale_lease_leave_exactly_one_holder(tmp_path: Path) -> None:
     dead = _dead_pid()
     for trial in range(TRIALS):
