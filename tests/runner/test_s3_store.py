@@ -200,7 +200,7 @@ def test_a_bucket_root_holding_other_objects_is_refused(s3):
 
     s3.filesystem().pipe_file(f"{s3.bucket}/someone-elses/data.csv", b"1,2,3")
     layout = st.StoreLayout(n_windows=4, unit_windows=2)
-    with pytest.raises(StoreError, match="already holds other objects .*someone-elses"):
+    with pytest.raises(StoreError, match=rf"'s3://{s3.bucket}' already holds other objects \("):
         st.create_or_open(f"s3://{s3.bucket}", layout, fingerprint={}, attrs={},
                           contigs=[("chr1", 100)])  # fmt: skip
     assert not s3.filesystem().exists(f"{s3.bucket}/zarr.json")
