@@ -103,9 +103,10 @@ def _tagged_pids(
     return pids
 
 
-def kill_pids(find, grace_s: float = 5.0, kill_s: float = 10.0) -> None:
+def kill_pids(find, grace_s: float = 5.0, kill_s: float = 10.0, settle_s: float = 1.0) -> None:
     """SIGTERM what `find()` lists, wait up to `grace_s`, then SIGKILL what is left, again
-    until none is found (up to `kill_s`): a raylet dying may still start an agent."""
+    and again until none is found for `settle_s` (up to `kill_s`): a raylet dying may still
+    start an agent after the SIGKILL that ends it."""
     for pid in find():
         try:
             os.kill(pid, signal.SIGTERM)
@@ -115,13 +116,19 @@ def kill_pids(find, grace_s: float = 5.0, kill_s: float = 10.0) -> None:
     while find() and time.monotonic() < deadline:
         time.sleep(0.1)
     deadline = time.monotonic() + kill_s
-    while (left := find()) and time.monotonic() < deadline:
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        left = find()
+        if not left and time.monotonic() - quiet_since >= settle_s:
+            return
         for pid in left:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        time.sleep(0.2)
+        if left:
+            quiet_since = time.monotonic()
+        time.sleep(0.1)
 
 
 @dataclass
