@@ -63,7 +63,12 @@ tag_env = dict(os.environ)
 helper = '''
 import os, subprocess, sys, time
 parent = int(sys.argv[1])
-while os.path.exists(f"/proc/{parent}") and open(f"/proc/{parent}/stat").read().split(")")[1].split()[0] != "Z":
+def alive():
+    try:
+        return open(f"/proc/{parent}/stat").read().split(")")[1].split()[0] != "Z"
+    except OSError:
+        return False
+while alive():
     time.sleep(0.05)
 time.sleep(0.3)
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "late-agent"],
@@ -80,8 +85,13 @@ time.sleep(120)
 
 def test_stop_kills_a_process_started_after_its_sigkill_round():
     temp_dir = Path(tempfile.mkdtemp(prefix="ntr", dir="/tmp"))
-    head = RayHead(tag=uuid.uuid4().hex[:12], temp_dir=temp_dir,
-                   dashboard_url="http://127.0.0.1:1", gcs_address="127.0.0.1:1", env={})  # fmt: skip
+    head = RayHead(
+        tag=uuid.uuid4().hex[:12],
+        temp_dir=temp_dir,
+        dashboard_url="http://127.0.0.1:1",
+        gcs_address="127.0.0.1:1",
+        env={},
+    )
     env = {**os.environ, "NTSCALE_TEST_RAY_TAG": head.tag}
     raylet = subprocess.Popen([sys.executable, "-c", RESPAWNER], env=env, stdout=subprocess.PIPE,
                               text=True)  # fmt: skip
