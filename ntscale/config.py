@@ -40,6 +40,9 @@ class ExecutionConfig:
     # seconds without a ready actor (nor progress) before a Ray run stops, naming resources
     actor_start_timeout: float = 900.0
     batch_size: int = 8
+    # local devices one worker drives as one program, the batch split over them (None: one
+    # per GPU, every chip of the host on TPU, one on CPU; runner/run_plan.py resolves it)
+    devices_per_actor: int | None = None
     dtype: str = "auto"  # bf16 on GPU/TPU, fp32 on CPU (runner/precision.py)
     progress: bool = True
 
@@ -183,6 +186,11 @@ def _check_common(strands: str, execution: ExecutionConfig) -> None:
     _check_choice("dtype", execution.dtype, VALID_DTYPES)
     if execution.batch_size <= 0:
         raise ConfigError(f"batch_size must be positive, got {execution.batch_size!r}")
+    if execution.devices_per_actor is not None and execution.devices_per_actor < 1:
+        raise ConfigError(
+            "devices_per_actor must be at least 1 (leave it out for the hardware's default), "
+            f"got {execution.devices_per_actor!r}"
+        )
     if execution.max_actors is not None and execution.max_actors < 1:
         raise ConfigError(
             f"max_actors must be at least 1 (leave it out for no cap), got {execution.max_actors!r}"

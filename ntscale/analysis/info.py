@@ -62,11 +62,17 @@ def _part_line(name: str, part: dict[str, Any] | None) -> list[str]:
     if not part or not part.get("rows"):
         return []
     statuses = ", ".join(f"{k} {v:,}" for k, v in sorted(part["by_status"].items()))
-    return [
+    lines = [
         f"{name}: {part['rows_done']:,} of {part['rows']:,} rows done, units "
         f"{part['units_done']:,}/{part['units_total']:,}",
         f"  by status: {statuses}",
     ]
+    if "haplotypes" in part:  # cohort store: rows are (window, haplotype) pairs
+        lines.append(
+            f"  cohort: {part['window_rows']:,} window rows x {part['haplotypes']:,} "
+            f"haplotypes, {part['sequences_stored']:,} distinct sequences stored"
+        )
+    return lines
 
 
 def format_info(info: dict[str, Any]) -> str:

@@ -200,6 +200,11 @@ def build_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if "sequence_index" in ds.variables:
+        # cohort store: report on one row per (window, haplotype), as before schema 3
+        from ntscale.store import haplotype_rows
+
+        ds = haplotype_rows(ds)
     report: dict[str, Any] = {
         "store": str(store),
         "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -15,6 +15,7 @@ from ntscale.cli.common import (
     ActorStartTimeoutOpt,
     BatchSizeOpt,
     ConfigOpt,
+    DevicesPerActorOpt,
     DtypeOpt,
     FastaOpt,
     JsonOpt,
@@ -54,7 +55,8 @@ def embed(
         str | None,
         Opt(
             rich_help_panel=INPUT,
-            help="Phased, indexed VCF/BCF: embed haplotypes instead of the reference.",
+            help="Phased, indexed VCF/BCF, or a VCF Zarr store (.vcz, bio2zarr): embed "
+            "haplotypes instead of the reference.",
         ),
     ] = None,
     samples: Annotated[
@@ -113,7 +115,12 @@ def embed(
         ),
     ] = None,
     unit_windows: Annotated[
-        int | None, Opt(rich_help_panel=EXECUTION, help="Windows per work unit (= store chunk).")
+        int | None,
+        Opt(
+            rich_help_panel=EXECUTION,
+            help="Windows per work unit (= store chunk); with --vcf, genomic windows with all "
+            "their strands and haplotypes.",
+        ),
     ] = None,
     contig_map: Annotated[
         str | None,
@@ -132,6 +139,7 @@ def embed(
         ),
     ] = None,
     batch_size: BatchSizeOpt = None,
+    devices_per_actor: DevicesPerActorOpt = None,
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
     max_actors: MaxActorsOpt = None,

@@ -16,6 +16,7 @@ from ntscale.cli.common import (
     ActorStartTimeoutOpt,
     BatchSizeOpt,
     ConfigOpt,
+    DevicesPerActorOpt,
     DtypeOpt,
     FastaOpt,
     JsonOpt,
@@ -109,6 +110,7 @@ def score(
         int | None, Opt(rich_help_panel=EXECUTION, help="Variants per work unit (= store chunk).")
     ] = None,
     batch_size: BatchSizeOpt = None,
+    devices_per_actor: DevicesPerActorOpt = None,
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
     max_actors: MaxActorsOpt = None,

@@ -66,6 +66,15 @@ WindowBpOpt = Annotated[
 BatchSizeOpt = Annotated[
     int | None, Opt("--batch-size", rich_help_panel=EXECUTION, help="Windows per forward pass.")
 ]
+DevicesPerActorOpt = Annotated[
+    int | None,
+    Opt(
+        "--devices-per-actor",
+        rich_help_panel=EXECUTION,
+        help="Local devices each worker drives as one program, each batch split over them "
+        "(default: 1 per GPU, every chip of a TPU host, 1 on CPU).",
+    ),
+]
 DtypeOpt = Annotated[
     str | None,
     Opt(

@@ -1,4 +1,4 @@
-"""Genome input: FASTA access, window planning, BED regions, VCF haplotypes (pysam/cyvcf2).
+"""Genome input: FASTA access, window planning, BED regions, VCF/BCF/VCZ haplotypes.
 
 Typical use (docs/genome.md has the semantics):
 
@@ -19,6 +19,7 @@ from ntscale.genome.haplotypes import (
 from ntscale.genome.regions import read_bed
 from ntscale.genome.source import WindowSequence, WindowSource
 from ntscale.genome.vcf import VariantReader, VcfRecord, haplotype_names, vcf_samples
+from ntscale.genome.vcz import VczReader, open_variant_reader
 from ntscale.genome.windows import (
     PlanSummary,
     WindowPlan,
@@ -36,6 +37,7 @@ __all__ = [
     "VariantOutcome",
     "VariantReader",
     "VariantStatus",
+    "VczReader",
     "VcfRecord",
     "WindowPlan",
     "WindowSequence",
@@ -49,5 +51,6 @@ __all__ = [
     "read_bed",
     "vcf_samples",
     "haplotype_names",
+    "open_variant_reader",
     "with_haplotypes",
 ]

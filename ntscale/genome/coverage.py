@@ -10,6 +10,7 @@ be checked, not only trusted. Pure numpy over intervals (`ntscale.genome.interva
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -146,6 +147,105 @@ def compute_coverage(
         "gap_aware": plan.gap_aware,
         "contigs_left_out": [list(x) for x in plan.summary.skipped_contigs],
     }
+
+
+def _column_groups(
+    blocks: Iterable[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """Group haplotypes whose (status, end) columns are equal over every window row.
+
+    Args:
+        blocks: per window unit in row order, (status codes [u, H], end [u, H]).
+
+    Returns:
+        (group of each haplotype [H], per group its status column [W], its end column [W]);
+        memory O(H + groups x W), whatever the number of units.
+    """
+    group: np.ndarray | None = None
+    hist_status: list[list[np.ndarray]] = []
+    hist_end: list[list[np.ndarray]] = []
+    for status, end in blocks:
+        status, end = np.asarray(status, np.int64), np.asarray(end, np.int64)
+        h = status.shape[1]
+        if group is None:
+            group = np.zeros(h, np.int64)
+            hist_status, hist_end = [[]], [[]]
+        key = np.concatenate([group[:, None], status.T, end.T], axis=1)  # [H, 1 + 2u]
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")  # number groups by first haplotype
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        new_status, new_end = [], []
+        for m in first[order].tolist():
+            old = int(group[m])
+            new_status.append([*hist_status[old], status[:, m]])
+            new_end.append([*hist_end[old], end[:, m]])
+        group, hist_status, hist_end = rank[inverse.reshape(-1)], new_status, new_end
+    if group is None:
+        return np.zeros(0, np.int64), [], []
+    cat = [np.concatenate(x) if x else np.zeros(0, np.int64) for x in hist_status]
+    ends = [np.concatenate(x) if x else np.zeros(0, np.int64) for x in hist_end]
+    return group, cat, ends
+
+
+def cohort_coverage(
+    plan: WindowPlan,
+    haplotype_names: Sequence[str],
+    blocks: Iterable[tuple[np.ndarray, np.ndarray]],
+    *,
+    max_listed: int = MAX_LISTED,
+) -> dict[str, Any]:
+    """`compute_coverage` of a cohort store, one track per (strand, haplotype), without
+    the W x H rows in memory: haplotypes with equal statuses and ends everywhere (nearly
+    all of them) share one computation.
+
+    Args:
+        plan: the run's window plan (reference rows: one per window and strand).
+        haplotype_names: the store's haplotypes, in `blocks` column order.
+        blocks: per window unit, in row order: (status codes [u, H], stored end [u, H]).
+        max_listed: uncovered intervals listed in full.
+
+    Returns:
+        The record of `compute_coverage` over the (window, haplotype) rows.
+    """
+    group, status_cols, end_cols = _column_groups(blocks)
+    n_strands = len(set(plan.strand.tolist()))
+    parts = [
+        compute_coverage(
+            plan,
+            contig_index=plan.contig_index,
+            start=plan.start,
+            end=end_cols[g],
+            strand=plan.strand,
+            haplotype=plan.haplotype,
+            status=status_cols[g],
+            max_listed=max_listed * max(n_strands, 1),
+        )
+        for g in range(len(status_cols))
+    ]
+    if not parts:
+        raise ValueError("no haplotype to measure coverage on")
+    count = np.bincount(group, minlength=len(parts))
+    out = dict(parts[0])
+    for key in ("tracks", "real_bases_total", "real_bases_covered", "n_uncovered_intervals"):
+        out[key] = int(sum(int(c) * p[key] for c, p in zip(count, parts, strict=True)))
+    reasons: Counter[str] = Counter()
+    for c, p in zip(count, parts, strict=True):
+        for reason, bp in p["uncovered_by_reason"].items():
+            reasons[reason] += int(c) * bp
+    out["uncovered_by_reason"] = dict(reasons)
+    total = out["real_bases_total"]
+    out["fraction_covered"] = out["real_bases_covered"] / total if total else 1.0
+    out["uncovered_bp"] = total - out["real_bases_covered"]
+    listed: list[dict[str, Any]] = []
+    for strand in sorted(set(plan.strand.tolist())):  # track order: strand, haplotype
+        symbol = Strand(strand).symbol
+        for h, name in enumerate(haplotype_names):
+            for item in parts[int(group[h])]["uncovered"]:
+                if item["track"] == symbol and len(listed) < max_listed:
+                    listed.append({**item, "track": f"{name}({symbol})"})
+    out["uncovered"] = listed
+    return out
 
 
 def _status_reason(code: int) -> str:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -57,12 +58,21 @@ def _site_bounds(ref: str, alts: Sequence[str], gt: np.ndarray) -> tuple[np.ndar
     return np.maximum(grow, 0), np.maximum(shrink, 0)
 
 
+def _alt_bounds(ref: str, alts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """[1] bp the record's longest insertion adds / longest deletion removes (any carrier)."""
+    delta = [len(a) - len(ref) for a in alts if a and _ACGT.match(a)]
+    grow = max([0, *delta])
+    shrink = max([0, *(-x for x in delta)])
+    return np.array([grow], np.int64), np.array([shrink], np.int64)
+
+
 def insertion_sites(
     vcf_path: str | os.PathLike[str],
     fasta_contigs: Sequence[str],
     vcf_contig: Mapping[str, str | None],
     *,
     samples: Sequence[str] | None = None,
+    genotypes: bool = True,
 ) -> dict[str, Sites]:
     """Per FASTA contig, its indel records and what each can do to each haplotype.
 
@@ -72,37 +82,65 @@ def insertion_sites(
         vcf_contig: FASTA name -> VCF name (None: the VCF has no such contig).
         samples: the run's samples (default all). Haplotype order does not matter: the
             planner bounds the worst haplotype.
+        genotypes: False: read no genotype; each record's bound is its longest ALT
+            insertion / deletion, for every haplotype ([R] arrays). What a cohort driver
+            uses: its memory and time do not grow with the samples (more conservative:
+            a window may be split although no haplotype carries all its long alleles).
 
     Returns:
         {contig: (record start [R], bp added [R, H], bp removed [R, H])}, int64, only
         records that can change some haplotype's length; contigs without one are left out.
     """
-    import cyvcf2
+    from ntscale.genome.vcz import VczReader, is_vcz
 
-    from ntscale.genome.vcf import iter_records
-
-    vcf = cyvcf2.VCF(str(vcf_path), samples=list(samples) if samples else None, lazy=True)
     out: dict[str, Sites] = {}
+    if is_vcz(vcf_path):
+        reader = VczReader(vcf_path, samples=samples)
+        records = partial(reader.length_changing, genotypes=genotypes)
+    else:
+        reader = None
+        vcf = _cyvcf2_reader(vcf_path, (list(samples) if samples else None) if genotypes else [])
+        records = partial(_vcf_length_changing, vcf, path=vcf_path, genotypes=genotypes)
     try:
         for contig in fasta_contigs:
             name = vcf_contig.get(contig)
             if name is None:
                 continue
             pos, grows, shrinks = [], [], []
-            for rec in iter_records(vcf, name, path=vcf_path):
-                ref, alts = rec.REF, rec.ALT
-                if len(ref) == 1 and all(len(a) == 1 for a in alts):
-                    continue  # SNV: no length change, genotypes not decoded
-                grow, shrink = _site_bounds(ref, alts, rec.genotype.array())
+            for start, ref, alts, gt in records(name):
+                if genotypes:
+                    grow, shrink = _site_bounds(ref, alts, gt)
+                else:
+                    grow, shrink = _alt_bounds(ref, alts)
                 if grow.any() or shrink.any():
-                    pos.append(int(rec.start))
+                    pos.append(start)
                     grows.append(grow)
                     shrinks.append(shrink)
             if pos:
                 out[contig] = (np.array(pos, np.int64), np.stack(grows), np.stack(shrinks))
     finally:
-        vcf.close()
+        (reader or vcf).close()
     return out
+
+
+def _cyvcf2_reader(vcf_path: str | os.PathLike[str], samples: list[str] | None):  # noqa: ANN201
+    """A lazy cyvcf2 reader of these samples (None: all; []: none, sites only)."""
+    import cyvcf2
+
+    return cyvcf2.VCF(str(vcf_path), samples=samples, lazy=True)
+
+
+def _vcf_length_changing(
+    vcf: object, name: str, *, path: str | os.PathLike[str], genotypes: bool = True
+) -> Iterator[tuple[int, str, Sequence[str], np.ndarray | None]]:
+    """(start, REF, ALTs, cyvcf2 genotype array or None) of the records that are not all SNV."""
+    from ntscale.genome.vcf import iter_records
+
+    for rec in iter_records(vcf, name, path=path):
+        ref, alts = rec.REF, rec.ALT
+        if len(ref) == 1 and all(len(a) == 1 for a in alts):
+            continue  # SNV: no length change, genotypes not decoded
+        yield int(rec.start), ref, alts, rec.genotype.array() if genotypes else None
 
 
 def worst_tokens(lo_bp: np.ndarray, hi_bp: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from ntscale.genome.haplotypes import (
     cut_to_prefix,
 )
 from ntscale.genome.vcf import RegionVariants, VariantReader
+from ntscale.genome.vcz import open_variant_reader
 from ntscale.genome.windows import WindowPlan
 from ntscale.tokenizer import Tokenizer, get_tokenizer, reverse_complement
 from ntscale.types import REFERENCE_HAPLOTYPE, Strand, WindowStatus
@@ -125,7 +126,7 @@ class WindowSource:
         self.policy = policy
         self.vcf: VariantReader | None = None
         if vcf_path is not None:
-            self.vcf = VariantReader(
+            self.vcf = open_variant_reader(
                 vcf_path,
                 samples=samples,
                 fasta_contigs=self.fasta.contig_names,
@@ -182,6 +183,33 @@ class WindowSource:
             hap = int(plan.haplotype[row])
             out.append(self._one(contig, start, end, strand, hap))
         return out
+
+    def fetch_haplotype_patterns(
+        self, contig: str, start: int, end: int, *, strand: str | Strand = "+"
+    ) -> tuple[list[WindowSequence], np.ndarray]:
+        """Every haplotype of one window, one sequence built per genotype pattern.
+
+        The window's haplotypes are grouped by their alleles over its records
+        (`ntscale.genome.hap_patterns`); only the first haplotype of each pattern is built.
+
+        Returns:
+            (one WindowSequence per pattern [P], int64 [H] pattern of each haplotype).
+
+        Raises:
+            ConfigError: the WindowSource has no VCF.
+        """
+        from ntscale.genome.hap_patterns import group_haplotypes
+
+        if self.vcf is None:
+            raise ConfigError("haplotype windows need a VCF; this WindowSource has none")
+        s = Strand.REVERSE if strand in ("-", Strand.REVERSE) else Strand.FORWARD
+        cache = self._select(contig, int(start), int(end))
+        groups = cache.get("groups")
+        if groups is None:
+            v = self._variants(contig, int(start), int(end))[0]
+            groups = cache["groups"] = group_haplotypes(v.gt, v.phased)
+        seqs = [self._one(contig, int(start), int(end), s, int(h)) for h in groups.first]
+        return seqs, groups.inverse
 
     def fetch_window(
         self, contig: str, start: int, end: int, *, strand: str | Strand = "+", haplotype: int = -1

@@ -140,17 +140,14 @@ class VariantReader:
             MissingInputError, InputError: see `check_vcf`; unknown samples; FASTA and VCF
                 contig names that do not match (names the fix).
         """
-        self.path = check_vcf(path)
+        self.path = self._check_path(path)
         if not (contig_map is None or contig_map == "auto" or isinstance(contig_map, Mapping)):
             raise ConfigError(f"contig_map must be a mapping, 'auto' or None, got {contig_map!r}")
         self._contig_map = dict(contig_map) if isinstance(contig_map, Mapping) else contig_map
         self._handle = None
-        vcf = self._open_all()
-        all_samples = tuple(vcf.samples)
-        has_gt = _declares_gt(vcf)
-        self.vcf_contigs: tuple[str, ...] = tuple(vcf.seqnames)
+        all_samples, contigs, has_gt = self._read_header()
+        self.vcf_contigs: tuple[str, ...] = contigs
         self._vcf_contig_set = frozenset(self.vcf_contigs)
-        vcf.close()
         if samples is None:
             chosen = all_samples
         else:
@@ -189,6 +186,19 @@ class VariantReader:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
+
+    # Format hooks: a reader of another genotype format (genome/vcz.py) overrides these two,
+    # `query` and `close`, and keeps the sample and contig logic above.
+    def _check_path(self, path: str | os.PathLike[str]) -> Path:
+        return check_vcf(path)
+
+    def _read_header(self) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+        """(all samples in file order, contig names, whether a GT field is declared)."""
+        vcf = self._open_all()
+        try:
+            return tuple(vcf.samples), tuple(vcf.seqnames), _declares_gt(vcf)
+        finally:
+            vcf.close()
 
     @property
     def haplotype_names(self) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +32,16 @@ if TYPE_CHECKING:
     from ntscale.model.ntmodel import NTModel
 
 log = logging.getLogger(__name__)
+
+
+class Placement(Protocol, Hashable):
+    """Puts one call's inputs on devices: `place(model, tokens, extras)` returns
+    (params, tokens, extras) as the jitted program takes them (`ntscale.model.sharding`)."""
+
+    def place(self, model: NTModel, tokens: np.ndarray, extras: tuple) -> tuple[Any, Any, tuple]:
+        """(params, tokens, extras) on this placement's devices."""
+        ...
+
 
 Post = Callable[..., Any]
 """`post(outputs, tokens, *extras) -> pytree`, pure jnp; hashable (compared by value or
@@ -142,11 +152,18 @@ class CompiledForward:
         """The attention implementation that runs ("xla" after a cuDNN fallback)."""
         return self.program.attention
 
-    def dispatch(self, tokens: np.ndarray, *extras: Any) -> Any:
-        """Start the forward pass on tokens [B, T] (and the post's extras); device arrays."""
+    def dispatch(self, tokens: np.ndarray, *extras: Any, placement: Placement | None = None) -> Any:
+        """Start the forward pass on tokens [B, T] (and the post's extras); device arrays.
+
+        `placement` (hashable; `ntscale.model.sharding`) puts the parameters, tokens and
+        extras on devices (e.g. split over a mesh); None: the model's one device.
+        """
         model, program = self._model, self.program
         tokens = model.check_tokens(tokens)
-        shape = (tokens.shape, *(_shape(x) for x in extras))
+        params, placed = model.params, jnp.asarray(tokens)
+        if placement is not None:
+            params, placed, extras = placement.place(model, tokens, extras)
+        shape = (tokens.shape, *(_shape(x) for x in extras), placement)
         with program.lock:
             first = shape not in program.shapes
             program.shapes.add(shape)
@@ -162,12 +179,12 @@ class CompiledForward:
             )
         with matmul_context(model.precision):
             try:
-                return jitted(model.params, jnp.asarray(tokens), *extras)
+                return jitted(params, placed, *extras)
             except Exception as e:  # cuDNN rejects some shapes/GPUs at compile time
                 if not (first and attention == "cudnn"):
                     raise
                 program.fall_back(jitted, tokens.shape, e)
-                return program.jitted(model.params, jnp.asarray(tokens), *extras)
+                return program.jitted(params, placed, *extras)
 
     def __call__(self, tokens: np.ndarray, *extras: Any) -> Any:
         """Run on tokens [B, T] int32 (and the post's extras); numpy outputs."""
@@ -184,6 +201,7 @@ class CompiledForward:
 
 __all__ = [
     "CompiledForward",
+    "Placement",
     "Post",
     "Program",
     "bucket_length",

@@ -1,8 +1,13 @@
-"""The whole-genome (or haplotype) embedding job: windows in, pooled per-layer embeddings out.
+"""The whole-genome (or cohort) embedding job: windows in, pooled per-layer embeddings out.
 
-One unit = a run of consecutive planned windows = one chunk row of every `windows/*` and
-`embeddings/*` array. Per unit: fetch sequences (pysam, haplotypes applied) -> tokenize ->
-forward in fixed-shape batches -> pool on the device -> write the unit's chunks -> mark done.
+One unit = a run of consecutive planned window rows = one chunk of every per-window array.
+Per unit: fetch sequences (haplotypes applied) -> tokenize -> forward in fixed-shape
+batches -> pool on the device -> write the unit's chunks -> mark done.
+
+With a VCF the job is a cohort run (store layout in docs/store.md, "Cohort stores"): the
+plan holds the reference windows and the haplotype names only (its memory does not grow
+with samples x windows), a unit holds `unit_windows` genomic windows with all their
+strands and haplotypes, and the workers read the genotypes of their own windows.
 """
 
 from __future__ import annotations
@@ -49,11 +54,9 @@ class EmbedJob(JobBase):
         """Resolve the model, read the FASTA index (and BED/VCF header) and plan the windows."""
         from ntscale.genome import (
             FastaSource,
-            VariantReader,
-            haplotype_names,
+            open_variant_reader,
             plan_windows,
             read_bed,
-            with_haplotypes,
         )
         from ntscale.genome.gaps import load_gap_index
         from ntscale.genome.identity import input_identities
@@ -82,15 +85,14 @@ class EmbedJob(JobBase):
         )
         samples: tuple[str, ...] = ()
         if config.vcf:
-            # Checked here, before the store is made: samples, GT, contig names.
-            samples = VariantReader(
+            # Checked here, before the store is made: samples, GT, contig names. The plan
+            # keeps the reference windows; haplotypes are a second store axis.
+            samples = open_variant_reader(
                 config.vcf,
                 samples=config.samples or None,
                 fasta_contigs=[name for name, _ in contigs],
                 contig_map=config.contig_map or None,
             ).samples
-            names = haplotype_names(samples)
-            plan = with_haplotypes(plan, len(names), names)
         if plan.n_windows == 0:
             raise ConfigError(
                 f"no windows to embed in {config.fasta!r} with these settings "
@@ -113,32 +115,59 @@ class EmbedJob(JobBase):
         )
 
     @property
+    def cohort(self) -> bool:
+        """A VCF run: window x haplotype store with each distinct sequence once."""
+        return bool(self.config.vcf)
+
+    @property
+    def haplotype_names(self) -> tuple[str, ...]:
+        """'SAMPLE:phase' of each haplotype of a cohort run (empty without a VCF)."""
+        from ntscale.genome import haplotype_names
+
+        return haplotype_names(self.samples)
+
+    @property
     def n_rows(self) -> int:
         return self.plan.n_windows
 
     @property
     def unit_size(self) -> int:
-        return self.config.unit_windows
+        # cohort: unit_windows genomic windows with all their strands (rows '+', '-')
+        strands = len(set(self.plan.strand.tolist())) if self.cohort and self.n_rows else 1
+        return self.config.unit_windows * strands
+
+    def store_haplotype_names(self) -> list[str] | None:
+        return list(self.haplotype_names) if self.cohort else None
 
     @property
     def embed_dim(self) -> int:
         return self.run.embed_dim
 
+    @property
+    def _per_window_row(self) -> int:
+        """Rows (and bp) counted per window row: its haplotypes in a cohort run."""
+        return len(self.samples) * 2 if self.cohort else 1
+
+    def unit_rows(self, unit: int) -> int:
+        a, b = self.unit_range(unit)
+        return (b - a) * self._per_window_row  # as the worker counts them (UnitResult)
+
     def unit_bp(self, unit: int) -> int:
         a, b = self.unit_range(unit)
-        return int((self.plan.end[a:b] - self.plan.start[a:b]).sum())
+        return int((self.plan.end[a:b] - self.plan.start[a:b]).sum()) * self._per_window_row
 
     def layout(self) -> StoreLayout:
         from ntscale.store import StoreLayout
 
         return StoreLayout(
             n_windows=self.plan.n_windows,
-            unit_windows=self.config.unit_windows,
+            unit_windows=self.unit_size,
             layers=self.run.layers,
             embed_dim=self.run.embed_dim,
             cls=self.config.cls,
             per_token=self.config.per_token,
             max_tokens=self.run.max_tokens,
+            n_haplotypes=len(self.haplotype_names) if self.cohort else 0,
         )
 
     def own_fingerprint(self) -> dict:
@@ -179,7 +208,7 @@ class EmbedJob(JobBase):
                 "unit_windows": c.unit_windows,
             },
             "vcf": {"name": Path(c.vcf).name, "samples": list(self.samples)} if c.vcf else None,
-            "haplotype_names": list(self.plan.haplotype_names),
+            "haplotype_names": list(self.haplotype_names),
             "pooling": "mean over sequence tokens (CLS and pad excluded)",
         }
 
@@ -214,17 +243,30 @@ class EmbedJob(JobBase):
         from ntscale.store import open as open_store
         from ntscale.store.schema import REFERENCE_NAME
 
+        plan = self.plan
+        status_codes = {s.name: int(s) for s in WindowStatus}
+        if self.cohort:
+            # one track per (strand, haplotype), read unit by unit (no W x H rows)
+            from ntscale.genome.coverage import cohort_coverage
+            from ntscale.store.cohort import iter_haplotype_blocks
+
+            def blocks():  # noqa: ANN202 - generator of (status codes, end) [u, H]
+                for b in iter_haplotype_blocks(self.store_url):
+                    names, inverse = np.unique(b["status"], return_inverse=True)
+                    codes = np.array([status_codes[str(x)] for x in names], np.int64)
+                    yield codes[inverse.reshape(b["status"].shape)], b["hap_end"]
+
+            return cohort_coverage(plan, self.haplotype_names, blocks())
         ds = open_store(self.store_url)
         strand = np.where(ds["strand"].values == "-", 1, 0)
         # The store keeps names; the plan keeps codes (haplotype -1 = reference).
-        hap_codes = pd.Index([*self.plan.haplotype_names, REFERENCE_NAME])
+        hap_codes = pd.Index([*plan.haplotype_names, REFERENCE_NAME])
         haplotype = hap_codes.get_indexer(ds["haplotype"].values)
-        haplotype = np.where(haplotype == len(self.plan.haplotype_names), -1, haplotype)
-        status_codes = {s.name: int(s) for s in WindowStatus}
+        haplotype = np.where(haplotype == len(plan.haplotype_names), -1, haplotype)
         status = np.array([status_codes[str(s)] for s in ds["status"].values], dtype=np.int64)
         return compute_coverage(
-            self.plan,
-            contig_index=pd.Index(self.plan.contigs).get_indexer(ds["contig"].values),
+            plan,
+            contig_index=pd.Index(plan.contigs).get_indexer(ds["contig"].values),
             start=ds["start"].values,
             end=ds["end"].values,
             strand=strand,
@@ -240,22 +282,24 @@ class EmbedJob(JobBase):
 
 
 def _insertions(config: EmbedConfig, fasta: FastaSource) -> dict:
-    """Per FASTA contig, the VCF's insertion sites (`ntscale.genome.hap_budget`)."""
-    from ntscale.genome import VariantReader
+    """Per FASTA contig, the VCF's indel sites (`ntscale.genome.hap_budget`), [R] bounds."""
+    from ntscale.genome import open_variant_reader
     from ntscale.genome.hap_budget import insertion_sites
 
-    reader = VariantReader(
+    reader = open_variant_reader(
         config.vcf,
         samples=list(config.samples) or None,
         fasta_contigs=fasta.contig_names,
         contig_map=config.contig_map or None,
     )
     names = fasta.contig_names
+    # no genotype read in the driver (cohort scale): per-record bounds from the ALTs
     return insertion_sites(
         config.vcf,
         names,
         {c: reader.vcf_contig(c) for c in names},
         samples=list(reader.samples),
+        genotypes=False,
     )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from ntscale.runner.faults import before_unit
 from ntscale.runner.job import UnitResult
 from ntscale.runner.worker_setup import ModelWorker
-from ntscale.types import WindowStatus
+from ntscale.types import Strand, WindowStatus
 
 if TYPE_CHECKING:
     from ntscale.genome import WindowSource
@@ -43,7 +43,7 @@ class EmbedWorker(ModelWorker):
             cls=c.cls,
             per_token=c.per_token,
         )
-        self.forward = self.model.compiled(job.layers, False, post=post)
+        self.forward = self.compiled(job.layers, False, post=post)
         self.batch_size = c.execution.batch_size
 
     def open_input(self) -> WindowSource:
@@ -67,6 +67,8 @@ class EmbedWorker(ModelWorker):
         before_unit(unit)
         t0 = time.perf_counter()
         job, c = self.job, self.job.config
+        if job.cohort:
+            return self._cohort_unit(unit, t0)
         a, b = job.unit_range(unit)
         rows = np.arange(a, b)
         seqs = self.input().fetch_rows(job.plan, rows)
@@ -112,6 +114,107 @@ class EmbedWorker(ModelWorker):
             seconds=time.perf_counter() - t0,
             bytes_written=int(nbytes),
             forward_windows=len(distinct.ids),
+        )
+
+    def _cohort_unit(self, unit: int, t0: float) -> UnitResult:
+        """One unit of a cohort store: its window rows with every haplotype.
+
+        Per window row, the haplotypes are grouped by genotype pattern and one sequence is
+        built per pattern; the unit's distinct token sequences (patterns of all its rows
+        and strands) get one forward pass each and one slot each on the sequence axis, in
+        first-occurrence order (window row, then haplotype).
+        """
+        from ntscale.tokenizer.distinct import distinct_tokens
+
+        job, c = self.job, self.job.config
+        plan, src = job.plan, self.input()
+        a, b = job.unit_range(unit)
+        n, h = b - a, len(job.haplotype_names)
+        patterns: list[list] = []  # per row: WindowSequence per pattern
+        inverse = np.zeros((n, h), np.int64)  # per row: pattern of each haplotype
+        for i, row in enumerate(range(a, b)):
+            seqs, inv = src.fetch_haplotype_patterns(
+                plan.contigs[int(plan.contig_index[row])],
+                int(plan.start[row]),
+                int(plan.end[row]),
+                strand=Strand(int(plan.strand[row])),
+            )
+            patterns.append(seqs)
+            inverse[i] = inv
+        # what the store keeps per (window, haplotype), by way of each row's patterns
+        fields = {
+            "status": lambda s: int(s.status),
+            "n_variants": lambda s: s.n_variants,
+            "hap_end": lambda s: s.end,
+        }
+        haplotypes = {
+            name: np.stack(
+                [np.array([get(s) for s in row])[inverse[i]] for i, row in enumerate(patterns)]
+            )
+            if n
+            else np.zeros((0, h), np.int64)
+            for name, get in fields.items()
+        }
+        # one entry per pattern of each row; its distinct token sequences are stored
+        todo = [
+            (i, p)
+            for i, row in enumerate(patterns)
+            for p in range(len(row))
+            if row[p].status not in _SKIPPED
+        ]
+        distinct = distinct_tokens(self.tokenizer, [patterns[i][p].sequence for i, p in todo])
+        of_pattern = [np.full(len(row), -1, np.int64) for row in patterns]
+        for (i, p), d in zip(todo, distinct.inverse.tolist(), strict=True):
+            of_pattern[i][p] = d
+        index = np.zeros((n, h), np.int64)
+        for i in range(n):
+            index[i] = of_pattern[i][inverse[i]]
+        haplotypes["sequence_index"] = index
+        d = len(distinct.ids)
+        first = np.full(d, -1, np.int64)  # the first entry of each distinct sequence
+        for k in range(len(todo) - 1, -1, -1):
+            first[distinct.inverse[k]] = k
+        seq_of = [patterns[todo[k][0]][todo[k][1]] for k in first.tolist()]
+        sequences = {
+            "n_tokens": np.array([s.n_tokens for s in seq_of], np.int32),
+            "frac_n": np.array([s.frac_n for s in seq_of], np.float32),
+            "sequence_id": distinct.sequence_ids[first] if d else np.zeros(0, np.uint64),
+        }
+        if c.dedup:
+            model_seconds, res = self._forward(self._batches(distinct.ids), d)
+            n_forward = d
+        else:
+            # check mode: one pass per haplotype with a sequence; the store keeps the
+            # first haplotype's output of each sequence (equal bytes when dedup is right)
+            flat = index.reshape(-1)
+            rows = np.flatnonzero(flat >= 0)
+            model_seconds, per_row = self._forward(
+                self._batches([distinct.ids[k] for k in flat[rows].tolist()]), rows.size
+            )
+            _, at = np.unique(flat[rows], return_index=True)
+            res = {kind: values[at] for kind, values in per_row.items()}
+            n_forward = int(rows.size)
+        windows = {
+            "contig_index": plan.contig_index[a:b],
+            "start": plan.start[a:b],
+            "end": plan.end[a:b],
+            "strand": plan.strand[a:b],
+        }
+        embeddings = {kind: np.moveaxis(values, 1, 0) for kind, values in res.items()}
+        nbytes = self.writer.write_cohort_unit(
+            unit, windows=windows, haplotypes=haplotypes, sequences=sequences, embeddings=embeddings
+        )
+        self.writer.mark_done(unit)
+        counts = Counter(WindowStatus(int(s)).name.lower() for s in haplotypes["status"].ravel())
+        return UnitResult(
+            unit=unit,
+            n_rows=n * h,
+            status_counts=dict(counts),
+            bp=int((windows["end"] - windows["start"]).sum()) * h,
+            model_seconds=model_seconds,
+            seconds=time.perf_counter() - t0,
+            bytes_written=int(nbytes),
+            forward_windows=n_forward,
         )
 
     def _batches(self, ids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -153,6 +153,11 @@ class JobBase(ABC):
         # the config as it ran: "auto" dtype recorded as the concrete one
         config = config_to_dict(self.config)
         config["execution"]["dtype"] = self.run.dtype
+        # devices each worker split its batches over, and the rows each device ran
+        config["execution"]["devices_per_actor"] = self.run.devices_per_actor
+        config["execution"]["per_device_batch"] = self.run.per_device_batch(
+            self.config.execution.batch_size
+        )
         return {
             "job": self.KIND,
             "model": self.run.model_attrs(source=self.config.model),
@@ -172,9 +177,14 @@ class JobBase(ABC):
             fingerprint=self.content_fingerprint(),
             attrs=self.attrs(),
             contigs=list(self.contigs),
+            haplotype_names=self.store_haplotype_names(),
         )
         self.prepare_more()
         return np.flatnonzero(~writer.done_units(self.AXIS))
+
+    def store_haplotype_names(self) -> list[str] | None:
+        """Haplotype names of a cohort store's `haplotype` axis (None: no such axis)."""
+        return None
 
     def prepare_more(self) -> None:
         """Job-specific arrays made after the store exists (none by default)."""

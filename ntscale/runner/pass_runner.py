@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ntscale.model import CompiledForward, NTModel
+    from ntscale.model.sharding import BatchSharding, ShardedForward
     from ntscale.scoring.batches import Flavour
     from ntscale.scoring.passes import Pass, PassResult
 
@@ -28,13 +29,15 @@ class PassRunner:
         *,
         batch_size: int,
         lock: threading.Lock | None = None,
+        sharding: BatchSharding | None = None,
     ) -> None:
         self.model = model
         self.layers = layers
         self.batch_size = batch_size
         self.lock = lock or threading.Lock()
+        self.sharding = sharding  # split each batch over several devices (None: one)
 
-    def forward(self, flavour: Flavour) -> CompiledForward:
+    def forward(self, flavour: Flavour) -> CompiledForward | ShardedForward:
         """The compiled forward (+ reductions) for one flavour of passes."""
         from ntscale.scoring.reduce import ScoringReduction
 
@@ -42,7 +45,8 @@ class PassRunner:
             self.model.tokenizer, table=flavour.table, token_embeddings=flavour.token_embeddings
         )
         layers = self.layers if flavour.embed else ()
-        return self.model.compiled(layers, flavour.table, post=post)
+        forward = self.model.compiled(layers, flavour.table, post=post)
+        return forward if self.sharding is None else self.sharding.wrap(forward)
 
     def run(self, passes: list[Pass]) -> tuple[list[PassResult], float]:
         """One `PassResult` per pass (same order), and the seconds spent on the device."""

@@ -31,6 +31,20 @@ THROUGHPUT: dict[str, dict[str, tuple[float, str]]] = {
 }
 
 
+# Rates no one has measured: said so in every plan rather than guessed (docs/scaling.md).
+NOT_MEASURED: dict[str, str] = {
+    "tpu": "not measured: no TPU has run ntscale yet (one actor per TPU host, all its chips)",
+}
+
+
+def _not_measured_lines(p: dict[str, Any]) -> list[str]:
+    """Plan text for the device kinds without a rate."""
+    return [
+        f"estimated device time on one {kind} host: {why}"
+        for kind, why in p.get("device_time_not_measured", {}).items()
+    ]
+
+
 def _size(n_bytes: float) -> str:
     for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
         if n_bytes >= scale:
@@ -45,7 +59,10 @@ def describe_embed_plan(job: EmbedJob) -> dict[str, Any]:
     n_bp = iv.total(req_s, req_e)
     n_n = iv.total(*plan.n_runs) if plan.n_runs is not None else None
     lengths = plan.end - plan.start
-    n = plan.n_windows
+    n_haps = len(job.haplotype_names) if job.cohort else 1
+    # cohort: (window, haplotype) rows; the distinct sequences stored and run are known
+    # only once the workers read the genotypes, so sizes and times are upper bounds
+    n = plan.n_windows * n_haps
     d = job.run.embed_dim
     per_layer = {"mean (float32)": n * d * 4}
     if c.cls:
@@ -67,7 +84,9 @@ def describe_embed_plan(job: EmbedJob) -> dict[str, Any]:
         "stride_bp": job.run.stride_bp,
         "gap_aware": plan.gap_aware,
         "windows": n,
-        "tracks": len(set(zip(plan.strand.tolist(), plan.haplotype.tolist(), strict=True))),
+        "window_rows": plan.n_windows,
+        "haplotypes": n_haps if job.cohort else 0,
+        "tracks": len(set(plan.strand.tolist())) * n_haps,
         "short_windows": plan.summary.n_short_windows,
         "window_bp_min": int(lengths.min()) if n else 0,
         "units": job.n_units(),
@@ -81,7 +100,9 @@ def describe_embed_plan(job: EmbedJob) -> dict[str, Any]:
         "layers": list(job.run.layers),
         "store_bytes_per_layer_uncompressed": per_layer,
         "store_bytes_uncompressed": sum(per_layer.values()) * len(job.run.layers),
+        "upper_bounds": job.cohort,  # cohort: every haplotype distinct (never reached)
         "device_time_estimates": estimates,
+        "device_time_not_measured": dict(NOT_MEASURED),
     }
 
 
@@ -92,7 +113,13 @@ def format_embed_plan(p: dict[str, Any]) -> str:
         f"stride {p['stride_bp']:,} bp, gap-aware {'yes' if p['gap_aware'] else 'no'}",
         f"windows: {p['windows']:,} over {p['tracks']} track(s) "
         f"({p['short_windows']:,} shorter than the window), units: {p['units']:,} of "
-        f"{p['unit_windows']} windows",
+        f"{p['unit_windows']} windows"
+        + (
+            f" ({p['window_rows']:,} window rows x {p['haplotypes']:,} haplotypes; sizes and "
+            "times below are upper bounds: each distinct sequence is stored and run once)"
+            if p.get("upper_bounds")
+            else ""
+        ),
         f"bases requested: {p['bases_requested']:,}; real {p['real_bases'] or 0:,}; "
         f"N {p['n_bases'] or 0:,}"
         + ("" if p["n_bases"] is not None else " (no N-run index: N bases not counted)"),
@@ -115,7 +142,7 @@ def format_embed_plan(p: dict[str, Any]) -> str:
             f"estimated device time: no throughput figure for {p['model']} "
             "(docs/benchmarks.md lists the measured models)"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + _not_measured_lines(p))
 
 
 def describe_score_plan(job: ScoreJob) -> dict[str, Any]:
@@ -156,6 +183,7 @@ def describe_score_plan(job: ScoreJob) -> dict[str, Any]:
         "forward_passes_approx": int(passes),
         "scores": list(job.names),
         "device_time_estimates": estimates,
+        "device_time_not_measured": dict(NOT_MEASURED),
     }
 
 
@@ -179,7 +207,7 @@ def format_score_plan(p: dict[str, Any]) -> str:
         )
     if not p["device_time_estimates"]:
         lines.append(f"estimated device time: no throughput figure for {p['model']}")
-    return "\n".join(lines)
+    return "\n".join(lines + _not_measured_lines(p))
 
 
 def _estimates(model: str, passes: int) -> dict[str, dict[str, Any]]:
@@ -219,6 +247,7 @@ def describe_track_plan(job: TrackJob) -> dict[str, Any]:
         "forward_passes": passes,
         "tracks": [f"{job.config.tracks}.{name}.bw" for name in TRACK_NAMES],
         "device_time_estimates": _estimates(job.run.model.name, passes),
+        "device_time_not_measured": dict(NOT_MEASURED),
     }
 
 
@@ -239,7 +268,7 @@ def format_track_plan(p: dict[str, Any]) -> str:
         )
     if not p["device_time_estimates"]:
         lines.append(f"estimated device time: no throughput figure for {p['model']}")
-    return "\n".join(lines)
+    return "\n".join(lines + _not_measured_lines(p))
 
 
 PLAN_REPORTS: dict[str, tuple[Any, Any]] = {

@@ -22,13 +22,22 @@ def dtype_for_backend(backend: str) -> str:
 
 def run_backend(execution: ExecutionConfig) -> str:
     """The JAX backend the model will run on: this process's, or a Ray cluster's actors'."""
+    return run_hardware(execution)[0]
+
+
+def run_hardware(execution: ExecutionConfig) -> tuple[str, int]:
+    """(JAX backend, local devices per host) where the model will run.
+
+    This process's devices for a local run or a private Ray (same machine); a cluster's
+    actors' for an address (TPU chips per TPU host, GPUs per GPU node, 1 on CPU).
+    """
     if execution.ray in (None, "", "local"):
         import jax  # a private Ray runs on this machine: its backend is ours
 
-        return jax.default_backend()
-    from ntscale.runner.ray import cluster_backend
+        return jax.default_backend(), jax.local_device_count()
+    from ntscale.runner.ray import cluster_hardware
 
-    return cluster_backend(execution.ray)
+    return cluster_hardware(execution.ray)
 
 
 def resolve_dtype(execution: ExecutionConfig) -> ExecutionConfig:

@@ -1,4 +1,4 @@
-"""Run a job's units on a Ray cluster: one actor per GPU (or per CPU slot), bounded dispatch.
+"""Run a job's units on a Ray cluster: one actor per GPU, TPU host or CPU slot, bounded dispatch.
 
 The driver only sends unit ids. Each actor opens its own files and model once, runs units
 with host work overlapping device work (two calls in flight per actor, device work
@@ -16,6 +16,7 @@ import os
 import re
 import time
 from collections import Counter, deque
+from dataclasses import dataclass
 from pathlib import Path
 
 from ntscale.config import ExecutionConfig
@@ -46,8 +47,9 @@ class UnitActor:
     ) -> None:
         import ray
 
-        gpu_ids = ray.get_gpu_ids()
-        if not gpu_ids and hasattr(os, "sched_setaffinity"):
+        accelerators = ray.get_runtime_context().get_accelerator_ids()
+        owns_device = any(accelerators.get(k) for k in ("GPU", "TPU"))
+        if not owns_device and hasattr(os, "sched_setaffinity"):
             # Pin CPU actors to their own cores before JAX starts its thread pool:
             # two JAX actors on 2 cores ran 7-16% faster pinned than sharing.
             allowed = sorted(os.sched_getaffinity(0))
@@ -127,32 +129,106 @@ def _connect(address: str | None, num_cpus: int | None) -> bool:
 
 
 def cluster_backend(address: str) -> str:
-    """'gpu' when the Ray cluster at `address` has GPUs (actors then take one each), else 'cpu'.
+    """'tpu', 'gpu' or 'cpu': what the actors of the Ray cluster at `address` would run on."""
+    return cluster_hardware(address)[0]
 
-    Used once at plan time to resolve dtype "auto" (runner/precision.py); a connection made
-    here is closed again, so `run_ray` connects as usual.
+
+def cluster_hardware(address: str) -> tuple[str, int]:
+    """(backend, devices per host) of the Ray cluster at `address`.
+
+    'tpu' when a node advertises Ray's `TPU` resource (devices: the fewest chips of a TPU
+    host, so one actor fits on every host), else 'gpu' when one has GPUs (the fewest of a
+    GPU node), else ('cpu', 1). Used once at plan time to resolve dtype "auto" and
+    `devices_per_actor` (runner/run_plan.py); a connection made here is closed again, so
+    `run_ray` connects as usual.
     """
     import ray
 
     started = _connect(address, None)
     try:
-        return "gpu" if ray.cluster_resources().get("GPU", 0) > 0 else "cpu"
+        return _hardware(_alive_nodes())
     finally:
         if started:
             ray.shutdown()
 
 
-def _actor_slots(*, cpus_per_actor: int, max_actors: int | None) -> tuple[int, bool]:
-    """How many actors the cluster has room for now, and whether they take a GPU each."""
+def _alive_nodes() -> list[dict]:
     import ray
 
-    res = ray.cluster_resources()
-    gpus = int(res.get("GPU", 0))
-    n = gpus if gpus > 0 else int(res.get("CPU", 1) // max(1, cpus_per_actor))
+    return [n for n in ray.nodes() if n.get("Alive", n.get("alive", True))]
+
+
+def _hardware(nodes: list[dict]) -> tuple[str, int]:
+    for kind in ("TPU", "GPU"):
+        counts = [int(n["Resources"].get(kind, 0)) for n in nodes]
+        counts = [c for c in counts if c > 0]
+        if counts:
+            return kind.lower(), min(counts)
+    return "cpu", 1
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where actors go: how many fit now, on what, and the Ray options each asks for.
+
+    Attributes:
+        n_actors: actors the cluster has room for now (at least 1, capped by max_actors).
+        kind: "tpu" (one actor per `devices_per_actor` chips: per host by default), "gpu"
+            or "cpu".
+        options: `ray.remote(...).options` resources (and the TPU accelerator-type label
+            selector where the TPU nodes carry Ray's `ray.io/accelerator-type` label).
+    """
+
+    n_actors: int
+    kind: str
+    options: dict
+
+
+ACCELERATOR_LABEL = "ray.io/accelerator-type"
+
+
+def _actor_placement(
+    *, cpus_per_actor: int, max_actors: int | None, devices_per_actor: int = 1
+) -> Placement:
+    """The actors the cluster has room for now and the resources each takes."""
+    return placement_for(
+        _alive_nodes(),
+        cpus_per_actor=cpus_per_actor,
+        max_actors=max_actors,
+        devices_per_actor=devices_per_actor,
+    )
+
+
+def placement_for(
+    nodes: list[dict], *, cpus_per_actor: int, max_actors: int | None, devices_per_actor: int
+) -> Placement:
+    """`Placement` on these nodes (`ray.nodes()` entries: "Resources", "Labels").
+
+    TPU nodes first (`TPU` resource: `devices_per_actor` chips per actor, all of a host by
+    default, so one actor per host), else GPU nodes (`devices_per_actor` GPUs each), else
+    `cpus_per_actor` CPUs each.
+    """
+    kind, _ = _hardware(nodes)
+    per_node = {"tpu": "TPU", "gpu": "GPU", "cpu": "CPU"}[kind]
+    size = cpus_per_actor if kind == "cpu" else devices_per_actor
+    n = sum(int(node["Resources"].get(per_node, 0) // max(1, size)) for node in nodes)
+    if kind == "tpu":
+        options: dict = {"resources": {"TPU": devices_per_actor}, "num_cpus": cpus_per_actor}
+        labels = {
+            (node.get("Labels") or {}).get(ACCELERATOR_LABEL)
+            for node in nodes
+            if node["Resources"].get("TPU", 0) > 0
+        }
+        if len(labels) == 1 and None not in labels:
+            options["label_selector"] = {ACCELERATOR_LABEL: labels.pop()}
+    elif kind == "gpu":
+        options = {"num_gpus": devices_per_actor}
+    else:
+        options = {"num_cpus": cpus_per_actor}
     n = max(1, n)
     if max_actors:
         n = min(n, max_actors)
-    return n, gpus > 0
+    return Placement(n, kind, options)
 
 
 def run_ray(
@@ -179,7 +255,10 @@ def run_ray(
             Ray on this machine; "auto" or "HOST:PORT" joins a running cluster (inside
             `ntscale submit` jobs: "auto"). Not named `ray`: that is the module here.
         num_cpus: CPUs of a private local Ray (default: all).
-        max_actors: cap on actors; default one per GPU, else one per `cpus_per_actor` CPUs.
+        max_actors: cap on actors; default one per TPU host (or per `devices_per_actor`
+            chips), else one per `devices_per_actor` GPUs, else one per `cpus_per_actor`
+            CPUs. The devices per actor come from the job's run plan
+            (`job.run.devices_per_actor`, 1 for jobs without one).
         max_in_flight_per_actor: units queued on each actor (backpressure bound).
         max_unit_retries: how often a unit is retried after its actor died.
         actor_start_timeout: seconds without any started actor (nor progress) before the
@@ -210,9 +289,13 @@ def run_ray(
     with catch_signals(then=then) as stop:
         try:
             job_ref = ray.put(job)
-            n_slots, use_gpu = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
-            n_slots = min(n_slots, len(pending_ids))
-            resources = {"num_gpus": 1} if use_gpu else {"num_cpus": cpus_per_actor}
+            # devices each actor drives as one program (resolved with the run plan)
+            devices = getattr(getattr(job, "run", None), "devices_per_actor", 1)
+            place = _actor_placement(
+                cpus_per_actor=cpus_per_actor, max_actors=max_actors, devices_per_actor=devices
+            )
+            n_slots = min(place.n_actors, len(pending_ids))
+            resources = place.options
             actor_cls = ray.remote(UnitActor).options(
                 max_concurrency=max(1, max_in_flight_per_actor),
                 max_restarts=0,
@@ -245,7 +328,11 @@ def run_ray(
             units_by_node: Counter[str] = Counter()
             last_scale_check = last_progress = time.monotonic()
             log.info(
-                "running %d units on %d %s actors", len(queue), n_slots, "GPU" if use_gpu else "CPU"
+                "running %d units on %d %s actors (%d device(s) each)",
+                len(queue),
+                n_slots,
+                place.kind.upper(),
+                devices,
             )
 
             while queue or in_flight:
@@ -315,7 +402,11 @@ def run_ray(
                 if now - last_scale_check > scale_check_s:
                     last_scale_check = now
                     # Pick up nodes added to the cluster since the start (autoscaling).
-                    want, _ = _actor_slots(cpus_per_actor=cpus_per_actor, max_actors=max_actors)
+                    want = _actor_placement(
+                        cpus_per_actor=cpus_per_actor,
+                        max_actors=max_actors,
+                        devices_per_actor=devices,
+                    ).n_actors
                     while len(actors) < min(want, len(actors) + len(queue)):
                         spawn()
                         log.info("cluster grew: started actor %d", next_index - 1)

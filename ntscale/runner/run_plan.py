@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ntscale.config import STRAND_SETS, EmbedConfig, ScoreConfig, TrackConfig
+from ntscale.config import STRAND_SETS, EmbedConfig, ExecutionConfig, ScoreConfig, TrackConfig
 from ntscale.errors import ConfigError
 
 if TYPE_CHECKING:  # importing ntscale.model starts JAX; the CLI imports this module early
@@ -44,6 +44,8 @@ class RunPlan:
         layers: 1-based layer numbers, sorted, distinct, within the model; () when the
             run keeps no embeddings (tracks).
         strands: the strands run, ("+",), ("-",) or ("+", "-").
+        devices_per_actor: local devices each worker drives as one program, each batch
+            split over them along its rows (`ntscale.model.sharding`); 1: one device.
     """
 
     model: ModelInfo
@@ -52,6 +54,12 @@ class RunPlan:
     stride_bp: int | None
     layers: tuple[int, ...]
     strands: tuple[str, ...]
+    devices_per_actor: int = 1
+
+    def per_device_batch(self, batch_size: int) -> int:
+        """Rows each device runs of a batch of `batch_size` (padded up to a multiple of the
+        device count; the padding rows are cut from the outputs)."""
+        return -(-batch_size // self.devices_per_actor)
 
     @property
     def max_tokens(self) -> int:
@@ -93,7 +101,7 @@ def resolve_run(config: RunConfig, info: ModelInfo) -> RunPlan:
     """
     from ntscale.genome import default_window_bp
     from ntscale.genome.tiling import check_window_fits
-    from ntscale.runner.precision import resolve_dtype
+    from ntscale.runner.precision import dtype_for_backend, run_hardware
 
     max_tokens = info.config.max_tokens
     if config.window_bp is not None:
@@ -109,15 +117,53 @@ def resolve_run(config: RunConfig, info: ModelInfo) -> RunPlan:
     layers = ()
     if not isinstance(config, TrackConfig):  # a track run keeps no embeddings
         layers = _layers(config.layers, info.config.num_layers, model=config.model)
+    execution = config.execution
+    # asked of the hardware (a cluster: one connection) only when a default needs it
+    hardware = None
+    if execution.dtype == "auto" or execution.devices_per_actor is None:
+        hardware = run_hardware(execution)
     return RunPlan(
         model=info,
         # "auto" -> the concrete dtype of the hardware that runs the model (precision.py)
-        dtype=resolve_dtype(config.execution).dtype,
+        dtype=dtype_for_backend(hardware[0]) if execution.dtype == "auto" else execution.dtype,
         window_bp=window_bp,
         stride_bp=stride_bp,
         layers=layers,
         strands=STRAND_SETS[config.strands],
+        devices_per_actor=resolve_devices(execution, hardware),
     )
+
+
+def resolve_devices(execution: ExecutionConfig, hardware: tuple[str, int] | None) -> int:
+    """Local devices per worker: as set, else every chip of a TPU host, else one.
+
+    A TPU host's chips are driven by one process (one program over a mesh); on GPUs the
+    default stays one actor per GPU. A count set for a run on this machine (no Ray, or a
+    private Ray) is checked against this machine's devices; a cluster's workers check it.
+
+    Args:
+        execution: the run's execution settings (`devices_per_actor` None: the default).
+        hardware: (backend, devices per host) where the run goes (`run_hardware`); needed
+            when `devices_per_actor` is None.
+
+    Raises:
+        ConfigError: more devices asked for than this machine has, on a run here.
+    """
+    n = execution.devices_per_actor
+    if n is None:
+        backend, per_host = hardware or ("cpu", 1)
+        return per_host if backend == "tpu" else 1
+    if n > 1 and execution.ray in (None, "", "local"):
+        import jax
+
+        have = jax.local_device_count()
+        if n > have:
+            raise ConfigError(
+                f"devices_per_actor {n} is more than the {have} {jax.default_backend()} "
+                f"device(s) of this machine; pass --devices-per-actor {have} or fewer (on CPU, "
+                "XLA_FLAGS=--xla_force_host_platform_device_count=N gives N devices)"
+            )
+    return n
 
 
 def _layers(requested: tuple[int, ...], num_layers: int, *, model: str) -> tuple[int, ...]:

@@ -24,7 +24,11 @@ class TrackWorker(ModelWorker):
     def __init__(self, job: TrackJob) -> None:
         super().__init__(job)
         self.runner = PassRunner(
-            self.model, (), batch_size=job.config.execution.batch_size, lock=self.device
+            self.model,
+            (),
+            batch_size=job.config.execution.batch_size,
+            lock=self.device,
+            sharding=self.sharding,
         )
 
     def __call__(self, unit: int) -> UnitResult:

@@ -29,10 +29,13 @@ class ModelWorker:
         tokenizer: the model's tokenizer.
         writer: the store writer (`ntscale.store.open_writer`).
         device: lock held while a batch runs on the device.
+        sharding: the mesh over the worker's `job.run.devices_per_actor` local devices
+            (`ntscale.model.sharding`); None when it drives one device.
     """
 
     def __init__(self, job: JobBase) -> None:
         from ntscale.model import load
+        from ntscale.model.sharding import batch_sharding
         from ntscale.store import open_writer
 
         c = job.config
@@ -44,6 +47,15 @@ class ModelWorker:
         self.writer = open_writer(job.store_url)
         self.device = threading.Lock()
         self._local = threading.local()
+        devices = getattr(job.run, "devices_per_actor", 1)
+        self.sharding = batch_sharding(devices)
+        if self.sharding is not None:
+            log.info("batches split over %d devices: %s", devices, self.sharding)
+
+    def compiled(self, layers: tuple[int, ...], logits: bool, post: Any = None) -> Any:
+        """The model's compiled forward, run over the worker's devices (`sharding`)."""
+        forward = self.model.compiled(layers, logits, post=post)
+        return forward if self.sharding is None else self.sharding.wrap(forward)
 
     def open_input(self) -> Any:
         """A new input handle for the calling thread (default: the job's FASTA)."""

@@ -6,9 +6,11 @@ released, consolidated metadata). Workers: `open_writer(url)` (or a pickled Stor
 then per unit `write_window_unit` / `write_variant_unit` followed by `mark_done`.
 Analysis: `open(url)` gives the xarray Dataset at the store root (what `xr.open_zarr`
 reads), backed by dask arrays; `store_summary(url)` a summary; `verify(url)` re-reads
-every done unit against its checksum.
+every done unit against its checksum. Cohort stores (a VCF): `haplotype_embeddings`,
+`sample_embeddings` and `haplotype_rows` give values per haplotype / sample / row.
 """
 
+from ntscale.store.cohort import haplotype_embeddings, haplotype_rows, sample_embeddings
 from ntscale.store.create import create_or_open, finalize
 from ntscale.store.reader import open, store_summary
 from ntscale.store.schema import PENDING, SCHEMA_VERSION, StoreLayout
@@ -22,8 +24,11 @@ __all__ = [
     "StoreWriter",
     "create_or_open",
     "finalize",
+    "haplotype_embeddings",
+    "haplotype_rows",
     "open",
     "open_writer",
+    "sample_embeddings",
     "store_summary",
     "verify",
 ]

@@ -17,6 +17,7 @@ combined with the arrays' names, dtypes and shapes.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import zlib
 from collections.abc import Callable
@@ -27,6 +28,10 @@ from zarr.storage import WrapperStore
 
 from ntscale.store import backend
 from ntscale.store.schema import (
+    COHORT_WINDOW_FIELDS,
+    HAPLOTYPE_FIELDS,
+    SEQUENCE_COUNTS,
+    SEQUENCE_FIELDS,
     VARIANT_FIELDS,
     WINDOW_FIELDS,
     StoreLayout,
@@ -40,8 +45,19 @@ CHECKSUM_KIND = "unit-objects-crc32"
 
 
 def unit_arrays(layout: StoreLayout, part: str) -> list[tuple[str, int]]:
-    """(array name, axis of the row dimension) of every array a unit of `part` writes."""
-    if part == "windows":
+    """(array name, axis of the row dimension) of every array a unit of `part` writes.
+
+    Cohort stores: the window and (window, haplotype) arrays on their window axis, the
+    sequence arrays on their sequence axis (the unit's written slots), and the unit's
+    distinct-sequence count.
+    """
+    if part == "windows" and layout.cohort:
+        out = [(f.stored, 0) for f in (*COHORT_WINDOW_FIELDS.values(), *HAPLOTYPE_FIELDS.values())]
+        out += [(f.stored, 0) for f in SEQUENCE_FIELDS.values()]
+        out += [(SEQUENCE_COUNTS, 0)]
+        if layout.layers:
+            out += [(embedding_name(kind), 1) for kind in embedding_kinds(layout)]
+    elif part == "windows":
         out = [(f.stored, 0) for f in WINDOW_FIELDS.values()]
         if layout.layers:
             out += [(embedding_name(kind), 1) for kind in embedding_kinds(layout)]
@@ -75,27 +91,48 @@ def unit_digest(blocks: dict[str, Any]) -> int:
     return int.from_bytes(h.digest(), "little") or 1
 
 
+def unit_regions(
+    group: Any, layout: StoreLayout, part: str, unit: int
+) -> list[tuple[str, int, int, int]]:
+    """(array name, row axis, first row, end row) of every array region unit `unit` owns
+    (cohort stores: the sequence arrays' written slots, read from the unit's count)."""
+    lo, hi = layout.window_rows(unit) if part == "windows" else layout.variant_rows(unit)
+    rows = {}  # array name -> its rows of this unit
+    if part == "windows" and layout.cohort:
+        n_distinct = int(group[SEQUENCE_COUNTS][unit])
+        s_lo, s_hi = layout.sequence_slots(unit, n_distinct)
+        rows = {f.stored: (s_lo, s_hi) for f in SEQUENCE_FIELDS.values()}
+        rows.update({embedding_name(k): (s_lo, s_hi) for k in embedding_kinds(layout)})
+        rows[SEQUENCE_COUNTS] = (unit, unit + 1)
+    return [(name, axis, *rows.get(name, (lo, hi))) for name, axis in unit_arrays(layout, part)]
+
+
 def read_unit(group: Any, layout: StoreLayout, part: str, unit: int) -> dict[str, Any]:
     """The stored values of one unit, array by array (what `unit_digest` covers).
 
     Raises whatever Zarr raises for an unreadable chunk (the caller reports it).
     """
-    lo, hi = layout.window_rows(unit) if part == "windows" else layout.variant_rows(unit)
     out = {}
-    for name, axis in unit_arrays(layout, part):
-        index = (slice(None),) * axis + (slice(lo, hi),)
+    for name, axis, a, b in unit_regions(group, layout, part, unit):
+        index = (slice(None),) * axis + (slice(a, b),)
         out[name] = np.asarray(group[name][index])
     return out
 
 
 def unit_keys(group: Any, layout: StoreLayout, part: str, unit: int) -> list[str]:
-    """Store keys of the objects (one chunk or shard per array) that unit `unit` owns."""
+    """Store keys of the objects (chunks, or shards) that unit `unit` owns: those covering
+    its rows of each array (one per array in window and variant stores; a cohort unit's
+    sequence slots may span several)."""
     keys = []
-    for name, axis in unit_arrays(layout, part):
+    for name, axis, a, b in unit_regions(group, layout, part, unit):
         arr = group[name]
-        coords = [0] * arr.ndim
-        coords[axis] = int(unit)
-        keys.append(f"{name}/{arr.metadata.encode_chunk_key(tuple(coords))}")
+        grid = arr.metadata.chunk_grid.chunk_shape  # shard shape for sharded arrays
+        ranges = [range(-(-int(n) // int(c))) for n, c in zip(arr.shape, grid, strict=True)]
+        ranges[axis] = range(a // grid[axis], -(-b // grid[axis])) if b > a else range(0)
+        keys += [
+            f"{name}/{arr.metadata.encode_chunk_key(coords)}"
+            for coords in itertools.product(*ranges)
+        ]
     return keys
 
 

@@ -20,9 +20,13 @@ from ntscale.errors import StoreError
 from ntscale.store import backend, lease
 from ntscale.store.checksum import CHECKSUM_KIND
 from ntscale.store.schema import (
+    COHORT_WINDOW_FIELDS,
+    HAPLOTYPE_FIELDS,
     LAYER_COORD,
     RESERVED_ATTRS,
     SCHEMA_VERSION,
+    SEQUENCE_COUNTS,
+    SEQUENCE_FIELDS,
     VARIANT_CHECKSUMS,
     VARIANT_FIELDS,
     VARIANT_UNITS_DONE,
@@ -57,6 +61,7 @@ def create_or_open(
     fingerprint: dict[str, Any],
     attrs: dict[str, Any],
     contigs: list[tuple[str, int]],
+    haplotype_names: list[str] | None = None,
 ) -> StoreWriter:
     """Create a store with all its arrays, or reopen one made by the same run (resume).
 
@@ -68,6 +73,8 @@ def create_or_open(
             made with a different fingerprint, layout or contig list is never mixed with.
         attrs: extra JSON-able root attributes (model hyperparameters, command line, config).
         contigs: (name, length) of every contig; windows/contig_index indexes this list.
+        haplotype_names: "SAMPLE:phase" of each haplotype, required for a cohort layout
+            (`layout.n_haplotypes` names; written as the `haplotype` coordinate).
 
     Returns:
         A writer on the store.
@@ -84,13 +91,18 @@ def create_or_open(
     clash = sorted(set(attrs) & set(RESERVED_ATTRS))
     if clash:
         raise StoreError(f"run attributes {clash} clash with store-owned root attributes")
+    names = [str(x) for x in (haplotype_names or [])]
+    if len(names) != layout.n_haplotypes:
+        raise StoreError(
+            f"{len(names)} haplotype names given for a layout of {layout.n_haplotypes} haplotypes"
+        )
     identity = _run_identity(fingerprint, layout, contig_list)
     backend.check_target(url)  # a regular file or a foreign folder: refused before leasing
     backend.check_remote_target(url)  # the same for object stores (a bucket root of data)
     backend.check_writable(url)
     lease.acquire(url)  # exclusive: one driver at a time; a new store is created once
     try:
-        return _create_or_resume(url, layout, identity, attrs, fingerprint, contig_list)
+        return _create_or_resume(url, layout, identity, attrs, fingerprint, contig_list, names)
     except BaseException:
         lease.release(url)
         raise
@@ -103,6 +115,7 @@ def _create_or_resume(
     attrs: dict[str, Any],
     fingerprint: dict[str, Any],
     contig_list: list[list[Any]],
+    names: list[str],
 ) -> StoreWriter:
     if backend.group_exists(url):
         group = backend.open_existing(url, "r")
@@ -125,7 +138,7 @@ def _create_or_resume(
             # The driver died while creating arrays; no unit can have written yet.
             logger.info("store %s was not fully created; creating its arrays again", url)
             _with_write_errors(
-                url, lambda: _init_arrays(backend.open_existing(url, "r+"), layout, contig_list)
+                url, lambda: _init_arrays(backend.open_existing(url, "r+"), layout, names)
             )
         writer = StoreWriter(url)
         logger.info(
@@ -148,18 +161,14 @@ def _create_or_resume(
         "initialized": False,
         "checksums": CHECKSUM_KIND,
         # CF: these arrays are coordinates (xarray reads them so, also with no data variable)
-        "coordinates": " ".join(
-            f.stored
-            for f in (*WINDOW_FIELDS.values(), *VARIANT_FIELDS.values())
-            if _has_field(layout, f)
-        ),
+        "coordinates": " ".join(_coordinate_names(layout)),
     }
 
     def create() -> None:
         # "a", not "w-": the lease folder is already there; the lease makes this exclusive
         group = backend.open_group(url, "a")
         group.attrs.update(root_attrs)
-        _init_arrays(group, layout, contig_list)
+        _init_arrays(group, layout, names)
 
     _with_write_errors(url, create)
     logger.info(
@@ -173,8 +182,18 @@ def _create_or_resume(
     return StoreWriter(url)
 
 
-def _has_field(layout: StoreLayout, field: RowField) -> bool:
-    return bool(layout.has_windows if field in WINDOW_FIELDS.values() else layout.n_variants)
+def _coordinate_names(layout: StoreLayout) -> list[str]:
+    """Stored names of the arrays xarray reads as coordinates (the CF attribute)."""
+    names: list[str] = []
+    if layout.cohort:
+        fields = (COHORT_WINDOW_FIELDS, HAPLOTYPE_FIELDS, SEQUENCE_FIELDS)
+        names += [f.stored for group in fields for f in group.values()]
+        names += ["haplotype", "sample"]
+    elif layout.has_windows:
+        names += [f.stored for f in WINDOW_FIELDS.values()]
+    if layout.n_variants:
+        names += [f.stored for f in VARIANT_FIELDS.values()]
+    return names
 
 
 def finalize(url: str) -> None:
@@ -207,7 +226,7 @@ def _with_write_errors(url: str, fn: Any) -> Any:
         raise backend.write_error(url, e) from e
 
 
-def _init_arrays(group: zarr.Group, layout: StoreLayout, contigs: list[list[Any]]) -> None:
+def _init_arrays(group: zarr.Group, layout: StoreLayout, haplotype_names: list[str]) -> None:
     """Create every array (metadata only: unwritten rows read as fill values)."""
     comp = backend.compressors(layout.codec)
     n, u, dim, n_layers = (
@@ -248,18 +267,24 @@ def _init_arrays(group: zarr.Group, layout: StoreLayout, contigs: list[list[Any]
     def field_attrs(field: RowField) -> dict[str, Any]:
         return {"description": field.doc}
 
-    if layout.has_windows:
-        for field in WINDOW_FIELDS.values():
-            make(
-                field.stored,
-                (n,),
-                (u,),
-                field.dtype,
-                field.fill,
-                ("window",),
-                attrs=field_attrs(field),
-            )
-    window_coords = " ".join(f.stored for f in WINDOW_FIELDS.values())
+    if layout.cohort:
+        _init_cohort_rows(make, layout, haplotype_names)
+        window_coords = " ".join(f.stored for f in SEQUENCE_FIELDS.values())
+        row_dim, n_rows, u_rows = "sequence", layout.n_sequences, layout.sequence_chunk_len
+    else:
+        if layout.has_windows:
+            for field in WINDOW_FIELDS.values():
+                make(
+                    field.stored,
+                    (n,),
+                    (u,),
+                    field.dtype,
+                    field.fill,
+                    ("window",),
+                    attrs=field_attrs(field),
+                )
+        window_coords = " ".join(f.stored for f in WINDOW_FIELDS.values())
+        row_dim, n_rows, u_rows = "window", n, u
     if layout.layers:
         layer = make(LAYER_COORD, (n_layers,), (n_layers,), "int32", 0, (LAYER_COORD,))
         layer[:] = np.asarray(layout.layers, dtype=np.int32)
@@ -271,25 +296,28 @@ def _init_arrays(group: zarr.Group, layout: StoreLayout, contigs: list[list[Any]
                 t = layout.max_tokens
                 make(
                     embedding_name(kind),
-                    (n_layers, n, t, dim),
+                    (n_layers, n_rows, t, dim),
                     (1, 1, t, dim),
                     layout.per_token_dtype,
                     float("nan"),
-                    (LAYER_COORD, "window", "token", "dim"),
-                    shards=(n_layers, u, t, dim),
+                    (LAYER_COORD, row_dim, "token", "dim"),
+                    shards=(n_layers, u_rows, t, dim),
                     attrs=attrs,
                 )
             else:
                 make(
                     embedding_name(kind),
-                    (n_layers, n, dim),
-                    (n_layers, u, dim),
+                    (n_layers, n_rows, dim),
+                    (n_layers, u_rows, dim),
                     "float32",
                     float("nan"),
-                    (LAYER_COORD, "window", "dim"),
+                    (LAYER_COORD, row_dim, "dim"),
                     attrs=attrs,
                 )
-    for path, dtype, fill in ((WINDOW_UNITS_DONE, "bool", False), (WINDOW_CHECKSUMS, "uint64", 0)):
+    unit_arrays = [(WINDOW_UNITS_DONE, "bool", False), (WINDOW_CHECKSUMS, "uint64", 0)]
+    if layout.cohort:
+        unit_arrays.append((SEQUENCE_COUNTS, "int64", 0))
+    for path, dtype, fill in unit_arrays:
         make(path, (layout.n_window_units,), (1,), dtype, fill, ("window_unit",), compressors=None)
 
     if layout.n_variants:
@@ -329,3 +357,47 @@ def _init_arrays(group: zarr.Group, layout: StoreLayout, contigs: list[list[Any]
                 compressors=None,
             )
     group.attrs["initialized"] = True
+
+
+def _init_cohort_rows(make: Any, layout: StoreLayout, haplotype_names: list[str]) -> None:
+    """The per-window, per-(window, haplotype) and per-sequence arrays of a cohort store,
+    and the haplotype names (written here: they are known before any unit runs)."""
+    n, u, h = layout.n_windows, layout.unit_windows, layout.n_haplotypes
+    for field in COHORT_WINDOW_FIELDS.values():
+        make(
+            field.stored,
+            (n,),
+            (u,),
+            field.dtype,
+            field.fill,
+            ("window",),
+            attrs={"description": field.doc},
+        )
+    for field in HAPLOTYPE_FIELDS.values():
+        make(
+            field.stored,
+            (n, h),
+            (u, h),
+            field.dtype,
+            field.fill,
+            ("window", "haplotype"),
+            attrs={"description": field.doc},
+        )
+    s, c = layout.n_sequences, layout.sequence_chunk_len
+    for field in SEQUENCE_FIELDS.values():
+        make(
+            field.stored,
+            (s,),
+            (c,),
+            field.dtype,
+            field.fill,
+            ("sequence",),
+            attrs={"description": field.doc},
+        )
+    samples = [name.rsplit(":", 1)[0] for name in haplotype_names]
+    for name, values, doc in (
+        ("haplotype", haplotype_names, '"SAMPLE:phase" (phase = GT allele order)'),
+        ("sample", samples, "the sample of each haplotype"),
+    ):
+        arr = make(name, (h,), (max(h, 1),), str, "", ("haplotype",), attrs={"description": doc})
+        arr[:] = np.asarray(values, dtype=str)

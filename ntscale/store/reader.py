@@ -11,6 +11,11 @@ memory. `xr.testing.assert_identical(open(url), xr.open_zarr(url))` holds.
             variant_ref, variant_alt, variant_status
   data vars embedding_mean (layer, window, dim), embedding_cls (layer, window, dim),
             embedding_tokens (layer, window, token, dim), score_<name> (variant)
+
+Cohort stores (docs/store.md): dims layer, window, haplotype, sequence, dim (token);
+coords per window contig, start, end, strand; per haplotype haplotype, sample; per
+(window, haplotype) status, n_variants, hap_end, sequence_index (lazy); per sequence
+n_tokens, frac_n, sequence_id (lazy); data vars embedding_* over (layer, sequence, ...).
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ import zarr
 from ntscale.errors import StoreError
 from ntscale.store import backend
 from ntscale.store.schema import (
+    COHORT_WINDOW_FIELDS,
+    HAPLOTYPE_COORDS,
     LAYER_COORD,
     PENDING,
     PENDING_NAME,
+    SEQUENCE_COUNTS,
     VARIANT_FIELDS,
     VARIANT_UNITS_DONE,
     WINDOW_FIELDS,
@@ -87,6 +95,9 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
         chunks["window"] = layout.unit_windows
         if layout.layers:
             chunks[LAYER_COORD] = len(layout.layers)
+    if layout.cohort:
+        chunks["haplotype"] = layout.n_haplotypes
+        chunks["sequence"] = layout.sequence_chunk_len
     if layout.n_variants:
         chunks["variant"] = layout.unit_variants
     ds = xr.open_zarr(
@@ -99,13 +110,19 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
     # The per-row coordinates are small and used in every selection: read them once.
     # Strings become fixed-width str: numpy (2.4) cannot `.astype(str)` its StringDType,
     # which pandas, matplotlib and user code expect to work.
+    # Cohort stores: the per-window and per-haplotype ones; (window, haplotype) and
+    # per-sequence arrays grow with the cohort and stay lazy.
     rows = {}
-    for field in (*WINDOW_FIELDS.values(), *VARIANT_FIELDS.values()):
-        if field.stored in ds.variables:
-            var = ds.variables[field.stored].load()
-            if field.dtype is str:
+    small = [*(COHORT_WINDOW_FIELDS if layout.cohort else WINDOW_FIELDS).values()]
+    names = [(f.stored, f.dtype is str) for f in (*small, *VARIANT_FIELDS.values())]
+    if layout.cohort:
+        names += [(name, True) for name in HAPLOTYPE_COORDS]
+    for name, is_str in names:
+        if name in ds.variables:
+            var = ds.variables[name].load()
+            if is_str:
                 var = var.copy(data=np.asarray(var.values.tolist(), dtype=str))
-            rows[field.stored] = var
+            rows[name] = var
     ds = ds.assign_coords(rows)
     # Variables in layout order (embedding kinds, then scores as the run named them).
     order = [embedding_name(k) for k in embedding_kinds(layout) if layout.layers]
@@ -113,11 +130,17 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
     order = [name for name in order if name in ds.data_vars]
     if not order or sorted(order) != sorted(ds.data_vars):
         return ds  # a variable this ntscale does not know: keep the Dataset as read
-    return ds[order]
+    out = ds[order]
+    # coordinates on other dims (a cohort store's window and haplotype ones) stay
+    return out.assign_coords({k: v for k, v in ds.coords.items() if k not in out.coords})
 
 
 def _part_summary(status: np.ndarray, done: np.ndarray, unit: int) -> dict[str, Any]:
+    """Rows (or, in a cohort store, (window, haplotype) pairs) done and counted by status."""
     rows_done = np.repeat(done, unit)[: status.shape[0]]
+    if status.ndim == 2:  # cohort: one status per (window, haplotype)
+        rows_done = np.repeat(rows_done, status.shape[1])
+        status = status.reshape(-1)
     # Rows of units not marked done count as pending even if a killed unit wrote them.
     effective = np.where(rows_done, np.asarray(status.tolist(), dtype=object), PENDING_NAME)
     names, counts = np.unique(effective.astype(str), return_counts=True)
@@ -147,6 +170,12 @@ def store_summary(url: str) -> dict[str, Any]:
     summary["windows"] = _part_summary(
         status, np.asarray(group[WINDOW_UNITS_DONE][:], bool), layout.unit_windows
     )
+    if layout.cohort:
+        counts = np.asarray(group[SEQUENCE_COUNTS][:], np.int64)
+        done = np.asarray(group[WINDOW_UNITS_DONE][:], bool)
+        summary["windows"]["window_rows"] = layout.n_windows
+        summary["windows"]["haplotypes"] = layout.n_haplotypes
+        summary["windows"]["sequences_stored"] = int(counts[done].sum())
     complete = summary["windows"]["units_done"] == summary["windows"]["units_total"]
     if layout.n_variants:
         summary["variants"] = _part_summary(

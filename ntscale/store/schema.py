@@ -41,11 +41,13 @@ import numpy as np
 from ntscale.errors import StoreError
 from ntscale.types import WindowStatus
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped whenever a reader of the previous version would misread a new store.
 
 1: one group per layer, windows/* and variants/* groups, integer contigs and statuses.
 2: xarray-native root Dataset, string contigs/strands/haplotypes/statuses, checksums.
+3: cohort stores (a VCF): window x haplotype arrays, each distinct sequence stored once
+   on a `sequence` axis, `sequence_index(window, haplotype)` (docs/store.md).
 """
 
 PENDING = int(WindowStatus.PENDING)
@@ -88,6 +90,27 @@ WINDOW_FIELDS: dict[str, RowField] = {
         "sequence_id", "uint64", 0, "digest of the token ids: equal ids = equal embeddings"
     ),
 }
+
+# Cohort stores (layout.n_haplotypes > 0): per window row, per (window, haplotype) and
+# per distinct sequence (docs/store.md, "Cohort stores").
+COHORT_WINDOW_FIELDS: dict[str, RowField] = {
+    k: WINDOW_FIELDS[k] for k in ("contig", "start", "end", "strand")
+}
+HAPLOTYPE_FIELDS: dict[str, RowField] = {
+    "status": WINDOW_FIELDS["status"],
+    "n_variants": WINDOW_FIELDS["n_variants"],
+    "hap_end": RowField(
+        "hap_end", "int64", -1, "reference end covered by this haplotype (< end when shrunk)"
+    ),
+    "sequence_index": RowField(
+        "sequence_index", "int64", -1, "slot on the sequence axis (-1: none, a NaN slot)"
+    ),
+}
+SEQUENCE_FIELDS: dict[str, RowField] = {
+    k: WINDOW_FIELDS[k] for k in ("n_tokens", "frac_n", "sequence_id")
+}
+HAPLOTYPE_COORDS = ("haplotype", "sample")  # [H] names, written at creation
+SEQUENCE_COUNTS = "completion/sequence_counts"  # distinct sequences of each window unit
 
 VARIANT_FIELDS: dict[str, RowField] = {
     "contig": RowField("variant_contig", str, "", "contig name (or contig_index)"),
@@ -139,6 +162,9 @@ class StoreLayout:
         unit_variants: rows per variant work unit.
         score_names: one float32 [N] array `score_<name>` per name.
         codec: "zstd" (default), "blosc" (zstd inside blosc with byte shuffle) or "none".
+        n_haplotypes: H > 0 makes a cohort store (window x haplotype arrays, a sequence
+            axis); 0 = one row per window (reference windows).
+        sequence_chunk: c, sequence slots per chunk of the sequence axis (cohort stores).
     """
 
     n_windows: int
@@ -153,6 +179,8 @@ class StoreLayout:
     unit_variants: int = 1024
     score_names: tuple[str, ...] = ()
     codec: str = "zstd"
+    n_haplotypes: int = 0
+    sequence_chunk: int = 128
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(int(x) for x in self.layers))
@@ -181,6 +209,11 @@ class StoreLayout:
             not n or "/" in n for n in self.score_names
         ):
             problems.append(f"score_names={self.score_names!r} must be distinct names without '/'")
+        if self.n_haplotypes < 0 or self.sequence_chunk < 1:
+            problems.append(
+                f"n_haplotypes={self.n_haplotypes!r} must be >= 0 and "
+                f"sequence_chunk={self.sequence_chunk!r} >= 1"
+            )
         if self.codec not in CODECS:
             problems.append(f"codec={self.codec!r} must be one of {CODECS}")
         if problems:
@@ -190,6 +223,38 @@ class StoreLayout:
     def has_windows(self) -> bool:
         """An embedding store (window arrays exist, even with 0 windows); False: scores only."""
         return self.n_windows > 0 or bool(self.layers)
+
+    @property
+    def cohort(self) -> bool:
+        """Window x haplotype layout with a sequence axis (docs/store.md)."""
+        return self.n_haplotypes > 0
+
+    @property
+    def sequence_chunk_len(self) -> int:
+        """c: slots per chunk of the sequence axis (at most one unit's rows)."""
+        return max(1, min(self.sequence_chunk, self.unit_windows * self.n_haplotypes))
+
+    @property
+    def unit_sequences(self) -> int:
+        """C: sequence slots reserved per window unit (its rows, rounded up to chunks)."""
+        c = self.sequence_chunk_len
+        return math.ceil(self.unit_windows * self.n_haplotypes / c) * c
+
+    @property
+    def n_sequences(self) -> int:
+        """S: U x C slots plus the last, never written one (sequence_index -1 points at it)."""
+        return self.n_window_units * self.unit_sequences + 1 if self.cohort else 0
+
+    def sequence_slots(self, unit: int, n_distinct: int) -> tuple[int, int]:
+        """Slots [lo, hi) unit `unit` writes for n_distinct sequences (whole chunks)."""
+        _check_unit(unit, self.n_window_units, "window")
+        c, cap = self.sequence_chunk_len, self.unit_sequences
+        if not 0 <= n_distinct <= cap:
+            raise StoreError(
+                f"window unit {unit}: {n_distinct} distinct sequences, the unit has {cap} slots"
+            )
+        lo = unit * cap
+        return lo, lo + math.ceil(n_distinct / c) * c
 
     @property
     def n_window_units(self) -> int:

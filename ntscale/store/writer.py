@@ -28,8 +28,12 @@ from ntscale.store.checksum import (
     unit_keys,
 )
 from ntscale.store.schema import (
+    COHORT_WINDOW_FIELDS,
+    HAPLOTYPE_FIELDS,
     REFERENCE_NAME,
     RESERVED_ATTRS,
+    SEQUENCE_COUNTS,
+    SEQUENCE_FIELDS,
     VARIANT_CHECKSUMS,
     VARIANT_FIELDS,
     VARIANT_UNITS_DONE,
@@ -143,10 +147,11 @@ class StoreWriter:
         stores of CHECKSUM_KIND, so a damaged chunk is never decoded)."""
         return stored_digest(self._group, self.layout, self.url, part, unit, self.checksum_kind)
 
-    def _written_digest(self, part: str, unit: int, blocks: list[tuple[str, int, Any]]) -> int:
-        """The checksum of what this writer has just written for a unit."""
+    def _written_digest(self, part: str, unit: int, values: dict[str, Any]) -> int:
+        """The checksum of what this writer has just written for a unit (`values`: the
+        unit's arrays by name, for stores with value digests)."""
         if self.checksum_kind != CHECKSUM_KIND:
-            return unit_digest({p: v for p, _, v in blocks})
+            return unit_digest(values)
         keys = unit_keys(self._group, self.layout, part, unit)
         crcs = self._store.take(keys)
         if crcs is None:  # not all written through this writer: read them back
@@ -200,11 +205,14 @@ class StoreWriter:
 
     def _write_all(self, rows: slice, blocks: list[tuple[str, int, np.ndarray]]) -> int:
         """Write the same rows (on each array's row axis) of several arrays concurrently."""
-        self.check_lease()
+        return self._write_regions([(path, axis, rows, data) for path, axis, data in blocks])
 
+    def _write_regions(self, blocks: list[tuple[str, int, slice, np.ndarray]]) -> int:
+        """Write `data` at `rows` of each array's row axis, all arrays concurrently."""
+        self.check_lease()
         targets = [
             (self._array(path).async_array, (slice(None),) * axis + (rows,), data)
-            for path, axis, data in blocks
+            for path, axis, rows, data in blocks
         ]
 
         async def write() -> None:
@@ -216,7 +224,7 @@ class StoreWriter:
             zarr_sync(write())
         except OSError as e:
             raise backend.write_error(self.url, e) from e
-        return sum(int(data.nbytes) for _, _, data in blocks)
+        return sum(int(data.nbytes) for *_, data in blocks)
 
     def _contig_names(self, values: np.ndarray, where: str) -> np.ndarray:
         if values.dtype.kind in "iu":
@@ -256,7 +264,10 @@ class StoreWriter:
             names = {int(s): s.name for s in WindowStatus}
         else:
             names = {**self.variant_status_names, int(WindowStatus.PENDING): "PENDING"}
-        return np.array([names.get(int(v), str(int(v))) for v in values.tolist()], dtype=str)
+        # one lookup per distinct code (a cohort unit has u x H rows, a handful of codes)
+        codes, inverse = np.unique(values, return_inverse=True)
+        table = np.array([names.get(int(v), str(int(v))) for v in codes.tolist()], dtype=str)
+        return table[inverse.reshape(values.shape)] if codes.size else values.astype(str)
 
     def _rows(
         self, fields: dict[str, RowField], given: dict[str, np.ndarray], n: int, where: str
@@ -323,7 +334,25 @@ class StoreWriter:
         """
         lo, hi = self.layout.window_rows(unit)
         n, where = hi - lo, f"window unit {unit} (rows {lo}-{hi})"
+        if self.layout.cohort:
+            raise StoreError(f"{where}: a cohort store takes write_cohort_unit")
         rows = self._rows(WINDOW_FIELDS, windows, n, where)
+        # one (L, n, ...) block per kind: the unit's chunk holds every layer
+        blocks = [
+            (name, 1, values) for name, values in self._embedding_blocks(embeddings, n, where)
+        ]
+        blocks += [(name, 0, values) for name, values in rows.items()]
+        nbytes = self._write_all(slice(lo, hi), blocks)
+        self._digests[("windows", unit)] = self._written_digest(
+            "windows", unit, {p: v for p, _, v in blocks}
+        )
+        return nbytes
+
+    def _embedding_blocks(
+        self, embeddings: dict[str, np.ndarray], n: int, where: str, *, pad_to: int | None = None
+    ) -> list[tuple[str, np.ndarray]]:
+        """Checked (name, [L, n or pad_to, ...] stored-dtype array) per embedding kind;
+        rows past n up to `pad_to` are NaN (a cohort unit's last, partly used chunk)."""
         layers = self.layout.layers
         kinds = embedding_kinds(self.layout) if layers else ()
         if sorted(embeddings, key=str) != sorted(kinds):  # key=str: old int layer keys
@@ -332,7 +361,7 @@ class StoreWriter:
                 f"{list(kinds)}; pass one [L, n, ...] array per kind"
             )
         L, D = len(layers), self.layout.embed_dim
-        blocks: list[tuple[str, int, np.ndarray]] = []
+        out = []
         for kind in kinds:
             if kind == "tokens":
                 shape, dtype = (L, n, self.layout.max_tokens, D), self.layout.per_token_dtype
@@ -344,12 +373,94 @@ class StoreWriter:
                     f"{where}: embedding {kind!r} has shape {values.shape}, expected {shape} "
                     f"(layers {list(layers)} stacked first, in that order)"
                 )
-            # one (L, n, ...) block: the unit's chunk holds every layer
-            blocks.append((embedding_name(kind), 1, np.ascontiguousarray(values, dtype=dtype)))
-        blocks += [(name, 0, values) for name, values in rows.items()]
-        nbytes = self._write_all(slice(lo, hi), blocks)
-        self._digests[("windows", unit)] = self._written_digest("windows", unit, blocks)
+            values = np.ascontiguousarray(values, dtype=dtype)
+            if pad_to is not None and pad_to > n:
+                padded = np.full((L, pad_to, *shape[2:]), np.nan, dtype=dtype)
+                padded[:, :n] = values
+                values = padded
+            out.append((embedding_name(kind), values))
+        return out
+
+    def write_cohort_unit(
+        self,
+        unit: int,
+        *,
+        windows: dict[str, np.ndarray],
+        haplotypes: dict[str, np.ndarray],
+        sequences: dict[str, np.ndarray],
+        embeddings: dict[str, np.ndarray],
+    ) -> int:
+        """Write one window unit of a cohort store (does not mark it done).
+
+        Args:
+            unit: unit index k; owns window rows [k * u, (k+1) * u) and sequence slots
+                [k * C, (k+1) * C) (`StoreLayout.unit_sequences`).
+            windows: per window row [n], named as in COHORT_WINDOW_FIELDS (contig or
+                contig_index, start, end, strand).
+            haplotypes: [n, H] arrays: `status` (codes or names), `n_variants`, `hap_end`,
+                `sequence_index` (0..d-1 into this unit's `sequences`, -1 = none).
+            sequences: [d] per distinct sequence of the unit, in slot order: `n_tokens`,
+                `frac_n`, `sequence_id`.
+            embeddings: kind -> [L, d, ...] (as `write_window_unit`, d rows).
+
+        Returns:
+            Bytes of array data written (uncompressed).
+
+        Raises:
+            StoreError: not a cohort store, a field missing or unknown, a wrong shape, an
+                index out of range, or more distinct sequences than the unit's slots.
+        """
+        if not self.layout.cohort:
+            raise StoreError(f"store {self.url!r} is not a cohort store (no haplotype axis)")
+        lo, hi = self.layout.window_rows(unit)
+        n, h, where = hi - lo, self.layout.n_haplotypes, f"window unit {unit} (rows {lo}-{hi})"
+        rows = self._rows(COHORT_WINDOW_FIELDS, windows, n, where)
+        seq = self._named(SEQUENCE_FIELDS, sequences, where, "sequences")
+        d = int(np.asarray(sequences.get("sequence_id", ())).shape[0])
+        s_lo, s_hi = self.layout.sequence_slots(unit, d)
+        self._named(HAPLOTYPE_FIELDS, haplotypes, where, "haplotypes")
+        blocks: list[tuple[str, int, slice, np.ndarray]] = []
+        for name, field in HAPLOTYPE_FIELDS.items():
+            values = np.asarray(haplotypes[name])
+            if values.shape != (n, h):
+                raise StoreError(f"{where}: {name!r} has shape {values.shape}, expected {(n, h)}")
+            if name == "status":
+                values = self._status_names(values.ravel(), "windows").reshape(n, h)
+            elif name == "sequence_index":
+                local = values.astype(np.int64)
+                if local.size and (local.min() < -1 or local.max() >= d):
+                    raise StoreError(f"{where}: sequence_index outside -1..{d - 1}")
+                values = np.where(local >= 0, local + s_lo, -1)
+            else:
+                values = values.astype(field.dtype)
+            blocks.append((field.stored, 0, slice(lo, hi), values))
+        for name, field in SEQUENCE_FIELDS.items():
+            values = np.asarray(seq[name])
+            if values.shape != (d,):
+                raise StoreError(f"{where}: sequences {name!r} has shape {values.shape}, ({d},)")
+            padded = np.full(s_hi - s_lo, field.fill, dtype=field.dtype)
+            padded[:d] = values
+            blocks.append((field.stored, 0, slice(s_lo, s_hi), padded))
+        for name, values in self._embedding_blocks(embeddings, d, where, pad_to=s_hi - s_lo):
+            blocks.append((name, 1, slice(s_lo, s_hi), values))
+        blocks += [(name, 0, slice(lo, hi), values) for name, values in rows.items()]
+        blocks.append((SEQUENCE_COUNTS, 0, slice(unit, unit + 1), np.array([d], np.int64)))
+        nbytes = self._write_regions(blocks)
+        self._digests[("windows", unit)] = self._written_digest(
+            "windows", unit, {p: v for p, _, _, v in blocks}
+        )
         return nbytes
+
+    @staticmethod
+    def _named(
+        fields: dict[str, RowField], given: dict[str, np.ndarray], where: str, what: str
+    ) -> dict[str, np.ndarray]:
+        missing, extra = sorted(set(fields) - set(given)), sorted(set(given) - set(fields))
+        if missing or extra:
+            raise StoreError(
+                f"{where}: {what} missing {missing}, unknown {extra}; expected {sorted(fields)}"
+            )
+        return given
 
     def write_variant_unit(
         self, unit: int, *, variants: dict[str, np.ndarray], scores: dict[str, np.ndarray]
@@ -384,5 +495,7 @@ class StoreWriter:
             blocks.append((score_name(name), 0, values.astype(np.float32)))
         blocks += [(name, 0, values) for name, values in rows.items()]
         nbytes = self._write_all(slice(lo, hi), blocks)
-        self._digests[("variants", unit)] = self._written_digest("variants", unit, blocks)
+        self._digests[("variants", unit)] = self._written_digest(
+            "variants", unit, {p: v for p, _, v in blocks}
+        )
         return nbytes

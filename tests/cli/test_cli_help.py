@@ -30,8 +30,9 @@ COMMANDS = [
     [],
 ]
 
-EXECUTION = ["--batch-size", "--dtype", "--ray", "--max-actors", "--actor-start-timeout",
-             "--trust-pickle", "--config", "--progress", "--dry-run", "--json"]  # fmt: skip
+EXECUTION = ["--batch-size", "--devices-per-actor", "--dtype", "--ray", "--max-actors",
+             "--actor-start-timeout", "--trust-pickle", "--config", "--progress", "--dry-run",
+             "--json"]  # fmt: skip
 OPTIONS = {
     "embed": ["--fasta", "--model", "--out", "--layers", "--regions", "--vcf", "--samples",
               "--include-contigs", "--exclude-contigs", "--min-contig-bp", "--window",

@@ -73,9 +73,9 @@ def test_vcf_record_without_gt_names_the_record(tmp_path):
 
 def test_malformed_vcf_record(tmp_path):
     vcf, line = vcf_refused(tmp_path, "3", BAD_VCF / "noroundtrip-out.vcf")
-    # Found while planning (the driver reads the indel records of each contig), before any
-    # store is made: the record named is the contig read.
-    assert f"{vcf}: 3: malformed VCF record: htslib cannot parse the first record" in line
+    # The driver reads no genotype (cohort planning: sites only), so the bad GT is found by
+    # the worker reading its window's genotypes: the record named is the region read.
+    assert f"{vcf}: 3:1-600: malformed VCF record: htslib cannot parse the first record" in line
 
 
 def test_truncated_bgzf_fasta(tmp_path):

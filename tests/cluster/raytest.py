@@ -9,6 +9,7 @@ the machine.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -157,6 +158,7 @@ def start_head(
     timeout_s: float = 60.0,
     extra_env: dict[str, str] | None = None,
     node_ip: str = "127.0.0.1",
+    resources: dict[str, float] | None = None,
 ) -> RayHead:
     """Start a Ray head bound to 127.0.0.1 with the dashboard (job API) on a free port.
 
@@ -164,6 +166,7 @@ def start_head(
     clients that use `head.env`), e.g. an S3 endpoint or Ray system settings. `node_ip`:
     a multi-node cluster needs another loopback address such as 127.0.0.2, because Ray in
     multi-node mode rewrites 127.0.0.1 (and localhost) to the machine's network address.
+    `resources`: custom resources the head advertises (`--resources`), e.g. {"TPU": 4}.
     """
     tag = uuid.uuid4().hex[:12]
     # Ray's socket paths must stay under ~107 bytes: keep the temp dir short.
@@ -212,6 +215,8 @@ def start_head(
         "--max-worker-port", str(workers + 23),
         "--disable-usage-stats",
     ]  # fmt: skip
+    if resources:
+        cmd += ["--resources", json.dumps(resources)]
     head = RayHead(
         tag=tag,
         temp_dir=temp_dir,

@@ -47,6 +47,10 @@ def snapshot(store: Path, *, frame: bool) -> tuple[dict[str, np.ndarray], dict[s
     from ntscale.store.export import variant_frame
 
     ds = ntscale.store.open(str(store))
+    if "sequence_index" in ds.variables:
+        # cohort store (schema 3): the goldens hold one row per (window, haplotype);
+        # compare each haplotype's values, read through sequence_index
+        ds = ntscale.store.haplotype_rows(ds)
     arrays: dict[str, np.ndarray] = {}
     strings: dict[str, list] = {}
     for name in sorted(map(str, ds.variables)):

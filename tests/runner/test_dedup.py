@@ -9,6 +9,7 @@ distinct token sequences says the same).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ def cohort_config(example, vcf: Path, out: Path, **overrides) -> EmbedConfig:
         "regions": str(bed),
         "window_bp": WINDOW,
         "layers": [2],
-        "unit_windows": 1200,  # two windows (all 600 haplotypes of each) per unit
+        "unit_windows": 2,  # two genomic windows (all 600 haplotypes of each) per unit
         "batch_size": 32,
         "dtype": "fp32",
         "progress": False,
@@ -63,8 +64,83 @@ def cohort_config(example, vcf: Path, out: Path, **overrides) -> EmbedConfig:
     return build_config(EmbedConfig, values)
 
 
+def independent_distinct(job: EmbedJob, cfg: EmbedConfig) -> int:
+    """Distinct token sequences per unit, counted without the cohort path: every
+    (window, haplotype) row built on its own (`WindowSource.fetch_rows` over the row plan
+    of `with_haplotypes`), tokenized, and put in one set per unit."""
+    from ntscale.genome import WindowSource, with_haplotypes
+
+    names = job.haplotype_names
+    rows_plan = with_haplotypes(job.plan, len(names), names)
+    source = WindowSource(
+        cfg.fasta, tokenizer="v2", max_tokens=job.max_tokens, vcf_path=cfg.vcf, samples=None
+    )
+    total = 0
+    for unit in range(job.n_units()):
+        a, b = job.unit_range(unit)
+        rows = np.arange(a * len(names), b * len(names))
+        seqs = source.fetch_rows(rows_plan, rows)
+        total += len({tuple(source.tokenizer.encode(x.sequence)) for x in seqs if x.sequence})
+    return total
+
+
+def stored_bytes(store: Path, name: str) -> int:
+    """Bytes on disk of one array's chunk objects."""
+    return sum(p.stat().st_size for p in (store / name / "c").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize(
+    ("window_bp", "unit_windows"),
+    [
+        pytest.param(None, None, marks=pytest.mark.slow),  # 12 kbp windows: ~3 min on CPU
+        (WINDOW, 1),
+        (WINDOW, 7),
+        (WINDOW, 1000),
+    ],
+)
+def test_300_samples_forward_passes_equal_an_independent_count(
+    example, vcf_300, tmp_path, window_bp, unit_windows
+):
+    """Forward passes == distinct window sequences counted row by row, whatever the unit
+    size (dedup is complete per window); stored embedding bytes bounded by distinct."""
+    default_unit = next(
+        f.default for f in dataclasses.fields(EmbedConfig) if f.name == "unit_windows"
+    )
+    overrides: dict = {"window_bp": window_bp, "unit_windows": unit_windows or default_unit}
+    if window_bp is None:  # the model's default windows over the whole 30 kb slice
+        bed = tmp_path / "slice.bed"
+        bed.write_text("20\t1100000\t1130000\n")
+        overrides["regions"] = str(bed)
+    cfg = cohort_config(example, vcf_300, tmp_path / "c.zarr", **overrides)
+    job = EmbedJob.plan_from_config(cfg)
+    run = run_local(job)["run"]
+    expected = independent_distinct(job, cfg)
+    assert run["forward_windows"] == expected
+    assert run["windows_run"] == job.plan.n_windows * 600
+    ds = open_store(cfg.out)
+    assert ds.attrs["last_run"]["forward_windows"] == expected
+    assert ds.sizes["haplotype"] == 600 and ds.sizes["window"] == job.plan.n_windows
+    # dedup complete per window: no two slots of one window hold the same sequence
+    index = ds["sequence_index"].values
+    ids = ds["sequence_id"].values
+    for w in range(index.shape[0]):
+        used = np.unique(index[w])
+        assert len(np.unique(ids[used])) == len(used)
+    # each distinct sequence stored once: bytes on disk <= 1.05 x distinct x L x D x 4
+    n_layers, dim = ds.sizes["layer"], ds.sizes["dim"]
+    assert stored_bytes(Path(cfg.out), "embedding_mean") <= 1.05 * expected * n_layers * dim * 4
+    assert st_summary_sequences(cfg.out) == expected
+
+
+def st_summary_sequences(url: str) -> int:
+    from ntscale.store import store_summary
+
+    return store_summary(url)["windows"]["sequences_stored"]
+
+
 def test_300_samples_one_pass_per_distinct_haplotype_and_same_store(example, vcf_300, tmp_path):
     from ntscale.genome import FastaSource
+    from ntscale.store import haplotype_rows
     from ntscale.tokenizer import get_tokenizer
     from ntscale.tokenizer.distinct import digest_to_id, token_digest
 
@@ -78,11 +154,11 @@ def test_300_samples_one_pass_per_distinct_haplotype_and_same_store(example, vcf
     # windows of one unit never share a sequence (different loci), so per-window counts add
     expected = sum(len(set(p)) for p in patterns.values())
     assert expected == 45
-    assert run["windows_run"] == job.plan.n_windows == 600 * len(starts)
+    assert run["windows_run"] == job.plan.n_windows * 600 == 600 * len(starts)
     assert run["forward_windows"] == expected
     assert run["dedup"] is True
 
-    ds = open_store(cfg.out)
+    ds = haplotype_rows(open_store(cfg.out))
     assert ds.attrs["last_run"]["forward_windows"] == expected
     assert (ds["status"].values == WindowStatus.OK.name).all()
     ids = ds["sequence_id"].values
@@ -109,7 +185,7 @@ def test_300_samples_one_pass_per_distinct_haplotype_and_same_store(example, vcf
 
     off = cohort_config(example, vcf_300, tmp_path / "nodedup.zarr", dedup=False)
     run_off = run_local(EmbedJob.plan_from_config(off))["run"]
-    assert run_off["forward_windows"] == run_off["windows_run"] == job.plan.n_windows
+    assert run_off["forward_windows"] == run_off["windows_run"] == job.plan.n_windows * 600
     assert_same_bytes(Path(cfg.out), Path(off.out))  # every chunk and array metadata file
 
 
@@ -139,7 +215,9 @@ def test_dedup_equals_per_row_with_strands_ns_shrunk_windows_and_per_token(
     run_off = run_local(EmbedJob.plan_from_config(off))["run"]
     assert_same_bytes(Path(on.out), Path(off.out))
 
-    ds = open_store(on.out)
+    from ntscale.store import haplotype_rows
+
+    ds = haplotype_rows(open_store(on.out))
     status, ids = ds["status"].values, ds["sequence_id"].values
     skipped = status == WindowStatus.SKIPPED_ALL_N.name
     assert run_on["windows_run"] == run_off["windows_run"] == ids.size
@@ -150,13 +228,18 @@ def test_dedup_equals_per_row_with_strands_ns_shrunk_windows_and_per_token(
     from ntscale.genome import WindowSource
 
     job = EmbedJob.plan_from_config(on)
+    assert job.unit_size == 24  # 12 genomic windows x 2 strands
     source = WindowSource(
         on.fasta, tokenizer="v2", max_tokens=job.max_tokens, vcf_path=on.vcf, samples=on.samples
     )
+    from ntscale.genome import with_haplotypes
+
+    h = len(job.haplotype_names)
+    rows_plan = with_haplotypes(job.plan, h, job.haplotype_names)
     distinct = 0
     for u in range(job.n_units()):
         a, b = job.unit_range(u)
-        seqs = source.fetch_rows(job.plan, np.arange(a, b))
+        seqs = source.fetch_rows(rows_plan, np.arange(a * h, b * h))
         distinct += len({tuple(source.tokenizer.encode(x.sequence)) for x in seqs if x.sequence})
     assert run_on["forward_windows"] == distinct
     assert distinct < run_on["windows_run"] - int(skipped.sum())
@@ -183,6 +266,9 @@ def test_cli_dedup_option(example, tmp_path, flag, dedup):
     ds = open_store(str(out))
     run = ds.attrs["last_run"]
     assert run["dedup"] is dedup and run["windows_run"] == 8  # 4 samples x 2 haplotypes
-    distinct = len(np.unique(ds["sequence_id"].values))
+    assert ds.sizes["haplotype"] == 8 and ds.sizes["window"] == 1
+    used = np.unique(ds["sequence_index"].values)
+    distinct = len(np.unique(ds["sequence_id"].values[used]))
+    assert distinct == len(used)  # each distinct sequence stored once
     assert run["forward_windows"] == (distinct if dedup else 8)
     assert ds.attrs["config"]["dedup"] is dedup

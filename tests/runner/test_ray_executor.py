@@ -55,10 +55,15 @@ def test_a_failing_unit_raises_its_own_error_naming_unit_and_actor(toy_ray):
 @pytest.mark.ray
 def test_actor_slots_follow_the_cluster_cpus(toy_ray):
     assert toy_ray.cluster_resources().get("GPU", 0) == 0
-    assert ray_exec._actor_slots(cpus_per_actor=1, max_actors=None) == (2, False)
-    assert ray_exec._actor_slots(cpus_per_actor=2, max_actors=None) == (1, False)
-    assert ray_exec._actor_slots(cpus_per_actor=4, max_actors=None) == (1, False)  # at least one
-    assert ray_exec._actor_slots(cpus_per_actor=1, max_actors=1) == (1, False)
+
+    def slots(cpus: int, cap: int | None = None) -> tuple[int, str, dict]:
+        p = ray_exec._actor_placement(cpus_per_actor=cpus, max_actors=cap)
+        return p.n_actors, p.kind, p.options
+
+    assert slots(1) == (2, "cpu", {"num_cpus": 1})
+    assert slots(2) == (1, "cpu", {"num_cpus": 2})
+    assert slots(4)[0] == 1  # at least one
+    assert slots(1, cap=1)[0] == 1
     assert ray_exec.cluster_backend("local") == "cpu"
 
 
@@ -170,3 +175,49 @@ def test_ctrl_c_at_the_driver_kills_the_actors_and_says_how_to_resume(toy_ray):
     assert str(err.value) == "interrupted: 1 of 5 units done; run the same command to resume"
     assert signal.getsignal(signal.SIGINT) is before
     assert toy_ray.is_initialized()  # the caller's Ray session survives; only actors died
+
+
+def _node(resources: dict, labels: dict | None = None, alive: bool = True) -> dict:
+    return {"Alive": alive, "Resources": resources, "Labels": labels or {}}
+
+
+TPU_LABEL = {ray_exec.ACCELERATOR_LABEL: "TPU-V6E"}
+
+
+def test_tpu_hosts_get_one_actor_each_with_all_their_chips():
+    nodes = [_node({"CPU": 180, "TPU": 8}, TPU_LABEL), _node({"CPU": 180, "TPU": 8}, TPU_LABEL)]
+    nodes.append(_node({"CPU": 4}))  # the head: no TPU, no actor
+    p = ray_exec.placement_for(nodes, cpus_per_actor=1, max_actors=None, devices_per_actor=8)
+    assert (p.n_actors, p.kind) == (2, "tpu")
+    assert p.options == {
+        "resources": {"TPU": 8},
+        "num_cpus": 1,
+        "label_selector": {ray_exec.ACCELERATOR_LABEL: "TPU-V6E"},
+    }
+    assert ray_exec._hardware(nodes) == ("tpu", 8)
+    from ray._common.ray_option_utils import validate_actor_options
+
+    validate_actor_options(p.options, in_options=True)  # Ray accepts these actor options
+
+
+def test_tpu_chips_can_be_split_and_unlabelled_hosts_get_no_selector():
+    nodes = [_node({"TPU": 4}), _node({"TPU": 4}, TPU_LABEL)]
+    p = ray_exec.placement_for(nodes, cpus_per_actor=2, max_actors=3, devices_per_actor=1)
+    assert (p.n_actors, p.kind) == (3, "tpu")  # 8 chips, capped at 3
+    assert "label_selector" not in p.options and p.options["resources"] == {"TPU": 1}
+
+
+def test_gpu_nodes_take_devices_per_actor_gpus_each():
+    nodes = [_node({"CPU": 32, "GPU": 8}), _node({"CPU": 32, "GPU": 4})]
+    p = ray_exec.placement_for(nodes, cpus_per_actor=1, max_actors=None, devices_per_actor=4)
+    assert (p.n_actors, p.kind, p.options) == (3, "gpu", {"num_gpus": 4})
+    one = ray_exec.placement_for(nodes, cpus_per_actor=1, max_actors=None, devices_per_actor=1)
+    assert one.n_actors == 12  # one per GPU, as before
+    assert ray_exec._hardware(nodes) == ("gpu", 4)  # the smaller node bounds the default
+
+
+def test_a_cpu_cluster_has_no_devices_to_split():
+    nodes = [_node({"CPU": 3}), _node({"CPU": 16, "TPU": 0})]
+    assert ray_exec._hardware(nodes) == ("cpu", 1)
+    p = ray_exec.placement_for(nodes, cpus_per_actor=2, max_actors=None, devices_per_actor=1)
+    assert (p.n_actors, p.kind, p.options) == (9, "cpu", {"num_cpus": 2})

@@ -205,3 +205,19 @@ def test_a_bucket_root_holding_other_objects_is_refused(s3):
                           contigs=[("chr1", 100)])  # fmt: skip
     assert not s3.filesystem().exists(f"{s3.bucket}/zarr.json")
     assert not s3.filesystem().exists(f"{s3.bucket}/lease")
+
+
+def test_cohort_embed_to_s3_equals_local(s3, example, small_config, tmp_path):
+    """A cohort store (VCF haplotypes, sequence axis) on S3: the local run's objects."""
+    from ntscale.store import haplotype_embeddings
+    from ntscale.store import open as open_store
+
+    common = {"vcf": str(example["vcf"]), "samples": ["HG00096", "HG00097"], "unit_windows": 2}
+    url = s3.url("cohort.zarr")
+    run_local(EmbedJob.plan_from_config(small_config(out=url, **common)))
+    run_local(EmbedJob.plan_from_config(small_config(out=str(tmp_path / "c.zarr"), **common)))
+    _same_objects(s3, "cohort.zarr", tmp_path / "c.zarr")
+    remote = haplotype_embeddings(open_store(url)).values
+    local = haplotype_embeddings(open_store(str(tmp_path / "c.zarr"))).values
+    np.testing.assert_array_equal(remote, local)
+    assert remote.shape[2] == 4  # (layer, window, haplotype, dim)

@@ -110,7 +110,7 @@ def test_every_array_round_trips_through_zarr(full_store: str) -> None:
 
 def test_root_attributes_hold_the_run_description(full_store: str) -> None:
     attrs = dict(zarr.open_group(full_store, mode="r").attrs)
-    assert attrs["schema_version"] == st.SCHEMA_VERSION == 2
+    assert attrs["schema_version"] == st.SCHEMA_VERSION == 3
     assert attrs["ntscale_version"] == ntscale.__version__
     assert attrs["fingerprint"]["checkpoint_digest"] == "sha256:abc123"
     assert attrs["model"] == {"name": "nt-test-tiny", "embed_dim": 6}
