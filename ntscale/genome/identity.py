@@ -170,7 +170,8 @@ def input_identities(
     return out
 
 
-_CONTENT_KEYS = ("size", "sampled_sha256", "fai_sha256", "index_sha256", "sha256")
+_NAMES_AND_DATES = ("file", "index", "mtime", "content_sha256")
+"""Identity keys that do not describe content (a name, a date, the full digest itself)."""
 
 
 def same_content(kind: str, stored: dict[str, Any], new: dict[str, Any], path: str) -> bool:
@@ -181,12 +182,13 @@ def same_content(kind: str, stored: dict[str, Any], new: dict[str, Any], path: s
     if kind == "regions":
         want = stored.get("regions_sha256")
         return want is not None and want == new.get("regions_sha256")
-    if any(stored.get(k) != new.get(k) for k in _CONTENT_KEYS):
-        return False  # the cheap content check already differs
+    keys = (set(stored) | set(new)) - set(_NAMES_AND_DATES)
+    if any(stored.get(k) != new.get(k) for k in keys):
+        return False  # a content key (size, sampled or index digest, ...) differs
     if stored.get("mtime") == new.get("mtime"):
         return True  # only the name differs (a symlink, a renamed file)
     full = stored.get("content_sha256")  # touched or copied: the full digest decides
-    return full is not None and full == file_sha256(path)
+    return full is not None and Path(path).is_file() and full == file_sha256(path)
 
 
 def reconcile_inputs(
@@ -205,7 +207,7 @@ def reconcile_inputs(
     for kind, identity in new.items():
         path = paths.get(kind)
         if stored is None:
-            full = path is not None and "sampled_sha256" in identity
+            full = path is not None and "sampled_sha256" in identity and Path(path).is_file()
             out[kind] = {**identity, "content_sha256": file_sha256(path)} if full else identity
             continue
         before = stored.get(kind)

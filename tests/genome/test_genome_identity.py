@@ -187,3 +187,17 @@ def test_input_identities_lists_only_the_inputs_given(tmp_path: Path) -> None:
         "regions": bed_identity(bed),
         "vcf": vcf_identity(gz),
     }
+
+
+def test_content_keys_beyond_the_known_ones_must_agree(tmp_path: Path) -> None:
+    """An identity with other content keys (a VCF Zarr's listing digest) is never proven
+    equal by name or date alone, and a folder gets no full digest."""
+    store = tmp_path / "calls.vcz"
+    store.mkdir()
+    stored = {"file": "calls.vcz", "size": 9, "mtime": "t1", "sampled_sha256": "s",
+              "listing_sha256": "a"}  # fmt: skip
+    assert same_content("vcf", stored, {**stored, "file": "link.vcz"}, str(store))
+    assert not same_content("vcf", stored, {**stored, "listing_sha256": "b"}, str(store))
+    assert not same_content("vcf", stored, {**stored, "mtime": "t2"}, str(store))
+    made, _ = reconcile_inputs(None, {"vcf": stored}, {"vcf": str(store)})
+    assert "content_sha256" not in made["vcf"]
