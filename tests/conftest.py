@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from leakcheck import pytest_configure, pytest_sessionfinish  # noqa: F401 - the leak check
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -134,6 +134,12 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(err.exit_code)
         if _state["debug"]:
             raise
+        from ntscale.store.backend import cloud_setup_error
+
+        setup = cloud_setup_error(err)  # object store unreachable / no credentials
+        if setup is not None:
+            typer.secho(f"error: {setup}", fg=typer.colors.RED, err=True)
+            sys.exit(setup.exit_code)
         # Last resort: an exception no boundary turned into an ntscale error is still one
         # line (exit 1, not 2: it is ntscale's fault until shown otherwise).
         typer.secho(

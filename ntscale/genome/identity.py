@@ -12,8 +12,12 @@ tell that an input changed under the same name.
 - VCF Zarr (a directory): digests of its metadata files, of its file listing (path, size,
   mtime of every file) and of up to 256 sampled chunk files.
 
-Names are kept but paths are not: a resume may use a moved or copied input, but a copy
-must keep the modification time (`cp -p`, `rsync -a`); `touch -d` restores one.
+Names are kept but paths are not. A resume compares contents, not names or dates
+(`reconcile_inputs`): a store records, when it is made, the sha256 of the whole FASTA (and
+indexed VCF); a resume whose input has the same size and sampled digest but another name
+(a symlink, a renamed copy) or modification time (a plain `cp`) reads the file once more
+and is accepted when that full digest agrees. A BED is compared by its regions (its data
+lines), so an added comment or header line is no change.
 """
 
 from __future__ import annotations
@@ -71,9 +75,21 @@ def fasta_identity(path: str | os.PathLike[str], fai_sha256: str) -> dict[str, A
 
 
 def bed_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A BED's name and the digest of its content."""
+    """A BED's name, the digest of the file and the digest of its regions (data lines)."""
     p = Path(path)
-    return {"file": p.name, "sha256": file_sha256(p)}
+    return {"file": p.name, "sha256": file_sha256(p), "regions_sha256": bed_regions_sha256(p)}
+
+
+def bed_regions_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a BED's data lines (comments, track/browser headers, blank lines and
+    trailing spaces left out): what the regions are, whatever the comments say."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for line in fh:
+            text = line.rstrip()
+            if text and not text.startswith((b"#", b"track", b"browser")):
+                h.update(text + b"\n")
+    return h.hexdigest()
 
 
 def vcf_index(path: Path) -> Path | None:
@@ -152,3 +168,53 @@ def input_identities(
     if vcf:
         out["vcf"] = genotypes_identity(vcf)
     return out
+
+
+_NAMES_AND_DATES = ("file", "index", "mtime", "content_sha256")
+"""Identity keys that do not describe content (a name, a date, the full digest itself)."""
+
+
+def same_content(kind: str, stored: dict[str, Any], new: dict[str, Any], path: str) -> bool:
+    """True if the input at `path` (identity `new`) provably has the content a store was
+    made from (identity `stored`), whatever its name or modification time."""
+    if stored == new:
+        return True
+    if kind == "regions":
+        want = stored.get("regions_sha256")
+        return want is not None and want == new.get("regions_sha256")
+    keys = (set(stored) | set(new)) - set(_NAMES_AND_DATES)
+    if any(stored.get(k) != new.get(k) for k in keys):
+        return False  # a content key (size, sampled or index digest, ...) differs
+    if stored.get("mtime") == new.get("mtime"):
+        return True  # only the name differs (a symlink, a renamed file)
+    full = stored.get("content_sha256")  # touched or copied: the full digest decides
+    return full is not None and Path(path).is_file() and full == file_sha256(path)
+
+
+def reconcile_inputs(
+    stored: dict[str, Any] | None, new: dict[str, Any], paths: dict[str, str | None]
+) -> tuple[dict[str, Any], dict[str, bool]]:
+    """The `inputs` fingerprint a run uses, and which inputs equal the stored ones.
+
+    A new store (`stored` None) gets the sha256 of each whole FASTA/VCF with a sampled
+    digest added (`content_sha256`), so later resumes can prove a copy equal. On resume,
+    an input whose content is provably the stored one keeps the stored identity (the
+    store's fingerprint then matches); any other keeps its new identity, and the store
+    refuses the resume naming what differs.
+    """
+    out: dict[str, Any] = {}
+    same: dict[str, bool] = {}
+    for kind, identity in new.items():
+        path = paths.get(kind)
+        if stored is None:
+            full = path is not None and "sampled_sha256" in identity and Path(path).is_file()
+            out[kind] = {**identity, "content_sha256": file_sha256(path)} if full else identity
+            continue
+        before = stored.get(kind)
+        same[kind] = (
+            isinstance(before, dict)
+            and path is not None
+            and same_content(kind, before, identity, path)
+        )
+        out[kind] = before if same[kind] else identity
+    return out, same

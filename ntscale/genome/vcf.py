@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -369,6 +371,38 @@ def vcf_samples(
     return VariantReader(path, samples=samples).samples
 
 
+_quiet = threading.Lock()
+_no_intervals_said: set[tuple[str, str]] = set()
+
+
+def _first(it: Iterator[object], path: str | os.PathLike[str], region: str) -> object:
+    """The first record of a query (StopIteration if none). cyvcf2 warns "no intervals
+    found" there for a contig with no indexed records, once per query, i.e. once per
+    window; it is said once per file and contig instead (other warnings pass through)."""
+    rec, done = None, False
+    with _quiet, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            rec = next(it)
+        except StopIteration:
+            done = True
+    for w in caught:
+        if "no intervals found" not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            continue
+        key = (str(path), region.rsplit(":", 1)[0])
+        if key not in _no_intervals_said:
+            _no_intervals_said.add(key)
+            logger.warning(
+                "%s: the index has no records on contig %s; its windows get no variants "
+                "(said once)",
+                *key,
+            )
+    if done:
+        raise StopIteration
+    return rec
+
+
 def iter_records(vcf: object, region: str, *, path: str | os.PathLike[str]) -> Iterator[object]:
     """cyvcf2 records of one region; htslib's index and parse errors become one InputError.
 
@@ -379,7 +413,7 @@ def iter_records(vcf: object, region: str, *, path: str | os.PathLike[str]) -> I
     last = None
     while True:
         try:
-            rec = next(it)
+            rec = next(it) if last is not None else _first(it, path, region)
         except StopIteration:
             return
         except Exception as e:

@@ -129,6 +129,25 @@ class JobBase(ABC):
             **self.own_fingerprint(),
         }
 
+    def content_fingerprint(self) -> dict:
+        """The fingerprint with input identities judged by content against the store's
+        (a copied, renamed or touched input with the same content resumes; see
+        `ntscale.genome.identity.reconcile_inputs`)."""
+        fingerprint = self.fingerprint()
+        if "inputs" not in fingerprint:
+            return fingerprint
+        from ntscale.genome.identity import reconcile_inputs
+        from ntscale.store.reader import stored_fingerprint
+
+        stored = stored_fingerprint(self.store_url)
+        paths = {k: getattr(self.config, k, None) for k in ("fasta", "regions", "vcf")}
+        before = None if stored is None else stored.get("inputs")
+        inputs, same = reconcile_inputs(before, fingerprint["inputs"], paths)
+        fingerprint["inputs"] = inputs
+        if stored is not None and same.get("fasta") and "fasta" in stored:
+            fingerprint["fasta"] = stored["fasta"]  # the name it had (a symlink's differs)
+        return fingerprint
+
     def attrs(self) -> dict:
         """Root attributes: what ran (model, inputs, settings) and how it was asked for."""
         # the config as it ran: "auto" dtype recorded as the concrete one
@@ -155,7 +174,7 @@ class JobBase(ABC):
         writer = create_or_open(
             self.store_url,
             self.layout(),
-            fingerprint=self.fingerprint(),
+            fingerprint=self.content_fingerprint(),
             attrs=self.attrs(),
             contigs=list(self.contigs),
             haplotype_names=self.store_haplotype_names(),

@@ -142,6 +142,7 @@ class ScoreWorker(ModelWorker):
             llr = np.concatenate([x for x, _ in background])
             stratum = np.concatenate([y for _, y in background])
             hist = histogram(llr, stratum)
+            self.writer.check_lease()  # a run that lost its lease writes nothing more
             nbytes += write_unit_block(job.store_url, BACKGROUND_ARRAY, unit, hist)
         self.writer.mark_done(unit, part="variants")
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from ntscale.config import TrackConfig
+from ntscale.errors import InputError
 from ntscale.genome.perbase_tiling import PerBaseTiles
 from ntscale.runner.job_base import JobBase
 from ntscale.runner.run_plan import resolve_run
@@ -82,6 +83,12 @@ class TrackJob(JobBase):
         regions = tuple(
             (r.contig, int(r.start), int(r.end)) for r in read_bed(config.regions, fasta.contigs)
         )
+        if not regions:  # refused before any store is made
+            raise InputError(
+                "the BED has no regions (empty, or only comments and headers); per-base "
+                "tracks need at least one region",
+                path=config.regions,
+            )
         sizes = np.array([e - s for _, s, e in regions], np.int64)
         lengths = dict(fasta.contigs)
         tiles = plan_track_tiles(

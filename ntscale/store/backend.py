@@ -150,6 +150,27 @@ def check_target(url: str) -> None:
             )
 
 
+def check_remote_target(url: str) -> None:
+    """Refuse an fsspec URL (e.g. a bucket root) that holds objects but no Zarr store
+    (one listing; local paths: `check_target`)."""
+    if local_path(url) is not None:
+        return
+    fs, root = filesystem(url)
+    try:
+        fs.invalidate_cache(root)
+        names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    foreign = sorted(n for n in names if n not in ("lease", "zarr.json"))
+    if foreign and "zarr.json" not in names:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise StoreError(
+            f"output store {url!r} already holds other objects ({shown}) and is not a Zarr "
+            "store; choose a new --out prefix such as "
+            f"{url.rstrip('/')}/run1.zarr"
+        )
+
+
 def group_exists(url: str) -> bool:
     """True if `url` holds a Zarr group; StoreError if it holds something else."""
     check_target(url)
@@ -217,3 +238,46 @@ def compressors(codec: str) -> Any:
     if codec == "none":
         return None
     raise StoreError(f"unknown codec {codec!r}")
+
+
+_UNREACHABLE = ("EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError")
+_NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError")
+CREDENTIAL_SOURCES = (
+    "AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY in the environment, AWS_PROFILE or the "
+    "default profile in ~/.aws/credentials (AWS_SHARED_CREDENTIALS_FILE) and ~/.aws/config "
+    "(AWS_CONFIG_FILE), or an instance/container role"
+)
+
+
+def cloud_setup_error(err: BaseException) -> StoreError | None:
+    """A one-line StoreError for an object-store set-up failure anywhere in `err`'s chain
+    (endpoint unreachable, no credentials), or None. Matched by class name, so botocore and
+    aiohttp need not be importable."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        names = {c.__name__ for c in type(e).__mro__}
+        if names & set(_UNREACHABLE):
+            return StoreError(
+                f"cannot reach the object store endpoint {_endpoint(e)}: {e}; check the "
+                "endpoint URL (AWS_ENDPOINT_URL) and that the server is running"
+            )
+        if names & set(_NO_CREDENTIALS):
+            return StoreError(
+                f"no credentials for the object store ({e}); looked in: {CREDENTIAL_SOURCES}"
+            )
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _endpoint(err: BaseException) -> str:
+    from urllib.parse import urlsplit
+
+    url = str(getattr(err, "kwargs", {}).get("endpoint_url") or "")
+    env = os.environ.get("AWS_ENDPOINT_URL")
+    if url:
+        parts = urlsplit(url)
+        base = f"{parts.scheme}://{parts.netloc}"
+        return f"{base} (AWS_ENDPOINT_URL)" if env and env.rstrip("/") == base else base
+    return f"{env} (AWS_ENDPOINT_URL)" if env else "of the store URL"

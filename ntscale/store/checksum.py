@@ -1,20 +1,32 @@
-"""Per-unit checksums: one 64-bit digest of every value a work unit stored.
+"""Per-unit checksums: one 64-bit digest of everything a work unit stored.
 
 Written beside the done mark (`completion/*_checksums`) when a unit is marked done, and
-recomputed from the stored chunks by `ntscale verify`, so a damaged or missing chunk is
-found by unit and can be redone on resume. The digest covers the values as stored
-(after dtype casts and name encodings): a CRC-32 per array, combined with the arrays'
-names, dtypes and shapes into one 64-bit BLAKE2b digest.
+recomputed from the stored chunks by `ntscale verify`, so a damaged, missing or moved
+chunk is found by unit and can be redone on resume.
+
+Stores made since checksum kind CHECKSUM_KIND (root attribute `checksums`) digest the
+ENCODED objects: a CRC-32 of each object the unit owns (one chunk or shard per array,
+recorded as the writer stores it, so no extra read), keyed by its store key and bound to
+the unit number. Verification then reads raw bytes and never decodes a damaged chunk (a
+flipped byte in a string chunk's item count cannot make the decoder allocate without
+bound), and a chunk swapped in from another unit does not match. Older stores (no such
+attribute) keep the value digest `unit_digest`: a CRC-32 per array of the decoded values,
+combined with the arrays' names, dtypes and shapes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import threading
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from zarr.storage import WrapperStore
 
+from ntscale.store import backend
 from ntscale.store.schema import (
     BASE_VALUES,
     COHORT_WINDOW_FIELDS,
@@ -28,6 +40,9 @@ from ntscale.store.schema import (
     embedding_name,
     score_name,
 )
+
+CHECKSUM_KIND = "unit-objects-crc32"
+"""Root attribute `checksums` of stores whose digests cover encoded objects and position."""
 
 
 def unit_arrays(layout: StoreLayout, part: str) -> list[tuple[str, int]]:
@@ -79,11 +94,11 @@ def unit_digest(blocks: dict[str, Any]) -> int:
     return int.from_bytes(h.digest(), "little") or 1
 
 
-def read_unit(group: Any, layout: StoreLayout, part: str, unit: int) -> dict[str, Any]:
-    """The stored values of one unit, array by array (what `unit_digest` covers).
-
-    Raises whatever Zarr raises for an unreadable chunk (the caller reports it).
-    """
+def unit_regions(
+    group: Any, layout: StoreLayout, part: str, unit: int
+) -> list[tuple[str, int, int, int]]:
+    """(array name, row axis, first row, end row) of every array region unit `unit` owns
+    (cohort stores: the sequence arrays' written slots, read from the unit's count)."""
     lo, hi = layout.rows(part, unit)
     rows = {}  # array name -> its rows of this unit
     if part == "windows" and layout.cohort:
@@ -92,9 +107,101 @@ def read_unit(group: Any, layout: StoreLayout, part: str, unit: int) -> dict[str
         rows = {f.stored: (s_lo, s_hi) for f in SEQUENCE_FIELDS.values()}
         rows.update({embedding_name(k): (s_lo, s_hi) for k in embedding_kinds(layout)})
         rows[SEQUENCE_COUNTS] = (unit, unit + 1)
+    return [(name, axis, *rows.get(name, (lo, hi))) for name, axis in unit_arrays(layout, part)]
+
+
+def read_unit(group: Any, layout: StoreLayout, part: str, unit: int) -> dict[str, Any]:
+    """The stored values of one unit, array by array (what `unit_digest` covers).
+
+    Raises whatever Zarr raises for an unreadable chunk (the caller reports it).
+    """
     out = {}
-    for name, axis in unit_arrays(layout, part):
-        a, b = rows.get(name, (lo, hi))
+    for name, axis, a, b in unit_regions(group, layout, part, unit):
         index = (slice(None),) * axis + (slice(a, b),)
         out[name] = np.asarray(group[name][index])
     return out
+
+
+def unit_keys(group: Any, layout: StoreLayout, part: str, unit: int) -> list[str]:
+    """Store keys of the objects (chunks, or shards) that unit `unit` owns: those covering
+    its rows of each array (one per array in window and variant stores; a cohort unit's
+    sequence slots may span several)."""
+    keys = []
+    for name, axis, a, b in unit_regions(group, layout, part, unit):
+        arr = group[name]
+        grid = arr.metadata.chunk_grid.chunk_shape  # shard shape for sharded arrays
+        ranges = [range(-(-int(n) // int(c))) for n, c in zip(arr.shape, grid, strict=True)]
+        ranges[axis] = range(a // grid[axis], -(-b // grid[axis])) if b > a else range(0)
+        keys += [
+            f"{name}/{arr.metadata.encode_chunk_key(coords)}"
+            for coords in itertools.product(*ranges)
+        ]
+    return keys
+
+
+def object_digest(unit: int, crcs: dict[str, int | None]) -> int:
+    """64-bit digest (never 0) of one unit's objects: the unit number, then each object's
+    key and CRC-32 of its encoded bytes (None: absent, e.g. an all-fill chunk not stored)."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"unit {int(unit)}\x00".encode())
+    for key in sorted(crcs):
+        crc = crcs[key]
+        h.update(f"{key}={'absent' if crc is None else crc}\x00".encode())
+    return int.from_bytes(h.digest(), "little") or 1
+
+
+def read_crcs(read: Callable[[str], bytes | None], keys: list[str]) -> dict[str, int | None]:
+    """CRC-32 of each object's stored bytes, read raw (never decoded); None if absent."""
+    out: dict[str, int | None] = {}
+    for key in keys:
+        raw = read(key)
+        out[key] = None if raw is None else zlib.crc32(raw)
+    return out
+
+
+class RecordingStore(WrapperStore):
+    """A Zarr store wrapper that records the CRC-32 of every object written through it
+    (None for a deleted one), so a writer digests what it stored without reading it back."""
+
+    def __init__(self, store: Any, written: dict[str, int | None] | None = None) -> None:
+        super().__init__(store)
+        self.written: dict[str, int | None] = {} if written is None else written
+        self._rec_lock = threading.Lock()
+
+    def _with_store(self, store: Any) -> RecordingStore:
+        return type(self)(store, self.written)
+
+    @staticmethod
+    def _recorded(key: str) -> bool:
+        return not (key.startswith("completion/") or key.endswith("zarr.json"))
+
+    async def set(self, key: str, value: Any) -> None:
+        await self._store.set(key, value)
+        if self._recorded(key):
+            crc = zlib.crc32(value.as_numpy_array())
+            with self._rec_lock:
+                self.written[key] = crc
+
+    async def delete(self, key: str) -> None:
+        await self._store.delete(key)
+        if self._recorded(key):
+            with self._rec_lock:
+                self.written[key] = None
+
+    def take(self, keys: list[str]) -> dict[str, int | None] | None:
+        """The recorded CRCs of `keys` (forgotten here), or None if one was not recorded."""
+        with self._rec_lock:
+            if not all(k in self.written for k in keys):
+                return None
+            return {k: self.written.pop(k) for k in keys}
+
+
+def stored_digest(
+    group: Any, layout: StoreLayout, url: str, part: str, unit: int, kind: str | None
+) -> int:
+    """The checksum of unit `unit` as stored now, by the store's checksum `kind` (raw
+    objects for CHECKSUM_KIND, never decoded; decoded values for older stores)."""
+    if kind == CHECKSUM_KIND:
+        keys = unit_keys(group, layout, part, unit)
+        return object_digest(unit, read_crcs(lambda key: backend.read_bytes(url, key), keys))
+    return unit_digest(read_unit(group, layout, part, unit))

@@ -18,6 +18,7 @@ import zarr
 import ntscale
 from ntscale.errors import StoreError
 from ntscale.store import backend, lease
+from ntscale.store.checksum import CHECKSUM_KIND
 from ntscale.store.schema import (
     BASE_CHECKSUMS,
     BASE_UNITS_DONE,
@@ -102,6 +103,7 @@ def create_or_open(
         )
     identity = _run_identity(fingerprint, layout, contig_list)
     backend.check_target(url)  # a regular file or a foreign folder: refused before leasing
+    backend.check_remote_target(url)  # the same for object stores (a bucket root of data)
     backend.check_writable(url)
     lease.acquire(url)  # exclusive: one driver at a time; a new store is created once
     try:
@@ -162,6 +164,7 @@ def _create_or_resume(
         "layout": layout.to_json(),
         "contigs": contig_list,
         "initialized": False,
+        "checksums": CHECKSUM_KIND,
         # CF: these arrays are coordinates (xarray reads them so, also with no data variable)
         "coordinates": " ".join(_coordinate_names(layout)),
     }
@@ -207,7 +210,7 @@ def finalize(url: str) -> None:
     `xr.open_zarr(path)` open the store with one read and no warning.
     """
     url = str(url)
-    lease.release(url)
+    lease.release(url, strict=True)  # LeaseLost if another run took it: nothing written
     try:
         with warnings.catch_warnings():
             # zarr notes that consolidated metadata is not (yet) in the v3 spec; xarray

@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from ntscale.errors import StoreError
 from ntscale.store import backend
 from ntscale.store.schema import (
     BASE_UNITS_DONE,
@@ -55,6 +56,17 @@ def _open_root(url: str) -> tuple[zarr.Group, dict[str, Any], StoreLayout]:
     attrs = dict(group.attrs)
     check_schema_version(attrs, str(url))
     return group, attrs, StoreLayout.from_json(attrs["layout"])
+
+
+def stored_fingerprint(url: str) -> dict[str, Any] | None:
+    """The `fingerprint` root attribute of the store at `url`; None if there is no store
+    (or something else is there: creating the store then says what)."""
+    try:
+        if not backend.group_exists(str(url)):
+            return None
+        return dict(backend.open_existing(str(url), "r").attrs.get("fingerprint") or {})
+    except StoreError:
+        return None
 
 
 def window_status_names() -> dict[int, str]:

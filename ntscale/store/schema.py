@@ -153,6 +153,7 @@ RESERVED_ATTRS = (
     "layout",
     "contigs",
     "initialized",
+    "checksums",
     "coordinates",
 )
 

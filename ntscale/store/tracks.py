@@ -11,6 +11,7 @@ Bases without a value (N or another IUPAC letter) are left out of both.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,18 @@ from ntscale.store.reader import store_summary
 log = logging.getLogger(__name__)
 
 
+def track_prefix(prefix: str | Path) -> Path:
+    """Where PREFIX.<track>.bw goes: a prefix naming a folder (a trailing "/" or an existing
+    folder) writes inside it, as <folder>/tracks.<track>.bw."""
+    text = str(prefix)
+    if text.endswith(("/", os.sep)) or Path(text).is_dir():
+        return Path(text) / "tracks"
+    return Path(text)
+
+
 def export_tracks(url: str, prefix: str | Path, *, bedgraph: bool = False) -> list[Path]:
-    """Write every track of a complete track store as bigWig (and bgzipped bedGraph).
+    """Write every track of a complete track store as bigWig (and bgzipped bedGraph):
+    PREFIX.<track>.bw (.bedGraph.gz); a folder prefix writes inside it, see `track_prefix`.
 
     Returns:
         The files written (bigWig, then the bedGraph.gz with `bedgraph`, per track).
@@ -43,7 +54,7 @@ def export_tracks(url: str, prefix: str | Path, *, bedgraph: bool = False) -> li
             f"store {url!r} is incomplete ({part['units_done']} of {part['units_total']} units "
             "done); run the same `ntscale score --tracks` command again, then export"
         )
-    prefix = Path(prefix)
+    prefix = track_prefix(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     contigs = [(str(c), int(n)) for c, n in ds.attrs["contigs"] if int(n) > 0]
     order = {c: i for i, (c, _) in enumerate(contigs)}

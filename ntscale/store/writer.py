@@ -18,8 +18,15 @@ import zarr
 from zarr.core.sync import sync as zarr_sync
 
 from ntscale.errors import StoreError
-from ntscale.store import backend
-from ntscale.store.checksum import read_unit, unit_digest
+from ntscale.store import backend, lease
+from ntscale.store.checksum import (
+    CHECKSUM_KIND,
+    RecordingStore,
+    object_digest,
+    stored_digest,
+    unit_digest,
+    unit_keys,
+)
 from ntscale.store.schema import (
     BASE_CHECKSUMS,
     BASE_UNITS_DONE,
@@ -57,20 +64,48 @@ _DONE = {
 }
 
 
-def open_writer(url: str) -> StoreWriter:
+def read_marks(array: zarr.Array) -> tuple[np.ndarray, dict[int, str]]:
+    """The values of a per-unit completion array (done mask or checksums), and the units
+    whose one-element chunk cannot be read ({unit: reason}; their value reads as 0).
+
+    A damaged mark (a truncated or garbled chunk) is a damaged unit, not a failed read:
+    resume redoes it and `verify` reports it.
+    """
+    try:
+        return np.asarray(array[:]), {}
+    except Exception:  # noqa: BLE001 - any decode failure: find the damaged chunks one by one
+        pass
+    values = np.zeros(array.shape, dtype=array.dtype)
+    damaged = {}
+    for unit in range(array.shape[0]):
+        try:
+            values[unit] = array[unit]
+        except Exception as e:  # noqa: BLE001 - a damaged chunk of this unit
+            damaged[unit] = f"{type(e).__name__}: {e}"
+    return values, damaged
+
+
+def open_writer(url: str, guard: lease.Guard | None = None) -> StoreWriter:
     """Reopen an existing store for writing units (in a worker process)."""
-    return StoreWriter(str(url))
+    return StoreWriter(str(url), guard=guard)
 
 
 class StoreWriter:
     """Writes whole work units into an existing store; picklable (re-opened by URL)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, guard: lease.Guard | None = None) -> None:
         self.url = url
-        self._group = backend.open_existing(url, "r+")
+        group = backend.open_existing(url, "r+")
+        # the objects this writer stores are recorded (CRC-32) for the unit checksums
+        self._store = RecordingStore(group.store)
+        self._group = zarr.open_group(self._store, mode="r+", zarr_format=3, use_consolidated=False)
+        # the run lease this writer writes under: checked before every write, so a run
+        # that lost its lease to another stops at once (LeaseLost); None: no lease
+        self._guard = guard or lease.guard(url)
         attrs = dict(self._group.attrs)
         check_schema_version(attrs, url)
         self.layout = StoreLayout.from_json(attrs["layout"])
+        self.checksum_kind: str | None = attrs.get("checksums")
         self.contig_names: list[str] = [c[0] for c in attrs["contigs"]]
         self._contig_lookup = {name: i for i, name in enumerate(self.contig_names)}
         self.haplotype_names: list[str] = [str(x) for x in attrs.get("haplotype_names") or []]
@@ -81,8 +116,8 @@ class StoreWriter:
         # digest of each unit written by this writer, stored with its done mark
         self._digests: dict[tuple[str, int], int] = {}
 
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
-        return (open_writer, (self.url,))
+    def __reduce__(self) -> tuple[Any, tuple[str, lease.Guard | None]]:
+        return (open_writer, (self.url, self._guard))
 
     def __repr__(self) -> str:
         return f"StoreWriter({self.url!r})"
@@ -107,12 +142,32 @@ class StoreWriter:
         return _DONE[part][1]
 
     def checksums(self, part: str = "windows") -> np.ndarray:
-        """uint64 digest per unit of `part` as recorded with its done mark (0 = none)."""
-        return np.asarray(self._array(self._checksum_path(part))[:], dtype=np.uint64)
+        """uint64 digest per unit of `part` as recorded with its done mark (0 = none or
+        a damaged checksum chunk)."""
+        values, _ = read_marks(self._array(self._checksum_path(part)))
+        return np.asarray(values, dtype=np.uint64)
 
     def done_units(self, part: str = "windows") -> np.ndarray:
-        """Bool mask over the units of `part` ("windows" or "variants"): True = done."""
-        return np.asarray(self._array(self._done_path(part))[:], dtype=bool)
+        """Bool mask over the units of `part` ("windows" or "variants"): True = done
+        (a unit whose done mark is damaged counts as not done: resume redoes it)."""
+        values, _ = read_marks(self._array(self._done_path(part)))
+        return np.asarray(values, dtype=bool)
+
+    def stored_digest(self, part: str, unit: int) -> int:
+        """The checksum of unit `unit` as it is stored now (read back; raw objects for
+        stores of CHECKSUM_KIND, so a damaged chunk is never decoded)."""
+        return stored_digest(self._group, self.layout, self.url, part, unit, self.checksum_kind)
+
+    def _written_digest(self, part: str, unit: int, values: dict[str, Any]) -> int:
+        """The checksum of what this writer has just written for a unit (`values`: the
+        unit's arrays by name, for stores with value digests)."""
+        if self.checksum_kind != CHECKSUM_KIND:
+            return unit_digest(values)
+        keys = unit_keys(self._group, self.layout, part, unit)
+        crcs = self._store.take(keys)
+        if crcs is None:  # not all written through this writer: read them back
+            return self.stored_digest(part, unit)
+        return object_digest(unit, crcs)
 
     def mark_done(self, unit: int, *, part: str = "windows") -> None:
         """Mark a unit done, with its checksum; call only after its write_* call returned.
@@ -125,7 +180,7 @@ class StoreWriter:
         self.layout.rows(part, unit)
         digest = self._digests.pop((part, unit), None)
         if digest is None:
-            digest = unit_digest(read_unit(self._group, self.layout, part, unit))
+            digest = self.stored_digest(part, unit)
         rows = slice(unit, unit + 1)
         self._write(self._checksum_path(part), rows, np.array([digest], dtype=np.uint64))
         self._write(path, rows, np.ones(1, dtype=bool))
@@ -142,10 +197,16 @@ class StoreWriter:
         clash = sorted(set(kv) & set(RESERVED_ATTRS))
         if clash:
             raise StoreError(f"attributes {clash} are owned by the store and cannot be set")
+        self.check_lease()
         try:
             self._group.attrs.update(to_plain(kv))
         except OSError as e:
             raise backend.write_error(self.url, e) from e
+
+    def check_lease(self) -> None:
+        """Raise LeaseLost if the run this writer writes for lost the store's lease."""
+        if self._guard is not None:
+            self._guard.check()
 
     def _write(self, path: str, rows: slice, data: np.ndarray) -> int:
         return self._write_all(rows, [(path, 0, data)])
@@ -156,6 +217,7 @@ class StoreWriter:
 
     def _write_regions(self, blocks: list[tuple[str, int, slice, np.ndarray]]) -> int:
         """Write `data` at `rows` of each array's row axis, all arrays concurrently."""
+        self.check_lease()
         targets = [
             (self._array(path).async_array, (slice(None),) * axis + (rows,), data)
             for path, axis, rows, data in blocks
@@ -288,8 +350,11 @@ class StoreWriter:
             (name, 1, values) for name, values in self._embedding_blocks(embeddings, n, where)
         ]
         blocks += [(name, 0, values) for name, values in rows.items()]
-        self._digests[("windows", unit)] = unit_digest({p: v for p, _, v in blocks})
-        return self._write_all(slice(lo, hi), blocks)
+        nbytes = self._write_all(slice(lo, hi), blocks)
+        self._digests[("windows", unit)] = self._written_digest(
+            "windows", unit, {p: v for p, _, v in blocks}
+        )
+        return nbytes
 
     def _embedding_blocks(
         self, embeddings: dict[str, np.ndarray], n: int, where: str, *, pad_to: int | None = None
@@ -388,8 +453,11 @@ class StoreWriter:
             blocks.append((name, 1, slice(s_lo, s_hi), values))
         blocks += [(name, 0, slice(lo, hi), values) for name, values in rows.items()]
         blocks.append((SEQUENCE_COUNTS, 0, slice(unit, unit + 1), np.array([d], np.int64)))
-        self._digests[("windows", unit)] = unit_digest({p: v for p, _, _, v in blocks})
-        return self._write_regions(blocks)
+        nbytes = self._write_regions(blocks)
+        self._digests[("windows", unit)] = self._written_digest(
+            "windows", unit, {p: v for p, _, _, v in blocks}
+        )
+        return nbytes
 
     @staticmethod
     def _named(
@@ -434,8 +502,11 @@ class StoreWriter:
                 )
             blocks.append((score_name(name), 0, values.astype(np.float32)))
         blocks += [(name, 0, values) for name, values in rows.items()]
-        self._digests[("variants", unit)] = unit_digest({p: v for p, _, v in blocks})
-        return self._write_all(slice(lo, hi), blocks)
+        nbytes = self._write_all(slice(lo, hi), blocks)
+        self._digests[("variants", unit)] = self._written_digest(
+            "variants", unit, {p: v for p, _, v in blocks}
+        )
+        return nbytes
 
     def write_base_unit(self, unit: int, values: np.ndarray) -> int:
         """Write one per-base unit: values [rows, n_tracks] of the base axis rows it owns.
@@ -458,8 +529,9 @@ class StoreWriter:
                 f"expected {want}"
             )
         block = values.astype(self.layout.base_dtype)
-        self._digests[("bases", unit)] = unit_digest({BASE_VALUES: block})
-        return self._write_all(slice(lo, hi), [(BASE_VALUES, 0, block)])
+        nbytes = self._write_all(slice(lo, hi), [(BASE_VALUES, 0, block)])
+        self._digests[("bases", unit)] = self._written_digest("bases", unit, {BASE_VALUES: block})
+        return nbytes
 
     def write_intervals(self, columns: dict[str, np.ndarray]) -> None:
         """Write the interval table of a per-base store (the driver, before any unit)."""

@@ -141,7 +141,7 @@ def test_damaged_chunk_is_named_repaired_and_redone_by_the_same_command(
     assert r.code == 1, r.err
     lines = r.out.splitlines()
     assert lines[0] == f"windows: 1 of {N_UNITS} units intact, 1 damaged, 0 not done"
-    assert lines[1].startswith("  damaged window unit 1 (rows 2-4): unreadable chunk")
+    assert lines[1].startswith("  damaged window unit 1 (rows 2-4): stored values differ")
     assert lines[2] == (
         f"run `ntscale verify {store_copy} --repair`, then the command that made the store, "
         "to redo the damaged units"
@@ -162,6 +162,26 @@ def test_damaged_chunk_is_named_repaired_and_redone_by_the_same_command(
 
     # the same embed command redoes only unit 1, with the numbers of the intact store
     r = invoke(*embed_args(store_copy, region_bed))
+    assert r.code == 0, r.err
+    assert '"units_run": 1' in r.out
+    assert invoke("verify", store_copy).code == 0
+    fixed, intact = st.open(str(store_copy)), st.open(str(embed_store))
+    np.testing.assert_array_equal(fixed["embedding_mean"].values, intact["embedding_mean"].values)
+
+
+def test_a_truncated_done_mark_is_reported_and_the_same_command_redoes_the_unit(
+    store_copy: Path, embed_store: Path, region_bed: Path
+) -> None:
+    with open(store_copy / "completion" / "window_units" / "c" / "1", "r+b") as f:
+        f.truncate(3)  # truncate -s 3 STORE/completion/window_units/c/1
+    r = invoke("verify", store_copy)
+    assert r.code == 1, r.err
+    assert "unexpected" not in r.out + r.err
+    assert r.out.splitlines()[1].startswith(
+        "  damaged window unit 1 (rows 2-4): damaged completion mark (completion/window_units "
+        "chunk 1 unreadable: "
+    )
+    r = invoke(*embed_args(store_copy, region_bed))  # resume: the unit is redone
     assert r.code == 0, r.err
     assert '"units_run": 1' in r.out
     assert invoke("verify", store_copy).code == 0

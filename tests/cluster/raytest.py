@@ -30,6 +30,13 @@ VENV_BIN = Path(sys.executable).parent
 TAG_VAR = "NTSCALE_TEST_RAY_TAG"
 
 
+def _register(temp_dir: Path) -> None:
+    """Tell the session-end leak check (tests/leakcheck.py) that this dir is the suite's."""
+    leakcheck = sys.modules.get("leakcheck")
+    if leakcheck is not None:
+        leakcheck.register_dir(temp_dir)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -97,19 +104,32 @@ def _tagged_pids(
     return pids
 
 
-def kill_pids(find, grace_s: float = 5.0) -> None:
-    """SIGTERM what `find()` lists, wait up to `grace_s`, then SIGKILL what is left."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in find():
+def kill_pids(find, grace_s: float = 5.0, kill_s: float = 10.0, settle_s: float = 1.0) -> None:
+    """SIGTERM what `find()` lists, wait up to `grace_s`, then SIGKILL what is left, again
+    and again until none is found for `settle_s` (up to `kill_s`): a raylet dying may still
+    start an agent after the SIGKILL that ends it."""
+    for pid in find():
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace_s
+    while find() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    deadline = time.monotonic() + kill_s
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        left = find()
+        if not left and time.monotonic() - quiet_since >= settle_s:
+            return
+        for pid in left:
             try:
-                os.kill(pid, sig)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + grace_s
-        while find() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if not find():
-            return
+        if left:
+            quiet_since = time.monotonic()
+        time.sleep(0.1)
 
 
 @dataclass
@@ -151,6 +171,7 @@ def start_head(
     tag = uuid.uuid4().hex[:12]
     # Ray's socket paths must stay under ~107 bytes: keep the temp dir short.
     temp_dir = Path(tempfile.mkdtemp(prefix="ntr", dir="/tmp"))
+    _register(temp_dir)
     env = dict(os.environ)
     env.update(
         {
@@ -279,6 +300,7 @@ def start_node(head: RayHead, num_cpus: int = 1, timeout_s: float = 60.0) -> Ray
     """
     tag = uuid.uuid4().hex[:12]
     temp_dir = Path(tempfile.mkdtemp(prefix="ntn", dir="/tmp"))
+    _register(temp_dir)
     env = {**head.env, NODE_TAG_VAR: tag}
     workers = _free_range(16)
     _free = _port_picker(range(workers, workers + 16))

@@ -12,9 +12,12 @@ from genome_helpers import write_vcf
 
 from ntscale.genome.identity import (
     bed_identity,
+    bed_regions_sha256,
     fasta_identity,
     file_sha256,
     input_identities,
+    reconcile_inputs,
+    same_content,
     sampled_sha256,
     vcf_identity,
 )
@@ -93,7 +96,40 @@ def test_a_copy_that_keeps_the_mtime_has_the_same_identity(tmp_path: Path) -> No
 def test_bed_identity_digests_the_whole_file(tmp_path: Path) -> None:
     text = b"chr1\t0\t10\nchr1\t20\t30\n"
     p = write_bytes(tmp_path / "r.bed", text)
-    assert bed_identity(p) == {"file": "r.bed", "sha256": hashlib.sha256(text).hexdigest()}
+    digest = hashlib.sha256(text).hexdigest()
+    assert bed_identity(p) == {"file": "r.bed", "sha256": digest, "regions_sha256": digest}
+
+
+def test_bed_regions_digest_ignores_comments_headers_and_blank_lines(tmp_path: Path) -> None:
+    plain = write_bytes(tmp_path / "a.bed", b"chr1\t0\t10\nchr1\t20\t30\n")
+    noisy = write_bytes(tmp_path / "b.bed", b"# made by hand\ntrack name=x\nbrowser position\n"
+                        b"chr1\t0\t10  \n\nchr1\t20\t30\n")  # fmt: skip
+    other = write_bytes(tmp_path / "c.bed", b"chr1\t0\t10\nchr1\t20\t31\n")
+    assert bed_regions_sha256(plain) == bed_regions_sha256(noisy) != bed_regions_sha256(other)
+    assert same_content("regions", bed_identity(plain), bed_identity(noisy), str(noisy))
+    assert not same_content("regions", bed_identity(plain), bed_identity(other), str(other))
+    old = {"file": "a.bed", "sha256": "x"}  # made before regions_sha256: no proof
+    assert not same_content("regions", old, bed_identity(noisy), str(noisy))
+
+
+def test_a_new_store_records_full_digests_and_a_resume_compares_content(tmp_path: Path) -> None:
+    fa = write_bytes(tmp_path / "g.fa", b">c\n" + b"ACGT" * 1_000_000 + b"\n")
+    new = {"fasta": fasta_identity(fa, "fai0")}
+    made, same = reconcile_inputs(None, new, {"fasta": str(fa)})
+    assert same == {} and made["fasta"]["content_sha256"] == file_sha256(fa)
+    copy = tmp_path / "copy.fa"
+    copy.write_bytes(fa.read_bytes())  # a plain cp: another name and mtime
+    os.utime(copy, ns=(1, 1))
+    again, same = reconcile_inputs(made, {"fasta": fasta_identity(copy, "fai0")},
+                                   {"fasta": str(copy)})  # fmt: skip
+    assert same == {"fasta": True} and again == made
+    data = bytearray(copy.read_bytes())
+    data[5000] = ord("T") if data[5000] != ord("T") else ord("G")  # between sampled blocks
+    copy.write_bytes(bytes(data))
+    edited = fasta_identity(copy, "fai0")
+    assert edited["sampled_sha256"] == new["fasta"]["sampled_sha256"]  # sampling misses it
+    _, same = reconcile_inputs(made, {"fasta": edited}, {"fasta": str(copy)})
+    assert same == {"fasta": False}  # the full digest does not
 
 
 def test_vcf_identity_is_the_index_and_content_digests_when_indexed(tmp_path: Path) -> None:
@@ -151,3 +187,17 @@ def test_input_identities_lists_only_the_inputs_given(tmp_path: Path) -> None:
         "regions": bed_identity(bed),
         "vcf": vcf_identity(gz),
     }
+
+
+def test_content_keys_beyond_the_known_ones_must_agree(tmp_path: Path) -> None:
+    """An identity with other content keys (a VCF Zarr's listing digest) is never proven
+    equal by name or date alone, and a folder gets no full digest."""
+    store = tmp_path / "calls.vcz"
+    store.mkdir()
+    stored = {"file": "calls.vcz", "size": 9, "mtime": "t1", "sampled_sha256": "s",
+              "listing_sha256": "a"}  # fmt: skip
+    assert same_content("vcf", stored, {**stored, "file": "link.vcz"}, str(store))
+    assert not same_content("vcf", stored, {**stored, "listing_sha256": "b"}, str(store))
+    assert not same_content("vcf", stored, {**stored, "mtime": "t2"}, str(store))
+    made, _ = reconcile_inputs(None, {"vcf": stored}, {"vcf": str(store)})
+    assert "content_sha256" not in made["vcf"]

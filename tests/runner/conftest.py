@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import leakcheck
 import pytest
 
 from ntscale.config import EmbedConfig, build_config
@@ -59,6 +60,7 @@ def ray_session():
 
     os.environ.update(RAY_ENV)
     temp_dir = tempfile.mkdtemp(prefix="ntsr", dir="/tmp")  # short: Ray's socket paths
+    leakcheck.register_dir(temp_dir)  # its processes are the suite's (session-end check)
     ray.init(
         address="local",
         num_cpus=2,

@@ -86,3 +86,35 @@ def test_vcf_rewritten_and_reindexed_is_refused(small_config, example, tmp_path)
     pysam.tabix_index(str(vcf), preset="vcf", csi=True, force=True)
     msg = refused(cfg)
     assert "inputs.vcf.index_sha256" in msg
+
+
+def test_a_plain_copy_or_a_symlink_of_the_fasta_resumes(small_config, plain_fasta, tmp_path):
+    prepare(small_config(fasta=str(plain_fasta)))
+    copy = tmp_path / "copied.fa"
+    shutil.copyfile(plain_fasta, copy)  # `cp` without -p: a new modification time
+    shutil.copyfile(str(plain_fasta) + ".fai", str(copy) + ".fai")
+    os.utime(copy, ns=(10**18, 10**18))
+    prepare(small_config(fasta=str(copy)))  # same content: resumed, not refused
+    link = tmp_path / "genome-link.fa"
+    link.symlink_to(plain_fasta)
+    os.symlink(str(plain_fasta) + ".fai", str(link) + ".fai")
+    prepare(small_config(fasta=str(link)))
+
+
+def test_an_unsampled_edit_of_a_copied_fasta_is_refused(small_config, plain_fasta):
+    cfg = small_config(fasta=str(plain_fasta))
+    prepare(cfg)
+    data = plain_fasta.read_bytes()
+    offset = next(i for i in range(5000, 7000) if data[i : i + 1].isalpha())  # unsampled
+    edit_in_place(plain_fasta, offset, b"A" if data[offset : offset + 1] != b"A" else b"C",
+                  keep_mtime=False)  # fmt: skip
+    msg = refused(cfg)  # the sampled digest agrees; the full digest of the store does not
+    assert "inputs.fasta.mtime" in msg and "inputs.fasta.sampled_sha256" not in msg
+
+
+def test_a_bed_with_an_added_comment_resumes(small_config, tmp_path):
+    cfg = small_config()
+    prepare(cfg)
+    bed = tmp_path / "small.bed"
+    bed.write_text("# regions of the pilot\n" + bed.read_text())
+    prepare(cfg)

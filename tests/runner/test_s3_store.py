@@ -158,6 +158,55 @@ def test_score_to_s3_equals_local(s3, example, small_vcf, tmp_path):
     _same_objects(s3, "score.zarr", tmp_path / "score.zarr")
 
 
+def test_s3_lease_claims_are_conditional_writes(s3):
+    """moto answers If-None-Match: * like S3: of racing claims of one generation exactly one
+    is created; a stale lease is taken over as generation 1 and its old holder is locked out."""
+    import datetime as dt
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ntscale.store import lease
+
+    for trial in range(10):
+        url = s3.url(f"lease-race/{trial}.zarr")
+        with ThreadPoolExecutor(8) as pool:
+            made = list(pool.map(lambda i, u=url: lease._create(u, "gen-000000000001",
+                                                                lease._document({"i": i})),
+                                 range(8)))  # fmt: skip
+        assert made.count(True) == 1, made
+
+    url = s3.url("lease-takeover.zarr")
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    stale = {"host": "gone-node", "pid": 5, "started": old.isoformat(),
+             "heartbeat": old.isoformat(), "token": "0ld"}  # fmt: skip
+    assert lease._write_claim(url, 0, stale)
+    old_holder = lease.Guard(url, 0, "0ld")
+    old_holder.check()  # still the newest claim
+    taken = lease.acquire(url)
+    try:
+        assert taken.generation == 1 and lease.read_lease(url)["token"] == taken.info["token"]
+        with pytest.raises(lease.LeaseLost, match="taken over by another run"):
+            old_holder.check()
+        lease._beat_once(taken)
+        assert lease.read_lease(url)["heartbeat"] >= taken.info["heartbeat"]
+    finally:
+        assert lease.release(url) is True
+    assert lease.read_lease(url) is None
+    assert not [k for k in s3.objects("lease-takeover.zarr") if k.startswith("lease/")]
+
+
+def test_a_bucket_root_holding_other_objects_is_refused(s3):
+    import ntscale.store as st
+    from ntscale.errors import StoreError
+
+    s3.filesystem().pipe_file(f"{s3.bucket}/someone-elses/data.csv", b"1,2,3")
+    layout = st.StoreLayout(n_windows=4, unit_windows=2)
+    with pytest.raises(StoreError, match=rf"'s3://{s3.bucket}' already holds other objects \("):
+        st.create_or_open(f"s3://{s3.bucket}", layout, fingerprint={}, attrs={},
+                          contigs=[("chr1", 100)])  # fmt: skip
+    assert not s3.filesystem().exists(f"{s3.bucket}/zarr.json")
+    assert not s3.filesystem().exists(f"{s3.bucket}/lease")
+
+
 def test_cohort_embed_to_s3_equals_local(s3, example, small_config, tmp_path):
     """A cohort store (VCF haplotypes, sequence axis) on S3: the local run's objects."""
     from ntscale.store import haplotype_embeddings

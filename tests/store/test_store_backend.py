@@ -180,3 +180,20 @@ def test_memory_filesystem_store_round_trips() -> None:
     assert ds.contig.values.tolist() == ["chr1", "chrM", ""]
     assert st.verify(url)["windows"]["not_done"] == [1]
     fsspec.filesystem("memory").rm("/backend-test", recursive=True)
+
+
+def test_a_remote_prefix_holding_other_objects_is_refused() -> None:
+    """Object stores have no folders: `--out s3://bucket` (a bucket root with other data)
+    is refused by listing, as a local folder of other files is (memory:// stands in)."""
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file("/ct-bucket/notes.txt", b"not a store")
+    fs.pipe_file("/ct-bucket/data/x.csv", b"1,2")
+    with pytest.raises(StoreError, match=r"already holds other objects \(data, notes.txt\)"):
+        backend.check_remote_target("memory://ct-bucket")
+    backend.check_remote_target("memory://ct-bucket/new.zarr")  # nothing there yet: fine
+    fs.pipe_file("/ct-bucket/s.zarr/zarr.json", b"{}")
+    fs.pipe_file("/ct-bucket/s.zarr/start/c/0", b"chunk")
+    backend.check_remote_target("memory://ct-bucket/s.zarr")  # a store (resume): fine
+    fs.pipe_file("/ct-bucket/leased/lease/zarr.json", b"{}")
+    backend.check_remote_target("memory://ct-bucket/leased")  # a lease only: being made
+    backend.check_remote_target(str(Path("/tmp")))  # local paths: check_target's part

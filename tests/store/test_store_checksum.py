@@ -25,7 +25,15 @@ from store_workers import (
 import ntscale.store as st
 from ntscale.errors import StoreError
 from ntscale.store import lease
-from ntscale.store.checksum import read_unit, unit_arrays, unit_digest
+from ntscale.store.checksum import (
+    CHECKSUM_KIND,
+    object_digest,
+    read_unit,
+    stored_digest,
+    unit_arrays,
+    unit_digest,
+    unit_keys,
+)
 from ntscale.store.schema import WINDOW_FIELDS
 
 
@@ -97,7 +105,26 @@ def test_checksum_of_a_unit_marked_by_another_writer_equals_the_writers_own(
     stored = st.open_writer(one).checksums()
     assert stored[[0, 2, 3]].tolist() == [0, 0, 0] and (stored[[1, 4]] != 0).all()
     group = zarr.open_group(one, mode="r")
-    assert unit_digest(read_unit(group, LAYOUT, "windows", 4)) == int(stored[4])
+    # the stored checksum is the object digest: unit 4's own objects, read raw
+    keys = unit_keys(group, LAYOUT, "windows", 4)
+    assert "embedding_tokens/c/0/4/0/0" in keys and "status/c/4" in keys
+    crcs = {k: zlib.crc32((tmp_path / "one.zarr" / k).read_bytes()) for k in keys}
+    assert object_digest(4, crcs) == int(stored[4])
+    assert stored_digest(group, LAYOUT, one, "windows", 4, CHECKSUM_KIND) == int(stored[4])
+    # older stores (no `checksums` attribute) keep the value digest
+    assert stored_digest(group, LAYOUT, one, "windows", 4, None) == unit_digest(
+        read_unit(group, LAYOUT, "windows", 4)
+    )
+
+
+def test_object_digest_follows_its_definition_and_binds_the_unit() -> None:
+    # BLAKE2b-64 over "unit <k>\0" then "key=crc32\0" per object in key order (docs/store.md)
+    crcs = {"status/c/3": 17, "start/c/3": None}
+    h = hashlib.blake2b(digest_size=8)
+    h.update(b"unit 3\x00start/c/3=absent\x00status/c/3=17\x00")
+    assert object_digest(3, crcs) == int.from_bytes(h.digest(), "little")
+    assert object_digest(4, crcs) != object_digest(3, crcs)
+    assert object_digest(3, {**crcs, "status/c/3": 18}) != object_digest(3, crcs)
 
 
 def test_read_unit_returns_the_unit_rows_as_stored(tmp_path: Path) -> None:
@@ -142,7 +169,7 @@ def test_a_lost_token_shard_and_a_lost_score_chunk_are_found(full: tuple[str, Pa
             "unit": 2,
             "rows": [6, 7],
             "reason": "stored values differ from the checksum of the done mark "
-            "(chunk missing or changed)",
+            "(chunk damaged, missing, changed or moved)",
         }
     ]
     assert report["windows"]["units_ok"] == 4 and report["variants"]["units_ok"] == 2
@@ -168,8 +195,7 @@ def test_units_without_a_mark_are_listed_not_damaged(tmp_path: Path) -> None:
 def _plant_live_lease(path: Path) -> None:
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     info = {"host": "another-node", "pid": 1, "started": now, "heartbeat": now, "token": "x"}
-    (path / "lease").mkdir()
-    (path / "lease" / "zarr.json").write_bytes(lease._document(info))
+    assert lease._write_claim(str(path), 0, info)
 
 
 def test_repair_takes_the_lease_only_when_there_is_damage(full: tuple[str, Path]) -> None:

@@ -317,3 +317,30 @@ def test_ntscale_open_is_the_plain_xarray_dataset(tmp_path: Path):
     xr.testing.assert_identical(plain, ours)
     assert ours["haplotype"].values.dtype.kind == "U"  # loaded, plain str
     assert ours.chunks["sequence"][0] == 12 and ours.chunks["window"][0] == U
+
+
+def test_object_checksums_cover_every_sequence_chunk_of_a_unit(tmp_path: Path):
+    """A cohort unit's sequence slots may span several chunks: each is in its checksum."""
+    import zarr
+
+    from ntscale.store.checksum import unit_keys
+
+    units = make_units(2)
+    writer = create(tmp_path / "c.zarr", sequence_chunk=2)
+    write_all(writer, units)
+    st.finalize(writer.url)
+    group = zarr.open_group(str(tmp_path / "c.zarr"), mode="r")
+    counts = [u["sequences"]["sequence_id"].shape[0] for u in units]
+    k = max(range(len(counts)), key=counts.__getitem__)
+    assert counts[k] > 2  # this unit's slots span more than one chunk
+    keys = [
+        x for x in unit_keys(group, writer.layout, "windows", k) if x.startswith("embedding_mean/")
+    ]
+    first = k * writer.layout.unit_sequences // 2
+    assert keys == [f"embedding_mean/c/0/{first + j}/0" for j in range(-(-counts[k] // 2))]
+    last = tmp_path / "c.zarr" / keys[-1]
+    data = bytearray(last.read_bytes())
+    data[-1] ^= 0xFF
+    last.write_bytes(bytes(data))
+    report = st.verify(str(tmp_path / "c.zarr"))
+    assert [d["unit"] for d in report["windows"]["damaged"]] == [k]

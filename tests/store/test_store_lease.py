@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -119,8 +120,7 @@ def _plant(url: Path, *, host: str, pid: int, beat_age_s: float) -> None:
         "heartbeat": (now - dt.timedelta(seconds=beat_age_s)).isoformat(timespec="seconds"),
         "token": "other",
     }
-    (url / "lease").mkdir(parents=True)
-    (url / "lease" / "zarr.json").write_bytes(lease._document(info))
+    assert lease._write_claim(str(url), 0, info)
 
 
 def test_lease_of_another_host_is_live_until_its_heartbeat_is_stale(tmp_path: Path) -> None:
@@ -135,8 +135,7 @@ def test_lease_of_another_host_is_live_until_its_heartbeat_is_stale(tmp_path: Pa
         str(err.value),
     ), err.value
     assert not (url / "zarr.json").exists()  # nothing created while refused
-    (url / "lease" / "zarr.json").unlink()
-    (url / "lease").rmdir()
+    shutil.rmtree(url / "lease")
     _plant(url, host="gpu-node-7", pid=4242, beat_age_s=lease.STALE_AFTER_S + 60)
     st.create_or_open(str(url), LAYOUT, **args)  # stale: taken over
     assert lease.read_lease(str(url))["pid"] == os.getpid()
@@ -152,13 +151,17 @@ def test_heartbeat_renews_the_lease(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     lease._stop.clear()
     st.create_or_open(url, LAYOUT, fingerprint={}, attrs={}, contigs=[("chr1", 5_000)])
     first = lease.read_lease(url)
-    first["heartbeat"] = "2000-01-01T00:00:00+00:00"
-    (Path(url) / "lease" / "zarr.json").write_bytes(lease._document(first))
+    claim = Path(url) / "lease" / "gen-000000000000" / "zarr.json"
+    claimed = claim.read_bytes()
     deadline = time.monotonic() + 10
-    while lease.read_lease(url)["heartbeat"].startswith("2000") and time.monotonic() < deadline:
+    while lease.read_lease(url)["heartbeat"] == first["heartbeat"] and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert lease.read_lease(url)["heartbeat"] > "2020"
+    assert lease.read_lease(url)["heartbeat"] > first["heartbeat"]
+    assert claim.read_bytes() == claimed  # the claim itself is never rewritten
+    beats = [p.name for p in (Path(url) / "lease").iterdir() if p.name.startswith("beat-")]
+    assert beats == [f"beat-000000000000-{first['token']}"]
     st.finalize(url)
+    assert not (Path(url) / "lease").exists()
 
 
 def test_fsspec_store_uses_the_same_lease(tmp_path: Path) -> None:
@@ -169,7 +172,7 @@ def test_fsspec_store_uses_the_same_lease(tmp_path: Path) -> None:
     fs = fsspec.filesystem("memory")
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     other = {"host": "node-9", "pid": 7, "started": now, "heartbeat": now, "token": "t"}
-    fs.pipe_file(url.removeprefix("memory://") + "/lease/zarr.json", lease._document(other))
+    assert lease._write_claim(url, 0, other)
     args = dict(fingerprint={}, attrs={}, contigs=[("chr1", 5_000)])
     with pytest.raises(StoreError, match=r"in use by another run \(host node-9, pid 7, "):
         st.create_or_open(url, LAYOUT, **args)

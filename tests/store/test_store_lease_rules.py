@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -62,12 +63,13 @@ def test_a_gone_or_reused_pid_on_this_host_is_stale_at_once() -> None:
 def test_read_lease_absent_garbage_and_present(tmp_path: Path) -> None:
     url = str(tmp_path / "s.zarr")
     assert lease.read_lease(url) is None
-    (tmp_path / "s.zarr" / "lease").mkdir(parents=True)
-    (tmp_path / "s.zarr" / "lease" / "zarr.json").write_text('{"zarr_format": 3}')
+    claim = tmp_path / "s.zarr" / "lease" / "gen-000000000000"
+    claim.mkdir(parents=True)
+    (claim / "zarr.json").write_text('{"zarr_format": 3}')
     assert lease.read_lease(url) == {}
     info = {"host": "h", "pid": 3, "started": "s", "heartbeat": "b", "token": "t"}
-    (tmp_path / "s.zarr" / "lease" / "zarr.json").write_bytes(lease._document(info))
-    assert lease.read_lease(url) == info
+    assert lease._write_claim(url, 1, info)
+    assert lease.read_lease(url) == {**info, "generation": 1}
     assert lease.describe(info) == "host h, pid 3, started s, last heartbeat b"
 
 
@@ -94,10 +96,11 @@ def test_a_lease_taken_over_meanwhile_is_left_to_its_new_holder(
     lease.acquire(url)
     other = {"host": "elsewhere", "pid": 9, "started": _ago(5), "heartbeat": _ago(0),
              "token": "theirs"}  # fmt: skip
-    (tmp_path / "t.zarr" / "lease" / "zarr.json").write_bytes(lease._document(other))
+    assert lease._write_claim(url, 1, other)  # a takeover
     with caplog.at_level(logging.WARNING, logger="ntscale.store.lease"):
         lease.release(url)
-    assert "was taken over by another run before this one ended" in caplog.text
+    assert "was taken over by another run (host elsewhere, pid 9" in caplog.text
+    assert "before this run ended" in caplog.text
     assert lease.read_lease(url)["token"] == "theirs"
 
 
@@ -108,8 +111,7 @@ def test_a_lease_of_this_process_not_in_memory_is_taken_over(
     url = str(tmp_path / "m.zarr")
     mine = {"host": HOST, "pid": os.getpid(), "pid_start": lease._proc_start(os.getpid()),
             "started": _ago(9), "heartbeat": _ago(9), "token": "old"}  # fmt: skip
-    (tmp_path / "m.zarr" / "lease").mkdir(parents=True)
-    (tmp_path / "m.zarr" / "lease" / "zarr.json").write_bytes(lease._document(mine))
+    assert lease._write_claim(url, 0, mine)
     with caplog.at_level(logging.WARNING, logger="ntscale.store.lease"):
         taken = lease.acquire(url)
     try:
@@ -122,7 +124,7 @@ def test_a_lease_of_this_process_not_in_memory_is_taken_over(
 def test_a_deleted_store_is_leased_afresh(tmp_path: Path) -> None:
     url = str(tmp_path / "gone.zarr")
     first = lease.acquire(url)
-    (tmp_path / "gone.zarr" / "lease" / "zarr.json").unlink()  # the user deleted the store
+    shutil.rmtree(tmp_path / "gone.zarr" / "lease")  # the user deleted the store
     second = lease.acquire(url)
     try:
         assert second.info["token"] != first.info["token"]

@@ -67,7 +67,7 @@ def test_damaged_and_missing_chunks_are_found_by_unit_and_repaired(
     assert report["ok"] is False
     damaged = {d["unit"]: d for d in report["windows"]["damaged"]}
     assert sorted(damaged) == [2, 3]
-    assert damaged[2]["rows"] == [10, 15] and "unreadable chunk" in damaged[2]["reason"]
+    assert damaged[2]["rows"] == [10, 15] and "chunk damaged" in damaged[2]["reason"]
     assert "differ from the checksum" in damaged[3]["reason"]
     assert [d["unit"] for d in report["variants"]["damaged"]] == [1]
     assert report["windows"]["units_ok"] == 3
@@ -108,6 +108,6 @@ def test_verify_cli_reports_json_and_exit_codes(store: Path, tmp_path: Path) -> 
         [*cmd, str(damaged), "--repair"], capture_output=True, text=True, timeout=120
     )
     assert fixed.returncode == 1
-    assert "damaged window unit 4 (rows 20-23): unreadable chunk" in fixed.stdout
+    assert "damaged window unit 4 (rows 20-23): stored values differ" in fixed.stdout
     assert "cleared the done marks of 1 damaged units" in fixed.stdout
     assert st.open_writer(str(damaged)).done_units().tolist() == [True] * 4 + [False]

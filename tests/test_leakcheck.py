@@ -1,0 +1,111 @@
+"""The session-end leak check (tests/leakcheck.py) finds what a test left running, and only
+that: children, daemons carrying the session's mark, processes naming a suite cluster dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import leakcheck
+import pytest
+
+SLEEP = "import time; time.sleep(120)"
+
+
+def _daemon(env: dict[str, str], *args: str) -> int:
+    """Start a sleeper reparented away from this process (as `ray start` daemons are)."""
+    code = (
+        "import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', "
+        f"{SLEEP!r}, *sys.argv[1:]], start_new_session=True, stdout=subprocess.DEVNULL, "
+        "stderr=subprocess.DEVNULL); print(p.pid)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                         text=True, check=True, timeout=60)  # fmt: skip
+    return int(out.stdout)
+
+
+def _gone(pid: int) -> bool:
+    """Ended (a zombie not yet reaped by its new parent counts as ended)."""
+    st = leakcheck._stat(pid)
+    return st is None or st[0] == "Z"
+
+
+def _kill(*pids: int) -> None:
+    for pid in pids:
+        if not _gone(pid):
+            os.kill(pid, 9)
+
+
+def test_children_marked_daemons_and_named_dirs_are_the_suites_others_not() -> None:
+    token = "t" + os.urandom(6).hex()
+    cluster_dir = tempfile.mkdtemp(prefix="ntlk", dir="/tmp")
+    clean = {k: v for k, v in os.environ.items() if k != leakcheck.MARK_VAR}
+    child = subprocess.Popen([sys.executable, "-c", SLEEP])
+    marked = _daemon({**clean, leakcheck.MARK_VAR: token})
+    named = _daemon(clean, f"--temp-dir={cluster_dir}/session_1")
+    bystander = _daemon(clean, "--temp-dir=/tmp/elsewhere")
+    try:
+        found = leakcheck.suite_processes(token, [cluster_dir])
+        assert {child.pid, marked, named} <= set(found)
+        assert bystander not in found and os.getpid() not in found
+        assert SLEEP in found[child.pid]
+        left = leakcheck.reap(token, [cluster_dir], wait_s=0.5)
+        assert {child.pid, marked, named} <= set(left)
+        child.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while not (_gone(marked) and _gone(named)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(marked) and _gone(named) and not _gone(bystander)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        _kill(marked, named, bystander)
+        os.rmdir(cluster_dir)
+
+
+def test_a_process_that_ends_within_the_wait_is_not_reported() -> None:
+    token = "t" + os.urandom(6).hex()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1)"])
+    try:
+        assert leakcheck.reap(token, [], wait_s=15) == {}
+    finally:
+        child.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_session_that_leaks_a_process_fails_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "test_leaky.py").write_text(
+        textwrap.dedent(f"""
+        import subprocess, sys
+
+        def test_leaves_a_daemon(tmp_path):
+            p = subprocess.Popen([sys.executable, "-c", {SLEEP!r}, "leaked-by-test"],
+                                 start_new_session=True, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            (tmp_path.parent.parent / "pid").write_text(str(p.pid))
+
+        def test_passes():
+            assert True
+    """)
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "leakcheck", "-q", "-p", "no:cacheprovider",
+         f"--basetemp={tmp_path / 'bt'}", str(tmp_path / "test_leaky.py")],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    pid = int((tmp_path / "pid").read_text())
+    try:
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "2 passed" in r.stdout
+        assert "the test suite left 1 process(es) running (killed now):" in r.stdout
+        assert f"pid {pid}: " in r.stdout and "leaked-by-test" in r.stdout
+        assert _gone(pid)
+    finally:
+        _kill(pid)
