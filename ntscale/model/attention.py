@@ -1,0 +1,116 @@
+"""Memory-efficient ("chunked") self-attention for backends without a fused kernel.
+
+Shapes: B batch, T tokens, H heads, K key size, Q query block, C key block.
+
+XLA's `jax.nn.dot_product_attention` on CPU (and on GPU when cuDNN is not used)
+materialises the whole score tensor [B, H, T, T] in float32, several times over (scores,
+mask, softmax): 7 GB at 2,048 tokens x batch 8 with 16 heads. Here queries are split into
+blocks of Q rows (`lax.map`, one block live at a time) and, inside a block, keys into blocks
+of C columns folded with an online softmax (`lax.scan`, the flash-attention recurrence):
+only [B, H, Q, C] scores are live. Scores, the running max and the normaliser are float32;
+the probabilities are cast to V's dtype before the second matmul, as XLA's implementation
+does, so float32 results agree with it to rounding.
+
+Masked keys (pads, and the padding added to reach a whole number of blocks) get -inf; a
+block where every key so far is masked keeps a zero contribution instead of NaN. Callers
+guarantee each row has at least one valid key (`NucleotideTransformer` does).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+F32 = jnp.float32
+
+QUERY_BLOCK = 512
+"""Default query rows per block: large blocks keep the matmuls efficient on CPU."""
+KEY_BLOCK = 1024
+"""Default key columns per block (the online softmax folds blocks of this width)."""
+
+
+def block_sizes(
+    t: int, *, query_block: int = QUERY_BLOCK, key_block: int = KEY_BLOCK
+) -> tuple[int, int]:
+    """(query block, key block) for `t` tokens: the defaults, never wider than `t`."""
+    return min(query_block, t), min(key_block, t)
+
+
+def _pad_tokens(x: jax.Array, n: int) -> jax.Array:
+    """Pad axis 1 of x to length n with zeros."""
+    extra = n - x.shape[1]
+    if extra == 0:
+        return x
+    widths = [(0, 0)] * x.ndim
+    widths[1] = (0, extra)
+    return jnp.pad(x, widths)
+
+
+def chunked_attention(
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    *,
+    key_mask: jax.Array,
+    scale: float,
+    query_block: int = QUERY_BLOCK,
+    key_block: int = KEY_BLOCK,
+) -> jax.Array:
+    """Softmax(q k^T * scale, masked) v, computed block by block.
+
+    Args:
+        q, k, v: [B, T, H, K] in the compute dtype.
+        key_mask: [B, T] bool, True for keys that may be attended to.
+        scale: logit scale (1/sqrt(K)).
+        query_block: query rows per block (Q).
+        key_block: key columns per block (C).
+
+    Returns:
+        [B, T, H, K] in q's dtype.
+    """
+    b, t, h, kd = q.shape
+    qb, kb = block_sizes(t, query_block=query_block, key_block=key_block)
+    nq, nk = -(-t // qb), -(-t // kb)
+    # [B, H, T, K]: the layout both matmuls want; padded to whole blocks
+    qh = _pad_tokens(q, nq * qb).transpose(0, 2, 1, 3)
+    kh = _pad_tokens(k, nk * kb).transpose(0, 2, 1, 3)
+    vh = _pad_tokens(v, nk * kb).transpose(0, 2, 1, 3)
+    mask = _pad_tokens(key_mask, nk * kb)  # pads are False
+    # [nK, B, H, C, K] and [nK, B, C]: scanned over the leading axis
+    k_blocks = kh.reshape(b, h, nk, kb, kd).transpose(2, 0, 1, 3, 4)
+    v_blocks = vh.reshape(b, h, nk, kb, kd).transpose(2, 0, 1, 3, 4)
+    m_blocks = mask.reshape(b, nk, kb).transpose(1, 0, 2)
+    q_blocks = qh.reshape(b, h, nq, qb, kd).transpose(2, 0, 1, 3, 4)  # [nQ, B, H, Q, K]
+
+    def one_query_block(qc: jax.Array) -> jax.Array:  # [B, H, Q, K] -> [B, H, Q, K]
+        def fold(carry, block):
+            m_old, l_old, acc = carry
+            kc, vc, mc = block
+            s = jnp.einsum("bhqd,bhcd->bhqc", qc, kc, preferred_element_type=F32) * scale
+            s = jnp.where(mc[:, None, None, :], s, -jnp.inf)
+            m_new = jnp.maximum(m_old, s.max(axis=-1))  # [B, H, Q]
+            # rows with no valid key yet: subtract 0 so exp(-inf) = 0, never inf - inf
+            m_safe = jnp.where(jnp.isfinite(m_new), m_new, 0.0)
+            p = jnp.exp(s - m_safe[..., None])
+            corr = jnp.exp(m_old - m_safe)
+            l_new = l_old * corr + p.sum(axis=-1)
+            pv = jnp.einsum("bhqc,bhcd->bhqd", p.astype(vc.dtype), vc, preferred_element_type=F32)
+            return (m_new, l_new, acc * corr[..., None] + pv), None
+
+        init = (
+            jnp.full((b, h, qb), -jnp.inf, F32),
+            jnp.zeros((b, h, qb), F32),
+            jnp.zeros((b, h, qb, kd), F32),
+        )
+        if nk == 1:  # one key block: no scan (a plain softmax, the common short case)
+            (_, l_sum, acc), _ = fold(init, (k_blocks[0], v_blocks[0], m_blocks[0]))
+        else:
+            (_, l_sum, acc), _ = jax.lax.scan(fold, init, (k_blocks, v_blocks, m_blocks))
+        return (acc / l_sum[..., None]).astype(q.dtype)
+
+    if nq == 1:
+        out = one_query_block(q_blocks[0])[None]
+    else:
+        out = jax.lax.map(one_query_block, q_blocks)  # [nQ, B, H, Q, K]
+    out = out.transpose(1, 0, 3, 2, 4).reshape(b, nq * qb, h, kd)  # [B, T', H, K]
+    return out[:, :t]
