@@ -9,7 +9,10 @@ blocks of Q rows (`lax.map`, one block live at a time) and, inside a block, keys
 of C columns folded with an online softmax (`lax.scan`, the flash-attention recurrence):
 only [B, H, Q, C] scores are live. Scores, the running max and the normaliser are float32;
 the probabilities are cast to V's dtype before the second matmul, as XLA's implementation
-does, so float32 results agree with it to rounding.
+does, so float32 results agree with it to rounding. The normaliser is a column of that
+matmul (V gets a ones column) rather than a separate sum: XLA's CPU fusions round a fused
+sum differently with the batch size, and a row's bits must not depend on how many rows
+share its batch (dedup and short last batches rely on it; `tests/model/test_attention.py`).
 
 Masked keys (pads, and the padding added to reach a whole number of blocks) get -inf; a
 block where every key so far is masked keeps a zero contribution instead of NaN. Callers
@@ -78,35 +81,34 @@ def chunked_attention(
     mask = _pad_tokens(key_mask, nk * kb)  # pads are False
     # [nK, B, H, C, K] and [nK, B, C]: scanned over the leading axis
     k_blocks = kh.reshape(b, h, nk, kb, kd).transpose(2, 0, 1, 3, 4)
-    v_blocks = vh.reshape(b, h, nk, kb, kd).transpose(2, 0, 1, 3, 4)
+    vh = jnp.concatenate([vh, jnp.ones((b, h, nk * kb, 1), vh.dtype)], axis=-1)
+    v_blocks = vh.reshape(b, h, nk, kb, kd + 1).transpose(2, 0, 1, 3, 4)
     m_blocks = mask.reshape(b, nk, kb).transpose(1, 0, 2)
     q_blocks = qh.reshape(b, h, nq, qb, kd).transpose(2, 0, 1, 3, 4)  # [nQ, B, H, Q, K]
 
     def one_query_block(qc: jax.Array) -> jax.Array:  # [B, H, Q, K] -> [B, H, Q, K]
         def fold(carry, block):
-            m_old, l_old, acc = carry
+            m_old, acc = carry  # acc [B, H, Q, K + 1]: weighted values, then the normaliser
             kc, vc, mc = block
             s = jnp.einsum("bhqd,bhcd->bhqc", qc, kc, preferred_element_type=F32) * scale
             s = jnp.where(mc[:, None, None, :], s, -jnp.inf)
             m_new = jnp.maximum(m_old, s.max(axis=-1))  # [B, H, Q]
             # rows with no valid key yet: subtract 0 so exp(-inf) = 0, never inf - inf
             m_safe = jnp.where(jnp.isfinite(m_new), m_new, 0.0)
-            p = jnp.exp(s - m_safe[..., None])
+            p = jnp.exp(s - m_safe[..., None]).astype(vc.dtype)
             corr = jnp.exp(m_old - m_safe)
-            l_new = l_old * corr + p.sum(axis=-1)
-            pv = jnp.einsum("bhqc,bhcd->bhqd", p.astype(vc.dtype), vc, preferred_element_type=F32)
-            return (m_new, l_new, acc * corr[..., None] + pv), None
+            # the normaliser comes out of the matmul (V has a ones column): a fused sum
+            # would round differently with the batch size, and a row's bits must depend on
+            # its own tokens only (dedup and the plain run store the same bytes)
+            pv = jnp.einsum("bhqc,bhcd->bhqd", p, vc, preferred_element_type=F32)
+            return (m_new, acc * corr[..., None] + pv), None
 
-        init = (
-            jnp.full((b, h, qb), -jnp.inf, F32),
-            jnp.zeros((b, h, qb), F32),
-            jnp.zeros((b, h, qb, kd), F32),
-        )
+        init = (jnp.full((b, h, qb), -jnp.inf, F32), jnp.zeros((b, h, qb, kd + 1), F32))
         if nk == 1:  # one key block: no scan (a plain softmax, the common short case)
-            (_, l_sum, acc), _ = fold(init, (k_blocks[0], v_blocks[0], m_blocks[0]))
+            (_, acc), _ = fold(init, (k_blocks[0], v_blocks[0], m_blocks[0]))
         else:
-            (_, l_sum, acc), _ = jax.lax.scan(fold, init, (k_blocks, v_blocks, m_blocks))
-        return (acc / l_sum[..., None]).astype(q.dtype)
+            (_, acc), _ = jax.lax.scan(fold, init, (k_blocks, v_blocks, m_blocks))
+        return (acc[..., :kd] / acc[..., kd:]).astype(q.dtype)
 
     if nq == 1:
         out = one_query_block(q_blocks[0])[None]

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ntscale.model import CompiledForward, NTModel
     from ntscale.scoring.batches import Flavour
     from ntscale.scoring.passes import Pass, PassResult
+
+
+@dataclass
+class RowCount:
+    """Device rows run and useful rows (rows holding a pass), summed over `run` calls;
+    one per unit, owned by the calling thread."""
+
+    device: int = 0
+    useful: int = 0
 
 
 class PassRunner:
@@ -44,8 +54,11 @@ class PassRunner:
         layers = self.layers if flavour.embed else ()
         return self.model.compiled(layers, flavour.table, post=post)
 
-    def run(self, passes: list[Pass]) -> tuple[list[PassResult], float]:
-        """One `PassResult` per pass (same order), and the seconds spent on the device."""
+    def run(
+        self, passes: list[Pass], rows: RowCount | None = None
+    ) -> tuple[list[PassResult], float]:
+        """One `PassResult` per pass (same order), and the seconds spent on the device;
+        the batches' device rows and useful rows are added to `rows` when given."""
         from ntscale.scoring.batches import pack_passes, unpack_batch
 
         results: list = [None] * len(passes)
@@ -62,9 +75,12 @@ class PassRunner:
                 t0 = time.perf_counter()
                 out = fn(batch.tokens, batch.weights, batch.table_tokens)
                 model_seconds += time.perf_counter() - t0
+            if rows is not None:
+                rows.device += batch.device_rows
+                rows.useful += len(batch.members)
             for i, res in zip(batch.members, unpack_batch(batch, out, passes), strict=True):
                 results[i] = res
         return results, model_seconds
 
 
-__all__ = ["PassRunner"]
+__all__ = ["PassRunner", "RowCount"]
