@@ -119,3 +119,34 @@ def test_last_run_counts_device_rows_run_and_useful_for_an_odd_number_of_rows(
     assert run["device_rows"] == sum(batch_rows(n, 8) for n in per_unit) == 10  # was 16
     assert run["device_rows_per_useful"] == round(10 / 7, 4)
     assert ds.attrs["last_run"]["device_rows"] == 10
+
+
+def test_a_local_run_hashes_the_checkpoint_once_and_a_dry_run_reuses_it(
+    small_config, tmp_path, monkeypatch
+):
+    """Plan (describe) and every worker's load share one hash; a later dry run, in a
+    process that has not hashed it (in-process cache emptied), reads the cache file."""
+    from ntscale.cli.main import main
+    from ntscale.model import digest_cache
+
+    monkeypatch.setenv("NTSCALE_CACHE_DIR", str(tmp_path / "cache"))
+    digest_cache.forget()
+    cfg = small_config(out=str(tmp_path / "h.zarr"))
+    n0 = digest_cache.hash_count
+    job = EmbedJob.plan_from_config(cfg)
+    run_local(job)
+    assert digest_cache.hash_count == n0 + 1
+    stored = open_store(cfg.out).attrs["model"]["checkpoint_digest"]
+    assert stored == job.run.model.digest
+
+    digest_cache.forget()
+    bed = tmp_path / "dry.bed"
+    bed.write_text("20\t1000000\t1001200\n")
+    args = ["embed", "--dry-run", "--no-progress", "--fasta", cfg.fasta, "--model", cfg.model]
+    args += ["--out", str(tmp_path / "dry.zarr"), "--regions", str(bed), "--dtype", "fp32"]
+    try:
+        main(args)
+    except SystemExit as e:
+        assert e.code in (0, None)
+    assert digest_cache.hash_count == n0 + 1  # no second hash
+    digest_cache.forget()
