@@ -39,7 +39,7 @@ class ExecutionConfig:
     max_unit_retries: int = 3
     # seconds without a ready actor (nor progress) before a Ray run stops, naming resources
     actor_start_timeout: float = 900.0
-    batch_size: int = 8
+    batch_size: int | None = None  # None: from the table in runner/batch_table.py
     dtype: str = "auto"  # bf16 on GPU/TPU, fp32 on CPU (runner/precision.py)
     progress: bool = True
 
@@ -181,7 +181,7 @@ def _check_common(strands: str, execution: ExecutionConfig) -> None:
     """
     _check_choice("strands", strands, VALID_STRANDS)
     _check_choice("dtype", execution.dtype, VALID_DTYPES)
-    if execution.batch_size <= 0:
+    if execution.batch_size is not None and execution.batch_size <= 0:
         raise ConfigError(f"batch_size must be positive, got {execution.batch_size!r}")
     if execution.max_actors is not None and execution.max_actors < 1:
         raise ConfigError(

@@ -44,7 +44,7 @@ class EmbedWorker(ModelWorker):
             per_token=c.per_token,
         )
         self.forward = self.model.compiled(job.layers, False, post=post)
-        self.batch_size = c.execution.batch_size
+        self.batch_size = job.run.batch_size
 
     def open_input(self) -> WindowSource:
         """This thread's window source (FASTA, VCF haplotypes, tokenizer)."""

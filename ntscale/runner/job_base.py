@@ -134,6 +134,7 @@ class JobBase(ABC):
         # the config as it ran: "auto" dtype recorded as the concrete one
         config = config_to_dict(self.config)
         config["execution"]["dtype"] = self.run.dtype
+        config["execution"]["batch_size"] = self.run.batch_size  # table's pick or the user's
         return {
             "job": self.KIND,
             "model": self.run.model_attrs(source=self.config.model),

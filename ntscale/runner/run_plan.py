@@ -44,6 +44,8 @@ class RunPlan:
         layers: 1-based layer numbers, sorted, distinct, within the model; () when the
             run keeps no embeddings (tracks).
         strands: the strands run, ("+",), ("-",) or ("+", "-").
+        batch_size: windows (passes) per forward batch: the user's, else from the table
+            of `ntscale.runner.batch_table` for the platform, dtype and window tokens.
     """
 
     model: ModelInfo
@@ -52,6 +54,7 @@ class RunPlan:
     stride_bp: int | None
     layers: tuple[int, ...]
     strands: tuple[str, ...]
+    batch_size: int = 8
 
     @property
     def max_tokens(self) -> int:
@@ -93,7 +96,8 @@ def resolve_run(config: RunConfig, info: ModelInfo) -> RunPlan:
     """
     from ntscale.genome import default_window_bp
     from ntscale.genome.tiling import check_window_fits
-    from ntscale.runner.precision import resolve_dtype
+    from ntscale.runner.batch_table import resolve_batch_size
+    from ntscale.runner.precision import resolve_dtype, run_backend
 
     max_tokens = info.config.max_tokens
     if config.window_bp is not None:
@@ -109,10 +113,18 @@ def resolve_run(config: RunConfig, info: ModelInfo) -> RunPlan:
     layers = ()
     if not isinstance(config, TrackConfig):  # a track run keeps no embeddings
         layers = _layers(config.layers, info.config.num_layers, model=config.model)
+    resolved = resolve_dtype(config.execution)
     return RunPlan(
         model=info,
         # "auto" -> the concrete dtype of the hardware that runs the model (precision.py)
-        dtype=resolve_dtype(config.execution).dtype,
+        dtype=resolved.dtype,
+        batch_size=resolve_batch_size(
+            config.execution.batch_size,
+            # the backend is asked only when the table is used (a cluster query on Ray)
+            platform=lambda: run_backend(config.execution),
+            dtype=resolved.dtype,
+            tokens=max_tokens if window_bp is None else min(max_tokens, window_bp // 6 + 2),
+        ),
         window_bp=window_bp,
         stride_bp=stride_bp,
         layers=layers,

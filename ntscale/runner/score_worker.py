@@ -38,7 +38,7 @@ class ScoreWorker(ModelWorker):
         self.passes_run = 0  # forward passes (batch rows) run by this worker, all units
         self._owners: dict | None = None  # calibration: tile -> owning row
         self.runner = PassRunner(
-            self.model, job.layers, batch_size=job.config.execution.batch_size, lock=self.device
+            self.model, job.layers, batch_size=job.run.batch_size, lock=self.device
         )
         self.tokens = WindowTokens(self.tokenizer, job.config.collapse_n)
         self.row_settings = RowSettings(

@@ -23,9 +23,7 @@ class TrackWorker(ModelWorker):
 
     def __init__(self, job: TrackJob) -> None:
         super().__init__(job)
-        self.runner = PassRunner(
-            self.model, (), batch_size=job.config.execution.batch_size, lock=self.device
-        )
+        self.runner = PassRunner(self.model, (), batch_size=job.run.batch_size, lock=self.device)
 
     def __call__(self, unit: int) -> UnitResult:
         from ntscale.genome.variant_windows import nearest_tiles
