@@ -92,7 +92,8 @@ for stub in ("huggingface_hub", "torch"):  # imported by the reference for downl
             mod = sys.modules[stub] = types.ModuleType(stub)
             mod.hf_hub_download = None
 import joblib, haiku as hk, jax, jax.numpy as jnp
-from nucleotide_transformer.model import NucleotideTransformerConfig, build_nucleotide_transformer_fn
+from nucleotide_transformer.model import (NucleotideTransformerConfig,
+    build_nucleotide_transformer_fn)
 from nucleotide_transformer.pretrained import rename_modules_dcnuc
 hp = job["hp"]
 cfg = NucleotideTransformerConfig(alphabet_size=hp["alphabet_size"], pad_token_id=1,
@@ -127,7 +128,8 @@ cfg = EsmConfig(vocab_size=job["vocab"], hidden_size=hp["embed_dim"],
     token_dropout=hp["token_dropout"], emb_layer_norm_before=False, layer_norm_eps=1e-5,
     attn_implementation="sdpa")
 model = EsmModel(cfg, add_pooling_layer=False).eval()
-state = {k[4:]: torch.from_numpy(v) for k, v in np.load(job["state"]).items() if k.startswith("esm.")}
+state = {k[4:]: torch.from_numpy(v) for k, v in np.load(job["state"]).items()
+    if k.startswith("esm.")}
 missing, unexpected = model.load_state_dict(state, strict=False)
 assert not unexpected, unexpected
 t = torch.from_numpy(tokens).long()
