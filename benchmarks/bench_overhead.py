@@ -40,7 +40,8 @@ def main() -> None:
     t0 = time.perf_counter()
     jax.devices()
     row["backend_init_s"] = round(time.perf_counter() - t0, 3)
-    from ntscale.model import digest_cache, get_preset, init_model, load
+    from ntscale.model import checkpoint_digest as digest_cache
+    from ntscale.model import get_preset, init_model, load
 
     t0 = time.perf_counter()
     if args.model:

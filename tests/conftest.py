@@ -53,6 +53,6 @@ def _gap_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _digest_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The checkpoint digest cache file (ntscale.model.digest_cache) goes under the
+    """The checkpoint digest cache file (ntscale.model.checkpoint_digest) goes under the
     session's tmp folder, not the user's cache folder."""
     os.environ["NTSCALE_CACHE_DIR"] = str(tmp_path_factory.mktemp("ntscale-cache"))

@@ -19,8 +19,8 @@ import joblib
 import numpy as np
 
 from ntscale.errors import CheckpointError
+from ntscale.model.checkpoint_digest import cached_file_digest
 from ntscale.model.config import NTConfig, config_from_hyperparams, config_to_hyperparams
-from ntscale.model.digest_cache import cached_file_digest
 from ntscale.model.params import Flat, normalize_official, validate_official
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def file_digest(paths: Sequence[Path]) -> str:
     """sha256 of the parameter files' bytes, concatenated in the given (shard) order.
 
     One file gives the plain `sha256sum` of that file. Cached by the files' identity
-    (path, size, mtime, inode; `ntscale.model.digest_cache`): a run hashes a checkpoint once.
+    (path, size, mtime, inode; `ntscale.model.checkpoint_digest`): hashed once per run.
     """
     return cached_file_digest(paths)[0]
 

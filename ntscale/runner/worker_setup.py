@@ -33,7 +33,7 @@ class ModelWorker:
 
     def __init__(self, job: JobBase) -> None:
         from ntscale.model import load
-        from ntscale.model.digest_cache import remember
+        from ntscale.model.checkpoint_digest import remember
         from ntscale.store import open_writer
 
         c = job.config

@@ -127,7 +127,7 @@ def test_a_local_run_hashes_the_checkpoint_once_and_a_dry_run_reuses_it(
     """Plan (describe) and every worker's load share one hash; a later dry run, in a
     process that has not hashed it (in-process cache emptied), reads the cache file."""
     from ntscale.cli.main import main
-    from ntscale.model import digest_cache
+    from ntscale.model import checkpoint_digest as digest_cache
 
     monkeypatch.setenv("NTSCALE_CACHE_DIR", str(tmp_path / "cache"))
     digest_cache.forget()

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from ntscale.model import digest_cache
+from ntscale.model import checkpoint_digest as digest_cache
 from ntscale.model.checkpoint import file_digest
 
 
