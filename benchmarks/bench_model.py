@@ -56,8 +56,8 @@ def main() -> None:
     p.add_argument(
         "--attention",
         default=None,
-        choices=["xla", "cudnn"],
-        help="default: cuDNN on GPU in bf16, else XLA",
+        choices=["chunked", "xla", "cudnn"],
+        help="default: cuDNN on GPU in bf16, else chunked",
     )
     p.add_argument("--json", action="store_true", help="print one JSON line")
     args = p.parse_args()

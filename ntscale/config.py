@@ -39,7 +39,7 @@ class ExecutionConfig:
     max_unit_retries: int = 3
     # seconds without a ready actor (nor progress) before a Ray run stops, naming resources
     actor_start_timeout: float = 900.0
-    batch_size: int = 8
+    batch_size: int | None = None  # None: from the table in runner/batch_table.py
     # local devices one worker drives as one program, the batch split over them (None: one
     # per GPU, every chip of the host on TPU, one on CPU; runner/run_plan.py resolves it)
     devices_per_actor: int | None = None
@@ -248,7 +248,7 @@ def _check_common(strands: str, execution: ExecutionConfig) -> None:
     """
     _check_choice("strands", strands, VALID_STRANDS)
     _check_choice("dtype", execution.dtype, VALID_DTYPES)
-    if execution.batch_size <= 0:
+    if execution.batch_size is not None and execution.batch_size <= 0:
         raise ConfigError(f"batch_size must be positive, got {execution.batch_size!r}")
     if execution.devices_per_actor is not None and execution.devices_per_actor < 1:
         raise ConfigError(

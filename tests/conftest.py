@@ -50,3 +50,10 @@ def _gap_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """N-run indexes (ntscale.genome.gaps) go under the session's tmp folder, not beside
     the bundled FASTA: tests write nothing into the repository."""
     os.environ["NTSCALE_GAP_CACHE"] = str(tmp_path_factory.mktemp("gap-cache"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _digest_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The checkpoint digest cache file (ntscale.model.checkpoint_digest) goes under the
+    session's tmp folder, not the user's cache folder."""
+    os.environ["NTSCALE_CACHE_DIR"] = str(tmp_path_factory.mktemp("ntscale-cache"))

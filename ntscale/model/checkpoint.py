@@ -8,7 +8,6 @@ PyTorch) weights is read from those, and every unpickled file is named in the lo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import pickle
@@ -20,6 +19,7 @@ import joblib
 import numpy as np
 
 from ntscale.errors import CheckpointError
+from ntscale.model.checkpoint_digest import cached_file_digest
 from ntscale.model.config import NTConfig, config_from_hyperparams, config_to_hyperparams
 from ntscale.model.params import Flat, normalize_official, validate_official
 
@@ -55,25 +55,24 @@ class ModelInfo:
         digest: sha256 of the parameter file(s), equal to `load(...).digest`.
         config: its hyperparameters.
         path: the folder `load` would read (``jax_model/`` or the HF folder).
+        digest_key: (path, size, mtime_ns, inode) of each parameter file when `digest` was
+            computed; a worker that sees the same files reuses the digest (`remember`).
     """
 
     name: str
     digest: str
     config: NTConfig
     path: Path
+    digest_key: tuple = ()
 
 
 def file_digest(paths: Sequence[Path]) -> str:
     """sha256 of the parameter files' bytes, concatenated in the given (shard) order.
 
-    One file gives the plain `sha256sum` of that file.
+    One file gives the plain `sha256sum` of that file. Cached by the files' identity
+    (path, size, mtime, inode; `ntscale.model.checkpoint_digest`): hashed once per run.
     """
-    h = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-    return h.hexdigest()
+    return cached_file_digest(paths)[0]
 
 
 def find_jax_dir(directory: Path) -> Path | None:
@@ -123,7 +122,8 @@ def read_checkpoint_info(directory: str | Path, *, name: str | None = None) -> M
 
         _, config = read_hf_config(directory, name=name)
         files = weight_files(directory)
-    return ModelInfo(name=name, digest=file_digest(files), config=config, path=directory)
+    digest, key = cached_file_digest(files)
+    return ModelInfo(name=name, digest=digest, config=config, path=directory, digest_key=key)
 
 
 def _locate(directory: str | Path, name: str | None) -> tuple[Path, str, str]:

@@ -63,7 +63,7 @@ class Program:
     """One jitted forward (+ post) for fixed settings; no parameters inside.
 
     Attributes:
-        attention: the implementation that runs ("xla" after a cuDNN fallback).
+        attention: the implementation that runs ("chunked" after a cuDNN fallback).
         traces: how many times the function was traced, i.e. programs compiled (one per
             distinct input shape and attention implementation).
     """
@@ -96,16 +96,17 @@ class Program:
         return jax.jit(run)
 
     def fall_back(self, jitted: Callable[..., Any], shape: Any, error: Exception) -> None:
-        """Replace a cuDNN program that failed to compile by XLA's (once, for every user)."""
+        """Replace a cuDNN program that failed to compile by the chunked attention's (once,
+        for every user): XLA's own would materialise the whole score tensor."""
         with self.lock:
             if self.jitted is jitted and self.attention == "cudnn":
                 log.warning(
-                    "cuDNN attention failed to compile for %s (%s); using XLA attention instead",
+                    "cuDNN attention failed to compile for %s (%s); using chunked attention",
                     shape,
                     error,
                 )
-                self.attention = "xla"
-                self.jitted = self._build("xla")
+                self.attention = "chunked"
+                self.jitted = self._build("chunked")
 
 
 _PROGRAMS: dict[Hashable, Program] = {}
@@ -149,7 +150,7 @@ class CompiledForward:
 
     @property
     def attention(self) -> AttentionImpl:
-        """The attention implementation that runs ("xla" after a cuDNN fallback)."""
+        """The attention implementation that runs ("chunked" after a cuDNN fallback)."""
         return self.program.attention
 
     def dispatch(self, tokens: np.ndarray, *extras: Any, placement: Placement | None = None) -> Any:

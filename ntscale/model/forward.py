@@ -34,7 +34,7 @@ def build_forward(
     Args:
         config: model hyperparameters.
         precision: compute policy from `precision_policy` (an argument, not a global).
-        attention: "xla" or "cudnn".
+        attention: "chunked", "xla" or "cudnn".
         layers: 1-based layers whose embeddings to return.
         logits: whether to compute LM logits. `init` with logits=True creates every
             parameter (the LM head's dense layers are only touched when logits are asked).
@@ -65,7 +65,7 @@ def forward(
         tokens: token ids, right-padded with <pad>.
         config: model hyperparameters.
         precision: compute policy from `precision_policy`.
-        attention: "xla" or "cudnn".
+        attention: "chunked", "xla" or "cudnn".
         layers: 1-based layers whose embeddings to return; layer L is the output of the
             LM head's first LayerNorm (`emb_layer_norm_after`), as in the reference.
         logits: whether to compute LM logits (zero at pad positions).

@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ntscale.model.attention import chunked_attention
 from ntscale.model.config import NTConfig, rotary_base
 from ntscale.model.precision import AttentionImpl, Precision
 
@@ -141,10 +142,12 @@ class TokenEmbedding(hk.Module):
 
 
 class SelfAttention(hk.Module):
-    """Multi-head self-attention with biases, fused by `jax.nn.dot_product_attention`.
+    """Multi-head self-attention with biases.
 
-    XLA's implementation masks pads with a boolean key mask; cuDNN's uses key sequence
-    lengths (valid because the tokenizer right-pads).
+    "cudnn" and "xla" run `jax.nn.dot_product_attention`; "chunked" runs the blocked
+    online softmax of `ntscale.model.attention`. XLA's and the chunked implementation mask
+    pads with a boolean key mask; cuDNN's uses key sequence lengths (valid because the
+    tokenizer right-pads).
     """
 
     def __init__(
@@ -182,6 +185,8 @@ class SelfAttention(hk.Module):
             out = jax.nn.dot_product_attention(
                 q, k, v, scale=scale, key_value_seq_lengths=kv_len, implementation="cudnn"
             )
+        elif self.attention == "chunked":
+            out = chunked_attention(q, k, v, key_mask=key_mask, scale=scale)
         else:
             out = jax.nn.dot_product_attention(
                 q, k, v, mask=key_mask[:, None, None, :], scale=scale, implementation="xla"

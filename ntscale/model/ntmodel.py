@@ -27,6 +27,7 @@ from ntscale.model.params import (
     unstack_to_official,
 )
 from ntscale.model.precision import (
+    ATTENTION_IMPLS,
     AttentionImpl,
     Precision,
     attention_backend,
@@ -49,7 +50,7 @@ class NTModel:
         digest: sha256 of the checkpoint's parameter file(s) (of the arrays, for random init).
         params: stacked parameter tree on device (matrices in the compute dtype).
         precision: compute policy; `dtype` is its name ("float32" or "bfloat16").
-        attention: attention implementation ("xla" or "cudnn").
+        attention: attention implementation ("chunked", "xla" or "cudnn").
     """
 
     def __init__(
@@ -68,8 +69,11 @@ class NTModel:
         self.source = source
         self.precision: Precision = precision_policy(dtype)
         self.dtype = self.precision.name
-        if attention not in (None, "xla", "cudnn"):
-            raise ConfigError(f"attention must be 'xla' or 'cudnn', got {attention!r}")
+        if attention is not None and attention not in ATTENTION_IMPLS:
+            raise ConfigError(
+                f"attention must be one of {', '.join(map(repr, ATTENTION_IMPLS))}, "
+                f"got {attention!r}"
+            )
         self.attention: AttentionImpl = attention or attention_backend(self.precision)
         self.params = jax.device_put(_cast_params(stacked, self.precision))
         self._compiled: dict[tuple[Any, ...], CompiledForward] = {}
@@ -196,7 +200,7 @@ def init_model(
         config: an `NTConfig` or a published model name (its preset shape).
         seed: random seed.
         dtype: "float32" or "bfloat16" ("fp32"/"bf16" accepted).
-        attention: force "xla" or "cudnn" (default: cuDNN on GPU in bf16, else XLA).
+        attention: force "chunked", "xla" or "cudnn" (default: cuDNN on GPU in bf16, else chunked).
     """
     cfg = _coerce_config(config)
     flat = init_official(cfg, seed=seed)
@@ -269,7 +273,7 @@ def load(
             repository id ("owner/name").
         dtype: compute dtype, "float32" or "bfloat16" (also "fp32", "bf16").
         name: model name to record (default: the published name or the folder name).
-        attention: force "xla" or "cudnn" (default: cuDNN on GPU in bf16, else XLA).
+        attention: force "chunked", "xla" or "cudnn" (default: cuDNN on GPU in bf16, else chunked).
 
     Raises:
         CheckpointError: unknown source, download failure, or an invalid checkpoint.

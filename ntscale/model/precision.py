@@ -73,17 +73,20 @@ def matmul_context(precision: Precision) -> Any:
     return jax.default_matmul_precision(prec) if prec else contextlib.nullcontext()
 
 
-AttentionImpl = Literal["xla", "cudnn"]
+AttentionImpl = Literal["xla", "cudnn", "chunked"]
+ATTENTION_IMPLS: tuple[str, ...] = ("xla", "cudnn", "chunked")
 
 
 def attention_backend(precision: Precision, platform: str | None = None) -> AttentionImpl:
-    """Which `jax.nn.dot_product_attention` implementation to use.
+    """Which attention implementation to use.
 
-    cuDNN's fused kernel needs a GPU and 16-bit inputs; everything else uses XLA's
-    implementation (which keeps softmax in float32). `implementation=None` would pick XLA
-    on GPU too in this JAX version, hence the explicit choice.
+    cuDNN's fused kernel (`jax.nn.dot_product_attention`) needs a GPU and 16-bit inputs.
+    Everywhere else (CPU, GPU in float32, TPU) the blocked online-softmax attention of
+    `ntscale.model.attention` ("chunked") runs: XLA's implementation ("xla", still
+    available when asked for) materialises the whole [B, H, T, T] score tensor, 7 GB at
+    2,048 tokens x batch 8, and on CPU is slower too. Softmax is float32 in all three.
     """
     platform = platform or jax.default_backend()
     if platform in ("gpu", "cuda") and precision.name == "bfloat16":
         return "cudnn"
-    return "xla"
+    return "chunked"

@@ -22,7 +22,7 @@ import numpy as np
 
 from ntscale.config import EmbedConfig
 from ntscale.errors import ConfigError
-from ntscale.runner.job import UnitResult
+from ntscale.runner.job import UnitResult, device_row_summary
 from ntscale.runner.job_base import JobBase
 from ntscale.runner.run_plan import resolve_run
 from ntscale.types import WindowStatus
@@ -232,6 +232,7 @@ class EmbedJob(JobBase):
             "model_seconds": round(sum(r.model_seconds for r in results), 3),
             "windows_per_second": round(rows / seconds, 3) if seconds > 0 else None,
             "forward_windows_per_second": round(forward / seconds, 3) if seconds > 0 else None,
+            **device_row_summary(results),
         }
 
     def finish_more(self, results: list[UnitResult]) -> dict:

@@ -44,7 +44,7 @@ class EmbedWorker(ModelWorker):
             per_token=c.per_token,
         )
         self.forward = self.compiled(job.layers, False, post=post)
-        self.batch_size = c.execution.batch_size
+        self.batch_size = job.run.batch_size
 
     def open_input(self) -> WindowSource:
         """This thread's window source (FASTA, VCF haplotypes, tokenizer)."""
@@ -84,6 +84,7 @@ class EmbedWorker(ModelWorker):
         sequence_id[todo] = distinct.sequence_ids
 
         model_seconds, res = self._forward(batches, len(distinct.ids))
+        device_rows = sum(batch.shape[0] for _, batch in batches)
         out = self._empty(n)  # skipped rows stay NaN
         for kind, values in res.items():  # scatter each distinct output to its rows
             out[kind][todo] = values[distinct.inverse]
@@ -114,6 +115,8 @@ class EmbedWorker(ModelWorker):
             seconds=time.perf_counter() - t0,
             bytes_written=int(nbytes),
             forward_windows=len(distinct.ids),
+            device_rows=device_rows,
+            useful_rows=len(distinct.ids),
         )
 
     def _cohort_unit(self, unit: int, t0: float) -> UnitResult:
@@ -221,12 +224,14 @@ class EmbedWorker(ModelWorker):
         """[B, T] batches of the distinct sequences, grouped by padded length.
 
         Grouping by each sequence's own bucket (not the batch's longest) makes a sequence's
-        padded shape depend on its tokens alone, whichever rows share its batch.
+        padded shape depend on its tokens alone, whichever rows share its batch. The last
+        batch of a length has `batch_rows` rows (a power of two), not B.
 
         Returns:
-            (indices into `ids` [<= B], tokens [B, T] int32) per batch.
+            (indices into `ids` [<= B], tokens [B', T] int32, B' = batch_rows(...)) per batch.
         """
         from ntscale.model import bucket_length
+        from ntscale.scoring.batches import batch_rows
 
         B, pad, max_tokens = self.batch_size, self.tokenizer.pad_id, self.job.max_tokens
         by_length: dict[int, list[int]] = {}
@@ -237,7 +242,7 @@ class EmbedWorker(ModelWorker):
             members = by_length[length]
             for k in range(0, len(members), B):
                 idx = np.array(members[k : k + B], np.int64)
-                batch = np.full((B, length), pad, np.int32)
+                batch = np.full((batch_rows(len(idx), B), length), pad, np.int32)
                 for j, d in enumerate(idx):
                     batch[j, : len(ids[d])] = ids[d]
                 batches.append((idx, batch))

@@ -30,6 +30,19 @@ class UnitResult:
     seconds: float = 0.0
     bytes_written: int = 0
     forward_windows: int = 0  # forward passes (distinct sequences) run; n_rows when no dedup
+    device_rows: int = 0  # batch rows the device ran, padding rows included
+    useful_rows: int = 0  # of those, rows that held a sequence
+
+
+def device_row_summary(results: Iterable[UnitResult]) -> dict:
+    """Device rows run vs useful rows of a run, for `last_run` (padding is the difference)."""
+    run = sum(r.device_rows for r in results)
+    useful = sum(r.useful_rows for r in results)
+    return {
+        "device_rows": run,
+        "useful_rows": useful,
+        "device_rows_per_useful": round(run / useful, 4) if useful else None,
+    }
 
 
 class UnitWorker(Protocol):
@@ -91,6 +104,7 @@ def row_run_summary(results: Iterable[UnitResult], seconds: float, *, rows: str)
         "seconds": round(seconds, 3),
         "model_seconds": round(sum(r.model_seconds for r in results), 3),
         f"{rows}_per_second": round(n / seconds, 3) if seconds > 0 else None,
+        **device_row_summary(results),
     }
 
 

@@ -153,11 +153,10 @@ class JobBase(ABC):
         # the config as it ran: "auto" dtype recorded as the concrete one
         config = config_to_dict(self.config)
         config["execution"]["dtype"] = self.run.dtype
+        config["execution"]["batch_size"] = self.run.batch_size  # table's pick or the user's
         # devices each worker split its batches over, and the rows each device ran
         config["execution"]["devices_per_actor"] = self.run.devices_per_actor
-        config["execution"]["per_device_batch"] = self.run.per_device_batch(
-            self.config.execution.batch_size
-        )
+        config["execution"]["per_device_batch"] = self.run.per_device_batch(self.run.batch_size)
         return {
             "job": self.KIND,
             "model": self.run.model_attrs(source=self.config.model),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,6 +18,15 @@ if TYPE_CHECKING:
     from ntscale.model.sharding import BatchSharding, ShardedForward
     from ntscale.scoring.batches import Flavour
     from ntscale.scoring.passes import Pass, PassResult
+
+
+@dataclass
+class RowCount:
+    """Device rows run and useful rows (rows holding a pass), summed over `run` calls;
+    one per unit, owned by the calling thread."""
+
+    device: int = 0
+    useful: int = 0
 
 
 class PassRunner:
@@ -48,8 +58,11 @@ class PassRunner:
         forward = self.model.compiled(layers, flavour.table, post=post)
         return forward if self.sharding is None else self.sharding.wrap(forward)
 
-    def run(self, passes: list[Pass]) -> tuple[list[PassResult], float]:
-        """One `PassResult` per pass (same order), and the seconds spent on the device."""
+    def run(
+        self, passes: list[Pass], rows: RowCount | None = None
+    ) -> tuple[list[PassResult], float]:
+        """One `PassResult` per pass (same order), and the seconds spent on the device;
+        the batches' device rows and useful rows are added to `rows` when given."""
         from ntscale.scoring.batches import pack_passes, unpack_batch
 
         results: list = [None] * len(passes)
@@ -66,9 +79,12 @@ class PassRunner:
                 t0 = time.perf_counter()
                 out = fn(batch.tokens, batch.weights, batch.table_tokens)
                 model_seconds += time.perf_counter() - t0
+            if rows is not None:
+                rows.device += batch.device_rows
+                rows.useful += len(batch.members)
             for i, res in zip(batch.members, unpack_batch(batch, out, passes), strict=True):
                 results[i] = res
         return results, model_seconds
 
 
-__all__ = ["PassRunner"]
+__all__ = ["PassRunner", "RowCount"]

@@ -188,7 +188,8 @@ class PerBaseJob(JobBase):
         from ntscale.model import describe
         from ntscale.model.ntv3 import describe_ntv3, is_ntv3_source
         from ntscale.model.perbase import perbase_spec
-        from ntscale.runner.precision import resolve_dtype
+        from ntscale.runner.batch_table import resolve_batch_size
+        from ntscale.runner.precision import resolve_dtype, run_backend
 
         ntv3 = is_ntv3_source(config.model)
         info = describe_ntv3(config.model) if ntv3 else describe(config.model)
@@ -200,9 +201,17 @@ class PerBaseJob(JobBase):
             raise ConfigError(f"overlap_bp must be in 0..{window - 1}, got {overlap}")
         fasta = FastaSource(config.fasta)
         plan = plan_perbase(_intervals(config, fasta), spec, window_bp=window, overlap_bp=overlap)
+        dtype = resolve_dtype(config.execution).dtype
         run = RunPlan(
             model=info,
-            dtype=resolve_dtype(config.execution).dtype,
+            dtype=dtype,
+            # the user's, else the table's for the window's tokens (runner/batch_table.py)
+            batch_size=resolve_batch_size(
+                config.execution.batch_size,
+                platform=lambda: run_backend(config.execution),
+                dtype=dtype,
+                tokens=window // info.config.k + 2,
+            ),
             window_bp=window,
             stride_bp=window - overlap,
             layers=(),

@@ -51,7 +51,7 @@ class PerBaseWorker:
 
     def predict_windows(self, seqs: list[str]) -> list[np.ndarray]:
         """[n_i, n_tracks] float32 values of each window, batched by length."""
-        batch = self.job.config.execution.batch_size
+        batch = self.job.run.batch_size
         out: list[np.ndarray | None] = [None] * len(seqs)
         by_len: dict[int, list[int]] = {}
         for i, s in enumerate(seqs):

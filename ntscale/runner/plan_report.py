@@ -7,6 +7,8 @@ targets of docs/benchmarks.md: **estimates**, labelled with where each comes fro
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -146,45 +148,79 @@ def format_embed_plan(p: dict[str, Any]) -> str:
 
 
 def describe_score_plan(job: ScoreJob) -> dict[str, Any]:
-    """Variants, statuses known before sequence is read, units and approximate forward passes."""
+    """Variants, statuses known before sequence is read, units and approximate forward passes.
+
+    Planned unit by unit, as the run reads its rows: a streamed job (sorted, indexed VCF)
+    holds one unit's rows at a time, never the whole table (685 MB at 1 M variants). The
+    distinct reference windows of a contig are counted across its units; a streamed VCF is
+    sorted, so a contig's set is dropped when the next contig starts.
+    """
     from ntscale.types import ScoreStatus
 
-    table, windows = job.whole_table()
-    status = np.asarray(windows.status)
-    codes, counts = np.unique(status, return_counts=True)
-    scored = status < 10
-    n_strands = len(windows.strands)
-    starts = windows.start[scored]
-    distinct = {
-        s: len(set(zip(table.contig[scored].tolist(), starts[:, s].tolist(), strict=True)))
-        for s in range(n_strands)
-    }
-    snv = int((scored & table.is_snv()).sum())
+    statuses: Counter[int] = Counter()
+    n_scored = snv = 0
+    n_strands = len(job.run.strands)
+    seen: dict[str, list[set[int]]] = {}  # contig -> per strand, the window starts seen
+    distinct = [0] * n_strands
+    window_bp, mode, strands = job.run.window_bp, job.config.window_mode, None
+    for table, windows, rows in _score_chunks(job):
+        status = np.asarray(windows.status)[rows]
+        statuses.update(Counter(status.tolist()))
+        scored = status < 10
+        n_scored += int(scored.sum())
+        snv += int((scored & table.is_snv()[rows]).sum())
+        window_bp, mode, strands = int(windows.window_bp), windows.mode, list(windows.strands)
+        contig = table.contig[rows][scored].tolist()
+        starts = windows.start[rows][scored]
+        for c in dict.fromkeys(contig):
+            if c not in seen:
+                if job.units is not None:  # sorted: the previous contigs are finished
+                    seen.clear()
+                seen[c] = [set() for _ in range(n_strands)]
+        for s in range(n_strands):
+            for c, start in zip(contig, starts[:, s].tolist(), strict=True):
+                known = seen[c][s]
+                if start not in known:
+                    known.add(start)
+                    distinct[s] += 1
+        del table, windows
     # Reference windows (shared when share_windows), one alt pass per scored row, and one
     # masked pass per SNV for llr_masked; the worker's exact pass plan can share more.
-    ref_passes = sum(distinct.values()) if job.config.share_windows else int(scored.sum())
-    passes = ref_passes + n_strands * int(scored.sum())
+    ref_passes = sum(distinct) if job.config.share_windows else n_scored
+    passes = ref_passes + n_strands * n_scored
     if "llr_masked" in job.kinds:
         passes += n_strands * snv
     estimates = _estimates(job.run.model.name, passes)
     return {
         "model": job.run.model.name,
-        "window_bp": int(windows.window_bp),
-        "window_mode": windows.mode,
-        "strands": list(windows.strands),
+        "window_bp": window_bp,
+        "window_mode": mode,
+        "strands": strands if strands is not None else list(job.run.strands),  # no rows
         "variants": job.n_variants,
-        "variants_to_score": int(scored.sum()),
+        "variants_to_score": n_scored,
         "snvs_to_score": snv,
         "status_before_scoring": {
-            ScoreStatus(int(c)).name.lower(): int(k) for c, k in zip(codes, counts, strict=True)
+            ScoreStatus(int(c)).name.lower(): int(statuses[c]) for c in sorted(statuses)
         },
         "units": job.n_units(),
-        "distinct_reference_windows": int(sum(distinct.values())),
+        "distinct_reference_windows": int(sum(distinct)),
         "forward_passes_approx": int(passes),
         "scores": list(job.names),
         "device_time_estimates": estimates,
         "device_time_not_measured": dict(NOT_MEASURED),
     }
+
+
+def _score_chunks(job: ScoreJob) -> Iterator[tuple[Any, Any, slice]]:
+    """(table, windows, rows) to plan: a whole-table job's table at once (it is in memory
+    already), a streamed job's units one at a time (read from the VCF like the run does)."""
+    if job.units is None:
+        yield job.table, job.windows, slice(None)
+        return
+    for unit in range(job.n_units()):
+        table, windows, off = job.unit_table(unit)
+        a, b = job.unit_range(unit)
+        yield table, windows, slice(off, off + b - a)
 
 
 def format_score_plan(p: dict[str, Any]) -> str:

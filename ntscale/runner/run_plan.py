@@ -46,6 +46,8 @@ class RunPlan:
         strands: the strands run, ("+",), ("-",) or ("+", "-").
         devices_per_actor: local devices each worker drives as one program, each batch
             split over them along its rows (`ntscale.model.sharding`); 1: one device.
+        batch_size: windows (passes) per forward batch: the user's, else from the table
+            of `ntscale.runner.batch_table` for the platform, dtype and window tokens.
     """
 
     model: ModelInfo
@@ -55,6 +57,7 @@ class RunPlan:
     layers: tuple[int, ...]
     strands: tuple[str, ...]
     devices_per_actor: int = 1
+    batch_size: int = 8
 
     def per_device_batch(self, batch_size: int) -> int:
         """Rows each device runs of a batch of `batch_size` (padded up to a multiple of the
@@ -105,6 +108,7 @@ def resolve_run(config: RunConfig, info: ModelInfo) -> RunPlan:
     """
     from ntscale.genome import default_window_bp
     from ntscale.genome.tiling import check_window_fits
+    from ntscale.runner.batch_table import resolve_batch_size
     from ntscale.runner.precision import dtype_for_backend, run_hardware
 
     max_tokens = info.config.max_tokens
@@ -128,10 +132,18 @@ def resolve_run(config: RunConfig, info: ModelInfo) -> RunPlan:
     hardware = None
     if execution.dtype == "auto" or execution.devices_per_actor is None:
         hardware = run_hardware(execution)
+    dtype = dtype_for_backend(hardware[0]) if execution.dtype == "auto" else execution.dtype
     return RunPlan(
         model=info,
         # "auto" -> the concrete dtype of the hardware that runs the model (precision.py)
-        dtype=dtype_for_backend(hardware[0]) if execution.dtype == "auto" else execution.dtype,
+        dtype=dtype,
+        batch_size=resolve_batch_size(
+            execution.batch_size,
+            # the backend is asked only when the table is used (a cluster query on Ray)
+            platform=lambda: (hardware or run_hardware(execution))[0],
+            dtype=dtype,
+            tokens=min(max_tokens, window_bp // info.config.k + 2),
+        ),
         window_bp=window_bp,
         stride_bp=stride_bp,
         layers=layers,

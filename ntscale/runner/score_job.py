@@ -251,17 +251,6 @@ class ScoreJob(JobBase):
         table = read_unit_table(self.units, unit, contigs=contigs)
         return table, _windows(self.config, self.run, table, contigs), 0
 
-    def whole_table(self) -> tuple[VariantTable, VariantWindows]:
-        """Every row and its windows (read now when streamed): for plan reports only."""
-        if self.units is None:
-            return self.table, self.windows
-        from ntscale.genome import FastaSource
-        from ntscale.genome.variant_table import read_variant_table
-
-        contigs = FastaSource(self.config.fasta).contigs
-        table = read_variant_table(self.config.vcf, contigs=contigs)
-        return table, _windows(self.config, self.run, table, contigs)
-
     def layout(self) -> StoreLayout:
         from ntscale.store import StoreLayout
 

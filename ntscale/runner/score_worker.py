@@ -15,7 +15,7 @@ from collections import Counter
 import numpy as np
 
 from ntscale.runner.job import UnitResult
-from ntscale.runner.pass_runner import PassRunner
+from ntscale.runner.pass_runner import PassRunner, RowCount
 from ntscale.runner.score_calibration import BACKGROUND_ARRAY, TileBackgrounds
 from ntscale.runner.worker_setup import ModelWorker
 from ntscale.scoring.row_plan import RowPlan, RowSettings, WindowTokens
@@ -43,7 +43,7 @@ class ScoreWorker(ModelWorker):
         self.runner = PassRunner(
             self.model,
             job.layers,
-            batch_size=job.config.execution.batch_size,
+            batch_size=job.run.batch_size,
             lock=self.device,
             sharding=self.sharding,
         )
@@ -86,6 +86,7 @@ class ScoreWorker(ModelWorker):
         status = w.status[off : off + b - a].copy()
         scores = {n: np.full(b - a, np.nan, np.float32) for n in job.names}
         model_seconds = 0.0
+        counted = RowCount()  # device rows run vs useful, over the unit's slices
         # Flattened distances bring every token's embedding to the host: plan and run the
         # unit in slices of rows so that only a slice's embeddings are held at once.
         step = FLAT_ROWS if {"flat", "aligned"} & set(job.kinds) else b - a
@@ -104,7 +105,7 @@ class ScoreWorker(ModelWorker):
             if job.config.calibrate:
                 tiles = TileBackgrounds(self, (a, b))
                 tiles.plan(plan, range(a + lo, a + hi))
-            results, seconds = self.runner.run(plan.passes)
+            results, seconds = self.runner.run(plan.passes, counted)
             if tiles is not None:
                 background.append(tiles.background(results))
             model_seconds += seconds
@@ -154,6 +155,8 @@ class ScoreWorker(ModelWorker):
             model_seconds=model_seconds,
             seconds=time.perf_counter() - t0,
             bytes_written=int(nbytes),
+            device_rows=counted.device,
+            useful_rows=counted.useful,
         )
 
     def _plan_row(

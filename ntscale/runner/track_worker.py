@@ -10,7 +10,7 @@ import numpy as np
 
 from ntscale.config import STRAND_SETS
 from ntscale.runner.job import UnitResult
-from ntscale.runner.pass_runner import PassRunner
+from ntscale.runner.pass_runner import PassRunner, RowCount
 from ntscale.runner.worker_setup import ModelWorker
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class TrackWorker(ModelWorker):
         self.runner = PassRunner(
             self.model,
             (),
-            batch_size=job.config.execution.batch_size,
+            batch_size=job.run.batch_size,
             lock=self.device,
             sharding=self.sharding,
         )
@@ -71,7 +71,8 @@ class TrackWorker(ModelWorker):
                     plan.keep_table(pid)
                     pids.append((pid, tok.token_spans(sseq), strand == "-"))
                 tiles.append((ws, seq, sel, pids))
-        results, model_seconds = self.runner.run(plan.passes)
+        rows = RowCount()
+        results, model_seconds = self.runner.run(plan.passes, rows)
         for ws, seq, sel, pids in tiles:
             per_base = _tile_values(seq, pos[sel] - ws, results, pids)
             llr[sel], logp[sel] = per_base
@@ -103,6 +104,8 @@ class TrackWorker(ModelWorker):
             model_seconds=model_seconds,
             seconds=time.perf_counter() - t0,
             bytes_written=int(nbytes),
+            device_rows=rows.device,
+            useful_rows=rows.useful,
         )
 
 

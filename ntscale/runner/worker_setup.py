@@ -35,12 +35,18 @@ class ModelWorker:
 
     def __init__(self, job: JobBase) -> None:
         from ntscale.model import load
+        from ntscale.model.checkpoint_digest import remember
         from ntscale.model.sharding import batch_sharding
         from ntscale.store import open_writer
 
         c = job.config
         self.job = job
         t0 = time.perf_counter()
+        # the driver hashed the checkpoint when it planned the run: the same files (same
+        # path, size, mtime and inode here) reuse its digest instead of hashing again
+        info = job.run.model
+        if info.digest_key:
+            remember(info.digest_key, info.digest)
         self.model = load(c.model, dtype=job.run.dtype, revision=getattr(c, "revision", None))
         self.tokenizer = self.model.tokenizer
         log.info("model %s loaded in %.1f s", self.model.name, time.perf_counter() - t0)

@@ -4,6 +4,9 @@ Passes are grouped by what they return (embeddings?, SNV table?, token embedding
 compiled program per group. Inside a group, passes are sorted by token length and cut into
 batches of `batch_size` rows, the tokens padded to a `bucket_length` bucket and the number
 of pooled token sets per row to a power of two, so that only a few shapes ever compile.
+The last batch of a group is not padded to `batch_size` rows but to the next power of two
+(`batch_rows`, at least 2): padded rows run in full on the device, so a unit wastes at
+most half a small batch (or one row) instead of up to B - 1 rows.
 Pure numpy: the runner sends each batch through the model (`ntscale.model.compiled`).
 """
 
@@ -33,7 +36,7 @@ class PassBatch:
     Attributes:
         flavour: what the batch's passes return.
         members: indices into the planned passes, one per filled row (<= batch size).
-        tokens: [B, T] int32, rows past `members` all <pad>.
+        tokens: [B, T] int32, rows past `members` all <pad>; B is `batch_rows(len(members))`.
         weights: [B, G, T] float32 token-pooling weights (`flavour.embed`), else None.
         table_tokens: [B, T] int32 ids the SNV table substitutes into (`flavour.table`).
     """
@@ -43,6 +46,29 @@ class PassBatch:
     tokens: np.ndarray
     weights: np.ndarray | None
     table_tokens: np.ndarray | None
+
+    @property
+    def device_rows(self) -> int:
+        """Rows the device runs for this batch (members plus padding rows)."""
+        return int(self.tokens.shape[0])
+
+
+def batch_rows(n_rows: int, batch_size: int) -> int:
+    """Device rows of a batch holding `n_rows` sequences: the next power of two, at least 2,
+    or `batch_size` itself when that is smaller; `batch_size` rows for a full batch.
+
+    A few row counts per token length (2, 4, ..., B) keep compiled programs few while the
+    padding rows, which cost as much as real ones, stay under half of a short batch. Never
+    1 row unless the batch size is 1: XLA compiles a batch of one differently (the batch
+    axis drops out) and a row's bits then differ in the last place from the same row in a
+    larger batch, while dedup and resume rely on a row's bits depending on its tokens only.
+
+    Raises:
+        ValueError: `n_rows` outside 1..batch_size.
+    """
+    if not 1 <= n_rows <= batch_size:
+        raise ValueError(f"n_rows must be in 1..{batch_size}, got {n_rows}")
+    return min(max(1 << (n_rows - 1).bit_length(), 2), batch_size)
 
 
 def pool_slots(n_pools: int) -> int:
@@ -61,11 +87,11 @@ def pack_passes(
     groups: dict[Flavour, list[int]] = {}
     for i, p in enumerate(passes):
         groups.setdefault(Flavour(p.embed, p.table, p.token_embeddings), []).append(i)
-    B = batch_size
     for flavour, ids in groups.items():
         ids.sort(key=lambda i: len(passes[i].tokens))
-        for k in range(0, len(ids), B):
-            chunk = ids[k : k + B]
+        for k in range(0, len(ids), batch_size):
+            chunk = ids[k : k + batch_size]
+            B = batch_rows(len(chunk), batch_size)
             T = bucket_length(max(len(passes[i].tokens) for i in chunk), max_tokens)
             tokens = np.full((B, T), pad_id, np.int32)
             weights = table_tokens = None
@@ -109,4 +135,4 @@ def unpack_batch(batch: PassBatch, out: dict, passes: list[Pass]) -> list[PassRe
     return results
 
 
-__all__ = ["Flavour", "PassBatch", "pack_passes", "pool_slots", "unpack_batch"]
+__all__ = ["Flavour", "PassBatch", "batch_rows", "pack_passes", "pool_slots", "unpack_batch"]

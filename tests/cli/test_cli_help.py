@@ -96,7 +96,8 @@ def test_job_help_shows_config_defaults_and_panels(monkeypatch):
     assert "(default: forward)" in lines["--strands"]
     assert "(default: --no-per-token)" in lines["--per-token"]  # an on/off flag
     assert "(default: --progress)" in lines["--progress"]
-    assert "(default: 64)" in lines["--unit-windows"] and "(default: 8)" in lines["--batch-size"]
+    assert "(default: 64)" in lines["--unit-windows"]
+    assert "(default: from a table" in lines["--batch-size"]
     assert "(default: auto)" in lines["--dtype"]
     assert "PATH" in lines["--fasta"] and "NAME|PATH" in lines["--model"]
     panels = [p for p in ("Input", "Model", "Windows", "Outputs", "Execution") if f"─ {p} " in out]
@@ -111,7 +112,8 @@ def test_help_defaults_follow_the_config_dataclasses():
 
     embed = cli_command().commands["embed"]
     batch = next(p for p in embed.params if p.name == "batch_size")
-    assert f"(default: {ExecutionConfig().batch_size})" in batch.help
+    assert ExecutionConfig().batch_size is None  # from the table (runner/batch_table.py)
+    assert "(default: from a table by device, dtype and window length" in batch.help
     assert batch.default is None  # still "not given", so a --config YAML can set it
 
 
@@ -185,11 +187,12 @@ def test_tidy_command_gives_plain_metavars() -> None:
 def test_tidy_command_shows_the_config_defaults_of_a_job_command() -> None:
     p = _params("embed")
     # the documented defaults of `ntscale embed` (README, docs/design.md)
-    assert p["batch_size"].help == "Windows per pass. (default: 8)"
     assert p["strands"].help == "Strands. (default: forward)"
     assert p["per_token"].help == "Per token. (default: --no-per-token)"
     # "none" defaults say nothing; a help text that states its default is left alone
     assert p["layers"].help == "Layers." and p["window"].help == "Window (default: max)."
+    # batch_size defaults to None (the batch table): the real option's help says so
+    assert p["batch_size"].help == "Windows per pass."
     assert p["batch_size"].default is None  # still "not given", so YAML can fill it
     assert p["top"].show_default is True  # a real default is shown by click itself
 

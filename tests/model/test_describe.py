@@ -115,7 +115,10 @@ def test_hf_without_weights(hf_dir, tmp_path):
 
 
 def test_describe_is_cheap_on_memory(micro_ckpt):
-    """ModelInfo holds no arrays: only the name, digest, config and path."""
+    """ModelInfo holds no arrays: only the name, digest, config, path and the files' key."""
     info = describe(micro_ckpt)
-    assert {f.name for f in dataclasses.fields(info)} == {"name", "digest", "config", "path"}
+    fields = {f.name for f in dataclasses.fields(info)}
+    assert fields == {"name", "digest", "config", "path", "digest_key"}
     assert isinstance(info.path, Path)
+    ((path, size, _, _),) = info.digest_key  # one parameter file: (path, size, mtime, inode)
+    assert path.endswith("pytree_ckpt.joblib") and size > 0

@@ -103,8 +103,9 @@ def test_unknown_dtype():
 
 def test_attention_backend_choice():
     assert attention_backend(precision_policy("bf16"), "gpu") == "cudnn"
-    assert attention_backend(precision_policy("fp32"), "gpu") == "xla"
-    assert attention_backend(precision_policy("bf16"), "cpu") == "xla"
+    assert attention_backend(precision_policy("fp32"), "gpu") == "chunked"
+    assert attention_backend(precision_policy("bf16"), "cpu") == "chunked"
+    assert attention_backend(precision_policy("fp32"), "cpu") == "chunked"
 
 
 @pytest.mark.parametrize(

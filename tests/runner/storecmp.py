@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 # Root attributes that legitimately differ between two runs of the same job.
 VOLATILE_ROOT = "zarr.json"
@@ -26,18 +25,21 @@ def assert_same_bytes(a: Path, b: Path) -> None:
     assert not differ, f"{len(differ)} files differ, e.g. {differ[:5]}"
 
 
-def assert_same_values(a: Path, b: Path) -> None:
-    """Same arrays, rows and order: non-float arrays equal, floats within fp32 rounding.
+def assert_same_values(a: Path, b: Path, *, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """Same variables, coordinates and non-float values; float values equal to rounding.
 
-    XLA:CPU sums a row's tokens in an order that depends on the rows per device, so pooled
-    means may differ in the last bit (docs/scaling.md); NaNs (skipped rows) must match.
+    For runs that batch the same rows into different batch shapes (dedup on and off: the
+    short last batches differ), where XLA's CPU matmuls may round a row differently in the
+    last place; the completion checksums then differ too and are not compared.
     """
-    x, y = xr.open_zarr(a, decode_cf=False), xr.open_zarr(b, decode_cf=False)
-    assert sorted(x.variables) == sorted(y.variables)
-    assert x.sizes == y.sizes
-    for name in x.variables:
-        u, v = x[name].values, y[name].values
-        if np.issubdtype(u.dtype, np.floating):
-            np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-6, err_msg=name)
+    from ntscale.store import open as open_store
+
+    da, db = open_store(str(a)), open_store(str(b))
+    assert sorted(da.variables) == sorted(db.variables)
+    for name in da.variables:
+        x, y = da[name].values, db[name].values
+        assert x.shape == y.shape, name
+        if np.issubdtype(x.dtype, np.floating):
+            np.testing.assert_allclose(x, y, rtol=rtol, atol=atol, equal_nan=True, err_msg=name)
         else:
-            np.testing.assert_array_equal(u, v, err_msg=name)
+            np.testing.assert_array_equal(x, y, err_msg=name)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 import pytest
-from storecmp import assert_same_bytes
+from storecmp import assert_same_bytes, assert_same_values
 
 from ntscale.config import EmbedConfig, build_config
 from ntscale.runner.embed_job import EmbedJob
@@ -186,7 +186,13 @@ def test_300_samples_one_pass_per_distinct_haplotype_and_same_store(example, vcf
     off = cohort_config(example, vcf_300, tmp_path / "nodedup.zarr", dedup=False)
     run_off = run_local(EmbedJob.plan_from_config(off))["run"]
     assert run_off["forward_windows"] == run_off["windows_run"] == job.plan.n_windows * 600
-    assert_same_bytes(Path(cfg.out), Path(off.out))  # every chunk and array metadata file
+    # batch 32: the dedup run's short last batches (16 rows) are not the plain run's (32),
+    # and XLA's CPU matmuls round a row differently in the last place across batch sizes
+    assert_same_values(Path(cfg.out), Path(off.out))
+    # the dedup run wastes under half of each unit's last batch (was up to 31 rows a unit)
+    assert run["useful_rows"] == expected
+    assert expected <= run["device_rows"] < expected + 16 * job.n_units()
+    assert run_off["device_rows"] == run_off["useful_rows"] == job.plan.n_windows * 600
 
 
 def test_dedup_equals_per_row_with_strands_ns_shrunk_windows_and_per_token(

@@ -97,3 +97,56 @@ def test_per_token_and_cls_outputs(small_config):
     np.testing.assert_allclose(tokens[i, :n], emb, rtol=1e-2, atol=1e-2)  # float16 storage
     assert np.isnan(tokens[i, n:]).all()
     np.testing.assert_allclose(cls[i], emb[0], rtol=1e-4, atol=1e-4)
+
+
+def test_last_run_counts_device_rows_run_and_useful_for_an_odd_number_of_rows(
+    small_config, tmp_path
+):
+    """7 plain windows in units of 5 at batch 8: the short batches run 8 and 2 rows (the
+    next power of two), not 8 and 8; `last_run` says how many rows ran and were useful."""
+    from ntscale.scoring.batches import batch_rows
+
+    bed = tmp_path / "odd.bed"
+    bed.write_text("20\t1000000\t1004200\n")
+    cfg = small_config(regions=str(bed), unit_windows=5, batch_size=8, out=str(tmp_path / "o.zarr"))
+    job = EmbedJob.plan_from_config(cfg)
+    assert job.plan.n_windows == 7 and job.n_units() == 2
+    run = run_local(job)["run"]
+    ds = open_store(cfg.out)
+    assert (ds["status"].values.astype(str) == WindowStatus.OK.name).all()
+    per_unit = [5, 2]  # distinct sequences per unit: every window differs
+    assert run["useful_rows"] == run["forward_windows"] == sum(per_unit) == 7
+    assert run["device_rows"] == sum(batch_rows(n, 8) for n in per_unit) == 10  # was 16
+    assert run["device_rows_per_useful"] == round(10 / 7, 4)
+    assert ds.attrs["last_run"]["device_rows"] == 10
+
+
+def test_a_local_run_hashes_the_checkpoint_once_and_a_dry_run_reuses_it(
+    small_config, tmp_path, monkeypatch
+):
+    """Plan (describe) and every worker's load share one hash; a later dry run, in a
+    process that has not hashed it (in-process cache emptied), reads the cache file."""
+    from ntscale.cli.main import main
+    from ntscale.model import checkpoint_digest as digest_cache
+
+    monkeypatch.setenv("NTSCALE_CACHE_DIR", str(tmp_path / "cache"))
+    digest_cache.forget()
+    cfg = small_config(out=str(tmp_path / "h.zarr"))
+    n0 = digest_cache.hash_count
+    job = EmbedJob.plan_from_config(cfg)
+    run_local(job)
+    assert digest_cache.hash_count == n0 + 1
+    stored = open_store(cfg.out).attrs["model"]["checkpoint_digest"]
+    assert stored == job.run.model.digest
+
+    digest_cache.forget()
+    bed = tmp_path / "dry.bed"
+    bed.write_text("20\t1000000\t1001200\n")
+    args = ["embed", "--dry-run", "--no-progress", "--fasta", cfg.fasta, "--model", cfg.model]
+    args += ["--out", str(tmp_path / "dry.zarr"), "--regions", str(bed), "--dtype", "fp32"]
+    try:
+        main(args)
+    except SystemExit as e:
+        assert e.code in (0, None)
+    assert digest_cache.hash_count == n0 + 1  # no second hash
+    digest_cache.forget()

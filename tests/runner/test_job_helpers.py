@@ -45,6 +45,9 @@ def test_row_run_summary_adds_units_statuses_and_rate():
         "seconds": 2.0,
         "model_seconds": 1.75,
         "variants_per_second": 3.0,
+        "device_rows": 0,
+        "useful_rows": 0,
+        "device_rows_per_useful": None,  # no row counts reported
     }
 
 
@@ -56,5 +59,18 @@ def test_row_run_summary_of_an_empty_or_instant_run():
         "seconds": 0.0,
         "model_seconds": 0.0,
         "bases_per_second": None,  # no rate from zero seconds
+        "device_rows": 0,
+        "useful_rows": 0,
+        "device_rows_per_useful": None,
     }
     assert row_run_summary([UnitResult(unit=0, n_rows=3)], 0.0004, rows="bases")["seconds"] == 0.0
+
+
+def test_row_run_summary_adds_device_rows_run_and_useful():
+    results = [
+        UnitResult(unit=0, n_rows=5, device_rows=8, useful_rows=5),
+        UnitResult(unit=1, n_rows=3, device_rows=4, useful_rows=3),
+    ]
+    got = row_run_summary(results, 1.0, rows="variants")
+    assert (got["device_rows"], got["useful_rows"]) == (12, 8)
+    assert got["device_rows_per_useful"] == 1.5

@@ -13,7 +13,7 @@ from ntscale.genome import FastaSource, WindowSource
 from ntscale.model import load
 from ntscale.model.compiled import compilations
 from ntscale.runner.embed_job import EmbedJob
-from ntscale.runner.pass_runner import PassRunner
+from ntscale.runner.pass_runner import PassRunner, RowCount
 from ntscale.runner.score_job import ScoreJob
 from ntscale.scoring.passes import PassPlan
 from ntscale.tokenizer import reverse_complement
@@ -104,6 +104,23 @@ def test_pass_runner_waits_for_the_device_lock(tiny):
         assert th.is_alive() and not got  # another unit holds the device
     th.join(120)
     assert len(got) == 1 and len(got[0][0]) == len(plan)
+
+
+@pytest.mark.parametrize(("batch_size", "device"), [(8, 8), (6, 6), (4, 6), (2, 6), (1, 5)])
+def test_pass_runner_counts_device_rows_run_and_useful(tiny, batch_size, device):
+    """5 passes (an odd number) of one flavour: the last batch is padded to a power of two,
+    and the counts add up over calls (a unit runs several slices)."""
+    tok = tiny.tokenizer
+    plan = PassPlan(by_content=False)
+    for k in range(5):
+        plan.read_table(plan.add(k, tok.encode(_dna(60 + 6 * k, k))), 1)
+    rows = RowCount()
+    runner = PassRunner(tiny, (), batch_size=batch_size)
+    results, _ = runner.run(plan.passes, rows)
+    assert len(results) == 5 and all(r.table for r in results)
+    assert (rows.device, rows.useful) == (device, 5)
+    runner.run(plan.passes, rows)
+    assert (rows.device, rows.useful) == (2 * device, 10)
 
 
 @pytest.fixture

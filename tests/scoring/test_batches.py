@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ntscale.scoring.batches import Flavour, pack_passes, pool_slots, unpack_batch
+from ntscale.scoring.batches import Flavour, batch_rows, pack_passes, pool_slots, unpack_batch
 from ntscale.scoring.passes import PassPlan
 
 PAD = 1
@@ -55,8 +55,9 @@ def test_passes_are_grouped_by_flavour_sorted_and_padded():
     assert both.weights[1, 0].sum() == pytest.approx(100.0)
     # the table substitutes into the pass's own tokens unless it is a masked pass
     np.testing.assert_array_equal(both.table_tokens, both.tokens)
+    # a last batch of one pass runs 2 device rows (never 1: see batch_rows), not batch_size
     assert embed.table_tokens is None and embed.weights.shape == (2, 1, 128)
-    assert (embed.tokens[1] == PAD).all()  # the last batch is padded with <pad> rows
+    assert embed.device_rows == 2 and (embed.tokens[1] == PAD).all()
     assert table.weights is None
     np.testing.assert_array_equal(table.tokens[0, :9], masked_tokens)
     np.testing.assert_array_equal(table.table_tokens[0, :9], _ids(9))
@@ -68,7 +69,39 @@ def test_batches_never_exceed_the_batch_size():
         plan.read_table(plan.add(k, _ids(3 + k)), 1)
     batches = list(pack_passes(plan.passes, batch_size=3, pad_id=PAD, max_tokens=512))
     assert [b.members for b in batches] == [(0, 1, 2), (3, 4, 5), (6,)]
-    assert all(b.tokens.shape == (3, 128) for b in batches)
+    assert [b.tokens.shape for b in batches] == [(3, 128), (3, 128), (2, 128)]
+
+
+@pytest.mark.parametrize(
+    ("n", "size", "rows"),
+    [(1, 8, 2), (2, 8, 2), (3, 8, 4), (5, 8, 8), (8, 8, 8), (5, 6, 6), (3, 3, 3), (1, 1, 1)],
+)
+def test_batch_rows_are_powers_of_two_capped_at_the_batch_size(n, size, rows):
+    assert batch_rows(n, size) == rows
+
+
+@pytest.mark.parametrize("n", [0, 9])
+def test_batch_rows_rejects_counts_outside_the_batch(n):
+    with pytest.raises(ValueError, match=r"n_rows must be in 1\.\.8, got " + str(n)):
+        batch_rows(n, 8)
+
+
+def test_padding_rows_of_an_odd_number_of_passes_stay_under_half_a_batch():
+    """13 passes at batch 8 still run 8 + 8 rows (5 left round up to 8), but 11 passes run
+    8 + 4 rows, not 16: a last batch's padding rows are fewer than its used rows."""
+    plan = PassPlan(by_content=False)
+    for k in range(13):
+        plan.read_table(plan.add(k, _ids(4)), 1)
+    batches = list(pack_passes(plan.passes, batch_size=8, pad_id=PAD, max_tokens=128))
+    assert [len(b.members) for b in batches] == [8, 5]
+    assert [b.device_rows for b in batches] == [8, 8]
+    plan = PassPlan(by_content=False)
+    for k in range(11):
+        plan.read_table(plan.add(k, _ids(4)), 1)
+    batches = list(pack_passes(plan.passes, batch_size=8, pad_id=PAD, max_tokens=128))
+    assert [b.device_rows for b in batches] == [8, 4]  # 12 rows for 11 passes, not 16
+    last = batches[-1]
+    assert (last.tokens[3] == PAD).all() and (last.tokens[2, :4] == _ids(4)).all()
 
 
 def test_unpack_keeps_what_each_pass_asked_for():

@@ -210,3 +210,40 @@ def test_pickled_job_does_not_hold_the_variants(tmp_path, tiny_model_dir):
             assert len(pickle.dumps(whole, protocol=5)) > sizes[n] + 500_000
     # same number of units: the same size whatever the number of variants
     assert abs(sizes[20_000] - sizes[1_000]) < 64, sizes
+
+
+@pytest.mark.parametrize("share_windows", [True, False])
+def test_streamed_dry_run_plan_equals_the_whole_table_plan_one_unit_at_a_time(
+    split_inputs, tiny_model_dir, tmp_path, monkeypatch, share_windows
+):
+    """The dry run of a streamed job plans unit by unit like the run: it never reads the
+    whole table (read_variant_table would fail here) and holds one unit's rows at a time,
+    and its plan is the whole-table job's, distinct windows across units included."""
+    from ntscale.runner import plan_report, score_job
+    from ntscale.runner.plan_report import describe_score_plan
+
+    fasta, vcf = split_inputs
+    cfg = _config(
+        fasta, vcf, tiny_model_dir, tmp_path / "d.zarr", strands="both", share_windows=share_windows
+    )
+    whole = describe_score_plan(ScoreJob.plan_from_config(cfg, stream=False))
+    job = ScoreJob.plan_from_config(cfg, stream=True)
+    held: list[int] = []
+    real = ScoreJob.unit_table
+
+    def counted(self, unit):
+        table, windows, off = real(self, unit)
+        held.append(len(table.pos))
+        return table, windows, off
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the dry run of a streamed job read the whole table")
+
+    monkeypatch.setattr(ScoreJob, "unit_table", counted)  # a frozen job: patch its class
+    monkeypatch.setattr(score_job, "read_variant_table", refuse, raising=False)
+    monkeypatch.setattr("ntscale.genome.variant_table.read_variant_table", refuse)
+    streamed = plan_report.describe_score_plan(job)
+    assert streamed == whole
+    assert len(held) == job.n_units() > 2
+    assert max(held) <= cfg.unit_variants < job.n_variants  # never the whole table
+    assert whole["distinct_reference_windows"] > 0
