@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from safetensors.numpy import load_file
 
 from ntscale.errors import CheckpointError, ConfigError
 from ntscale.model.checkpoint_torch import read_torch_state
-from ntscale.model.config import NTConfig
+from ntscale.model.config import REQUIRED, NTConfig, typed_value
 from ntscale.model.params import PREFIX, Flat, layer_path, validate_official
 from ntscale.tokenizer.vocab import k_for_vocab
 
@@ -64,10 +64,8 @@ def config_from_hf(cfg: Mapping[str, Any], *, name: str, path: str) -> NTConfig:
         CheckpointError: a required key is missing or a feature is not supported.
     """
 
-    def need(key: str) -> Any:
-        if key not in cfg:
-            raise CheckpointError(f"{path}: config key {key!r} is missing")
-        return cfg[key]
+    def need(key: str, kind: Callable[[Any], Any] = int, default: Any = REQUIRED) -> Any:
+        return typed_value(cfg, key, kind, path=path, default=default, what="config key")
 
     pos_type = cfg.get("position_embedding_type", "absolute")
     if pos_type not in ("absolute", "rotary"):
@@ -81,11 +79,11 @@ def config_from_hf(cfg: Mapping[str, Any], *, name: str, path: str) -> NTConfig:
             f"{path}: a SegmentNT checkpoint in the Hugging Face layout is not read by ntscale; "
             "use the official layout (jax_model/), which `ntscale download segment_nt` fetches"
         )
-    mpe = int(need("max_position_embeddings"))
+    mpe = need("max_position_embeddings")
     max_tokens = mpe - 2 if (not rotary or (mpe - 2) % 64 == 0) else mpe
-    dim, heads = int(need("hidden_size")), int(need("num_attention_heads"))
+    dim, heads = need("hidden_size"), need("num_attention_heads")
     glu = rotary  # NT v2 on the hub: rotary + SwiGLU without FFN biases
-    vocab = int(need("vocab_size"))
+    vocab = need("vocab_size")
     # the k-mer length is not in an ESM config: the vocabulary size says it (Codon-NT 75 -> 3)
     k = k_for_vocab("v2" if rotary else "v1", vocab) or 6
     dropout = bool(cfg.get("token_dropout", False))
@@ -93,11 +91,11 @@ def config_from_hf(cfg: Mapping[str, Any], *, name: str, path: str) -> NTConfig:
         return NTConfig(
             name=name,
             version="v2" if rotary else "v1",
-            num_layers=int(need("num_hidden_layers")),
+            num_layers=need("num_hidden_layers"),
             embed_dim=dim,
             num_heads=heads,
             key_size=dim // heads,
-            ffn_dim=int(need("intermediate_size")),
+            ffn_dim=need("intermediate_size"),
             vocab_size=vocab,
             max_tokens=max_tokens,
             positional="rotary" if rotary else "learned",
@@ -108,9 +106,9 @@ def config_from_hf(cfg: Mapping[str, Any], *, name: str, path: str) -> NTConfig:
             # ESM's token dropout rescales with the training masking rate 0.15 * 0.8
             masking_ratio=0.15 if dropout else 0.0,
             masking_prob=0.8 if dropout else 0.0,
-            layer_norm_eps=float(cfg.get("layer_norm_eps", 1e-12)),
-            pad_token_id=int(cfg.get("pad_token_id", 1)),
-            mask_token_id=int(cfg.get("mask_token_id", 2)),
+            layer_norm_eps=need("layer_norm_eps", float, 1e-12),
+            pad_token_id=need("pad_token_id", int, 1),
+            mask_token_id=need("mask_token_id", int, 2),
             k=k,
         )
     except ConfigError as e:

@@ -8,7 +8,7 @@ the published shapes can be built for tests and benchmarks.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -279,6 +279,53 @@ def preset_names() -> tuple[str, ...]:
     return tuple(PRESETS)
 
 
+REQUIRED: Any = object()
+
+
+def typed_value(
+    cfg: Mapping[str, Any],
+    key: str,
+    kind: Callable[[Any], Any],
+    *,
+    path: str,
+    default: Any = REQUIRED,
+    what: str = "hyperparameter",
+) -> Any:
+    """`cfg[key]` converted by `kind` (int, float), or `default` when absent or null, so
+    that a bad value in a checkpoint's JSON is reported with its file and key.
+
+    Raises:
+        CheckpointError: the key is missing (no default) or its value does not convert.
+    """
+    value = cfg.get(key)
+    if value is None:
+        if default is REQUIRED:
+            raise CheckpointError(f"{path}: {what} {key!r} is missing")
+        return default
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise CheckpointError(
+            f"{path}: {what} {key!r} must be a number ({kind.__name__}), got {value!r}"
+        ) from None
+
+
+def name_list(
+    cfg: Mapping[str, Any], key: str, *, path: str, label: str | None = None
+) -> tuple[str, ...]:
+    """A list of names (`features`, `bed_elements_names`) from a checkpoint's JSON.
+
+    Raises:
+        CheckpointError: the value is not a list (names file and key, or `label`).
+    """
+    value = cfg.get(key) or ()
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise CheckpointError(
+            f"{path}: {label or repr(key)} must be a list of names, got {value!r}"
+        )
+    return tuple(str(v) for v in value)
+
+
 def get_preset(name: str) -> NTConfig:
     """The configuration of a published model.
 
@@ -301,10 +348,8 @@ def config_from_hyperparams(hp: Mapping[str, Any], *, name: str, path: str) -> N
         CheckpointError: a required key is missing or a feature is not supported.
     """
 
-    def need(key: str) -> Any:
-        if key not in hp:
-            raise CheckpointError(f"{path}: hyperparameter {key!r} is missing")
-        return hp[key]
+    def need(key: str, kind: Callable[[Any], Any] = int, default: Any = REQUIRED) -> Any:
+        return typed_value(hp, key, kind, path=path, default=default)
 
     if hp.get("emb_layer_norm_before", False):
         raise CheckpointError(f"{path}: emb_layer_norm_before=true is not supported")
@@ -315,28 +360,31 @@ def config_from_hyperparams(hp: Mapping[str, Any], *, name: str, path: str) -> N
     pos = hp.get("positional_embedding", "learned")
     if not rotary and pos != "learned":
         raise CheckpointError(f"{path}: positional_embedding {pos!r} is not supported")
-    embed_dim = int(need("embed_dim"))
-    heads = int(need("attention_heads"))
+    embed_dim = need("embed_dim")
+    heads = need("attention_heads")
     # the reference reads `key_dim` (AgroNT files); v2 files name it `key_size`
-    key_size = hp.get("key_dim", hp.get("key_size"))
+    key_size = need("key_dim" if "key_dim" in hp else "key_size", int, None)
     version: Version = "v2" if rotary else "v1"
-    k = int(hp.get("k_for_kmers", 6))
+    k = need("k_for_kmers", int, 6)
     # the reference sizes the vocabulary from its tokenizer (version and k), not the file
-    vocab = vocab_size(version, k) if "k_for_kmers" in hp else int(need("alphabet_size"))
-    features = tuple(str(f) for f in hp.get("features") or ())
-    max_tokens = int(need("max_positions"))
+    try:
+        vocab = vocab_size(version, k) if "k_for_kmers" in hp else need("alphabet_size")
+    except ConfigError as e:
+        raise CheckpointError(f"{path}: {e}") from e
+    features = name_list(hp, "features", path=path)
+    max_tokens = need("max_positions")
     if features:  # SegmentNT runs up to 50 kb (rotary: the file's value bounds nothing)
         max_tokens = max(max_tokens, SEGMENT_MAX_TOKENS)
-    factor = hp.get("rescaling_factor")
+    factor = need("rescaling_factor", float, None)
     try:
         return NTConfig(
             name=name,
             version=version,
-            num_layers=int(need("num_layers")),
+            num_layers=need("num_layers"),
             embed_dim=embed_dim,
             num_heads=heads,
-            key_size=int(key_size) if key_size is not None else embed_dim // heads,
-            ffn_dim=int(need("ffn_embed_dim")),
+            key_size=key_size if key_size is not None else embed_dim // heads,
+            ffn_dim=need("ffn_embed_dim"),
             vocab_size=vocab,
             max_tokens=max_tokens,
             positional="rotary" if rotary else "learned",
@@ -344,14 +392,14 @@ def config_from_hyperparams(hp: Mapping[str, Any], *, name: str, path: str) -> N
             use_glu=bool(hp.get("use_glu_in_ffn", False)),
             ffn_bias=bool(hp.get("add_bias_ffn", True)),
             token_dropout=bool(hp.get("token_dropout", False)),
-            masking_ratio=float(hp.get("masking_ratio", 0.0)),
-            masking_prob=float(hp.get("masking_prob", 0.0)),
-            layer_norm_eps=float(hp.get("layer_norm_eps", 1e-5)),
-            embed_scale=float(hp.get("embed_scale", 1.0)),
-            pad_token_id=int(hp.get("pad_token_id", 1)),
-            mask_token_id=int(hp.get("mask_token_id", 2)),
+            masking_ratio=need("masking_ratio", float, 0.0),
+            masking_prob=need("masking_prob", float, 0.0),
+            layer_norm_eps=need("layer_norm_eps", float, 1e-5),
+            embed_scale=need("embed_scale", float, 1.0),
+            pad_token_id=need("pad_token_id", int, 1),
+            mask_token_id=need("mask_token_id", int, 2),
             k=k,
-            rescaling_factor=float(factor) if factor is not None else None,
+            rescaling_factor=factor,
             features=features,
         )
     except ConfigError as e:

@@ -14,13 +14,14 @@ repository and the file decides the shapes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from ntscale.errors import CheckpointError, ConfigError
+from ntscale.model.config import name_list, typed_value
 
 Stage = Literal["pre", "post"]
 
@@ -158,13 +159,6 @@ class NTv3Config:
             )
 
 
-def _get(cfg: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
-    for key in keys:
-        if key in cfg:
-            return cfg[key]
-    return default
-
-
 def is_ntv3_config(cfg: Mapping[str, Any]) -> bool:
     """Whether a Hugging Face config.json describes an NTv3 model."""
     return "num_downsamples" in cfg or str(cfg.get("model_type", "")).lower().startswith("ntv3")
@@ -183,9 +177,14 @@ def ntv3_config_from_hf(cfg: Mapping[str, Any], *, name: str, path: str) -> NTv3
             f"{path}: deconv_upsample_type {upsample!r} is not supported "
             "(only 'conv_transpose', the published models' setting)"
         )
-    heads = int(_get(cfg, "attention_heads", "num_attention_heads", default=16))
-    embed_dim = int(_get(cfg, "embed_dim", "hidden_size", default=512))
-    key_size = cfg.get("key_size") or embed_dim // heads
+
+    def num(*keys: str, default: Any, kind: Callable[[Any], Any] = int) -> Any:
+        key = next((k for k in keys if k in cfg), keys[0])
+        return typed_value(cfg, key, kind, path=path, default=default, what="config key")
+
+    heads = num("attention_heads", "num_attention_heads", default=16)
+    embed_dim = num("embed_dim", "hidden_size", default=512)
+    key_size = num("key_size", default=None) or embed_dim // heads
     cond = cfg.get("conditions_vocab_size")
     if cond is not None:
         cond = list(cond) if isinstance(cond, (list, tuple)) else [cond]
@@ -193,32 +192,37 @@ def ntv3_config_from_hf(cfg: Mapping[str, Any], *, name: str, path: str) -> NTv3
             raise CheckpointError(
                 f"{path}: expected one condition (species), got conditions_vocab_size={cond}"
             )
-        cond = int(cond[0])
+        cond = typed_value({"conditions_vocab_size": cond[0]}, "conditions_vocab_size", int,
+                           path=path, what="config key")  # fmt: skip
+    tracks = cfg.get("bigwigs_per_species") or {}
+    if not isinstance(tracks, Mapping):
+        raise CheckpointError(f"{path}: 'bigwigs_per_species' must map species to track names")
     try:
         return NTv3Config(
             name=name,
-            vocab_size=int(_get(cfg, "alphabet_size", "vocab_size", default=11)),
-            pad_token_id=int(cfg.get("pad_token_id", 1)),
-            mask_token_id=int(cfg.get("mask_token_id", 2)),
-            num_downsamples=int(cfg.get("num_downsamples", 8)),
+            vocab_size=num("alphabet_size", "vocab_size", default=11),
+            pad_token_id=num("pad_token_id", default=1),
+            mask_token_id=num("mask_token_id", default=2),
+            num_downsamples=num("num_downsamples", default=8),
             num_heads=heads,
-            key_size=int(key_size),
-            token_embed_dim=int(cfg.get("token_embed_dim", 16)),
-            conv_init_embed_dim=int(cfg.get("conv_init_embed_dim", 512)),
+            key_size=key_size,
+            token_embed_dim=num("token_embed_dim", default=16),
+            conv_init_embed_dim=num("conv_init_embed_dim", default=512),
             embed_dim=embed_dim,
-            ffn_dim=int(_get(cfg, "ffn_embed_dim", "intermediate_size", default=2048)),
-            num_layers=int(_get(cfg, "num_layers", "num_hidden_layers", default=12)),
-            layer_norm_eps=float(cfg.get("layer_norm_eps", 1e-5)),
-            num_hidden_layers_head=int(cfg.get("num_hidden_layers_head", 0)),
+            ffn_dim=num("ffn_embed_dim", "intermediate_size", default=2048),
+            num_layers=num("num_layers", "num_hidden_layers", default=12),
+            layer_norm_eps=num("layer_norm_eps", default=1e-5, kind=float),
+            num_hidden_layers_head=num("num_hidden_layers_head", default=0),
             use_skip_connection=bool(cfg.get("use_skip_connection", True)),
             conditions_vocab_size=cond,
             species_to_token_id=dict(cfg.get("species_to_token_id", {})),
             bigwigs_per_species={
-                k: tuple(v) for k, v in dict(cfg.get("bigwigs_per_species", {})).items()
+                str(k): name_list(tracks, k, path=path, label=f"bigwigs_per_species[{k!r}]")
+                for k in tracks
             },
-            bed_elements_names=tuple(cfg.get("bed_elements_names", ())),
-            keep_target_center_fraction=float(cfg.get("keep_target_center_fraction", 1.0)),
-            num_species_special_tokens=int(cfg.get("num_species_special_tokens", 6)),
+            bed_elements_names=name_list(cfg, "bed_elements_names", path=path),
+            keep_target_center_fraction=num("keep_target_center_fraction", default=1.0, kind=float),
+            num_species_special_tokens=num("num_species_special_tokens", default=6),
         )
     except ConfigError as e:
         raise CheckpointError(f"{path}: {e}") from e

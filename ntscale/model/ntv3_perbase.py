@@ -146,5 +146,7 @@ class NTv3TrackModel:
 
 
 def _class1_probability(logits: np.ndarray) -> np.ndarray:
-    """softmax(logits)[..., 1] over the last axis (2 classes), stable."""
-    return 1.0 / (1.0 + np.exp(logits[..., 0] - logits[..., 1]))
+    """softmax(logits)[..., 1] over the last axis (2 classes): 1 / (1 + e^(l0 - l1)) as
+    e^-log(1 + e^(l0 - l1)), which does not overflow for confident heads (|l0 - l1| > 88
+    in float32)."""
+    return np.exp(-np.logaddexp(0.0, logits[..., 0] - logits[..., 1]))
