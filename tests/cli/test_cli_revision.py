@@ -137,4 +137,17 @@ def test_an_unknown_revision_offline_is_one_clear_line(
                 "--regions", region_bed, "--window", "600", "--revision", "v9")  # fmt: skip
     line = error_line(r)
     assert "'v9'" in line and "HF_HUB_OFFLINE is set" in line
+    # what the cache does hold, and a download of that revision (not of main) as the fix
+    assert f"(it holds revisions: main, v1, {TAGGED}, {MAIN})" in line
+    assert f"`ntscale download {model} --revision v9`" in line
     assert not out.exists()
+
+
+def test_download_takes_the_revision_too(hub: Path) -> None:
+    r = run_cli(hub, "download", NAME, "--revision", "v1")  # cached: no network needed
+    assert r.returncode == 0, r.stderr
+    assert f"{NAME}: already cached" in r.stderr
+    name, folder = r.stdout.strip().split("\t")
+    assert name == NAME and Path(folder).name == TAGGED
+    line = error_line(run_cli(hub, "download", NAME, "--revision", "v9"))
+    assert "at revision 'v9'" in line and "it holds revisions: main, v1" in line
