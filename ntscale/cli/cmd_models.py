@@ -117,6 +117,9 @@ def download(
         list[str], typer.Argument(help="Published model names (see `ntscale models`) or repo ids.")
     ],
     cache_dir: CacheDirOpt = None,
+    revision: Annotated[
+        str | None, Opt("--revision", help="Hub commit or tag to fetch (default: main).")
+    ] = None,
 ) -> None:
     """Fetch published checkpoints into the hub cache ahead of a run (resumable)."""
     from tqdm import tqdm
@@ -136,13 +139,13 @@ def download(
             )
         targets.append((published or name, repos[published] if published else name))
     for name, repo in targets:
-        if cached_checkpoint(repo, cache_dir=cache_dir) is not None:
+        if cached_checkpoint(repo, cache_dir=cache_dir, revision=revision) is not None:
             typer.echo(f"{name}: already cached", err=True)
         else:
             typer.echo(f"{name}: downloading {repo} (resumable)", err=True)
         model_name = name if name != repo else None
         # a plain tqdm bar per file, on a terminal or in a batch log alike
         folder = download_checkpoint(
-            repo, model_name=model_name, cache_dir=cache_dir, tqdm_class=tqdm
+            repo, model_name=model_name, cache_dir=cache_dir, tqdm_class=tqdm, revision=revision
         )
         typer.echo(f"{name}\t{folder}")

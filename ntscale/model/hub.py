@@ -166,6 +166,13 @@ def cached_checkpoint(
         return None
 
 
+def cached_revisions(repo_id: str, cache: Path) -> list[str]:
+    """The refs (branches, tags) and commits a hub cache holds of a repository, for errors."""
+    root = cache / ("models--" + repo_id.replace("/", "--"))
+    refs = sorted(str(p.relative_to(root / "refs")) for p in root.glob("refs/**/*") if p.is_file())
+    return refs + sorted(p.name for p in root.glob("snapshots/*") if p.is_dir())
+
+
 def snapshot_commit(folder: Path) -> str | None:
     """The commit a hub cache folder holds (`.../snapshots/<commit>/...`), else None."""
     parts = Path(folder).parts
@@ -205,13 +212,16 @@ def download_checkpoint(
     what = f"model {model_name!r} ({repo_id})" if model_name else f"hub repository {repo_id!r}"
     if revision is not None:
         what += f" at revision {revision!r}"
-    fetch = f"`ntscale download {model_name or repo_id}`"
+    rev = f" --revision {revision}" if revision is not None else ""
+    fetch = f"`ntscale download {model_name or repo_id}{rev}`"
     found = cached_checkpoint(repo_id, cache_dir=cache, revision=revision)
     if found is not None:
         return found
     if hub_offline():
+        held = cached_revisions(repo_id, cache) if revision is not None else []
+        holds = f" (it holds revisions: {', '.join(held)})" if held else ""
         raise CheckpointError(
-            f"{what} is not in the hub cache folder {cache} and HF_HUB_OFFLINE is set: "
+            f"{what} is not in the hub cache folder {cache}{holds} and HF_HUB_OFFLINE is set: "
             f"run {fetch} where there is network (with --cache-dir DIR to fill a folder you "
             "can copy), then point HF_HUB_CACHE=DIR at that cache here, or pass a local "
             "checkpoint folder as --model"
