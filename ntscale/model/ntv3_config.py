@@ -97,6 +97,11 @@ class NTv3Config:
             )
 
     @property
+    def k(self) -> int:
+        """Bases per token: 1 (single-base tokens; the NT families' k is 3 or 6)."""
+        return 1
+
+    @property
     def post_trained(self) -> bool:
         """Whether the model has species conditioning (and track/annotation heads)."""
         return self.conditions_vocab_size is not None

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ntscale.model.attention import chunked_attention
 from ntscale.model.modules import apply_rotary, rotary_tables
 from ntscale.model.ntv3_config import NTv3Config
 from ntscale.model.precision import AttentionImpl, Precision
@@ -177,7 +178,10 @@ def transformer_block(
         q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
         q, k, v = q.astype(ctx.cd), k.astype(ctx.cd), v.astype(ctx.cd)
         scale = 1.0 / float(np.sqrt(c.key_size))
-        if block_valid is None:
+        if ctx.attention == "chunked":  # blocked online softmax (ntscale.model.attention)
+            valid = jnp.ones((b, t), bool) if block_valid is None else block_valid
+            att = chunked_attention(q, k, v, key_mask=valid, scale=scale)
+        elif block_valid is None:
             att = jax.nn.dot_product_attention(q, k, v, scale=scale, implementation=ctx.attention)
         elif ctx.attention == "cudnn":
             att = jax.nn.dot_product_attention(
