@@ -75,6 +75,7 @@ class EmbedConfig:
     unit_windows: int = 64
     dedup: bool = True  # one forward pass per distinct window sequence of a unit; False: per row
     revision: str | None = None  # hub commit/tag of a published name or repo id (--revision)
+    species: str | None = None  # NTv3 post-trained models: the conditioning species
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
@@ -121,6 +122,8 @@ class ScoreConfig:
     regions: str | None = None  # BED: only records overlapping it (ntscale.genome.variant_input)
     contig_map: Mapping[str, str] | str = field(default_factory=dict)  # FASTA=VCF or auto
     revision: str | None = None  # hub commit/tag of a published name or repo id (--revision)
+    species: str | None = None  # NTv3 post-trained models: the conditioning species
+    track_names: tuple[str, ...] | None = None  # NTv3 track_delta: tracks to score
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntscale.errors import CheckpointError, ConfigError
+from ntscale.model.checkpoint_digest import cached_file_digest
 from ntscale.model.checkpoint_hf import read_state, weight_files
 from ntscale.model.ntv3_checkpoint import Params, convert_ntv3_state, read_ntv3_config
 from ntscale.model.ntv3_config import NTV3_MODELS, NTv3Config, get_ntv3, is_ntv3_name
@@ -252,12 +253,11 @@ def read_ntv3_checkpoint(folder: Path, *, name: str) -> tuple[NTv3Config, Params
     if not files:
         raise CheckpointError(f"{folder}: no .safetensors weights (NTv3 needs safetensors)")
     state: dict[str, np.ndarray] = {}
-    h = hashlib.sha256()
     for f in files:
         state.update(read_state(f))
-        h.update(f.read_bytes())
     params = convert_ntv3_state(state, param_shapes(config), where=str(folder))
-    return config, params, h.hexdigest()
+    # hashed once per files (path, size, mtime, inode), as the NT checkpoints
+    return config, params, cached_file_digest(files)[0]
 
 
 def resolve_ntv3(source: str | Path) -> tuple[Path, str]:
@@ -313,10 +313,7 @@ def describe_ntv3(source: str | Path) -> Any:
     if config is None:
         raise CheckpointError(f"{folder}/config.json: not an NTv3 config (no num_downsamples)")
     files = [f for f in weight_files(folder) if f.suffix == ".safetensors"]
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.read_bytes())
-    return ModelInfo(name=name, digest=h.hexdigest(), config=config, path=folder)
+    return ModelInfo(name=name, digest=cached_file_digest(files)[0], config=config, path=folder)
 
 
 def load_ntv3(

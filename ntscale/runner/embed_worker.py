@@ -184,16 +184,16 @@ class EmbedWorker(ModelWorker):
             "sequence_id": distinct.sequence_ids[first] if d else np.zeros(0, np.uint64),
         }
         if c.dedup:
-            model_seconds, res = self._forward(self._batches(distinct.ids), d)
+            batches = self._batches(distinct.ids)
+            model_seconds, res = self._forward(batches, d)
             n_forward = d
         else:
             # check mode: one pass per haplotype with a sequence; the store keeps the
-            # first haplotype's output of each sequence (equal bytes when dedup is right)
+            # first haplotype's output of each sequence (equal values when dedup is right)
             flat = index.reshape(-1)
             rows = np.flatnonzero(flat >= 0)
-            model_seconds, per_row = self._forward(
-                self._batches([distinct.ids[k] for k in flat[rows].tolist()]), rows.size
-            )
+            batches = self._batches([distinct.ids[k] for k in flat[rows].tolist()])
+            model_seconds, per_row = self._forward(batches, rows.size)
             _, at = np.unique(flat[rows], return_index=True)
             res = {kind: values[at] for kind, values in per_row.items()}
             n_forward = int(rows.size)
@@ -218,6 +218,8 @@ class EmbedWorker(ModelWorker):
             seconds=time.perf_counter() - t0,
             bytes_written=int(nbytes),
             forward_windows=n_forward,
+            device_rows=sum(batch.shape[0] for _, batch in batches),
+            useful_rows=n_forward,
         )
 
     def _batches(self, ids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:

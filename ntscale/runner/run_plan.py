@@ -130,7 +130,9 @@ def resolve_run(config: RunConfig, info: ModelInfo) -> RunPlan:
     execution = config.execution
     # asked of the hardware (a cluster: one connection) only when a default needs it
     hardware = None
-    if execution.dtype == "auto" or execution.devices_per_actor is None:
+    if execution.dtype == "auto" or (
+        execution.devices_per_actor is None and _may_be_tpu(execution)
+    ):
         hardware = run_hardware(execution)
     dtype = dtype_for_backend(hardware[0]) if execution.dtype == "auto" else execution.dtype
     return RunPlan(
@@ -150,6 +152,18 @@ def resolve_run(config: RunConfig, info: ModelInfo) -> RunPlan:
         strands=STRAND_SETS[config.strands],
         devices_per_actor=resolve_devices(execution, hardware),
     )
+
+
+def _may_be_tpu(execution: ExecutionConfig) -> bool:
+    """Whether the default device count needs the backend: a cluster (asked), or this
+    machine with TPU device files (/dev/accel*, /dev/vfio/N). Elsewhere the default is 1
+    without starting JAX's backend in the driver (which would take GPU memory from the
+    actors of a private Ray, and fail the driver on a bad XLA_FLAGS meant for workers)."""
+    if execution.ray not in (None, "", "local"):
+        return True
+    import glob
+
+    return bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*"))
 
 
 def resolve_devices(execution: ExecutionConfig, hardware: tuple[str, int] | None) -> int:

@@ -58,7 +58,7 @@ def test_models_table_shows_ntv3_and_cache_state(tmp_path: Path) -> None:
     r = invoke("models", "--cache-dir", tmp_path)
     assert r.code == 0, r.err
     rows = {line.split()[0]: line.split() for line in r.out.splitlines()[1:-1]}
-    assert rows["NTv3_100M_post"][1] == "ntv3" and rows["NTv3_100M_post"][-1] == "yes"
+    assert rows["NTv3_100M_post"][1] == "ntv3" and rows["NTv3_100M_post"][-2] == "yes"
     assert rows["NTv3_8M_pre"][2] == "-"  # layers come from the checkpoint's config.json
     assert rows["NTv3_650M_post_131kb"][5:7] == ["131,072", "131,072"]
 

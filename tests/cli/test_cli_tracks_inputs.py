@@ -41,7 +41,7 @@ def test_a_folder_prefix_writes_the_tracks_inside_it(tmp_path: Path) -> None:
     assert r.code == 0, r.err
     inside = sorted(p.name for p in (tmp_path / "out2").iterdir())
     assert inside and all(n.startswith("tracks.") for n in inside), inside
-    assert {Path(n).suffix for n in inside} == {".bw", ".bedGraph"}
+    assert {Path(n).suffix for n in inside} == {".bw"}  # bedGraph only with --bedgraph
     assert not list(tmp_path.glob("out2.*"))  # nothing beside the folder
 
 

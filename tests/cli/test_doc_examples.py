@@ -19,6 +19,7 @@ import yaml
 
 from ntscale.cli.main import cli_command
 from ntscale.model import PRESETS
+from ntscale.model.ntv3_config import NTV3_MODELS
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = sorted([REPO / "README.md", *REPO.glob("docs/*.md")]) + [
@@ -108,7 +109,7 @@ def _check_model(ctx, where: str) -> None:
         model = (yaml.safe_load((REPO / config).read_text()) or {}).get("model")
     if model is None:
         return
-    published = {k.lower() for k in PRESETS}
+    published = {k.lower() for k in (*PRESETS, *NTV3_MODELS)}
     assert model.lower() in published or (REPO / model).exists(), (
         f"{where}: --model {model!r} is neither a published model nor a path in the repository"
     )

@@ -122,8 +122,8 @@ def test_precision_policies(alias: str, name: str, compute, matmul) -> None:
 def test_cudnn_only_for_bf16_on_a_gpu() -> None:
     bf16, fp32 = precision_policy("bf16"), precision_policy("fp32")
     assert attention_backend(bf16, "cuda") == "cudnn"
-    assert attention_backend(bf16, "tpu") == "xla"
-    assert attention_backend(fp32, "cuda") == "xla"
+    assert attention_backend(bf16, "tpu") == "chunked"
+    assert attention_backend(fp32, "cuda") == "chunked"
     with pytest.raises(
         ConfigError,
         match=re.escape(

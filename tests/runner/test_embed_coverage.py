@@ -137,7 +137,7 @@ def test_score_dry_run(example, tmp_path, capsys):
     assert plan["variants"] == plan["variants_to_score"] == 7_568
     assert plan["snvs_to_score"] == 7_568 - 316
     assert sum(plan["status_before_scoring"].values()) == 7_568
-    assert plan["status_before_scoring"]["NO_LLR_NOT_SNV"] == 316
+    assert plan["status_before_scoring"]["no_llr_not_snv"] == 316
     assert plan["units"] == 8  # 1,024 variants per unit
     assert 0 < plan["distinct_reference_windows"] <= 7_568
     # reference windows + one alt pass per row + one masked pass per SNV (llr is the default)

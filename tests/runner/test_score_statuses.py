@@ -1,6 +1,7 @@
 """One spelling of score statuses and an honest `ok` (issue 23, point 6).
 
-With --collapse-n an SNV whose 6-mer holds an N (one N token, no 6-mer to read) gets `no_llr_n_in_kmer` (distances, NaN LLRs), not `ok`;
+With --collapse-n an SNV whose 6-mer holds an N (one N token, no 6-mer to read) gets
+`no_llr_n_in_kmer` (distances, NaN LLRs), not `ok`;
 the dry run, the store, the summary and unwritten rows (`pending`) all use the lower-case
 names of `ScoreStatus`.
 """
