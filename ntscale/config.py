@@ -128,6 +128,7 @@ class ScoreConfig:
 
     def __post_init__(self) -> None:
         from ntscale.scoring import parse_scores
+        from ntscale.scoring.ntv3_scores import NTV3_SCORES
         from ntscale.scoring.presets import SCORE_PRESETS
 
         _check_common(self.strands, self.execution)
@@ -137,7 +138,10 @@ class ScoreConfig:
             raise ConfigError(f"window_bp must be at least 6 bp, got {self.window_bp!r}")
         if self.unit_variants <= 0:
             raise ConfigError(f"unit_variants must be positive, got {self.unit_variants!r}")
-        kinds = parse_scores(self.scores)
+        # NTv3's track_delta is checked by its job (ntscale.runner.ntv3_score); an NT model
+        # refuses it when its job parses the scores
+        ntv3_only = "track_delta" in self.scores and set(self.scores) <= set(NTV3_SCORES)
+        kinds = () if ntv3_only else parse_scores(self.scores)
         if self.calibrate and (self.window_mode != "tiled" or "llr_wt" not in kinds):
             raise ConfigError(
                 "calibrate needs the wild-type tiled scan: window_mode tiled and llr_wt "

@@ -41,6 +41,7 @@ class WindowStatus(enum.IntEnum):
     SHRUNK_TO_TOKEN_BUDGET = 1  # Ns inflated the token count: the window's end was moved in
     SKIPPED_ALL_N = 2  # nothing but N: no forward pass, embeddings are NaN
     SKIPPED_HAPLOTYPE = 3  # the haplotype could not be built (see the run log / variant statuses)
+    TOO_SHORT = 4  # NTv3: an N-free stretch shorter than one block of 2^n bases: no pass
     PENDING = 255  # planned, its unit not written yet
 
 

@@ -169,14 +169,16 @@ def embed(
     from ntscale.runner.embed_job import EmbedJob
 
     trust_pickle(trust_pickle_)
-    from ntscale.cli.ntv3_dispatch import is_ntv3_model, reject_ntv3_options, run_ntv3_embed
+    from ntscale.cli.ntv3_dispatch import is_ntv3_model, ntv3_embed_job, reject_ntv3_options
 
+    source = config or "the command line"
     if is_ntv3_model(settings.get("model")):
-        run_ntv3_embed(settings, dry_run=dry_run)
-        return
-    reject_ntv3_options(settings)
-    cfg = build_config(EmbedConfig, settings, source=config or "the command line")
-    job = EmbedJob.plan_from_config(cfg, command_line=command_line(), dry_run=dry_run)
+        job = ntv3_embed_job(settings, source=source, command_line=command_line())
+    else:
+        reject_ntv3_options(settings)
+        cfg = build_config(EmbedConfig, settings, source=source)
+        job = EmbedJob.plan_from_config(cfg, command_line=command_line(), dry_run=dry_run)
+    cfg = job.config
     summary = plan_or_run(job, cfg.execution, store=cfg.out, label="windows",
                           what="embeddings", dry_run=dry_run, as_json=as_json)  # fmt: skip
     if summary is not None and as_json:

@@ -218,20 +218,23 @@ def score(
     from ntscale.store.export import export_table, export_vcf
 
     trust_pickle(trust_pickle_)
-    from ntscale.cli.ntv3_dispatch import is_ntv3_model, reject_ntv3_options, run_ntv3_score
+    from ntscale.cli.ntv3_dispatch import is_ntv3_model, ntv3_score_job, reject_ntv3_options
 
+    source = config or "the command line"
     if is_ntv3_model(settings.get("model")):
-        run_ntv3_score(settings, dry_run=dry_run)
-        return
-    reject_ntv3_options(settings)
-    tracks_run = settings.get("tracks") or settings.get("bedgraph")
-    if tracks_run or (settings.get("regions") and not settings.get("vcf")):
-        _tracks(settings, source=config or "the command line", dry_run=dry_run, as_json=as_json)
-        return
-    cfg = build_config(ScoreConfig, settings, source=config or "the command line")
-    job = ScoreJob.plan_from_config(cfg, command_line=command_line(), dry_run=dry_run)
+        job = ntv3_score_job(settings, source=source, command_line=command_line())
+        departures = {}
+    else:
+        reject_ntv3_options(settings)
+        tracks_run = settings.get("tracks") or settings.get("bedgraph")
+        if tracks_run or (settings.get("regions") and not settings.get("vcf")):
+            _tracks(settings, source=source, dry_run=dry_run, as_json=as_json)
+            return
+        cfg = build_config(ScoreConfig, settings, source=source)
+        job = ScoreJob.plan_from_config(cfg, command_line=command_line(), dry_run=dry_run)
+        departures = job.preset_departures()
     cfg = job.config  # reads the prepared input when stdin, a table or --regions was given
-    for key, (given, protocol) in job.preset_departures().items():
+    for key, (given, protocol) in departures.items():
         typer.echo(
             f"warning: {key}={given} departs from the {cfg.preset} protocol ({key}={protocol}); "
             "the scores are not the published protocol's",

@@ -1,18 +1,13 @@
-"""NTv3 branches of the job commands: `score` (and `embed`) with an NTv3 model run the
-single-base NTv3 paths (`ntscale.runner.ntv3_score`, `ntscale.runner.ntv3_embed`)."""
+"""NTv3 branches of the job commands: `score` and `embed` with an NTv3 model plan the
+single-base NTv3 jobs (`ntscale.runner.ntv3_score`, `ntscale.runner.ntv3_embed`), which
+then run, resume, dry-run and export like any other job."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-import typer
-
 from ntscale.errors import ConfigError
-
-NTV3_SCORE_KEYS = {
-    "fasta", "vcf", "model", "out", "scores", "window_bp", "species", "track_names",
-    "batch_size", "dtype", "progress",
-}  # fmt: skip
 
 
 def is_ntv3_model(source: str | None) -> bool:
@@ -29,13 +24,6 @@ def reject_ntv3_options(settings: dict) -> None:
         raise ConfigError(f"{', '.join(given)} apply to NTv3 models only")
 
 
-def _split(value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    items = value.split(",") if isinstance(value, str) else value
-    return tuple(str(v).strip() for v in items if str(v).strip())
-
-
 def check_keys(settings: dict, allowed: set[str], *, command: str) -> None:
     """ConfigError naming the given settings an NTv3 `command` does not use."""
     other = sorted(k for k, v in settings.items() if v is not None and k not in allowed)
@@ -46,68 +34,32 @@ def check_keys(settings: dict, allowed: set[str], *, command: str) -> None:
         )
 
 
-def need(settings: dict, *keys: str, command: str) -> None:
-    """ConfigError naming the missing required settings."""
-    missing = [k for k in keys if not settings.get(k)]
-    if missing:
-        raise ConfigError(f"{command} with an NTv3 model needs {', '.join(missing)}")
+def _allowed(config_cls: type, unused: dict[str, Any]) -> set[str]:
+    """Settings an NTv3 job takes: its config's fields but the unused ones, execution's."""
+    from ntscale.config import ExecutionConfig
+
+    fields = {f.name for f in dataclasses.fields(config_cls)} - set(unused) - {"execution"}
+    return fields | {f.name for f in dataclasses.fields(ExecutionConfig)}
 
 
-def run_ntv3_score(settings: dict, *, dry_run: bool) -> None:
-    """`ntscale score --model NTv3_...`: masked LLR / track deltas into a Zarr store."""
-    from ntscale.runner.ntv3_score import NTv3ScoreConfig, score_ntv3
+def ntv3_score_job(settings: dict, *, source: str, command_line: str) -> Any:
+    """`ntscale score --model NTv3_...`: the planned `NTv3ScoreJob`."""
+    from ntscale.config import ScoreConfig, build_config
+    from ntscale.runner.ntv3_score import UNUSED, NTv3ScoreJob
 
-    check_keys(settings, NTV3_SCORE_KEYS, command="score")
-    need(settings, "fasta", "vcf", "out", command="score")
-    if dry_run:
-        raise ConfigError("--dry-run is not available for NTv3 scoring yet")
-    window = settings.get("window_bp")
-    cfg = NTv3ScoreConfig(
-        fasta=settings["fasta"],
-        vcf=settings["vcf"],
-        model=settings["model"],
-        out=settings["out"],
-        scores=_split(settings.get("scores")) or ("llr_masked",),
-        window_bp=None if window in (None, "max") else int(window),
-        species=settings.get("species"),
-        track_names=_split(settings.get("track_names")),
-        batch_size=int(settings.get("batch_size") or 8),
-        dtype=settings.get("dtype") or "float32",
-    )
-    summary = score_ntv3(cfg)
-    counts = ", ".join(f"{k} {v}" for k, v in summary["status_counts"].items())
-    typer.echo(f"{summary['rows']} variants ({counts}) -> {cfg.out}")
+    check_keys(settings, _allowed(ScoreConfig, UNUSED), command="score")
+    if not settings.get("scores"):
+        settings = {**settings, "scores": ("llr_masked",)}
+    cfg = build_config(ScoreConfig, settings, source=source)
+    return NTv3ScoreJob.plan_from_config(cfg, command_line=command_line)
 
 
-NTV3_EMBED_KEYS = {
-    "fasta", "model", "out", "window_bp", "species", "per_token", "include_contigs",
-    "batch_size", "dtype", "progress",
-}  # fmt: skip
+def ntv3_embed_job(settings: dict, *, source: str, command_line: str) -> Any:
+    """`ntscale embed --model NTv3_...`: the planned `NTv3EmbedJob` (pooled and, with
+    --per-token, per-base embeddings of block-rounded windows over the N-free genome)."""
+    from ntscale.config import EmbedConfig, build_config
+    from ntscale.runner.ntv3_embed import UNUSED, NTv3EmbedJob
 
-
-def run_ntv3_embed(settings: dict, *, dry_run: bool) -> None:
-    """`ntscale embed --model NTv3_...`: pooled (and, with --per-token, per-base)
-    embeddings of block-rounded windows over the N-free genome into a Zarr store."""
-    from ntscale.runner.ntv3_embed import NTv3EmbedConfig, embed_ntv3
-
-    check_keys(settings, NTV3_EMBED_KEYS, command="embed")
-    need(settings, "fasta", "out", command="embed")
-    if dry_run:
-        raise ConfigError("--dry-run is not available for NTv3 embedding yet")
-    window = settings.get("window_bp")
-    cfg = NTv3EmbedConfig(
-        fasta=settings["fasta"],
-        model=settings["model"],
-        out=settings["out"],
-        window_bp=None if window in (None, "max") else int(window),
-        species=settings.get("species"),
-        per_base=bool(settings.get("per_token")),
-        include_contigs=_split(settings.get("include_contigs")) or (),
-        batch_size=int(settings.get("batch_size") or 1),
-        dtype=settings.get("dtype") or "float32",
-    )
-    s = embed_ntv3(cfg)
-    typer.echo(
-        f"{s['windows']} windows ({s['embedded']} embedded, {s['too_short']} too short), "
-        f"{s['bases']:,} bases -> {cfg.out}"
-    )
+    check_keys(settings, _allowed(EmbedConfig, UNUSED), command="embed")
+    cfg = build_config(EmbedConfig, settings, source=source)
+    return NTv3EmbedJob.plan_from_config(cfg, command_line=command_line)

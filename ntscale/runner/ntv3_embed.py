@@ -1,66 +1,58 @@
-"""`ntscale embed` with an NTv3 model: windows over the N-free parts of a genome, rounded to
-the model's 2^num_downsamples rule, mean-pooled base-resolution embeddings per window and,
-opt-in, the per-base embeddings (float16, one chunk per window) into a Zarr store.
+"""`ntscale embed` with an NTv3 model, as a job on the shared path (`JobBase`).
 
-The store is an xarray Dataset: `embedding_mean` [window, dim] float32, optional
-`embedding_base` [window, base, dim] float16 (NaN past a window's own length), window
-coordinates contig/start/end/status ("ok", or "too_short" for N-free stretches shorter
-than one block: kept as rows, never embedded). One process, no resume (see docs/model.md).
+Windows tile the N-free parts of the genome in multiples of the model's 2^num_downsamples
+bases (the last window of a stretch end-aligned; a stretch shorter than one block keeps
+its row, status `too_short`, never embedded). Rows are windows; unit k owns windows
+[k * unit_windows, (k + 1) * unit_windows) and writes one chunk of every window array:
+`embeddings_mean` (mean over the window's bases of the final, base-resolution embedding,
+stored as the model's last layer) and, with `per_token`, every base's embedding (float16,
+one token per base, NaN past a window's own length). Runs resume after a kill, run on
+Ray with the same bytes, checksum their units and have a dry run, as NT runs do.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from ntscale.config import EmbedConfig
 from ntscale.errors import ConfigError
-from ntscale.genome.block_windows import BlockWindows, nfree_intervals, plan_block_windows
-from ntscale.runner.ntv3_score import default_window_bp
-from ntscale.tokenizer.ntv3 import tokenize_bases
+from ntscale.runner.faults import before_unit
+from ntscale.runner.job import UnitResult
+from ntscale.runner.job_base import JobBase
+from ntscale.runner.ntv3_job import (
+    NTv3Worker,
+    RowCounter,
+    check_options,
+    ntv3_attrs,
+    ntv3_fingerprint,
+    plan_ntv3_run,
+)
+
+if TYPE_CHECKING:
+    from ntscale.genome.block_windows import BlockWindows
+    from ntscale.store import StoreLayout
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, kw_only=True)
-class NTv3EmbedConfig:
-    """One NTv3 embedding run.
-
-    Attributes:
-        fasta, model, out: the genome, the model source and the Zarr store to create.
-        window_bp: window length (default: the published model's trained context; rounded
-            down to a multiple of 2^n; shorter N-free stretches get shorter windows).
-        species: post-trained models: the conditioning species (required for them).
-        per_base: also store per-base embeddings (float16; 2 x dim bytes per base).
-        include_contigs: contigs to embed (default: all).
-        batch_size: windows per forward pass (see docs/model.md for memory per window).
-        dtype: compute dtype.
-    """
-
-    fasta: str
-    model: str
-    out: str
-    window_bp: int | None = None
-    species: str | None = None
-    per_base: bool = False
-    include_contigs: tuple[str, ...] = ()
-    batch_size: int = 1
-    dtype: str = "float32"
-
-    def __post_init__(self) -> None:
-        if self.batch_size <= 0:
-            raise ConfigError(f"batch_size must be positive, got {self.batch_size}")
-        if self.window_bp is not None and self.window_bp <= 0:
-            raise ConfigError(f"window_bp must be positive, got {self.window_bp}")
+# EmbedConfig settings NTv3 embedding does not use, with the values that mean "not given"
+UNUSED = {
+    "layers": (), "regions": None, "exclude_contigs": (), "min_contig_bp": 0, "vcf": None,
+    "samples": (), "stride_bp": None, "strands": "forward", "cls": False, "revision": None,
+}  # fmt: skip
 
 
 def plan_ntv3_windows(
     fasta: Any, *, window_bp: int, block_bp: int, include: tuple[str, ...]
 ) -> BlockWindows:
     """Windows over the N-free intervals of the FASTA's (chosen) contigs."""
+    from ntscale.genome.block_windows import nfree_intervals, plan_block_windows
     from ntscale.genome.gaps import load_gap_index
 
     contigs = [(n, L) for n, L in fasta.contigs if not include or n in include]
@@ -73,119 +65,175 @@ def plan_ntv3_windows(
     )
 
 
-def embed_ntv3(config: NTv3EmbedConfig, *, model: Any = None) -> dict[str, Any]:
-    """Plan, embed and write the store.
+@dataclass(frozen=True, kw_only=True)
+class NTv3EmbedJob(JobBase):
+    """A planned NTv3 embedding run (see the module docstring)."""
 
-    Returns:
-        A summary: windows, embedded windows, bases, forward passes, seconds.
+    KIND: ClassVar[str] = "ntv3_embed"
+    AXIS: ClassVar[str] = "windows"
+    ROWS: ClassVar[str] = "windows"
 
-    Raises:
-        ConfigError: species misuse, no window length, or a window shorter than a block.
-    """
-    import zarr
+    config: EmbedConfig
+    plan: BlockWindows
 
-    from ntscale.genome import FastaSource
-    from ntscale.model.ntv3 import load_ntv3
+    @classmethod
+    def plan_from_config(cls, config: EmbedConfig, *, command_line: str = "") -> NTv3EmbedJob:
+        """Describe the model (no weights), plan the windows of the N-free genome."""
+        from ntscale.genome import FastaSource
 
-    t0 = time.perf_counter()
-    model = model or load_ntv3(config.model, dtype=config.dtype)
-    c = model.config
-    if c.post_trained and config.species is None:
-        raise ConfigError(f"{c.name}: give --species (post-trained NTv3 is conditioned)")
-    window_bp = config.window_bp or default_window_bp(model.name)
-    if window_bp is None:
-        raise ConfigError(f"{model.name}: give --window-bp (not a published NTv3 name)")
-    if window_bp < c.block_bp:
-        raise ConfigError(f"window_bp {window_bp} is shorter than one block ({c.block_bp} bp)")
-    fasta = FastaSource(config.fasta)
-    plan = plan_ntv3_windows(
-        fasta, window_bp=window_bp, block_bp=c.block_bp, include=config.include_contigs
-    )
-    n, dim = plan.n_windows, c.conv_init_embed_dim
-    max_len = int(plan.lengths()[plan.status == "ok"].max(initial=0))
-    _create_store(config, model, plan, window_bp, max_len)
-    group = zarr.open_group(config.out, mode="r+")
-    per_base = group["embedding_base"] if config.per_base else None
-    means = np.full((n, dim), np.nan, np.float32)
-    kw = {"species": config.species} if c.post_trained else {}
-    ok = np.flatnonzero(plan.status == "ok")
-    by_length: dict[int, list[int]] = {}
-    for i in ok:
-        by_length.setdefault(int(plan.end[i] - plan.start[i]), []).append(int(i))
-    model_seconds = 0.0
-    for length, rows in sorted(by_length.items()):
-        for k in range(0, len(rows), config.batch_size):
-            idx = rows[k : k + config.batch_size]
-            toks = [
-                tokenize_bases(
-                    fasta.fetch(str(plan.contig[i]), int(plan.start[i]), int(plan.end[i])),
-                    where=f"{plan.contig[i]}:{plan.start[i]}-{plan.end[i]}",
-                )
-                for i in idx
-            ]
-            batch = np.stack(toks + [toks[0]] * (config.batch_size - len(toks)))
-            tm = time.perf_counter()
-            emb = model.apply(batch, outputs=("embedding",), **kw)["embedding"]
-            model_seconds += time.perf_counter() - tm
-            for j, i in enumerate(idx):
-                means[i] = emb[j].mean(axis=0)
-                if per_base is not None:
-                    per_base[i, :length] = emb[j].astype(np.float16)
-    group["embedding_mean"][:] = means
-    zarr.consolidate_metadata(config.out)
-    seconds = time.perf_counter() - t0
-    summary = {
-        "windows": n,
-        "embedded": int(ok.size),
-        "too_short": int(n - ok.size),
-        "bases": plan.covered_bp(),
-        "window_bases": int(plan.lengths()[ok].sum()),
-        "window_bp": int(window_bp),
-        "seconds": round(seconds, 3),
-        "model_seconds": round(model_seconds, 3),
-    }
-    log.info("NTv3 embed: %s", summary)
-    return summary
-
-
-def _create_store(
-    config: NTv3EmbedConfig, model: Any, plan: BlockWindows, window_bp: int, max_len: int
-) -> None:
-    """Coordinates, NaN-filled embedding_mean (and per-base array) and attributes."""
-    import xarray as xr
-    import zarr
-
-    from ntscale import __version__
-
-    dim = model.config.conv_init_embed_dim
-    ds = xr.Dataset(
-        {"embedding_mean": (("window", "dim"), np.full((plan.n_windows, dim), np.nan, np.float32))},
-        coords={
-            "contig": ("window", plan.contig.astype(str)),
-            "start": ("window", plan.start),
-            "end": ("window", plan.end),
-            "status": ("window", plan.status.astype(str)),
-        },
-    )
-    ds.attrs.update(
-        kind="embed_ntv3",
-        ntscale_version=__version__,
-        model=model.name,
-        model_digest=model.digest,
-        dtype=model.precision.name,
-        species=config.species,
-        window_bp=int(window_bp),
-        block_bp=int(model.config.block_bp),
-        pooling="mean over the window's bases of the final (base-resolution) embedding",
-        windows="N-free intervals tiled by multiples of block_bp; last window end-aligned",
-    )
-    ds.to_zarr(config.out, mode="w-", consolidated=False)
-    if config.per_base:
-        zarr.open_group(config.out, mode="r+").create_array(
-            "embedding_base",
-            shape=(plan.n_windows, max(max_len, 1), dim),
-            chunks=(1, max(max_len, 1), dim),
-            dtype="float16",
-            fill_value=np.nan,
-            dimension_names=("window", "base", "dim"),
+        check_options(config, UNUSED, "embed")
+        run = plan_ntv3_run(config, default_batch=1)
+        fasta = FastaSource(config.fasta)
+        plan = plan_ntv3_windows(
+            fasta,
+            window_bp=run.window_bp,
+            block_bp=run.model.config.block_bp,
+            include=config.include_contigs,
         )
+        return cls(
+            config=config,
+            run=run,
+            plan=plan,
+            contigs=tuple(fasta.contigs),
+            fai_digest=fasta.fai_digest(),
+            command_line=command_line,
+        )
+
+    @property
+    def n_rows(self) -> int:
+        return self.plan.n_windows
+
+    @property
+    def unit_size(self) -> int:
+        return self.config.unit_windows
+
+    def unit_bp(self, unit: int) -> int:
+        a, b = self.unit_range(unit)
+        return int((self.plan.end[a:b] - self.plan.start[a:b]).sum())
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.run.model.config.conv_init_embed_dim)
+
+    @property
+    def max_len(self) -> int:
+        """Longest embedded window (the per-base arrays' token axis)."""
+        ok = self.plan.status == "ok"
+        return max(int(self.plan.lengths()[ok].max(initial=0)), 1)
+
+    def layout(self) -> StoreLayout:
+        from ntscale.store import StoreLayout
+
+        return StoreLayout(
+            n_windows=self.plan.n_windows,
+            unit_windows=self.unit_size,
+            layers=self.run.layers,
+            embed_dim=self.embed_dim,
+            per_token=self.config.per_token,
+            max_tokens=self.max_len,
+        )
+
+    def own_fingerprint(self) -> dict:
+        p = self.plan
+        text = "".join(f"{c}\t{s}\t{e}\n" for c, s, e in zip(p.contig, p.start, p.end, strict=True))
+        return {
+            **ntv3_fingerprint(self),
+            "windows_digest": hashlib.sha256(text.encode()).hexdigest(),
+            "per_token": self.config.per_token,
+            "unit_windows": self.config.unit_windows,
+        }
+
+    def own_attrs(self) -> dict:
+        ok = self.plan.status == "ok"
+        return {
+            "ntv3": ntv3_attrs(self),
+            "windows": {
+                "window_bp": self.run.window_bp,
+                "n_windows": self.plan.n_windows,
+                "embedded": int(ok.sum()),
+                "too_short": int((~ok).sum()),
+                "bases": int(self.plan.covered_bp()),
+                "tiling": "N-free intervals tiled by multiples of block_bp; last window "
+                "end-aligned",
+                "pooling": "mean over the window's bases of the final (base-resolution) "
+                "embedding, stored as the model's last layer",
+                "per_token": "one token per base, float16, NaN past the window's length"
+                if self.config.per_token
+                else None,
+            },
+        }
+
+    def open_worker(self) -> NTv3EmbedWorker:
+        return NTv3EmbedWorker(self)
+
+
+class NTv3EmbedWorker(NTv3Worker):
+    """Runs NTv3 embedding units: windows of one length batched together."""
+
+    def __call__(self, unit: int) -> UnitResult:
+        from ntscale.tokenizer.distinct import digest_to_id, token_digest
+        from ntscale.tokenizer.ntv3 import tokenize_bases
+        from ntscale.types import WindowStatus
+
+        before_unit(unit)
+        t0 = time.perf_counter()
+        job, plan = self.job, self.job.plan
+        a, b = job.unit_range(unit)
+        n, dim, per_base = b - a, job.embed_dim, job.config.per_token
+        mean = np.full((n, dim), np.nan, np.float32)
+        tokens = np.full((n, job.max_len, dim), np.nan, np.float16) if per_base else None
+        status = np.where(
+            plan.status[a:b] == "ok", int(WindowStatus.OK), int(WindowStatus.TOO_SHORT)
+        ).astype(np.uint8)
+        sequence_id = np.zeros(n, np.uint64)
+        by_length: dict[int, list[int]] = {}
+        ids: dict[int, np.ndarray] = {}
+        for i in np.flatnonzero(status == WindowStatus.OK):
+            r = a + int(i)
+            c, s, e = str(plan.contig[r]), int(plan.start[r]), int(plan.end[r])
+            ids[int(i)] = tokenize_bases(self.input().fetch(c, s, e), where=f"{c}:{s}-{e}")
+            sequence_id[i] = digest_to_id(token_digest(ids[int(i)]))
+            by_length.setdefault(e - s, []).append(int(i))
+        rows, tm = RowCounter(), time.perf_counter()
+        for length, idx in sorted(by_length.items()):
+            outs = self.batched([ids[i] for i in idx], rows, outputs=("embedding",))
+            for i, o in zip(idx, outs, strict=True):
+                emb = o["embedding"]
+                mean[i] = emb.astype(np.float32).mean(axis=0)
+                if tokens is not None:
+                    tokens[i, :length] = emb.astype(np.float16)
+        model_seconds = time.perf_counter() - tm
+        lengths = (plan.end[a:b] - plan.start[a:b]).astype(np.int32)
+        windows = {
+            "contig": plan.contig[a:b].astype(str),
+            "start": plan.start[a:b],
+            "end": plan.end[a:b],
+            "strand": np.full(n, "+"),
+            "haplotype": np.full(n, "reference"),
+            "n_tokens": np.where(status == WindowStatus.OK, lengths, 0).astype(np.int32),
+            "frac_n": np.zeros(n, np.float32),
+            "n_variants": np.zeros(n, np.int32),
+            "status": status,
+            "sequence_id": sequence_id,
+        }
+        embeddings: dict[str, np.ndarray] = {"mean": mean[None]}
+        if tokens is not None:
+            embeddings["tokens"] = tokens[None]
+        nbytes = self.writer.write_window_unit(unit, windows=windows, embeddings=embeddings)
+        self.writer.mark_done(unit)
+        counts = Counter(WindowStatus(int(s)).name.lower() for s in status)
+        return UnitResult(
+            unit=unit,
+            n_rows=n,
+            status_counts=dict(counts),
+            bp=int(lengths[status == WindowStatus.OK].sum()),
+            model_seconds=model_seconds,
+            seconds=time.perf_counter() - t0,
+            bytes_written=int(nbytes),
+            forward_windows=len(ids),
+            device_rows=rows.device,
+            useful_rows=rows.useful,
+        )
+
+
+__all__ = ["NTv3EmbedJob", "NTv3EmbedWorker", "plan_ntv3_windows"]

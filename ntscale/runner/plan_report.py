@@ -312,9 +312,86 @@ def format_track_plan(p: dict[str, Any]) -> str:
     return "\n".join(lines + _not_measured_lines(p))
 
 
+def describe_ntv3_embed_plan(job: Any) -> dict[str, Any]:
+    """Windows, units, bases, forward passes and store size of an NTv3EmbedJob's plan."""
+    plan, ok = job.plan, job.plan.status == "ok"
+    n_ok, dim = int(ok.sum()), job.embed_dim
+    per_token = n_ok * job.max_len * dim * 2 if job.config.per_token else 0
+    return {
+        "model": job.run.model.name,
+        "species": job.config.species,
+        "window_bp": job.run.window_bp,
+        "windows": plan.n_windows,
+        "embedded": n_ok,
+        "too_short": plan.n_windows - n_ok,
+        "bases": int(plan.lengths()[ok].sum()),
+        "units": job.n_units(),
+        "unit_windows": job.unit_size,
+        "forward_passes": n_ok,
+        "batch_size": job.run.batch_size,
+        "store_bytes": plan.n_windows * dim * 4 + per_token,
+    }
+
+
+def format_ntv3_embed_plan(p: dict[str, Any]) -> str:
+    """Text for the terminal."""
+    return "\n".join([
+        f"plan (dry run, nothing written): model {p['model']} (NTv3), species "
+        f"{p['species']}, window {p['window_bp']:,} bp",
+        f"windows: {p['windows']:,} ({p['embedded']:,} embedded, {p['too_short']:,} too "
+        f"short), bases: {p['bases']:,}; units: {p['units']:,} of {p['unit_windows']:,} windows",
+        f"forward passes: {p['forward_passes']:,} (batch {p['batch_size']})",
+        f"store: ~{_size(p['store_bytes'])} before compression",
+    ])  # fmt: skip
+
+
+def describe_ntv3_score_plan(job: Any) -> dict[str, Any]:
+    """Variants, input statuses, units and forward passes (at most) of an NTv3ScoreJob."""
+    from ntscale.types import ScoreStatus
+
+    t = job.table
+    ok = (t.status == ScoreStatus.OK) | (t.status == ScoreStatus.NO_LLR_NOT_SNV)
+    one = (np.char.str_len(t.ref.astype(str)) == 1) & (np.char.str_len(t.alt.astype(str)) == 1)
+    snv, other = ok & one, ok & ~one
+    tracks = "track_delta" in job.kinds
+    passes = int(snv.sum()) * ("llr_masked" in job.kinds) + tracks * 2 * int(ok.sum())
+    counts = Counter(ScoreStatus(int(x)).name.lower() for x in t.status[~ok])
+    return {
+        "model": job.run.model.name,
+        "species": job.config.species,
+        "window_bp": job.run.window_bp,
+        "variants": job.n_rows,
+        "snvs": int(snv.sum()),
+        "indels_mnvs": int(other.sum()),
+        "not_scored": dict(counts),
+        "scores": list(job.names),
+        "units": job.n_units(),
+        "unit_variants": job.unit_size,
+        "forward_passes_at_most": passes,
+        "batch_size": job.run.batch_size,
+    }
+
+
+def format_ntv3_score_plan(p: dict[str, Any]) -> str:
+    """Text for the terminal."""
+    skipped = ", ".join(f"{k} {v}" for k, v in p["not_scored"].items()) or "none"
+    return "\n".join([
+        f"plan (dry run, nothing written): model {p['model']} (NTv3), species "
+        f"{p['species']}, window {p['window_bp']:,} bp",
+        f"variants: {p['variants']:,} ({p['snvs']:,} SNVs, {p['indels_mnvs']:,} indels/MNVs; "
+        f"kept with a status: {skipped}); units: {p['units']:,} of {p['unit_variants']:,}",
+        f"scores: {len(p['scores'])} ({', '.join(p['scores'][:4])}"
+        f"{', ...' if len(p['scores']) > 4 else ''})",
+        f"forward passes: at most {p['forward_passes_at_most']:,} (batch {p['batch_size']}; "
+        "REF windows shared within a unit run once)",
+    ])  # fmt: skip
+
+
 PLAN_REPORTS: dict[str, tuple[Any, Any]] = {
     "embed": (describe_embed_plan, format_embed_plan),
     "score": (describe_score_plan, format_score_plan),
     "tracks": (describe_track_plan, format_track_plan),
+    "ntv3_embed": (describe_ntv3_embed_plan, format_ntv3_embed_plan),
+    "ntv3_score": (describe_ntv3_score_plan, format_ntv3_score_plan),
 }
 """Job kind (`Job.KIND`) -> (describe: job -> plan dict, format: plan dict -> text)."""

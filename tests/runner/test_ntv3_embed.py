@@ -1,21 +1,34 @@
-"""NTv3 embedding runs: every N-free base in a window, pooled means and per-base rows equal
-to a direct forward of the window, independent of batch size; memory plan of a forward."""
+"""NTv3 embedding jobs on the shared job path: every N-free base in a window, pooled means
+and per-base rows equal to a direct forward of the window, independent of batch and unit
+size; a killed run resumes to identical bytes; verify finds a damaged unit."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pysam
 import pytest
-import xarray as xr
+from storecmp import assert_same_bytes
 
+from ntscale.config import EmbedConfig, ExecutionConfig
 from ntscale.errors import ConfigError
 from ntscale.model.ntv3 import load_ntv3
-from ntscale.runner.ntv3_embed import NTv3EmbedConfig, embed_ntv3
+from ntscale.runner.local import run_local
+from ntscale.runner.ntv3_embed import NTv3EmbedJob
+from ntscale.store import open as open_store
+from ntscale.store import open_writer
+from ntscale.store.verify import verify
 from ntscale.tokenizer.ntv3 import tokenize_bases
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ntv3_reference"
+POST = str(DATA / "post")
 
 
 def _genome(tmp_path: Path) -> tuple[Path, dict[str, str]]:
@@ -26,8 +39,9 @@ def _genome(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         "c2": dna(64),
     }
     path = tmp_path / "g.fa"
-    path.write_text("".join(f">{k}\n{v}\n" for k, v in seqs.items()))
-    pysam.faidx(str(path))
+    if not path.exists():
+        path.write_text("".join(f">{k}\n{v}\n" for k, v in seqs.items()))
+        pysam.faidx(str(path))
     return path, seqs
 
 
@@ -36,21 +50,27 @@ def post_model():
     return load_ntv3(DATA / "post")
 
 
-def _run(tmp_path, model, name="e.zarr", **kw):
-    fasta, seqs = _genome(tmp_path)
-    cfg = NTv3EmbedConfig(fasta=str(fasta), model="m", out=str(tmp_path / name), **kw)
-    summary = embed_ntv3(cfg, model=model)
-    return xr.open_zarr(cfg.out), summary, seqs
+def _config(tmp_path, name="e.zarr", batch_size=None, **kw) -> EmbedConfig:
+    fasta, _ = _genome(tmp_path)
+    ex = ExecutionConfig(batch_size=batch_size, progress=False)
+    kw.setdefault("model", POST)
+    return EmbedConfig(fasta=str(fasta), out=str(tmp_path / name), execution=ex, **kw)
+
+
+def _run(tmp_path, name="e.zarr", **kw):
+    cfg = _config(tmp_path, name, **kw)
+    summary = run_local(NTv3EmbedJob.plan_from_config(cfg), progress=False)
+    return open_store(cfg.out), summary, _genome(tmp_path)[1]
 
 
 def test_windows_and_means_equal_direct_forwards(tmp_path, post_model):
     ds, summary, seqs = _run(
-        tmp_path, post_model, window_bp=64, species="human", per_base=True, batch_size=3
+        tmp_path, window_bp=64, species="human", per_token=True, batch_size=3, unit_windows=2
     )
     status = ds["status"].values
-    assert summary["too_short"] == 1 and (status == "too_short").sum() == 1  # the 3 bp piece
-    ok = status == "ok"
-    # every non-N base is in a window except the too-short piece
+    assert (status == "TOO_SHORT").sum() == 1  # the 3 bp piece
+    ok = status == "OK"
+    assert summary["run"]["by_status"] == {"ok": int(ok.sum()), "too_short": 1}
     n_bases = sum(len(s) - s.upper().count("N") for s in seqs.values())
     covered = set()
     for c, a, b in zip(ds["contig"].values[ok], ds["start"].values[ok], ds["end"].values[ok],
@@ -58,38 +78,110 @@ def test_windows_and_means_equal_direct_forwards(tmp_path, post_model):
         covered |= {(c, p) for p in range(a, b)}
         assert "N" not in seqs[c][a:b].upper() and (b - a) % 4 == 0
     assert len(covered) == n_bases - 3
+    mean = ds["embedding_mean"].values[0]
+    tokens = ds["embedding_tokens"].values[0]
     for i in np.flatnonzero(ok):
         c, a, b = str(ds["contig"].values[i]), int(ds["start"][i]), int(ds["end"][i])
-        tokens = tokenize_bases(seqs[c][a:b])[None]
-        emb = post_model.apply(tokens, species="human", outputs=("embedding",))["embedding"][0]
-        np.testing.assert_allclose(ds["embedding_mean"].values[i], emb.mean(0), atol=1e-5)
-        base = ds["embedding_base"].values[i]
-        np.testing.assert_allclose(base[: b - a], emb, atol=2e-2, rtol=2e-3)  # float16
-        assert np.isnan(base[b - a :]).all()
-    assert np.isnan(ds["embedding_mean"].values[~ok]).all()
-    assert ds.attrs["window_bp"] == 64 and ds.attrs["species"] == "human"
+        ids = tokenize_bases(seqs[c][a:b])[None]
+        emb = post_model.apply(ids, species="human", outputs=("embedding",))["embedding"][0]
+        np.testing.assert_allclose(mean[i], emb.mean(0), atol=1e-5)
+        np.testing.assert_allclose(tokens[i, : b - a], emb, atol=2e-2, rtol=2e-3)  # float16
+        assert np.isnan(tokens[i, b - a :]).all()
+        assert int(ds["n_tokens"][i]) == b - a and int(ds["sequence_id"][i]) != 0
+    assert np.isnan(mean[~ok]).all()
+    assert ds.attrs["job"] == "ntv3_embed" and ds.attrs["ntv3"]["species"] == "human"
+    assert ds.attrs["ntv3"]["window_bp"] == 64 and list(ds["layer"].values) == [2]
 
 
-def test_batch_size_and_species(tmp_path, post_model):
-    one, _, _ = _run(tmp_path, post_model, "a.zarr", window_bp=64, species="mouse")
-    four, _, _ = _run(tmp_path, post_model, "b.zarr", window_bp=64, species="mouse",
-                      batch_size=4)  # fmt: skip
+def test_batch_unit_size_and_species(tmp_path):
+    kw = dict(window_bp=64, species="mouse")
+    one, _, _ = _run(tmp_path, "a.zarr", unit_windows=1, **kw)
+    four, _, _ = _run(tmp_path, "b.zarr", batch_size=4, unit_windows=5, **kw)
     np.testing.assert_allclose(
         one["embedding_mean"].values, four["embedding_mean"].values, atol=1e-5
     )
-    human, _, _ = _run(tmp_path, post_model, "c.zarr", window_bp=64, species="human")
-    assert np.nanmax(np.abs(human["embedding_mean"].values - one["embedding_mean"].values)) > 1e-3
-    assert "embedding_base" not in one
+    human, _, _ = _run(tmp_path, "c.zarr", window_bp=64, species="human")
+    diff = np.nanmax(np.abs(human["embedding_mean"].values - one["embedding_mean"].values))
+    assert diff > 1e-3
+    assert "embedding_tokens" not in one
 
 
-def test_errors(tmp_path, post_model):
+def test_errors(tmp_path):
     with pytest.raises(ConfigError, match="give --species"):
-        _run(tmp_path, post_model, window_bp=64)
+        _run(tmp_path, window_bp=64)
     with pytest.raises(ConfigError, match="give --window-bp"):
-        _run(tmp_path, post_model, species="human")
+        _run(tmp_path, species="human")
     with pytest.raises(ConfigError, match="shorter than one block"):
-        _run(tmp_path, post_model, window_bp=2, species="human")
+        _run(tmp_path, window_bp=2, species="human")
     with pytest.raises(ConfigError, match="not in the FASTA"):
-        _run(tmp_path, post_model, window_bp=64, species="human", include_contigs=("chrZ",))
-    with pytest.raises(ConfigError, match="batch_size"):
-        NTv3EmbedConfig(fasta="f", model="m", out="o", batch_size=0)
+        _run(tmp_path, window_bp=64, species="human", include_contigs=("chrZ",))
+    with pytest.raises(ConfigError, match="unknown species 'cat'"):
+        _run(tmp_path, window_bp=64, species="cat")
+    with pytest.raises(ConfigError, match="does not take cls, layers"):
+        _run(tmp_path, window_bp=64, species="human", cls=True, layers=(1,))
+    with pytest.raises(ConfigError, match="pre-trained NTv3 model takes no species"):
+        _run(tmp_path, window_bp=64, species="human", model=str(DATA / "pre"))
+    assert not (tmp_path / "e.zarr").exists()
+
+
+def test_window_rounded_down_to_blocks(tmp_path):
+    cfg = _config(tmp_path, window_bp=66, species="human")
+    job = NTv3EmbedJob.plan_from_config(cfg)
+    assert job.run.window_bp == 64
+    assert ((job.plan.end - job.plan.start)[job.plan.status == "ok"] % 4 == 0).all()
+
+
+def _embed_cmd(tmp_path: Path, out: Path) -> list[str]:
+    fasta, _ = _genome(tmp_path)
+    return [
+        sys.executable, "-m", "ntscale", "embed", "--fasta", str(fasta), "--model", POST,
+        "--out", str(out), "--window-bp", "16", "--species", "human", "--per-token",
+        "--unit-windows", "2", "--batch-size", "2", "--dtype", "fp32", "--no-progress",
+    ]  # fmt: skip
+
+
+def _done(store: Path) -> int:
+    if not (store / "zarr.json").exists():
+        return 0
+    try:
+        return int(np.asarray(open_writer(str(store)).done_units()).sum())
+    except Exception:  # noqa: BLE001 -- metadata still being created
+        return 0
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_identical_bytes(tmp_path):
+    out = tmp_path / "killed.zarr"
+    env = dict(os.environ, NTSCALE_FAULT_UNIT_DELAY="0.5")
+    proc = subprocess.Popen(_embed_cmd(tmp_path, out), env=env, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while _done(out) < 1 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    total = NTv3EmbedJob.plan_from_config(
+        _config(tmp_path, "x.zarr", window_bp=16, species="human", unit_windows=2)
+    ).n_units()
+    partial = _done(out)
+    assert 1 <= partial < total
+    r = subprocess.run(_embed_cmd(tmp_path, out), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert _done(out) == total
+    ref = tmp_path / "ref.zarr"
+    r = subprocess.run(_embed_cmd(tmp_path, ref), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert_same_bytes(ref, out)
+
+
+def test_verify_finds_a_damaged_unit(tmp_path):
+    _run(tmp_path, "v.zarr", window_bp=64, species="human", unit_windows=2)
+    report = verify(str(tmp_path / "v.zarr"))
+    assert report["ok"], report
+    copy = tmp_path / "copy.zarr"
+    shutil.copytree(tmp_path / "v.zarr", copy)
+    chunk = next(p for p in sorted((copy / "embedding_mean" / "c").rglob("*")) if p.is_file())
+    chunk.write_bytes(b"garbage")
+    report = verify(str(copy))
+    assert not report["ok"]
+    assert report["windows"]["damaged"], report
