@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ntv3_helpers import FASTA, chr20_vcf
 from storecmp import assert_same_bytes
 
 from ntscale.config import EmbedConfig, ExecutionConfig, ScoreConfig
@@ -17,24 +18,6 @@ from ntscale.runner.ray import run_ray
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ntv3_reference"
-ROOT = Path(__file__).resolve().parents[2]
-FASTA = ROOT / "examples" / "data" / "chr20_2mb.fa.gz"
-
-
-def _vcf(tmp_path: Path) -> Path:
-    from ntscale.genome import FastaSource
-
-    seq = FastaSource(str(FASTA)).fetch("20", 1_000_000, 1_000_200).upper()
-    alt = {"A": "C", "C": "G", "G": "T", "T": "A"}
-    lines = ["##fileformat=VCFv4.2", "##contig=<ID=20,length=2000000>",
-             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]  # fmt: skip
-    for k, off in enumerate(range(5, 200, 17)):
-        ref = seq[off]
-        allele = alt[ref] if k % 3 else ref + "GA"  # every third an insertion
-        lines.append(f"20\t{1_000_001 + off}\tv{k}\t{ref}\t{allele}\t.\tPASS\t.")
-    path = tmp_path / "v.vcf"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _run(job, name: str) -> dict:
@@ -52,7 +35,7 @@ def test_ray_ntv3_stores_equal_local_stores(ray_session, tmp_path):
     fasta.write_text(f">a\n{dna[:250]}NNNNN{dna[250:]}\n>b\n{dna[:90]}\n")
     pysam.faidx(str(fasta))
     ex = ExecutionConfig(batch_size=2, progress=False)
-    vcf = _vcf(tmp_path)
+    vcf = chr20_vcf(tmp_path, n=12, indel_every=3)
     for name in ("local", "ray"):
         cfg = EmbedConfig(fasta=str(fasta), model=str(DATA / "post"), species="human",
                           out=str(tmp_path / f"e_{name}.zarr"), window_bp=64, per_token=True,

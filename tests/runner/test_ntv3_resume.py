@@ -12,31 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ntv3_helpers import FASTA, POST, chr20_vcf
 from storecmp import assert_same_bytes
 
 from ntscale.store import open_writer
 
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[2]
-POST = ROOT / "tests" / "data" / "ntv3_reference" / "post"
-FASTA = ROOT / "examples" / "data" / "chr20_2mb.fa.gz"
-
-
-def _vcf(tmp_path: Path) -> Path:
-    from ntscale.genome import FastaSource
-
-    seq = FastaSource(str(FASTA)).fetch("20", 1_000_000, 1_000_300).upper()
-    alt = {"A": "C", "C": "G", "G": "T", "T": "A"}
-    lines = ["##fileformat=VCFv4.2", "##contig=<ID=20,length=2000000>",
-             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]  # fmt: skip
-    for k, off in enumerate(range(3, 300, 25)):  # 12 rows, every fourth a deletion
-        ref = seq[off : off + 3] if k % 4 == 0 else seq[off]
-        allele = ref[0] if k % 4 == 0 else alt[ref]
-        lines.append(f"20\t{1_000_001 + off}\tv{k}\t{ref}\t{allele}\t.\tPASS\t.")
-    path = tmp_path / "v.vcf"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _cmd(vcf: Path, out: Path) -> list[str]:
@@ -56,7 +37,7 @@ def _done(store: Path) -> int:
 
 
 def test_killed_score_run_resumes_to_identical_bytes(tmp_path):
-    vcf, out = _vcf(tmp_path), tmp_path / "killed.zarr"
+    vcf, out = chr20_vcf(tmp_path), tmp_path / "killed.zarr"
     env = dict(os.environ, NTSCALE_FAULT_UNIT_DELAY="0.5")
     proc = subprocess.Popen(_cmd(vcf, out), env=env, start_new_session=True)
     deadline = time.monotonic() + 120
