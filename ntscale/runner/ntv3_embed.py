@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -176,7 +174,7 @@ class NTv3EmbedWorker(NTv3Worker):
         from ntscale.types import WindowStatus
 
         before_unit(unit)
-        t0 = time.perf_counter()
+        rows = RowCounter()
         job, plan = self.job, self.job.plan
         a, b = job.unit_range(unit)
         n, dim, per_base = b - a, job.embed_dim, job.config.per_token
@@ -194,7 +192,6 @@ class NTv3EmbedWorker(NTv3Worker):
             ids[int(i)] = tokenize_bases(self.input().fetch(c, s, e), where=f"{c}:{s}-{e}")
             sequence_id[i] = digest_to_id(token_digest(ids[int(i)]))
             by_length.setdefault(e - s, []).append(int(i))
-        rows, tm = RowCounter(), time.perf_counter()
         for length, idx in sorted(by_length.items()):
             outs = self.batched([ids[i] for i in idx], rows, outputs=("embedding",))
             for i, o in zip(idx, outs, strict=True):
@@ -202,7 +199,6 @@ class NTv3EmbedWorker(NTv3Worker):
                 mean[i] = emb.astype(np.float32).mean(axis=0)
                 if tokens is not None:
                     tokens[i, :length] = emb.astype(np.float16)
-        model_seconds = time.perf_counter() - tm
         lengths = (plan.end[a:b] - plan.start[a:b]).astype(np.int32)
         windows = {
             "contig": plan.contig[a:b].astype(str),
@@ -221,19 +217,8 @@ class NTv3EmbedWorker(NTv3Worker):
             embeddings["tokens"] = tokens[None]
         nbytes = self.writer.write_window_unit(unit, windows=windows, embeddings=embeddings)
         self.writer.mark_done(unit)
-        counts = Counter(WindowStatus(int(s)).name.lower() for s in status)
-        return UnitResult(
-            unit=unit,
-            n_rows=n,
-            status_counts=dict(counts),
-            bp=int(lengths[status == WindowStatus.OK].sum()),
-            model_seconds=model_seconds,
-            seconds=time.perf_counter() - t0,
-            bytes_written=int(nbytes),
-            forward_windows=len(ids),
-            device_rows=rows.device,
-            useful_rows=rows.useful,
-        )
+        names = [WindowStatus(int(x)).name.lower() for x in status]
+        return rows.result(unit, names, nbytes, bp=int(lengths[status == WindowStatus.OK].sum()))
 
 
 __all__ = ["NTv3EmbedJob", "NTv3EmbedWorker", "plan_ntv3_windows"]

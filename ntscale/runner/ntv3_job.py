@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ntscale.errors import ConfigError
+from ntscale.runner.job import UnitResult
 from ntscale.runner.run_plan import RunPlan
 
 log = logging.getLogger(__name__)
@@ -135,32 +136,53 @@ class NTv3Worker:
         return handle
 
     def batched(
-        self, tokens: list[np.ndarray], count: Callable[[int, int], None], **kw: Any
+        self, tokens: list[np.ndarray], count: Callable[[int, int, float], None], **kw: Any
     ) -> list[dict]:
         """Forward passes of equal-length token rows in fixed [batch, T] batches (a short
         last batch filled with copies of its first row), one output dict per row;
-        `count(device_rows, useful_rows)` is told each batch."""
+        `count(device_rows, useful_rows, seconds)` is told each batch."""
         size = self.job.run.batch_size
         out: list[dict] = []
         for k in range(0, len(tokens), size):
             rows = tokens[k : k + size]
             batch = np.stack(rows + [rows[0]] * (size - len(rows)))
             with self.device:
+                t0 = time.perf_counter()
                 res = self.model.apply(batch, **self.kw, **kw)
-            count(size, len(rows))
+                count(size, len(rows), time.perf_counter() - t0)
             out.extend({key: np.asarray(v[j]) for key, v in res.items()} for j in range(len(rows)))
         return out
 
 
 class RowCounter:
-    """Device rows and useful rows of a unit's batches, and model seconds."""
+    """Device rows, useful rows and model seconds of one unit's batches; its `UnitResult`."""
 
     def __init__(self) -> None:
         self.device = self.useful = 0
+        self.seconds = 0.0
+        self.t0 = time.perf_counter()
 
-    def __call__(self, device: int, useful: int) -> None:
+    def __call__(self, device: int, useful: int, seconds: float) -> None:
         self.device += device
         self.useful += useful
+        self.seconds += seconds
+
+    def result(self, unit: int, statuses: list[str], nbytes: int, *, bp: int = 0) -> UnitResult:
+        """The unit's report: its rows' status names (lower case), bytes and bp written."""
+        from collections import Counter
+
+        return UnitResult(
+            unit=unit,
+            n_rows=len(statuses),
+            status_counts=dict(Counter(statuses)),
+            bp=bp,
+            model_seconds=self.seconds,
+            seconds=time.perf_counter() - self.t0,
+            bytes_written=int(nbytes),
+            forward_windows=self.useful,
+            device_rows=self.device,
+            useful_rows=self.useful,
+        )
 
 
 __all__ = [

@@ -19,8 +19,6 @@ several variants of a unit run once.
 from __future__ import annotations
 
 import logging
-import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -195,7 +193,7 @@ class NTv3ScoreWorker(NTv3Worker):
         from ntscale.types import ScoreStatus
 
         before_unit(unit)
-        t0 = time.perf_counter()
+        rows = RowCounter()
         job, t = self.job, self.job.table
         a, b = job.unit_range(unit)
         n, block, window = b - a, job.run.model.config.block_bp, job.run.window_bp
@@ -247,7 +245,6 @@ class NTv3ScoreWorker(NTv3Worker):
                     status[i] = ScoreStatus.OFF_CENTRE_NOT_SNV
                 indels.append((int(i), plan))
 
-        rows, tm = RowCounter(), time.perf_counter()
         track_opts = {"outputs": ("bigwig",), "tracks": job.tracks}
         if "llr_masked" in job.kinds and snvs:
             masked = []
@@ -278,8 +275,6 @@ class NTv3ScoreWorker(NTv3Worker):
                 crop = self.model.config.crop_bounds(p.ref_key[2] - p.ref_key[1])
                 ref_al, alt_al = align_indel(ref_tracks[p.ref_key], o["bigwig"], p, crop)
                 d_sum[i], d_max[i] = track_deltas(ref_al, alt_al)
-        model_seconds = time.perf_counter() - tm
-
         scores = {"llr_masked": llr} if "llr_masked" in job.kinds else {}
         for j, name in enumerate(job.tracks):
             scores[f"track_delta_sum.{name}"] = d_sum[:, j]
@@ -294,18 +289,7 @@ class NTv3ScoreWorker(NTv3Worker):
         }
         nbytes = self.writer.write_variant_unit(unit, variants=variants, scores=scores)
         self.writer.mark_done(unit, part="variants")
-        counts = Counter(ScoreStatus(int(x)).name.lower() for x in status)
-        return UnitResult(
-            unit=unit,
-            n_rows=n,
-            status_counts=dict(counts),
-            model_seconds=model_seconds,
-            seconds=time.perf_counter() - t0,
-            bytes_written=int(nbytes),
-            forward_windows=rows.useful,
-            device_rows=rows.device,
-            useful_rows=rows.useful,
-        )
+        return rows.result(unit, [ScoreStatus(int(x)).name.lower() for x in status], nbytes)
 
     def _by_length(self, tokens: list[np.ndarray], rows: RowCounter, **kw) -> list[dict]:
         """`batched` over rows grouped by length, outputs back in the given order."""

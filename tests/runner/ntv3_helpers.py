@@ -3,6 +3,7 @@ a VCF of SNVs and indels read from it (so every REF matches)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,3 +28,45 @@ def chr20_vcf(tmp_path: Path, *, n: int = 12, indel_every: int = 4) -> Path:
     path = tmp_path / "v.vcf"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def units_done(store: Path, part: str) -> int:
+    """Units marked done in a store (0 while it is not created yet)."""
+    import numpy as np
+
+    from ntscale.store import open_writer
+
+    try:
+        return int(np.asarray(open_writer(str(store)).done_units(part)).sum())
+    except Exception:  # noqa: BLE001 -- metadata still being created
+        return 0
+
+
+def kill_resume_compare(cmd: Callable[[Path], list[str]], tmp_path: Path, *, part: str,
+                        total: int) -> None:  # fmt: skip
+    """Run `cmd(store)` with a delay per unit, kill its process group once a unit is done,
+    rerun it to the end, and assert the store's bytes equal an uninterrupted run's."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from storecmp import assert_same_bytes
+
+    out = tmp_path / "killed.zarr"
+    env = dict(os.environ, NTSCALE_FAULT_UNIT_DELAY="0.5")
+    proc = subprocess.Popen(cmd(out), env=env, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while units_done(out, part) < 1 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 1 <= units_done(out, part) < total
+    r = subprocess.run(cmd(out), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert units_done(out, part) == total
+    ref = tmp_path / "ref.zarr"
+    r = subprocess.run(cmd(ref), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert_same_bytes(ref, out)

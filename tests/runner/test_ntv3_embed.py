@@ -4,18 +4,14 @@ size; a killed run resumes to identical bytes; verify finds a damaged unit."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pysam
 import pytest
-from storecmp import assert_same_bytes
+from ntv3_helpers import kill_resume_compare
 
 from ntscale.config import EmbedConfig, ExecutionConfig
 from ntscale.errors import ConfigError
@@ -23,7 +19,6 @@ from ntscale.model.ntv3 import load_ntv3
 from ntscale.runner.local import run_local
 from ntscale.runner.ntv3_embed import NTv3EmbedJob
 from ntscale.store import open as open_store
-from ntscale.store import open_writer
 from ntscale.store.verify import verify
 from ntscale.tokenizer.ntv3 import tokenize_bases
 
@@ -140,38 +135,12 @@ def _embed_cmd(tmp_path: Path, out: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def _done(store: Path) -> int:
-    if not (store / "zarr.json").exists():
-        return 0
-    try:
-        return int(np.asarray(open_writer(str(store)).done_units()).sum())
-    except Exception:  # noqa: BLE001 -- metadata still being created
-        return 0
-
-
 @pytest.mark.slow
 def test_killed_run_resumes_to_identical_bytes(tmp_path):
-    out = tmp_path / "killed.zarr"
-    env = dict(os.environ, NTSCALE_FAULT_UNIT_DELAY="0.5")
-    proc = subprocess.Popen(_embed_cmd(tmp_path, out), env=env, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while _done(out) < 1 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    assert proc.poll() is None, "the run finished before it could be interrupted"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    total = NTv3EmbedJob.plan_from_config(
-        _config(tmp_path, "x.zarr", window_bp=16, species="human", unit_windows=2)
-    ).n_units()
-    partial = _done(out)
-    assert 1 <= partial < total
-    r = subprocess.run(_embed_cmd(tmp_path, out), capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert _done(out) == total
-    ref = tmp_path / "ref.zarr"
-    r = subprocess.run(_embed_cmd(tmp_path, ref), capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert_same_bytes(ref, out)
+    cfg = _config(tmp_path, "x.zarr", window_bp=16, species="human", unit_windows=2)
+    total = NTv3EmbedJob.plan_from_config(cfg).n_units()
+    kill_resume_compare(lambda out: _embed_cmd(tmp_path, out), tmp_path, part="windows",
+                        total=total)  # fmt: skip
 
 
 def test_verify_finds_a_damaged_unit(tmp_path):
