@@ -307,7 +307,7 @@ class VariantReader:
         if self._text is None:
             from ntscale.genome.vcf_text import TextGenotypes
 
-            if self.path.name.endswith(".bcf"):
+            if _is_bcf(self.path):
                 self._text = False
             else:
                 index = _index_of(self.path)
@@ -344,6 +344,14 @@ class VariantReader:
             self._handle = None
         if self._text:
             self._text.close()
+
+
+def _is_bcf(path: Path) -> bool:
+    """True for a BCF, whatever its name: its decompressed bytes start with 'BCF'."""
+    import gzip
+
+    with gzip.open(path, "rb") as fh:
+        return fh.read(3) == b"BCF"
 
 
 def _two_alleles(g: np.ndarray) -> np.ndarray:

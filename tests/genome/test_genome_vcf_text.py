@@ -124,6 +124,10 @@ def test_other_format_layouts_and_bad_lines_fall_back() -> None:
 def test_a_bcf_or_a_contig_missing_from_the_index_uses_cyvcf2(tmp_path: Path) -> None:
     bcf = DATA / "cohort" / "sim16.bcf"
     assert VariantReader(bcf)._text_genotypes() is None
+    renamed = tmp_path / "named_like.vcf.gz"  # a BCF is found by its bytes, not its name
+    renamed.write_bytes(bcf.read_bytes())
+    (tmp_path / "named_like.vcf.gz.csi").write_bytes(bcf.with_name("sim16.bcf.csi").read_bytes())
+    assert VariantReader(renamed)._text_genotypes() is None  # (cyvcf2 then reads it)
     text = TextGenotypes(COHORT, COHORT.with_name(COHORT.name + ".csi"), 16)
     assert text.query("no_such_contig", 0, 100, None) is None
     assert text.query("20", 1_000_000, 1_010_000, None) is not None
