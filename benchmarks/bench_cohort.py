@@ -22,6 +22,9 @@ Parts (each one JSON section):
    to 2,048 tokens; windows/s per CPU second (process time) and per wall second.
 2b. `worker` (not in the default parts): the same windows through the cohort worker's own
    host path (`WindowSource.fetch_haplotype_patterns` -> `distinct_tokens` -> batch).
+2c. `device_rows` (not in the default parts): device rows run / useful rows of the
+   worker's batches over `--rows-windows` windows at 1, 7 and 64 (the default) windows
+   per unit, at the batch table's CPU and GPU batch sizes (issue 28).
 3. `plan_rss`: peak RSS and wall time of a fresh process that plans an embed job
    (`EmbedJob.plan_from_config`) over the whole FASTA contig with the first 300 and with
    all 3,202 samples (the plan's rows: window x haplotype before the cohort planner,
@@ -166,21 +169,22 @@ def worker_window(src, tok, contig: str, s: int, e: int) -> int:
     return len(distinct.ids)
 
 
-def part_worker(cohort: Path, fasta: Path, summary: dict, n_windows: int, offset: int) -> dict:
-    """Windows per CPU second of the worker's own host path, per input format."""
+def part_worker(
+    cohort: Path, fasta: Path, summary: dict, n_windows: int, offset: int, extra: Path | None
+) -> dict:
+    """Windows per CPU second of the worker's own host path, per input format (and
+    `extra`, e.g. bench_cohort_gvl.py's biallelic split VCF, as "host_vcf")."""
     from ntscale.genome import WindowSource
 
     tok = get_tokenizer("v2")
     contig = summary["spec"]["contig"]
     chosen = windows(summary)[offset : offset + n_windows]
     out: dict = {"windows": len(chosen), "first_window": list(chosen[0])}
-    for fmt, suffix in FORMATS.items():
-        src = WindowSource(
-            fasta,
-            tokenizer=tok,
-            max_tokens=MAX_TOKENS,
-            vcf_path=cohort.with_name(cohort.name + suffix),
-        )
+    inputs = {f: cohort.with_name(cohort.name + x) for f, x in FORMATS.items()}
+    if extra is not None:
+        inputs["host_vcf"] = extra
+    for fmt, path in inputs.items():
+        src = WindowSource(fasta, tokenizer=tok, max_tokens=MAX_TOKENS, vcf_path=path)
         distinct = 0
         t_cpu, t_wall = time.process_time(), time.perf_counter()
         for s, e in chosen:
@@ -193,6 +197,61 @@ def part_worker(cohort: Path, fasta: Path, summary: dict, n_windows: int, offset
             "distinct_per_window": round(distinct / len(chosen), 1),
         }
         print("worker", fmt, json.dumps(out[fmt]), flush=True)
+    return out
+
+
+def part_device_rows(
+    cohort: Path, fasta: Path, summary: dict, n_windows: int, offset: int, unit_sizes: list[int]
+) -> dict:
+    """Device rows run / useful rows of the cohort worker's batches (issue 28).
+
+    The distinct token sequences of `n_windows` consecutive windows come from the worker's
+    host path; they are cut into units of u windows and each unit's batches are made by
+    the worker's own `EmbedWorker._batches` (buckets by length, short last batch padded
+    to a power of two) at the batch sizes of `runner/batch_table.py` for 2,048-token
+    windows. No forward pass runs: rows are counted, not timed.
+    """
+    from types import SimpleNamespace
+
+    from ntscale.genome import WindowSource
+    from ntscale.runner.batch_table import table_batch_size
+    from ntscale.runner.embed_worker import EmbedWorker
+    from ntscale.tokenizer.distinct import distinct_tokens
+
+    tok = get_tokenizer("v2")
+    contig = summary["spec"]["contig"]
+    chosen = windows(summary)[offset : offset + n_windows]
+    src = WindowSource(
+        fasta, tokenizer=tok, max_tokens=MAX_TOKENS, vcf_path=cohort.with_name(cohort.name + ".vcz")
+    )
+    per_window = [
+        [x.sequence for x in src.fetch_haplotype_patterns(contig, s, e)[0]] for s, e in chosen
+    ]
+    sizes = {
+        "cpu": table_batch_size(platform="cpu", dtype="fp32", tokens=MAX_TOKENS),
+        "gpu_bf16": table_batch_size(platform="gpu", dtype="bf16", tokens=MAX_TOKENS),
+        "gpu_fp32": table_batch_size(platform="gpu", dtype="fp32", tokens=MAX_TOKENS),
+    }
+    out: dict = {"windows": len(chosen), "batch_sizes": sizes, "units": {}}
+    for u in unit_sizes:
+        row: dict = {}
+        for name, b in sizes.items():
+            fake = SimpleNamespace(
+                batch_size=b, tokenizer=tok, job=SimpleNamespace(max_tokens=MAX_TOKENS)
+            )
+            run = useful = 0
+            for k in range(0, len(per_window), u):
+                seqs = [x for w in per_window[k : k + u] for x in w]
+                ids = distinct_tokens(tok, seqs).ids
+                run += sum(batch.shape[0] for _, batch in EmbedWorker._batches(fake, ids))
+                useful += len(ids)
+            row[name] = {
+                "device_rows": run,
+                "useful_rows": useful,
+                "device_rows_per_useful": round(run / useful, 4),
+            }
+        out["units"][str(u)] = row
+        print("device_rows unit_windows", u, json.dumps(row), flush=True)
     return out
 
 
@@ -281,6 +340,7 @@ def main() -> int:
     ap.add_argument("--host-windows", type=int, default=20)
     ap.add_argument("--host-offset", type=int, default=100, help="first window of the host part")
     ap.add_argument("--parts", default="distinct,host,plan_rss")
+    ap.add_argument("--rows-windows", type=int, default=128, help="windows of the device_rows part")
     ap.add_argument("--host-vcf", type=Path, help="also time this VCF (same windows)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -305,7 +365,11 @@ def main() -> int:
         print(json.dumps(result["host"]), flush=True)
     if "worker" in parts:
         result["worker"] = part_worker(
-            args.cohort, args.fasta, summary, args.host_windows, args.host_offset
+            args.cohort, args.fasta, summary, args.host_windows, args.host_offset, args.host_vcf
+        )
+    if "device_rows" in parts:
+        result["device_rows"] = part_device_rows(
+            args.cohort, args.fasta, summary, args.rows_windows, args.host_offset, [1, 7, 64]
         )
     if "plan_rss" in parts:
         import tempfile

@@ -16,6 +16,11 @@ ntscale on that same file. GenVarLoader writes a cache next to the FASTA
 reconstructing every haplotype (6,404 at 3,202 samples) of each window from the dataset,
 one thread. Each window's distinct haplotype strings are counted from GenVarLoader's
 output, for a cross-check with ntscale's groups.
+
+Side by side in one run: `--ntscale-python <project venv python>` times ntscale's worker
+path (bench_cohort.py --parts worker: VCF, BCF, VCZ and the split VCF) in a child process
+just before and just after GenVarLoader's reconstruction, on the same windows and the same
+machine load; `--reuse-split` keeps an existing split VCF (writing it takes minutes).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import argparse
 import hashlib
 import json
 import os
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,6 +68,19 @@ def split_vcf(src: Path, out: Path, contig: str, windows: list[tuple[int, int]])
     return n
 
 
+def ntscale_worker(py: str, args: argparse.Namespace, split: Path) -> dict:
+    """bench_cohort.py --parts worker in the project's environment (a child process)."""
+    script = Path(__file__).resolve().with_name("bench_cohort.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "w.json"
+        cmd = [py, str(script), "--cohort", str(args.cohort), "--fasta", str(args.fasta)]
+        cmd += ["--parts", "worker", "--host-windows", str(args.windows)]
+        cmd += ["--host-offset", str(args.offset), "--host-vcf", str(split), "--json", str(out)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        got = json.loads(out.read_text())
+    return {"load": got["machine"].rsplit("load ", 1)[-1], **got["worker"]}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cohort", type=Path, required=True)
@@ -69,6 +89,8 @@ def main() -> int:
     ap.add_argument("--offset", type=int, default=100)
     ap.add_argument("--out", type=Path, default=Path("/tmp/cohort/gvl"))
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--ntscale-python", help="also time ntscale's worker path with this python")
+    ap.add_argument("--reuse-split", action="store_true", help="keep <out>/split.vcf.gz")
     args = ap.parse_args()
     import genoray
     import genvarloader as gvl
@@ -82,10 +104,19 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     split = args.out / "split.vcf.gz"
     t = time.perf_counter()
-    n_records = split_vcf(
-        args.cohort.with_name(args.cohort.name + ".vcf.gz"), split, contig, chosen
-    )
+    if args.reuse_split and split.is_file():
+        import pysam
+
+        with pysam.VariantFile(str(split)) as v:
+            n_records = sum(1 for _ in v)
+    else:
+        n_records = split_vcf(
+            args.cohort.with_name(args.cohort.name + ".vcf.gz"), split, contig, chosen
+        )
     split_s = time.perf_counter() - t
+    sides = {}
+    if args.ntscale_python:
+        sides["ntscale_before"] = ntscale_worker(args.ntscale_python, args, split)
     bed = pl.DataFrame(
         {
             "chrom": [contig] * len(chosen),
@@ -104,6 +135,8 @@ def main() -> int:
     for r in range(len(chosen)):
         haps = ds[r]  # [samples, ploidy, length] S1: every haplotype of the window
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    if args.ntscale_python:
+        sides["ntscale_after"] = ntscale_worker(args.ntscale_python, args, split)
     distinct = []  # counted after the timing: one digest per haplotype string
     for r in range(len(chosen)):
         haps = np.asarray(ds[r])
@@ -127,6 +160,7 @@ def main() -> int:
             "cpu_s_per_window": round(cpu / len(chosen), 4),
         },
         "distinct_per_window": distinct,
+        **sides,
     }
     print(json.dumps(result))
     if args.json:

@@ -53,13 +53,23 @@ def pattern_rows(gt: np.ndarray, phased: np.ndarray) -> np.ndarray:
         heterozygous and -2 elsewhere); equal rows <=> equal genotype patterns.
     """
     gt = np.asarray(gt)
+    phased = np.asarray(phased, bool)
     r, s = gt.shape[0], gt.shape[1]
     mine = gt.transpose(1, 2, 0).reshape(2 * s, r)  # [H, R], h = 2 * sample + phase
+    # Cheap whole-array tests first (a cohort window is [135, 6,404] genotypes): all
+    # phased -> no unphased heterozygote; min/max -> all alleles 0/1.
+    unphased = None
+    if not phased.all():
+        g0, g1 = gt[:, :, 0], gt[:, :, 1]  # [R, S]
+        het = (g0 != g1) & (g0 >= 0) & (g1 >= 0)
+        unphased = (~phased & het).T  # [S, R]
+        if not unphased.any():
+            unphased = None
+    if unphased is None and (gt.size == 0 or (gt.min() >= 0 and gt.max() <= 1)):
+        return np.packbits(mine.astype(np.uint8), axis=1)
+    if unphased is None:
+        unphased = np.zeros((s, r), bool)
     both = gt.transpose(1, 0, 2)  # [S, R, 2]
-    het = (both[:, :, 0] != both[:, :, 1]) & (both >= 0).all(axis=2)
-    unphased = ~np.asarray(phased, bool).T & het  # [S, R]
-    if not unphased.any() and ((mine == 0) | (mine == 1)).all():
-        return np.packbits(mine.astype(bool), axis=1)
     other = both[:, :, ::-1].transpose(0, 2, 1).reshape(2 * s, r)  # the other allele
     partner = np.where(np.repeat(unphased, 2, axis=0), other, -2)
     return np.concatenate([mine, partner], axis=1).astype(np.int16)

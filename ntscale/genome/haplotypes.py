@@ -22,6 +22,7 @@ dropped silently.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -226,9 +227,21 @@ def build_haplotype(
             if owned:
                 note(r, allele, owned, VariantStatus.REF_MISMATCH)
             continue
-        e0, e1, ins = minimal_edit(rec.start, rec.ref, alt)
+        e0, e1, ins = _minimal_edit(rec.start, rec.ref, alt)
         edits.append((e0, e1, ins, r, allele, owned, status))
     edits.sort(key=lambda e: (e[0], e[1]))
+    whole = ref_start <= start and end - ref_start <= len(ref_seq) and ref_seq.isascii()
+    if whole and _all_snvs_inside(edits, start, end):
+        return _apply_snvs(
+            edits,
+            outcomes,
+            note,
+            ref_seq=ref_seq,
+            ref_start=ref_start,
+            start=start,
+            end=end,
+            skipped=skipped,
+        )
 
     pieces: list[str] = []
     maps: list[np.ndarray] = []
@@ -272,7 +285,17 @@ def build_haplotype(
         maps.append(np.arange(cursor, end, dtype=np.int64))
     seq = "".join(pieces)
     coord = np.concatenate(maps) if maps else np.zeros(0, np.int64)
-    # outcomes in record order (applied ones were noted in a second pass)
+    return _finish(seq, coord, applied, outcomes, skipped)
+
+
+def _finish(
+    seq: str,
+    coord: np.ndarray,
+    applied: list[tuple[int, int]],
+    outcomes: list[VariantOutcome],
+    skipped: bool,
+) -> Haplotype:
+    """The Haplotype with its outcomes in record order (applied ones were noted last)."""
     order = sorted(range(len(outcomes)), key=lambda i: (outcomes[i].record.start, i))
     new_index = {old: new for new, old in enumerate(order)}
     return Haplotype(
@@ -282,6 +305,45 @@ def build_haplotype(
         outcomes=tuple(outcomes[i] for i in order),
         skipped=skipped,
     )
+
+
+# A cohort window builds ~150 patterns from the same ~135 records: trim each allele once.
+_minimal_edit = functools.lru_cache(maxsize=1 << 16)(minimal_edit)
+
+
+def _all_snvs_inside(edits: list[tuple], start: int, end: int) -> bool:
+    """True when every edit replaces one base inside [start, end), at distinct positions
+    (sorted): then applying them is a byte write each (`_apply_snvs`)."""
+    last = start - 1
+    for e0, e1, ins, *_ in edits:
+        if e1 != e0 + 1 or len(ins) != 1 or e0 <= last or e0 >= end:
+            return False
+        last = e0
+    return True
+
+
+def _apply_snvs(
+    edits: list[tuple],
+    outcomes: list[VariantOutcome],
+    note,  # noqa: ANN001 - build_haplotype's closure
+    *,
+    ref_seq: str,
+    ref_start: int,
+    start: int,
+    end: int,
+    skipped: bool,
+) -> Haplotype:
+    """`build_haplotype`'s result when every edit is an SNV inside the window: the window's
+    reference bytes with one byte replaced per edit, the identity coordinate map; the
+    outcomes and offsets are those the general loop gives (tests compare both)."""
+    buf = bytearray(ref_seq[start - ref_start : end - ref_start], "ascii")
+    applied: list[tuple[int, int]] = []
+    for e0, _e1, ins, r, allele, owned, status in edits:
+        buf[e0 - start] = ord(ins)
+        applied.append((len(outcomes), e0 - start))
+        note(r, allele, owned, status)
+    coord = np.arange(start, end, dtype=np.int64)
+    return _finish(buf.decode("ascii"), coord, applied, outcomes, skipped)
 
 
 def cut_to_prefix(h: Haplotype, n_bp: int) -> Haplotype:

@@ -208,7 +208,11 @@ class WindowSource:
         if groups is None:
             v = self._variants(contig, int(start), int(end))[0]
             groups = cache["groups"] = group_haplotypes(v.gt, v.phased)
-        seqs = [self._one(contig, int(start), int(end), s, int(h)) for h in groups.first]
+        # each first haplotype has its own pattern: no allele-pattern lookup needed
+        seqs = [
+            self._one(contig, int(start), int(end), s, int(h), distinct=True)
+            for h in groups.first.tolist()
+        ]
         return seqs, groups.inverse
 
     def fetch_window(
@@ -251,7 +255,9 @@ class WindowSource:
             cache["variants"] = (v, ref, max(lo, 0), ok)
         return cache["variants"]
 
-    def _haplotype(self, contig: str, start: int, end: int, hap: int) -> Haplotype:
+    def _haplotype(
+        self, contig: str, start: int, end: int, hap: int, *, distinct: bool = False
+    ) -> Haplotype:
         cache = self._select(contig, start, end)
         built = cache["haps"].get(hap)
         if built is None:
@@ -265,8 +271,8 @@ class WindowSource:
             sample = self.vcf.samples[s_idx]
             # Most haplotypes of a window carry the same alleles: build each allele pattern
             # once and give later haplotypes its sequence with their own names on outcomes.
-            key = _allele_pattern(v, s_idx, h)
-            same = cache["patterns"].get(key)
+            key = None if distinct else _allele_pattern(v, s_idx, h)
+            same = None if key is None else cache["patterns"].get(key)
             if same is not None:
                 built = _renamed(same, sample=sample, haplotype=h)
             else:
@@ -282,17 +288,27 @@ class WindowSource:
                     end=end,
                     policy=self.policy,
                 )
-                cache["patterns"][key] = built
+                if key is not None:
+                    cache["patterns"][key] = built
             cache["haps"][hap] = built
         return built
 
-    def _one(self, contig: str, start: int, end: int, strand: Strand, hap: int) -> WindowSequence:
+    def _one(
+        self,
+        contig: str,
+        start: int,
+        end: int,
+        strand: Strand,
+        hap: int,
+        *,
+        distinct: bool = False,
+    ) -> WindowSequence:
         cache = self._select(contig, start, end)
         if hap == REFERENCE_HAPLOTYPE:
             seq = cache["ref"]
             h = None
         else:
-            h = self._haplotype(contig, start, end, hap)
+            h = self._haplotype(contig, start, end, hap, distinct=distinct)
             if h.skipped:
                 return WindowSequence(
                     sequence="",

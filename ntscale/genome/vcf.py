@@ -145,6 +145,7 @@ class VariantReader:
             raise ConfigError(f"contig_map must be a mapping, 'auto' or None, got {contig_map!r}")
         self._contig_map = dict(contig_map) if isinstance(contig_map, Mapping) else contig_map
         self._handle = None
+        self._text = None  # TextGenotypes of a text VCF (vcf_text.py), made on first query
         all_samples, contigs, has_gt = self._read_header()
         self.vcf_contigs: tuple[str, ...] = contigs
         self._vcf_contig_set = frozenset(self.vcf_contigs)
@@ -182,6 +183,7 @@ class VariantReader:
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         state["_handle"] = None
+        state["_text"] = None
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -262,9 +264,19 @@ class VariantReader:
         )
 
     def query(self, fasta_contig: str, start: int, end: int) -> RegionVariants:
-        """Records overlapping [start, end) of a FASTA contig, with chosen samples' genotypes."""
-        vcf = self._reader()
+        """Records overlapping [start, end) of a FASTA contig, with chosen samples' genotypes.
+
+        A text VCF whose region holds only fixed-width GT fields is parsed with numpy
+        (`ntscale.genome.vcf_text`); anything else goes through cyvcf2, same result.
+        """
         name = self.vcf_contig(fasta_contig)
+        if name is not None and end > start:
+            fast = self._text_genotypes()
+            if fast is not None:
+                got = fast.query(name, start, end, self._file_columns)
+                if got is not None:
+                    return got
+        vcf = self._reader()
         n_s = len(self.samples)
         records: list[VcfRecord] = []
         gts: list[np.ndarray] = []
@@ -290,6 +302,22 @@ class VariantReader:
             phased = phased | haploid
         return RegionVariants(tuple(records), gt, phased)
 
+    def _text_genotypes(self):  # noqa: ANN202 - TextGenotypes | None
+        """The raw-line GT reader for a bgzipped text VCF (None for BCF)."""
+        if self._text is None:
+            from ntscale.genome.vcf_text import TextGenotypes
+
+            if _is_bcf(self.path):
+                self._text = False
+            else:
+                index = _index_of(self.path)
+                order = {s: i for i, s in enumerate(self._all_samples)}
+                cols = np.array([order[s] for s in self.samples], np.int64)
+                ident = np.array_equal(cols, np.arange(len(self._all_samples)))
+                self._file_columns = None if ident else cols
+                self._text = TextGenotypes(self.path, index, len(self._all_samples))
+        return self._text or None
+
     def _genotypes(self, rec: object, where: VcfRecord) -> np.ndarray:
         """The record's GT array; InputError naming the record when it has no usable GT."""
         # (cyvcf2's rec.FORMAT can crash on sample-subset readers: ask for GT directly.)
@@ -314,6 +342,16 @@ class VariantReader:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+        if self._text:
+            self._text.close()
+
+
+def _is_bcf(path: Path) -> bool:
+    """True for a BCF, whatever its name: its decompressed bytes start with 'BCF'."""
+    import gzip
+
+    with gzip.open(path, "rb") as fh:
+        return fh.read(3) == b"BCF"
 
 
 def _two_alleles(g: np.ndarray) -> np.ndarray:

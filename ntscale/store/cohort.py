@@ -2,7 +2,8 @@
 
 A cohort store keeps each distinct window sequence once on the `sequence` axis and maps
 every (window, haplotype) to it with `sequence_index`; these helpers give the values per
-haplotype or per sample, lazily (dask), by indexing the sequence axis with that map.
+haplotype or per sample, lazily (dask), by indexing the sequence axis with that map
+(only the slots the map uses are read: `_by_slots`).
 `haplotype_rows` rebuilds the one-row-per-(window, haplotype) Dataset of schema 2.
 """
 
@@ -33,6 +34,30 @@ def _embedding(ds: xr.Dataset, kind: str) -> xr.DataArray:
     return ds[name]
 
 
+# dask chunk (slots) of the distinct slots a selection uses: bounded tasks per selection
+_SLOT_CHUNK = 4096
+
+
+def _by_slots(var: xr.DataArray, index: xr.DataArray) -> xr.DataArray:
+    """`var.isel(sequence=index)` that reads only the slots `index` uses, lazily.
+
+    The sequence axis is mostly absent slots (docs/store.md): indexing it vectorised, as
+    dask over one task per 128 slots or as zarr's coordinate selection over the whole
+    axis, costs time and memory in its length. Here the distinct slots are selected
+    first (an outer selection: zarr reads the chunks they fall in), put in dask chunks of
+    `_SLOT_CHUNK` slots, and `index` is mapped onto them.
+    """
+    flat = np.asarray(index.values, np.int64).reshape(-1)
+    n_slots = var.sizes["sequence"]
+    flat = np.where(flat < 0, flat + n_slots, flat)  # -1: the last, never-written slot
+    slots, inverse = np.unique(flat, return_inverse=True)
+    picked = var.isel(sequence=slots)
+    if picked.chunks is None:
+        picked = picked.chunk({"sequence": _SLOT_CHUNK})
+    at = index.copy(data=inverse.reshape(index.shape))
+    return picked.isel(sequence=at)
+
+
 def haplotype_embeddings(ds: xr.Dataset, kind: str = "mean") -> xr.DataArray:
     """Embeddings per (window, haplotype), lazily: dims (layer, window, haplotype, dim)
     ("tokens": layer, window, haplotype, token, dim); NaN where a haplotype has no sequence.
@@ -40,7 +65,7 @@ def haplotype_embeddings(ds: xr.Dataset, kind: str = "mean") -> xr.DataArray:
     The same as `ds.embedding_mean.isel(sequence=ds.sequence_index.load())`.
     """
     _check_cohort(ds)
-    return _embedding(ds, kind).isel(sequence=ds["sequence_index"].load())
+    return _by_slots(_embedding(ds, kind), ds["sequence_index"].load())
 
 
 def sample_embeddings(
@@ -77,7 +102,7 @@ def sample_embeddings(
         coords={"sample": chosen, "phase": [0, 1]},
     )
     index = ds["sequence_index"].drop_vars("sample").isel(haplotype=which).load()
-    return _embedding(ds, kind).isel(sequence=index)
+    return _by_slots(_embedding(ds, kind), index)
 
 
 def haplotype_rows(ds: xr.Dataset) -> xr.Dataset:
@@ -92,7 +117,7 @@ def haplotype_rows(ds: xr.Dataset) -> xr.Dataset:
     status = np.asarray(ds["status"].values.reshape(-1).tolist(), dtype=str)
     at = xr.DataArray(index, dims="window")
     per_seq = {
-        name: np.asarray(ds[name].isel(sequence=at).values)
+        name: np.asarray(_by_slots(ds[name], at).values)
         for name in (f.stored for f in SEQUENCE_FIELDS.values())
     }
     # a window of Ns has no sequence but said frac_n = 1.0 in its own row
@@ -112,7 +137,7 @@ def haplotype_rows(ds: xr.Dataset) -> xr.Dataset:
         "sequence_id": per_seq["sequence_id"],
     }
     data = {
-        str(name): var.isel(sequence=at).drop_vars(list(SEQUENCE_FIELDS), errors="ignore")
+        str(name): _by_slots(var, at).drop_vars(list(SEQUENCE_FIELDS), errors="ignore")
         for name, var in ds.data_vars.items()
         if "sequence" in var.dims
     }

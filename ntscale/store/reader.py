@@ -105,18 +105,20 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
             chunks[LAYER_COORD] = len(layout.layers)
     if layout.cohort:
         chunks["haplotype"] = layout.n_haplotypes
-        chunks["sequence"] = layout.sequence_chunk_len
     if layout.n_variants:
         chunks["variant"] = layout.unit_variants
     if layout.n_bases:
         chunks["base"] = layout.unit_bases
-    ds = xr.open_zarr(
-        backend.xarray_target(str(url)),
-        chunks=chunks,
-        consolidated=backend.has_consolidated(str(url)),
-        zarr_format=3,
-        storage_options=backend.storage_options(str(url)),
-    )
+    opts = {
+        "consolidated": backend.has_consolidated(str(url)),
+        "zarr_format": 3,
+        "storage_options": backend.storage_options(str(url)),
+    }
+    target = backend.xarray_target(str(url))
+    if layout.cohort:
+        ds = _open_cohort(target, chunks, opts)
+    else:
+        ds = xr.open_zarr(target, chunks=chunks, **opts)
     # The per-row coordinates are small and used in every selection: read them once.
     # Strings become fixed-width str: numpy (2.4) cannot `.astype(str)` its StringDType,
     # which pandas, matplotlib and user code expect to work.
@@ -148,6 +150,27 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
     out = ds[order]
     # coordinates on other dims (a cohort store's window and haplotype ones) stay
     return out.assign_coords({k: v for k, v in ds.coords.items() if k not in out.coords})
+
+
+def _open_cohort(target: Any, chunks: dict[str, int], opts: dict[str, Any]) -> xr.Dataset:
+    """A cohort store: the sequence-axis arrays lazily indexed (no dask), the rest dask.
+
+    The logical `sequence` axis is as long as the row count (~1.5e9 slots for a whole-genome
+    cohort, almost all absent, docs/store.md): one dask chunk per zarr chunk of 128 slots
+    would make millions of tasks per array (open: 26 s and 840 MiB at 4.1e8 slots, and
+    more to index it). Lazily indexed zarr arrays hold no per-chunk state; selecting them
+    by `sequence_index` reads only the chunks the selection touches.
+    """
+    lazy = xr.open_zarr(target, chunks=None, **opts)
+    on_seq = [name for name, var in lazy.variables.items() if "sequence" in var.dims]
+    ds = xr.open_zarr(target, chunks=chunks, drop_variables=on_seq, **opts)
+    coords = {n: lazy.variables[n] for n in on_seq if n in lazy.coords}
+    # the per-window and per-haplotype coordinates are read whole anyway (`open`): one
+    # zarr read each, not one dask task per window unit (20 s at 240,000 windows)
+    small = [f.stored for f in COHORT_WINDOW_FIELDS.values()] + list(HAPLOTYPE_COORDS)
+    coords.update({n: lazy.variables[n].load() for n in small if n in lazy.coords})
+    data = {n: lazy[n] for n in on_seq if n in lazy.data_vars}
+    return ds.assign_coords(coords).assign(data)
 
 
 def _part_summary(

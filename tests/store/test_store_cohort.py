@@ -316,7 +316,70 @@ def test_ntscale_open_is_the_plain_xarray_dataset(tmp_path: Path):
         ours = st.open(str(tmp_path / "c.zarr"))
     xr.testing.assert_identical(plain, ours)
     assert ours["haplotype"].values.dtype.kind == "U"  # loaded, plain str
-    assert ours.chunks["sequence"][0] == 12 and ours.chunks["window"][0] == U
+    assert ours.chunks["window"][0] == U
+    # the sequence axis is lazily indexed zarr, not dask (one task per 128 slots would be
+    # millions of tasks on a whole-genome cohort): see the long-axis test below
+    assert "sequence" not in ours.chunks and ours["embedding_mean"].chunks is None
+
+
+def test_a_whole_genome_length_sequence_axis_opens_and_reads_by_the_used_slots(tmp_path):
+    """38.4 million logical slots (300,000 chunks of 128), two units written: opening and
+    the per-haplotype helpers cost what the selection uses, not the axis length."""
+    h, u, n_windows, d = 600, 64, 64_000, 5
+    names = [f"S{i}:{p}" for i in range(h // 2) for p in (0, 1)]
+    lay = st.StoreLayout(
+        n_windows=n_windows, unit_windows=u, layers=(1,), embed_dim=d, n_haplotypes=h
+    )
+    assert lay.n_sequences > 38_000_000 and lay.n_sequences // lay.sequence_chunk_len >= 300_000
+    writer = st.create_or_open(
+        str(tmp_path / "g.zarr"),
+        lay,
+        fingerprint={},
+        attrs={},
+        contigs=[("chr1", 10**9)],
+        haplotype_names=names,
+    )
+    rng = np.random.default_rng(3)
+    written = {}
+    for k in (0, 7):
+        index = rng.integers(0, 40, size=(u, h)) + 40 * np.arange(u)[:, None]
+        used, inv = np.unique(index, return_inverse=True)
+        emb = rng.normal(size=(1, used.size, d)).astype(np.float32)
+        writer.write_cohort_unit(
+            k,
+            windows={
+                "contig_index": np.zeros(u, np.int64),
+                "start": np.arange(k * u, (k + 1) * u) * 100,
+                "end": np.arange(k * u, (k + 1) * u) * 100 + 100,
+                "strand": np.zeros(u, np.int8),
+            },
+            haplotypes={
+                "status": np.zeros((u, h), np.uint8),
+                "n_variants": np.zeros((u, h), np.int64),
+                "hap_end": np.zeros((u, h), np.int64),
+                "sequence_index": inv.reshape(u, h),
+            },
+            sequences={
+                "n_tokens": np.full(used.size, 18, np.int32),
+                "frac_n": np.zeros(used.size, np.float32),
+                "sequence_id": np.arange(1, used.size + 1, dtype=np.uint64),
+            },
+            embeddings={"mean": emb},
+        )
+        writer.mark_done(k)
+        written[k] = emb[:, inv.reshape(u, h)]  # [1, u, h, d]
+    ds = st.open(str(tmp_path / "g.zarr"))
+    assert ds["embedding_mean"].chunks is None  # no per-chunk dask state
+    for k, expected in written.items():
+        sub = ds.isel(window=slice(k * u, k * u + 3))
+        got = st.haplotype_embeddings(sub)
+        assert len(got.data.__dask_graph__()) < 1_000  # tasks: used slots only (not 300,000)
+        np.testing.assert_array_equal(got.values, expected[:, :3])
+        pair = st.sample_embeddings(sub, ["S3"]).values  # [1, 3, 1, 2, d]
+        np.testing.assert_array_equal(pair[:, :, 0], expected[:, :3, 6:8])
+    # a window no unit wrote: every haplotype points at the never-written last slot (NaN)
+    empty = st.haplotype_embeddings(ds.isel(window=slice(200, 201)))
+    assert np.isnan(empty.values).all()
 
 
 def test_object_checksums_cover_every_sequence_chunk_of_a_unit(tmp_path: Path):
