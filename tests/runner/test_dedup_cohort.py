@@ -99,7 +99,8 @@ def config(example, cohort: dict, tmp_path: Path, **overrides) -> EmbedConfig:
 @pytest.mark.parametrize(
     ("window_bp", "unit_windows", "region"),
     [
-        pytest.param(None, None, None, marks=pytest.mark.slow),  # 12 kbp windows, 2048 tokens
+        # default settings (12 kbp windows, 2,048 tokens) over one window's worth of the slice
+        pytest.param(None, None, (SLICE[1], SLICE[1] + 12_000), marks=pytest.mark.slow),
         (600, 1, (1_100_000, 1_106_000)),
         (600, 7, (1_100_000, 1_106_000)),
         (600, 1000, (1_100_000, 1_106_000)),
