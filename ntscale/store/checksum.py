@@ -29,8 +29,8 @@ from zarr.storage import WrapperStore
 from ntscale.store import backend
 from ntscale.store.schema import (
     BASE_VALUES,
-    HAP_BASE_VALUES,
     COHORT_WINDOW_FIELDS,
+    HAP_BASE_VALUES,
     HAPLOTYPE_FIELDS,
     SEQUENCE_COUNTS,
     SEQUENCE_FIELDS,
