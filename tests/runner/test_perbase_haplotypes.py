@@ -154,9 +154,11 @@ def test_samples_need_a_vcf_and_unknown_samples_are_refused(inputs, tmp_path):
     seg, vcf, bed, _ = inputs
     with pytest.raises(ConfigError, match="without a VCF"):
         perbase_config(seg, tmp_path / "x.zarr", samples="S1")
+    cfg = perbase_config(
+        seg, tmp_path / "y.zarr", regions=str(bed), vcf=str(vcf), samples=("S1", "NOPE")
+    )
     with pytest.raises(InputError, match="NOPE"):
-        PerBaseJob.plan_from_config(perbase_config(
-            seg, tmp_path / "y.zarr", regions=str(bed), vcf=str(vcf), samples=("S1", "NOPE")))  # fmt: skip
+        PerBaseJob.plan_from_config(cfg)
 
 
 def test_writer_refuses_a_unit_without_its_haplotype_values(run):
