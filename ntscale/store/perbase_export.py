@@ -2,7 +2,8 @@
 
 - bigWig (`PREFIX.<track>.bw`, pyBigWig): the value of every valued base (fixed-step
   entries of span 1, float32 of the stored value); bases without a value (N, intervals too
-  short for the model) are left out. Opens in IGV and the UCSC browser.
+  short for the model, bases a haplotype deletes) are left out. Opens in IGV and the UCSC
+  browser. Groups of tracks are written by child processes at once (`processes`).
 - BED (`ntscale segment --bed FILE`): an element of a track is a maximal run of bases
   whose value is at least the track's threshold (default 0.5 for every track; SegmentNT's
   probabilities are per-element calibrated sigmoids, so 0.5 is "more likely present than
@@ -124,8 +125,9 @@ def export_bigwig(
     Args:
         haplotype: "SAMPLE:phase": that haplotype's values (reference coordinates) to
             PREFIX.<SAMPLE>_<phase>.<track>.bw; None: the reference values.
-        processes: tracks written at once, one process each (default: the CPUs, at most
-            the tracks); 1 writes them one after the other in this process.
+        processes: child processes writing groups of tracks at once (default: half the
+            CPUs, at most the tracks: pyBigWig is CPU-bound in each); 1 writes every track
+            in this process.
 
     Raises:
         StoreError: not a per-base store, units pending, or a file cannot be written.
@@ -139,7 +141,7 @@ def export_bigwig(
     prefix.parent.mkdir(parents=True, exist_ok=True)
     middle = "" if haplotype is None else f".{haplotype_file_part(haplotype)}"
     paths = [Path(f"{prefix}{middle}.{t}.bw") for t in tracks]
-    n = max(1, min(processes or os.cpu_count() or 1, len(tracks)))
+    n = max(1, min(processes or (os.cpu_count() or 2) // 2, len(tracks)))
     # process i writes tracks i, i + n, ...: each reads the store once, all its tracks
     groups = [[(j, str(paths[j])) for j in range(i, len(tracks), n)] for i in range(n)]
     if n == 1:
