@@ -98,10 +98,9 @@ def create_or_open(
     if clash:
         raise StoreError(f"run attributes {clash} clash with store-owned root attributes")
     names = [str(x) for x in (haplotype_names or [])]
-    if len(names) != (layout.n_haplotypes or layout.base_haplotypes):
-        raise StoreError(
-            f"{len(names)} haplotype names given for a layout of {layout.n_haplotypes} haplotypes"
-        )
+    n_haps = layout.n_haplotypes or layout.base_haplotypes
+    if len(names) != n_haps:
+        raise StoreError(f"{len(names)} haplotype names given for a layout of {n_haps} haplotypes")
     identity = _run_identity(fingerprint, layout, contig_list)
     backend.check_target(url)  # a regular file or a foreign folder: refused before leasing
     backend.check_remote_target(url)  # the same for object stores (a bucket root of data)

@@ -138,7 +138,10 @@ def export_bigwig(
     contigs = [(str(c), int(n)) for c, n in attrs["contigs"] if int(n) > 0]
     hap = None if haplotype is None else haplotype_index(url, haplotype)
     prefix = Path(prefix)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreError(f"cannot write bigWig files at {prefix}: {e}") from e
     middle = "" if haplotype is None else f".{haplotype_file_part(haplotype)}"
     paths = [Path(f"{prefix}{middle}.{t}.bw") for t in tracks]
     n = max(1, min(processes or (os.cpu_count() or 2) // 2, len(tracks)))
@@ -186,6 +189,8 @@ def _write_tracks(
     handles = []
     try:
         for _, path in tracks:
+            if Path(path).is_dir():  # pyBigWig crashes (SIGSEGV) opening a folder
+                raise OSError(f"{path} is a folder")
             bw = pyBigWig.open(path, "w")
             if bw is None:
                 raise OSError(f"pyBigWig could not open {path} for writing")

@@ -75,6 +75,7 @@ def test_dry_run_json_counts_what_the_run_does(inputs, tmp_path):
     assert plan["unit_bases"] == 240 and plan["units"] == -(-1000 // 240)
     assert plan["store_bytes_uncompressed"] == 1000 * 14 * 2
     assert plan["haplotypes"] == 0 and not plan["forward_passes_upper_bound"]
+    assert plan["centre_distance_min_bp"] == 240 // 4  # half overlap: a quarter window
     out = tmp_path / "run.zarr"
     args = _args(root, model, bed)
     args[args.index(root / "s.zarr")] = out

@@ -117,3 +117,28 @@ def test_layout_refuses_haplotypes_on_both_axes():
         StoreLayout(n_windows=4, unit_windows=2, base_haplotypes=-1)
     plain = StoreLayout(n_windows=0, unit_windows=1, n_bases=3, track_names=("t",))
     assert "base_haplotypes" not in plain.to_json()  # reference stores read as before
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_bigwig_that_cannot_be_written_is_a_store_error(tmp_path, processes):
+    url, _ = _store(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(StoreError, match="cannot write bigWig files"):
+        export_bigwig(url, blocker / "sub" / "x", processes=processes)
+    (tmp_path / "out" / "x.u.bw").mkdir(parents=True)  # a folder where a file must go
+    with pytest.raises(StoreError, match="x.u.bw"):
+        export_bigwig(url, tmp_path / "out" / "x", processes=processes)
+
+
+def test_reopening_with_other_haplotypes_is_refused(tmp_path):
+    url, _ = _store(tmp_path)
+    layout = StoreLayout(n_windows=0, unit_windows=1, n_bases=20, unit_bases=5,
+                         track_names=("t", "u", "v"), n_intervals=1, base_dtype="float32",
+                         base_haplotypes=2)  # fmt: skip
+    with pytest.raises(StoreError):
+        create_or_open(url, layout, fingerprint={"job": "hand"}, attrs={},
+                       contigs=[("c", 40)], haplotype_names=HAPS[:2])  # fmt: skip
+    with pytest.raises(StoreError, match="3 haplotype names given for a layout of 2"):
+        create_or_open(str(tmp_path / "new.zarr"), layout, fingerprint={"job": "hand"},
+                       attrs={}, contigs=[("c", 40)], haplotype_names=HAPS[:3])  # fmt: skip
