@@ -142,3 +142,21 @@ def test_reopening_with_other_haplotypes_is_refused(tmp_path):
     with pytest.raises(StoreError, match="3 haplotype names given for a layout of 2"):
         create_or_open(str(tmp_path / "new.zarr"), layout, fingerprint={"job": "hand"},
                        attrs={}, contigs=[("c", 40)], haplotype_names=HAPS[:3])  # fmt: skip
+
+
+@pytest.mark.parametrize("block", [1, 3, 7, 100])
+def test_haplotype_blocks_join_to_the_stored_values_for_any_block(tmp_path, block):
+    url, hap = _store(tmp_path)
+    parts = list(iter_intervals(url, haplotype=2, block_bases=block))
+    assert [s for _, s, _ in parts] == list(range(10, 30, block))
+    np.testing.assert_array_equal(np.concatenate([v for _, _, v in parts]), hap[:, 2])
+
+
+def test_a_deletion_ends_a_called_element_on_its_haplotype(tmp_path):
+    """B:0 has bases 4-6 deleted (NaN): a run above the threshold stops there, and the
+    bases after the deletion start a new element."""
+    url, hap = _store(tmp_path, tracks=("t",))
+    path, n = export_bed(url, tmp_path / "b0.bed", thresholds=0.0, haplotype="B:0")
+    rows = [line.split("\t")[:3] for line in path.read_text().splitlines()]
+    assert rows == [["c", "10", "14"], ["c", "17", "30"]] and n == 2
+    assert np.isnan(hap[4:7, 2, 0]).all()
