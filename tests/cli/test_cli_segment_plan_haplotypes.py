@@ -110,6 +110,8 @@ def test_vcf_run_exports_chosen_haplotypes(inputs, tmp_path):
     want = ds.hap_perbase_values[:, 2, track].values.astype(np.float32)
     np.testing.assert_allclose(got, want, rtol=1e-3)  # NaN where deleted, on both
     assert np.isnan(got[600:604]).all() and np.isfinite(got[:600]).all()
+    info = invoke("info", out)
+    assert info.code == 0 and "haplotypes: 4 from v.vcf.gz, values in reference" in info.out
 
 
 def test_export_haplotypes_needs_a_vcf_and_known_names(inputs, tmp_path):
