@@ -167,3 +167,13 @@ def test_writer_refuses_a_unit_without_its_haplotype_values(run):
     a, b = job.unit_range(0)
     with pytest.raises(StoreError, match="haplotype values"):
         w.write_base_unit(0, np.zeros((b - a, 14), np.float32))
+
+
+def test_a_rerun_resumes_and_other_samples_are_refused(run, inputs):
+    job, _, ds = run
+    seg, vcf, bed, tmp = inputs
+    again = run_local(PerBaseJob.plan_from_config(job.config))
+    assert again["run"]["units_run"] == 0 and again["store"]["complete"]
+    other = perbase_config(seg, tmp / "a.zarr", regions=str(bed), vcf=str(vcf), samples=("S1",))
+    with pytest.raises(StoreError, match="haplotypes"):
+        run_local(PerBaseJob.plan_from_config(other))
