@@ -172,11 +172,15 @@ class PerBaseWorker:
             outs = self.predict_windows(seqs)
             model_seconds += time.perf_counter() - t0
             n_forward += len(seqs)
-            lifted = [lift_to_reference(v, m, s, e) for v, m in zip(outs, maps, strict=True)]
-            lifted.append(np.full_like(lifted[0], np.nan))  # slot -1: no value
-            stack = np.stack(lifted)[:, lo - first_row : hi - first_row]  # [D + 1, n, T]
-            values[lo - a : hi - a] = stack[0]
-            hap_values[lo - a : hi - a] = stack[pattern_slot[inverse]].transpose(1, 0, 2)
+            keep = slice(lo - first_row, hi - first_row)
+            slot_of_hap = pattern_slot[inverse]  # [H], -1: no value (left NaN)
+            for d, (v, m) in enumerate(zip(outs, maps, strict=True)):
+                lifted = lift_to_reference(v, m, s, e)[keep]
+                if d == 0:
+                    values[lo - a : hi - a] = lifted
+                haps = np.flatnonzero(slot_of_hap == d)
+                if haps.size:  # one slot at a time: no [H, n, T] temporary
+                    hap_values[lo - a : hi - a, haps] = lifted[:, None, :]
         return n_forward, model_seconds
 
     def _keep_offset(self, w: int) -> int:
