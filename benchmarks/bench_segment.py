@@ -9,6 +9,9 @@
 2. End to end: `run_local` of a PerBaseJob over a region of the bundled chr20 slice
    (30 kb windows, half overlap): bases valued per second, forward windows, the store size.
 3. Exports: bigWig of every track and the BED of called elements of that store.
+4. `--export-genome`: bigWig export alone of the whole chr20 slice (3.96 Mbp x 14 tracks)
+   from a store filled with smooth synthetic values (no model run), serial (one process)
+   against one process per track.
 
 The real sizes (SegmentNT = NT-v2 500M backbone + a U-Net of 1,024/2,048 channels) need a
 GPU: `ntscale segment --fasta GENOME --model segment_nt --out OUT --dtype bf16
@@ -94,13 +97,55 @@ def bench_run(model, bp: int, batch: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def bench_export_genome(processes: int) -> None:
+    """bigWig of every track of a whole-slice store of synthetic values (no forward)."""
+    from ntscale.store import open_writer
+
+    work = Path(tempfile.mkdtemp(prefix="bench_segment_bw_"))
+    try:
+        _model(1, 16).save(work / "model")
+        cfg = build_config(
+            PerBaseConfig,
+            {"fasta": str(FASTA), "model": str(work / "model"), "out": str(work / "s.zarr"),
+             "unit_windows": 32, "progress": False},
+        )  # fmt: skip
+        job = PerBaseJob.plan_from_config(cfg)
+        job.prepare()
+        writer = open_writer(job.store_url)
+        rng = np.random.default_rng(0)
+        n_tracks = len(job.spec.track_names)
+        for unit in range(job.n_units()):
+            a, b = job.unit_range(unit)
+            walk = np.cumsum(rng.normal(0, 0.05, (b - a, n_tracks)), axis=0)
+            writer.write_base_unit(unit, 1 / (1 + np.exp(-walk)))
+            writer.mark_done(unit, part="bases")
+        n = job.plan.n_bases
+        for procs in (1, processes):
+            t0 = time.perf_counter()
+            export_bigwig(cfg.out, work / f"p{procs}", processes=procs)
+            dt = time.perf_counter() - t0
+            print(f"bigWig export {n:,} bases x {n_tracks} tracks, {procs} process(es): "
+                  f"{dt:.1f} s ({n * n_tracks / dt / 1e6:.2f} M values/s)")  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bp", type=int, default=200_000)
     ap.add_argument("--layers", type=int, default=1)
     ap.add_argument("--dim", type=int, default=16)
     ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument(
+        "--export-genome",
+        action="store_true",
+        help="only the whole-slice bigWig export (synthetic values)",
+    )
+    ap.add_argument("--processes", type=int, default=2)
     a = ap.parse_args()
+    if a.export_genome:
+        bench_export_genome(a.processes)
+        return
     model = _model(a.layers, a.dim)
     bench_forward(model, a.batch)
     bench_run(model, a.bp, a.batch)

@@ -229,10 +229,23 @@ class PerBaseConfig:
     strands: str = "forward"  # per-base models run the forward strand only
     species: str | None = None  # NTv3 tracks: the conditioning species
     track_names: tuple[str, ...] | None = None  # NTv3: bigWig tracks / "bed.<element>"
+    # haplotype input (as embed --vcf): values of every haplotype, in reference coordinates
+    vcf: str | None = None
+    samples: tuple[str, ...] = ()  # empty with a VCF: every sample
+    unphased: str = "error"
+    ref_mismatch: str = "error"
+    contig_map: Mapping[str, str] | str = field(default_factory=dict)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
         _check_common(self.strands, self.execution)
+        _check_choice("unphased", self.unphased, UNPHASED_POLICIES)
+        _check_choice("ref_mismatch", self.ref_mismatch, REF_MISMATCH_POLICIES)
+        _check_contig_map(self.contig_map)
+        if self.samples and not self.vcf:
+            raise ConfigError(
+                "samples were given without a VCF; pass --vcf (samples choose haplotypes of it)"
+            )
         object.__setattr__(self, "window_bp", parse_window(self.window_bp))
         if self.track_names is not None:
             names = [self.track_names] if isinstance(self.track_names, str) else self.track_names

@@ -56,6 +56,7 @@ def store_info(url: str) -> dict[str, Any]:
         "bases": summary.get("bases"),
         "coverage": attrs.get("coverage"),
         "perbase_coverage": attrs.get("perbase_coverage"),
+        "perbase_haplotypes": attrs.get("perbase_haplotypes"),
         "last_run": attrs.get("last_run"),
         "command_line": attrs.get("command_line"),
     }
@@ -120,6 +121,12 @@ def format_info(info: dict[str, Any]) -> str:
             f"coverage: {pcov['valued_bases']:,} of {pcov['real_bases']:,} real bases valued "
             f"({100 * pcov['fraction_valued']:.4f}%), {pcov['n_too_short']:,} interval(s) "
             "too short for the model"
+        )
+    phap = info.get("perbase_haplotypes")
+    if phap:
+        lines.append(
+            f"haplotypes: {phap['n_haplotypes']:,} from {phap['vcf']}, values in reference "
+            "coordinates (hap_perbase_values)"
         )
     cov = info.get("coverage")
     if cov:

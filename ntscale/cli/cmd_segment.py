@@ -9,7 +9,7 @@ so almost none of `embed`'s options would apply.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,6 +24,7 @@ from ntscale.cli.common import (
     ConfigOpt,
     DtypeOpt,
     FastaOpt,
+    JsonOpt,
     MaxActorsOpt,
     ModelOpt,
     OutOpt,
@@ -33,14 +34,19 @@ from ntscale.cli.common import (
     WindowBpOpt,
     command_line,
     command_settings,
+    emit_json,
     print_summary,
     run_job,
+    say,
     trust_pickle,
 )
 from ntscale.cli.main import app
 from ntscale.config import build_config
 
 Opt = typer.Option
+
+if TYPE_CHECKING:
+    from ntscale.config import PerBaseConfig
 
 
 @app.command()
@@ -89,6 +95,40 @@ def segment(
             "(default: all of the species).",
         ),
     ] = None,
+    vcf: Annotated[
+        str | None,
+        Opt(
+            rich_help_panel=INPUT,
+            help="Phased, indexed VCF/BCF (or .vcz): also value every haplotype, in "
+            "reference coordinates (docs/store.md, per-base haplotypes).",
+        ),
+    ] = None,
+    samples: Annotated[
+        str | None,
+        Opt(rich_help_panel=INPUT, help="Samples of the VCF, comma-separated (default: all)."),
+    ] = None,
+    unphased: Annotated[
+        str | None,
+        Opt(
+            rich_help_panel=INPUT, help="Unphased heterozygous genotypes: error, ref, alt or skip."
+        ),
+    ] = None,
+    contig_map: Annotated[
+        str | None,
+        Opt(
+            rich_help_panel=INPUT,
+            help="VCF contig names: 'auto' (add/strip 'chr') or FASTA=VCF pairs, comma-separated.",
+        ),
+    ] = None,
+    export_haplotypes: Annotated[
+        str | None,
+        Opt(
+            rich_help_panel=OUTPUTS,
+            help="With --vcf and --bigwig/--bed: also export these haplotypes (SAMPLE:phase) "
+            "or samples (both haplotypes), comma-separated, or 'all'. One bigWig per "
+            "haplotype and track; BED: one file per haplotype.",
+        ),
+    ] = None,
     batch_size: BatchSizeOpt = None,
     dtype: DtypeOpt = None,
     ray: RayOpt = None,
@@ -97,30 +137,96 @@ def segment(
     trust_pickle_: TrustPickleOpt = False,
     config: ConfigOpt = None,
     progress: ProgressOpt = None,
+    dry_run: Annotated[
+        bool,
+        Opt(
+            "--dry-run",
+            rich_help_panel=EXECUTION,
+            help="Plan only: print intervals, windows, coverage, units, batch, forward "
+            "passes, store size and host memory; write no store.",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Per-base values for every real base: SegmentNT elements, NTv3 tracks and annotation."""
     settings = command_settings(config, locals())
+    settings.pop("export_haplotypes", None)
+    import json
+
     from ntscale.config import PerBaseConfig
     from ntscale.runner.perbase_job import PerBaseJob
-    from ntscale.store.perbase_export import export_bed, export_bigwig
 
     trust_pickle(trust_pickle_)
     cfg = build_config(PerBaseConfig, settings, source=config or "the command line")
+    if export_haplotypes and not cfg.vcf:
+        raise typer.BadParameter(
+            "--export-haplotypes needs --vcf", param_hint="--export-haplotypes"
+        )
     job = PerBaseJob.plan_from_config(cfg, command_line=command_line())
+    if dry_run:
+        from ntscale.runner.perbase_plan_report import describe_perbase_plan, format_perbase_plan
+
+        described = describe_perbase_plan(job)
+        typer.echo(json.dumps(described, indent=1) if as_json else format_perbase_plan(described))
+        return
+    haps = _export_haplotypes(export_haplotypes, job.haplotype_names)
     summary = run_job(job, cfg.execution, label="bases")
-    print_summary(summary, store=cfg.out, what="per-base values")
+    print_summary(summary, store=cfg.out, what="per-base values", err=as_json)
     cov = summary.get("perbase_coverage") or {}
     if cov:
-        typer.echo(
+        say(
             f"coverage: {cov['valued_bases']:,} of {cov['real_bases']:,} real bases valued "
-            f"({100 * cov['fraction_valued']:.4f}%); {cov['n_too_short']} interval(s) too short"
+            f"({100 * cov['fraction_valued']:.4f}%); {cov['n_too_short']} interval(s) too short",
+            as_json=as_json,
         )
-    if cfg.bigwig:
-        for path in export_bigwig(cfg.out, cfg.bigwig):
-            typer.echo(f"bigWig: {path}")
-    if cfg.bed:
-        path, n = export_bed(cfg.out, cfg.bed, thresholds=cfg.threshold)
-        typer.echo(f"BED: {path} ({n:,} elements at threshold {cfg.threshold})")
+    outputs = _exports(cfg, haps, as_json=as_json)
+    if as_json:
+        emit_json(summary, store=cfg.out, outputs=outputs)
+
+
+def _export_haplotypes(value: str | None, names: tuple[str, ...]) -> list[str]:
+    """The haplotypes `--export-haplotypes` names ('all', SAMPLE:phase or SAMPLE items)."""
+    if not value:
+        return []
+    items = [v for v in value.replace(",", " ").split() if v]
+    if items == ["all"]:
+        return list(names)
+    out: list[str] = []
+    for item in items:
+        hit = [n for n in names if n == item or n.rsplit(":", 1)[0] == item]
+        if not hit:
+            raise typer.BadParameter(
+                f"{item!r} is not a haplotype (SAMPLE:phase) or sample of the VCF",
+                param_hint="--export-haplotypes",
+            )
+        out += [n for n in hit if n not in out]
+    return out
+
+
+def _exports(cfg: PerBaseConfig, haps: list[str], *, as_json: bool) -> dict:
+    """bigWig and BED files of the reference values, then of each chosen haplotype."""
+    from ntscale.store.perbase_export import export_bed, export_bigwig, haplotype_file_part
+
+    outputs: dict = {}
+    for hap in [None, *haps]:
+        key = "reference" if hap is None else hap
+        if cfg.bigwig:
+            paths = export_bigwig(cfg.out, cfg.bigwig, haplotype=hap)
+            outputs.setdefault("bigwig", {})[key] = [str(p) for p in paths]
+            for path in paths:
+                say(f"bigWig: {path}", as_json=as_json)
+        if cfg.bed:
+            bed = cfg.bed if hap is None else _bed_path(cfg.bed, haplotype_file_part(hap))
+            path, n = export_bed(cfg.out, bed, thresholds=cfg.threshold, haplotype=hap)
+            outputs.setdefault("bed", {})[key] = str(path)
+            say(f"BED: {path} ({n:,} elements at threshold {cfg.threshold})", as_json=as_json)
+    return outputs
+
+
+def _bed_path(bed: str, part: str) -> str:
+    """calls.bed -> calls.SAMPLE_phase.bed (the haplotype before the extension)."""
+    head, dot, ext = bed.rpartition(".")
+    return f"{head}.{part}.{ext}" if dot and "/" not in ext else f"{bed}.{part}"
 
 
 __all__ = ["segment"]

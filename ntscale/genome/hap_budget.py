@@ -8,9 +8,10 @@ larger of the sample's two alleles if not, as the unphased policy may apply eith
 haplotype of a window of L bp is then between L - (its summed deletions) and
 L + (its summed insertions) long, whatever alleles end up applied or skipped; a window for
 which some length in that range, on some haplotype, has more than `max_tokens` tokens (an
-N-free length x has x // 6 + x % 6 + 1) is split in two halves, again until it fits. Such
-a window is never shrunk at fetch time, so no haplotype tail is lost; windows without a
-carried indel nearby keep their full `window_bp`.
+N-free length x has x // k + x % k + 1, k the checkpoint's k-mer length: 6, Codon-NT 3)
+is split in two halves (cut on a k-mer boundary), again until it fits. Such a window is
+never shrunk at fetch time, so no haplotype tail is lost; windows without a carried indel
+nearby keep their full `window_bp`.
 """
 
 from __future__ import annotations
@@ -143,12 +144,16 @@ def _vcf_length_changing(
         yield int(rec.start), ref, alts, rec.genotype.array() if genotypes else None
 
 
-def worst_tokens(lo_bp: np.ndarray, hi_bp: np.ndarray) -> np.ndarray:
-    """Most tokens an N-free sequence of a length in [lo_bp, hi_bp] can have (CLS included)."""
+def worst_tokens(lo_bp: np.ndarray, hi_bp: np.ndarray, *, k: int = 6) -> np.ndarray:
+    """Most tokens an N-free sequence of a length in [lo_bp, hi_bp] can have (CLS included),
+    with the checkpoint's k-mers (6; Codon-NT 3): x // k + x % k + 1 peaks at the longest
+    length with k - 1 leftover letters, or at hi itself."""
     lo = np.asarray(lo_bp, np.int64)
     hi = np.asarray(hi_bp, np.int64)
-    five = hi - (hi - 5) % 6  # the longest length <= hi that ends in 5 leftover letters
-    return np.maximum(nfree_tokens(hi), np.where(five >= lo, nfree_tokens(np.maximum(five, 0)), 0))
+    most = hi - (hi - (k - 1)) % k  # the longest length <= hi that ends in k - 1 leftovers
+    return np.maximum(
+        nfree_tokens(hi, k), np.where(most >= lo, nfree_tokens(np.maximum(most, 0), k), 0)
+    )
 
 
 def split_for_insertions(
@@ -159,6 +164,7 @@ def split_for_insertions(
     site_del: np.ndarray,
     *,
     max_tokens: int,
+    k: int = 6,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Split windows (on one coordinate line) until every possible haplotype fits.
 
@@ -168,6 +174,7 @@ def split_for_insertions(
         site_ins, site_del: bp each record can add / remove, [R] (one bound for every
             haplotype) or [R, H] (per haplotype).
         max_tokens: the model's limit, CLS included.
+        k: the tokenizer's k-mer length (6; Codon-NT 3): token counts and cut points.
 
     Sites are counted from one base before the window (an indel anchored on the base
     before the window may change its start). Returns (starts, ends, windows split).
@@ -191,13 +198,13 @@ def split_for_insertions(
             sel = with_sites[c0 : c0 + _WINDOW_CHUNK]
             lo = np.maximum(length[sel, None] - (cum_del[b[sel]] - cum_del[a[sel]]), 0)
             hi = length[sel, None] + cum_ins[b[sel]] - cum_ins[a[sel]]
-            worst[sel] = worst_tokens(lo, hi).max(axis=1)
+            worst[sel] = worst_tokens(lo, hi, k=k).max(axis=1)
         bad = (worst > max_tokens) & (length >= MIN_SPLIT_BP)
         if not bad.any():
             break
         n_split += int(bad.sum())
         half = length[bad] // 2
-        mid = s[bad] + np.where(half >= 6, (half // 6) * 6, half)  # 6-mer aligned cut
+        mid = s[bad] + np.where(half >= k, (half // k) * k, half)  # k-mer aligned cut
         s = np.concatenate((s[~bad], s[bad], mid))
         e = np.concatenate((e[~bad], mid, e[bad]))
         o = np.lexsort((e, s))

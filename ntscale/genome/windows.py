@@ -288,6 +288,7 @@ def plan_windows(
             np.concatenate([i for _, _, i, _ in known]),
             np.concatenate([d for _, _, _, d in known]),
             max_tokens=max_tokens,
+            k=k,
         )
     ci, st_c = iv.from_line(offsets, st)
     en_c = en - offsets[ci]

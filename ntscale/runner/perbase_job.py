@@ -180,6 +180,7 @@ class PerBaseJob(JobBase):
     plan: PerBasePlan
     spec: PerBaseSpec
     stride_bp: int
+    samples: tuple[str, ...] = ()  # haplotype input (--vcf): the chosen samples
 
     @classmethod
     def plan_from_config(cls, config: PerBaseConfig, *, command_line: str = "") -> PerBaseJob:
@@ -201,6 +202,17 @@ class PerBaseJob(JobBase):
             raise ConfigError(f"overlap_bp must be in 0..{window - 1}, got {overlap}")
         fasta = FastaSource(config.fasta)
         plan = plan_perbase(_intervals(config, fasta), spec, window_bp=window, overlap_bp=overlap)
+        samples: tuple[str, ...] = ()
+        if config.vcf:
+            from ntscale.genome.vcz import open_variant_reader
+
+            # checked before the store is made: samples, GT, contig names
+            samples = open_variant_reader(
+                config.vcf,
+                samples=config.samples or None,
+                fasta_contigs=fasta.contig_names,
+                contig_map=config.contig_map or None,
+            ).samples
         dtype = resolve_dtype(config.execution).dtype
         run = RunPlan(
             model=info,
@@ -223,10 +235,21 @@ class PerBaseJob(JobBase):
             plan=plan,
             spec=spec,
             stride_bp=window - overlap,
+            samples=tuple(samples),
             contigs=tuple(fasta.contigs),
             fai_digest=fasta.fai_digest(),
             command_line=command_line,
         )
+
+    @property
+    def haplotype_names(self) -> tuple[str, ...]:
+        """'SAMPLE:phase' of each haplotype of a `--vcf` run (empty without one)."""
+        from ntscale.genome import haplotype_names
+
+        return haplotype_names(self.samples)
+
+    def store_haplotype_names(self) -> list[str] | None:
+        return list(self.haplotype_names) if self.samples else None
 
     @property
     def n_rows(self) -> int:
@@ -250,16 +273,28 @@ class PerBaseJob(JobBase):
             track_names=self.spec.track_names,
             base_dtype=self.config.value_dtype,
             n_intervals=len(self.plan.start),
+            base_haplotypes=len(self.haplotype_names),
         )
 
     def own_fingerprint(self) -> dict:
         p = self.plan
         text = "".join(f"{c}\t{s}\t{e}\n" for c, s, e in zip(p.contig, p.start, p.end, strict=True))
-        return {
+        out = {
             "intervals_digest": hashlib.sha256(text.encode()).hexdigest(),
             "overlap_bp": self.run.window_bp - self.stride_bp,
             "value_dtype": self.config.value_dtype,
         }
+        if self.samples:
+            from ntscale.genome.identity import genotypes_identity
+
+            c = self.config
+            out["vcf"] = genotypes_identity(c.vcf)
+            out["haplotypes"] = {
+                "samples_digest": hashlib.sha256("\n".join(self.samples).encode()).hexdigest(),
+                "unphased": c.unphased,
+                "ref_mismatch": c.ref_mismatch,
+            }
+        return out
 
     def own_attrs(self) -> dict:
         c = self.config
@@ -275,6 +310,18 @@ class PerBaseJob(JobBase):
                 "threshold": c.threshold,
             },
             "regions": {"name": Path(c.regions).name} if c.regions else None,
+            "perbase_haplotypes": (
+                {
+                    "vcf": Path(c.vcf).name,
+                    "n_haplotypes": len(self.haplotype_names),
+                    "coordinates": "reference (values lifted through each haplotype's "
+                    "coordinate map; inserted bases dropped, deleted bases NaN)",
+                    "unphased": c.unphased,
+                    "ref_mismatch": c.ref_mismatch,
+                }
+                if self.samples
+                else None
+            ),
             # not `coverage`, whose form (windows per track) `embed` owns
             "perbase_coverage": self.plan.coverage(),
         }
@@ -294,7 +341,10 @@ class PerBaseJob(JobBase):
         )
 
     def run_summary(self, results: list[UnitResult], seconds: float) -> dict:
-        return row_run_summary(results, seconds, rows=self.ROWS)
+        out = row_run_summary(results, seconds, rows=self.ROWS)
+        # windows through the model (with --vcf: each distinct sequence of a window once)
+        out["forward_passes"] = sum(int(r.forward_windows or 0) for r in results)
+        return out
 
     def finish_more(self, results: list[UnitResult]) -> dict:
         return {"coverage": None, "perbase_coverage": self.plan.coverage()}

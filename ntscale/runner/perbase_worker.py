@@ -49,6 +49,24 @@ class PerBaseWorker:
             handle = self._local.input = FastaSource(self.job.config.fasta)
         return handle
 
+    def haplotypes(self) -> Any:
+        """This thread's `WindowSource` with the VCF (haplotype input)."""
+        src = getattr(self._local, "haplotypes", None)
+        if src is None:
+            from ntscale.genome import HaplotypePolicy, WindowSource
+
+            c = self.job.config
+            src = self._local.haplotypes = WindowSource(
+                c.fasta,
+                tokenizer="v2",  # counts only; per-base windows are fitted here, never shrunk
+                max_tokens=2**62,
+                vcf_path=c.vcf,
+                samples=list(self.job.samples),
+                policy=HaplotypePolicy(unphased=c.unphased, ref_mismatch=c.ref_mismatch),
+                contig_map=c.contig_map or None,
+            )
+        return src
+
     def predict_windows(self, seqs: list[str]) -> list[np.ndarray]:
         """[n_i, n_tracks] float32 values of each window, batched by length."""
         batch = self.job.run.batch_size
@@ -74,21 +92,26 @@ class PerBaseWorker:
         n_tracks = len(job.spec.track_names)
         values = np.full((b - a, n_tracks), np.nan, np.float32)
         wins = plan.windows_for_rows(a, b)
-        seqs = [
-            self.input()
-            .fetch(str(plan.win_contig[w]), int(plan.win_start[w]), int(plan.win_end[w]))
-            .upper()
-            for w in wins
-        ]
-        t_model = time.perf_counter()
-        outs = self.predict_windows(seqs) if seqs else []
-        model_seconds = time.perf_counter() - t_model
-        for w, v in zip(wins, outs, strict=True):
-            lo, hi = max(int(plan.keep_lo[w]), a), min(int(plan.keep_hi[w]), b)
-            # window base i sits at row first_row + i, first_row = keep_lo - (keep start - start)
-            first_row = int(plan.keep_lo[w]) - self._keep_offset(w)
-            values[lo - a : hi - a] = v[lo - first_row : hi - first_row]
-        nbytes = self.writer.write_base_unit(unit, values)
+        hap_values = None
+        if job.samples:
+            hap_values = np.full((b - a, len(job.haplotype_names), n_tracks), np.nan, np.float32)
+            t_model = time.perf_counter()
+            n_forward, model_seconds = self._haplotype_unit(wins, a, b, values, hap_values)
+        else:
+            seqs = [
+                self.input()
+                .fetch(str(plan.win_contig[w]), int(plan.win_start[w]), int(plan.win_end[w]))
+                .upper()
+                for w in wins
+            ]
+            t_model = time.perf_counter()
+            outs = self.predict_windows(seqs) if seqs else []
+            model_seconds = time.perf_counter() - t_model
+            n_forward = len(seqs)
+            for w, v in zip(wins, outs, strict=True):
+                lo, hi, first_row = self._kept(w, a, b)
+                values[lo - a : hi - a] = v[lo - first_row : hi - first_row]
+        nbytes = self.writer.write_base_unit(unit, values, hap_values)
         self.writer.mark_done(unit, part="bases")
         valued = int(np.isfinite(values[:, 0]).sum()) if n_tracks else 0
         counts = {"valued": valued}
@@ -102,8 +125,63 @@ class PerBaseWorker:
             model_seconds=model_seconds,
             seconds=time.perf_counter() - t0,
             bytes_written=int(nbytes),
-            forward_windows=len(seqs),
+            forward_windows=n_forward,
         )
+
+    def _kept(self, w: int, a: int, b: int) -> tuple[int, int, int]:
+        """Rows [lo, hi) of [a, b) that window w keeps, and the row of its first base."""
+        plan = self.job.plan
+        lo, hi = max(int(plan.keep_lo[w]), a), min(int(plan.keep_hi[w]), b)
+        # window base i sits at row first_row + i, first_row = keep_lo - (keep start - start)
+        return lo, hi, int(plan.keep_lo[w]) - self._keep_offset(w)
+
+    def _haplotype_unit(
+        self, wins: np.ndarray, a: int, b: int, values: np.ndarray, hap_values: np.ndarray
+    ) -> tuple[int, float]:
+        """Reference and haplotype values of one unit's windows, one forward pass per
+        distinct (fitted) sequence of each window; values lifted to reference coordinates.
+
+        Returns (forward passes, model seconds).
+        """
+        from ntscale.genome.perbase_haplotypes import fit_haplotype, lift_to_reference
+
+        plan, spec = self.job.plan, self.job.spec
+        src = self.haplotypes()
+        n_forward, model_seconds = 0, 0.0
+        for w in wins:
+            contig, s, e = str(plan.win_contig[w]), int(plan.win_start[w]), int(plan.win_end[w])
+            lo, hi, first_row = self._kept(w, a, b)
+            keeps_end = int(plan.keep_hi[w]) - first_row == e - s  # keeps its last base
+            patterns, inverse = src.fetch_haplotype_patterns(contig, s, e)
+            ref = src.fasta.fetch(contig, s, e).upper()
+            distinct: dict[str, int] = {ref: 0}
+            seqs, maps = [ref], [np.arange(s, e, dtype=np.int64)]
+            pattern_slot = np.full(len(patterns), -1, np.int64)  # -1: no value
+            for p, ws in enumerate(patterns):
+                fitted = fit_haplotype(ws, spec, keeps_end=keeps_end)
+                if fitted is None:
+                    continue
+                seq, cmap = fitted
+                slot = distinct.get(seq)
+                if slot is None:
+                    slot = distinct[seq] = len(seqs)
+                    seqs.append(seq)
+                    maps.append(cmap)
+                pattern_slot[p] = slot
+            t0 = time.perf_counter()
+            outs = self.predict_windows(seqs)
+            model_seconds += time.perf_counter() - t0
+            n_forward += len(seqs)
+            keep = slice(lo - first_row, hi - first_row)
+            slot_of_hap = pattern_slot[inverse]  # [H], -1: no value (left NaN)
+            for d, (v, m) in enumerate(zip(outs, maps, strict=True)):
+                lifted = lift_to_reference(v, m, s, e)[keep]
+                if d == 0:
+                    values[lo - a : hi - a] = lifted
+                haps = np.flatnonzero(slot_of_hap == d)
+                if haps.size:  # one slot at a time: no [H, n, T] temporary
+                    hap_values[lo - a : hi - a, haps] = lifted[:, None, :]
+        return n_forward, model_seconds
 
     def _keep_offset(self, w: int) -> int:
         """Bases between window w's start and the first base it keeps."""

@@ -30,6 +30,7 @@ from ntscale.store import backend
 from ntscale.store.schema import (
     BASE_VALUES,
     COHORT_WINDOW_FIELDS,
+    HAP_BASE_VALUES,
     HAPLOTYPE_FIELDS,
     SEQUENCE_COUNTS,
     SEQUENCE_FIELDS,
@@ -53,7 +54,7 @@ def unit_arrays(layout: StoreLayout, part: str) -> list[tuple[str, int]]:
     distinct-sequence count.
     """
     if part == "bases":
-        return [(BASE_VALUES, 0)]
+        return [(BASE_VALUES, 0)] + ([(HAP_BASE_VALUES, 0)] if layout.base_haplotypes else [])
     if part == "windows" and layout.cohort:
         out = [(f.stored, 0) for f in (*COHORT_WINDOW_FIELDS.values(), *HAPLOTYPE_FIELDS.values())]
         out += [(f.stored, 0) for f in SEQUENCE_FIELDS.values()]

@@ -24,6 +24,7 @@ from ntscale.store.schema import (
     BASE_UNITS_DONE,
     BASE_VALUES,
     COHORT_WINDOW_FIELDS,
+    HAP_BASE_VALUES,
     HAPLOTYPE_FIELDS,
     INTERVAL_FIELDS,
     LAYER_COORD,
@@ -97,10 +98,9 @@ def create_or_open(
     if clash:
         raise StoreError(f"run attributes {clash} clash with store-owned root attributes")
     names = [str(x) for x in (haplotype_names or [])]
-    if len(names) != layout.n_haplotypes:
-        raise StoreError(
-            f"{len(names)} haplotype names given for a layout of {layout.n_haplotypes} haplotypes"
-        )
+    n_haps = layout.n_haplotypes or layout.base_haplotypes
+    if len(names) != n_haps:
+        raise StoreError(f"{len(names)} haplotype names given for a layout of {n_haps} haplotypes")
     identity = _run_identity(fingerprint, layout, contig_list)
     backend.check_target(url)  # a regular file or a foreign folder: refused before leasing
     backend.check_remote_target(url)  # the same for object stores (a bucket root of data)
@@ -365,6 +365,8 @@ def _init_arrays(group: zarr.Group, layout: StoreLayout, haplotype_names: list[s
             )
     if layout.n_bases:
         _init_perbase(make, layout)
+        if layout.base_haplotypes:
+            _init_perbase_haplotypes(make, layout, haplotype_names)
     group.attrs["initialized"] = True
 
 
@@ -403,6 +405,12 @@ def _init_cohort_rows(make: Any, layout: StoreLayout, haplotype_names: list[str]
             ("sequence",),
             attrs={"description": field.doc},
         )
+    _init_haplotype_names(make, haplotype_names)
+
+
+def _init_haplotype_names(make: Any, haplotype_names: list[str]) -> None:
+    """The `haplotype` ("SAMPLE:phase") and `sample` coordinates, written at creation."""
+    h = len(haplotype_names)
     samples = [name.rsplit(":", 1)[0] for name in haplotype_names]
     for name, values, doc in (
         ("haplotype", haplotype_names, '"SAMPLE:phase" (phase = GT allele order)'),
@@ -410,6 +418,24 @@ def _init_cohort_rows(make: Any, layout: StoreLayout, haplotype_names: list[str]
     ):
         arr = make(name, (h,), (max(h, 1),), str, "", ("haplotype",), attrs={"description": doc})
         arr[:] = np.asarray(values, dtype=str)
+
+
+def _init_perbase_haplotypes(make: Any, layout: StoreLayout, haplotype_names: list[str]) -> None:
+    """Per-base values of every haplotype [base, haplotype, track], chunked by unit."""
+    n_tracks, h = len(layout.track_names), layout.base_haplotypes
+    make(
+        HAP_BASE_VALUES,
+        (layout.n_bases, h, n_tracks),
+        (layout.unit_bases, h, n_tracks),
+        layout.base_dtype,
+        float("nan"),
+        ("base", "haplotype", TRACK_COORD),
+        attrs={
+            "description": "per-base values of each haplotype in reference coordinates "
+            "(NaN: deleted on the haplotype, or no value)"
+        },
+    )
+    _init_haplotype_names(make, haplotype_names)
 
 
 def _init_perbase(make: Any, layout: StoreLayout) -> None:

@@ -2,7 +2,8 @@
 
 - bigWig (`PREFIX.<track>.bw`, pyBigWig): the value of every valued base (fixed-step
   entries of span 1, float32 of the stored value); bases without a value (N, intervals too
-  short for the model) are left out. Opens in IGV and the UCSC browser.
+  short for the model, bases a haplotype deletes) are left out. Opens in IGV and the UCSC
+  browser. Groups of tracks are written by child processes at once (`processes`).
 - BED (`ntscale segment --bed FILE`): an element of a track is a maximal run of bases
   whose value is at least the track's threshold (default 0.5 for every track; SegmentNT's
   probabilities are per-element calibrated sigmoids, so 0.5 is "more likely present than
@@ -27,7 +28,13 @@ import pandas as pd
 from ntscale.errors import StoreError
 from ntscale.store import backend
 from ntscale.store.reader import _open_root
-from ntscale.store.schema import BASE_UNITS_DONE, BASE_VALUES, INTERVAL_FIELDS, TRACK_COORD
+from ntscale.store.schema import (
+    BASE_UNITS_DONE,
+    BASE_VALUES,
+    HAP_BASE_VALUES,
+    INTERVAL_FIELDS,
+    TRACK_COORD,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,57 +55,158 @@ def _open_complete(url: str) -> tuple[object, dict, list[str]]:
 
 
 def iter_intervals(
-    url: str, *, block_bases: int = BLOCK_BASES
+    url: str,
+    *,
+    block_bases: int = BLOCK_BASES,
+    haplotype: int | None = None,
+    track: int | None = None,
 ) -> Iterator[tuple[str, int, np.ndarray]]:
     """(contig, start, values [n, n_tracks] float32) blocks of every interval, sorted by
-    contig (FASTA order) and start, as bigWig writers need."""
+    contig (FASTA order) and start, as bigWig writers need.
+
+    Args:
+        haplotype: index on the `haplotype` axis: that haplotype's values (stores made
+            with `--vcf`); None: the reference values.
+        track: only this track ([n, 1] blocks).
+    """
     group, attrs, _ = _open_complete(url)
     cols = {k: np.asarray(group[f.stored][:]) for k, f in INTERVAL_FIELDS.items()}
     order = _order([(str(c), int(n)) for c, n in attrs["contigs"]])
     rank = np.array([order.get(str(c), len(order)) for c in cols["contig"]], np.int64)
-    values = group[BASE_VALUES]
+    cut = slice(None) if track is None else slice(track, track + 1)
+    if haplotype is None:
+        values = group[BASE_VALUES]
+        pick = (cut,)
+    else:
+        values = group[HAP_BASE_VALUES]
+        pick = (int(haplotype), cut)
     for i in np.lexsort((cols["start"], rank)):
         contig, s, e, off = cols["contig"][i], cols["start"][i], cols["end"][i], cols["offset"][i]
         for lo in range(int(s), int(e), block_bases):
             hi = min(lo + block_bases, int(e))
             row = int(off) + lo - int(s)
-            yield str(contig), lo, np.asarray(values[row : row + hi - lo], np.float32)
+            yield (
+                str(contig),
+                lo,
+                np.asarray(values[(slice(row, row + hi - lo), *pick)], np.float32),
+            )
 
 
-def export_bigwig(url: str, prefix: str | Path) -> list[Path]:
+def haplotype_index(url: str, name: str) -> int:
+    """Position of haplotype `name` ("SAMPLE:phase") on a per-base store's haplotype axis.
+
+    Raises:
+        StoreError: the store has no haplotypes, or not this one.
+    """
+    group, _, _ = _open_root(url)
+    if HAP_BASE_VALUES not in group:
+        raise StoreError(f"store {url!r} has no haplotype values (made without --vcf)")
+    names = [str(x) for x in group["haplotype"][:]]
+    if name not in names:
+        shown = ", ".join(names[:6]) + (" ..." if len(names) > 6 else "")
+        raise StoreError(f"store {url!r} has no haplotype {name!r}; it has {shown}")
+    return names.index(name)
+
+
+def haplotype_file_part(name: str) -> str:
+    """A haplotype name as part of a file name: "HG00096:1" -> "HG00096_1"."""
+    return name.replace(":", "_").replace("/", "_")
+
+
+def export_bigwig(
+    url: str,
+    prefix: str | Path,
+    *,
+    haplotype: str | None = None,
+    processes: int | None = None,
+) -> list[Path]:
     """Write PREFIX.<track>.bw for every track of a complete per-base store.
+
+    Args:
+        haplotype: "SAMPLE:phase": that haplotype's values (reference coordinates) to
+            PREFIX.<SAMPLE>_<phase>.<track>.bw; None: the reference values.
+        processes: child processes writing groups of tracks at once (default: half the
+            CPUs, at most the tracks: pyBigWig is CPU-bound in each); 1 writes every track
+            in this process.
 
     Raises:
         StoreError: not a per-base store, units pending, or a file cannot be written.
     """
-    import pyBigWig
+    import os
 
     group, attrs, tracks = _open_complete(url)
     contigs = [(str(c), int(n)) for c, n in attrs["contigs"] if int(n) > 0]
+    hap = None if haplotype is None else haplotype_index(url, haplotype)
     prefix = Path(prefix)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    paths = [Path(f"{prefix}.{t}.bw") for t in tracks]
+    try:
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreError(f"cannot write bigWig files at {prefix}: {e}") from e
+    middle = "" if haplotype is None else f".{haplotype_file_part(haplotype)}"
+    paths = [Path(f"{prefix}{middle}.{t}.bw") for t in tracks]
+    n = max(1, min(processes or (os.cpu_count() or 2) // 2, len(tracks)))
+    # process i writes tracks i, i + n, ...: each reads the store once, all its tracks
+    groups = [[(j, str(paths[j])) for j in range(i, len(tracks), n)] for i in range(n)]
+    if n == 1:
+        _write_tracks(url, groups[0], hap, contigs)
+    else:
+        _run_track_processes(url, groups, hap, contigs)
+    log.info("wrote %d bigWig files at %s", len(paths), prefix)
+    return paths
+
+
+def _run_track_processes(
+    url: str, groups: list[list[tuple[int, str]]], hap: int | None, contigs: list
+) -> None:
+    """One child process per group of tracks (`python -m ntscale.store.perbase_export`):
+    exec'd, not forked, so threads of the caller (JAX, Ray, Zarr's event loop) are not
+    copied, and no `if __name__ == "__main__"` guard is needed in the caller."""
+    import json
+    import subprocess
+    import sys
+
+    procs = []
+    for group in groups:
+        arg = json.dumps({"url": url, "tracks": group, "haplotype": hap, "contigs": contigs})
+        cmd = [sys.executable, "-m", "ntscale.store.perbase_export", arg]
+        procs.append(subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True))
+    failed = []
+    for p in procs:
+        _, err = p.communicate()
+        if p.returncode:
+            failed.append((err or "").strip().splitlines()[-1:] or [f"exit {p.returncode}"])
+    if failed:
+        raise StoreError(f"bigWig export of {url!r} failed: {failed[0][0]}")
+
+
+def _write_tracks(
+    url: str, tracks: list[tuple[int, str]], haplotype: int | None, contigs: list
+) -> None:
+    """bigWig files of some tracks (index, path): fixed-step entries (span 1), one numpy
+    array per stretch of valued bases (not a Python object per base)."""
+    import pyBigWig
+
     handles = []
     try:
-        for p in paths:
-            bw = pyBigWig.open(str(p), "w")
-            bw.addHeader(contigs, maxZooms=10)
+        for _, path in tracks:
+            if Path(path).is_dir():  # pyBigWig crashes (SIGSEGV) opening a folder
+                raise OSError(f"{path} is a folder")
+            bw = pyBigWig.open(path, "w")
+            if bw is None:
+                raise OSError(f"pyBigWig could not open {path} for writing")
             handles.append(bw)
-        for contig, start, values in iter_intervals(url):
-            for j, bw in enumerate(handles):
-                # fixed-step entries (span 1) per stretch of valued bases: one numpy
-                # array per stretch instead of a Python object per base
+            bw.addHeader([(str(c), int(n)) for c, n in contigs], maxZooms=10)
+        for contig, start, values in iter_intervals(url, haplotype=haplotype):
+            for (j, _), bw in zip(tracks, handles, strict=True):
                 col = values[:, j].astype(np.float64)
                 for a, b in zip(*call_elements(np.isfinite(col).astype(np.float64), 0.5),
                                 strict=True):  # fmt: skip
                     bw.addEntries(contig, int(start + a), values=col[a:b], span=1, step=1)
     except (OSError, RuntimeError) as e:
-        raise StoreError(f"cannot write bigWig files at {prefix}: {e}") from e
+        raise StoreError(f"cannot write bigWig files {[p for _, p in tracks]}: {e}") from e
     finally:
         for bw in handles:
             bw.close()
-    log.info("wrote %d bigWig files at %s", len(paths), prefix)
-    return paths
 
 
 def _order(contigs: list[tuple[str, int]]) -> dict[str, int]:
@@ -118,12 +226,14 @@ def export_bed(
     *,
     thresholds: float | Mapping[str, float] = 0.5,
     block_bases: int = BLOCK_BASES,
+    haplotype: str | None = None,
 ) -> tuple[Path, int]:
     """Write the called elements of every track as BED (see the module docstring).
 
     Args:
         thresholds: one threshold for every track, or track -> threshold (others 0.5).
         block_bases: rows read at a time (elements crossing blocks are joined).
+        haplotype: "SAMPLE:phase": that haplotype's elements (reference coordinates).
 
     Returns:
         (the BED path, number of elements written).
@@ -141,7 +251,8 @@ def export_bed(
     # an element may cross a block boundary: `open_run[j]` is track j's run reaching the end
     # of the previous block, joined to a run starting at the next block's first base
     open_run: dict[int, list] = {}
-    for contig, start, values in iter_intervals(url, block_bases=block_bases):
+    hap = None if haplotype is None else haplotype_index(url, haplotype)
+    for contig, start, values in iter_intervals(url, block_bases=block_bases, haplotype=hap):
         for j, track in enumerate(tracks):
             s, e = call_elements(values[:, j], cut[j])
             if not len(s):
@@ -227,4 +338,20 @@ def _close(parts: list, open_run: dict[int, list], order: dict[str, int], j: int
         parts.append(_frame(order, contig, track, [s], [e], [top], [total]))
 
 
-__all__ = ["call_elements", "export_bed", "export_bigwig", "iter_intervals"]
+__all__ = [
+    "call_elements",
+    "export_bed",
+    "export_bigwig",
+    "haplotype_file_part",
+    "haplotype_index",
+    "iter_intervals",
+]
+
+
+if __name__ == "__main__":  # one group of tracks of `export_bigwig`, in a child process
+    import json
+    import sys
+
+    _job = json.loads(sys.argv[1])
+    _write_tracks(_job["url"], [tuple(t) for t in _job["tracks"]], _job["haplotype"],
+                  _job["contigs"])  # fmt: skip

@@ -133,6 +133,8 @@ LAYER_COORD = "layer"
 
 # Per-base part (SegmentNT, NTv3 tracks): values [base, track] over the N-free intervals.
 BASE_VALUES = "perbase_values"
+# Haplotype input (`segment --vcf`): [base, haplotype, track], in reference coordinates.
+HAP_BASE_VALUES = "hap_perbase_values"
 TRACK_COORD = "track"
 BASE_UNITS_DONE = "completion/base_units"
 BASE_CHECKSUMS = "completion/base_checksums"
@@ -199,6 +201,7 @@ class StoreLayout:
     track_names: tuple[str, ...] = ()
     base_dtype: str = "float16"
     n_intervals: int = 0
+    base_haplotypes: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(int(x) for x in self.layers))
@@ -331,6 +334,8 @@ class StoreLayout:
         if not self.n_bases:
             for name in PERBASE_LAYOUT_FIELDS:
                 data.pop(name)
+        if not self.base_haplotypes:  # reference per-base stores read as before it existed
+            data.pop("base_haplotypes")
         return to_plain(data)
 
     @classmethod
@@ -360,6 +365,11 @@ def _perbase_problems(layout: StoreLayout) -> list[str]:
         problems.append("a per-base store needs at least one track name")
     if len(set(layout.track_names)) != len(layout.track_names):
         problems.append(f"track_names={layout.track_names!r} must be distinct")
+    if layout.base_haplotypes < 0 or (layout.base_haplotypes and layout.n_haplotypes):
+        problems.append(
+            f"base_haplotypes={layout.base_haplotypes!r} must be >= 0 and not set together "
+            "with n_haplotypes (a per-base store's haplotypes are on its base arrays)"
+        )
     return problems
 
 

@@ -32,6 +32,7 @@ from ntscale.store.schema import (
     BASE_UNITS_DONE,
     BASE_VALUES,
     COHORT_WINDOW_FIELDS,
+    HAP_BASE_VALUES,
     HAPLOTYPE_FIELDS,
     INTERVAL_FIELDS,
     REFERENCE_NAME,
@@ -508,10 +509,13 @@ class StoreWriter:
         )
         return nbytes
 
-    def write_base_unit(self, unit: int, values: np.ndarray) -> int:
+    def write_base_unit(
+        self, unit: int, values: np.ndarray, hap_values: np.ndarray | None = None
+    ) -> int:
         """Write one per-base unit: values [rows, n_tracks] of the base axis rows it owns.
 
-        Cast to the store's `base_dtype` (float16 by default; NaN = no value).
+        Cast to the store's `base_dtype` (float16 by default; NaN = no value). A store with
+        haplotypes (`layout.base_haplotypes` H) also takes `hap_values` [rows, H, n_tracks].
 
         Returns:
             Bytes of array data written (uncompressed).
@@ -529,8 +533,18 @@ class StoreWriter:
                 f"expected {want}"
             )
         block = values.astype(self.layout.base_dtype)
-        nbytes = self._write_all(slice(lo, hi), [(BASE_VALUES, 0, block)])
-        self._digests[("bases", unit)] = self._written_digest("bases", unit, {BASE_VALUES: block})
+        blocks = {BASE_VALUES: block}
+        h = self.layout.base_haplotypes
+        if h or hap_values is not None:
+            hv = np.asarray(hap_values) if hap_values is not None else None
+            if hv is None or hv.shape != (hi - lo, h, want[1]):
+                raise StoreError(
+                    f"base unit {unit} (rows {lo}-{hi}): haplotype values have shape "
+                    f"{None if hv is None else hv.shape}, expected {(hi - lo, h, want[1])}"
+                )
+            blocks[HAP_BASE_VALUES] = hv.astype(self.layout.base_dtype)
+        nbytes = self._write_all(slice(lo, hi), [(k, 0, v) for k, v in blocks.items()])
+        self._digests[("bases", unit)] = self._written_digest("bases", unit, blocks)
         return nbytes
 
     def write_intervals(self, columns: dict[str, np.ndarray]) -> None:

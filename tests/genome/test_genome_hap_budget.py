@@ -123,3 +123,72 @@ def test_insertion_sites_feed_the_split(indel_vcf: Path) -> None:
     assert worst_tokens(np.array([60]), np.array([64])).tolist() == [15]
     assert split([0], [60], start, grow, shrink, 15) == ([(0, 60)], 0)
     assert split([0], [60], start, grow, shrink, 14) == ([(0, 30), (30, 60)], 1)
+
+
+# -- the checkpoint's k (Codon-NT: 3-mers) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [3, 4, 6])
+def test_worst_tokens_for_any_k_is_the_maximum_over_the_range(k: int) -> None:
+    rng = np.random.default_rng(k)
+    lo = rng.integers(0, 300, 200)
+    hi = lo + rng.integers(0, 2 * k + 3, 200)
+    want = [
+        max(int(nfree_tokens(x, k)) for x in range(a, b + 1)) for a, b in zip(lo, hi, strict=True)
+    ]
+    assert worst_tokens(lo, hi, k=k).tolist() == want
+
+
+def test_split_cuts_on_the_checkpoints_kmer_boundary() -> None:
+    # 174 bp = 58 3-mers + CLS = 59 tokens; +7 bp reaches 181 = 60 3-mers + 1 + CLS = 62
+    s, e, n = split_for_insertions(
+        np.array([0]), np.array([174]), np.array([50]), np.array([7]), np.array([0]),
+        max_tokens=61, k=3,
+    )  # fmt: skip
+    assert n == 1 and s.tolist() == [0, 87] and e.tolist() == [87, 174]  # 87 = 29 3-mers
+    # with 6-mers (the old assumption) the same window looked like 32 tokens: not split
+    assert split_for_insertions(
+        np.array([0]), np.array([174]), np.array([50]), np.array([7]), np.array([0]),
+        max_tokens=61,
+    )[2] == 0  # fmt: skip
+
+
+def test_codon_nt_haplotype_windows_with_indels_fit_the_token_budget(tmp_path: Path) -> None:
+    """Plan Codon-NT (k = 3) windows with the VCF's indel sites, then build every haplotype
+    of every window with the 3-mer tokenizer: none is shrunk and none is over the limit,
+    although some haplotypes are longer than their reference window."""
+    from genome_helpers import random_seq, write_fasta
+
+    from ntscale.genome import FastaSource, WindowSource
+    from ntscale.genome.windows import default_window_bp, plan_windows
+    from ntscale.tokenizer import get_tokenizer
+    from ntscale.types import WindowStatus
+
+    seq = random_seq(3_000, seed=11)
+    fasta = write_fasta(tmp_path / "g.fa", {"chr1": seq})
+    sites = [(120, 4), (400, 7), (405, 5), (900, -3), (1_300, 9), (2_100, 2), (2_500, -5)]
+    records = []
+    for i, (pos, delta) in enumerate(sites):
+        ref = seq[pos - 1 : pos] if delta > 0 else seq[pos - 1 : pos - delta]
+        alt = ref + random_seq(delta, seed=i) if delta > 0 else ref[0]
+        records.append(("chr1", pos, ref, (alt,), ["1|0", "0|1", "1|1"][i % 3 : i % 3 + 1] * 2))
+    vcf = write_vcf(tmp_path / "v.vcf.gz", {"chr1": 3_000}, ["A", "B"], records)
+    max_tokens = 61
+    window = default_window_bp(max_tokens, reserve_tokens=2, k=3)
+    assert window == 174
+    src_fa = FastaSource(fasta)
+    insertions = insertion_sites(vcf, ["chr1"], {"chr1": "chr1"})
+    plan = plan_windows(src_fa.contigs, window_bp=window, max_tokens=max_tokens,
+                        insertions=insertions, k=3)  # fmt: skip
+    assert plan.summary.n_split_for_insertions > 0
+    src = WindowSource(fasta, tokenizer=get_tokenizer("v2", k=3), max_tokens=max_tokens,
+                       vcf_path=vcf)  # fmt: skip
+    longer = 0
+    for row in range(plan.n_windows):
+        s, e = int(plan.start[row]), int(plan.end[row])
+        for h in range(4):
+            ws = src.fetch_window("chr1", s, e, haplotype=h)
+            assert ws.status == WindowStatus.OK, (s, e, h, ws.status)
+            assert ws.n_tokens <= max_tokens
+            longer += len(ws.sequence) > e - s
+    assert longer > 0

@@ -24,3 +24,25 @@ def test_ray_perbase_store_equals_local_store(ray_session, tmp_path):
     assert summary["store"]["bases"]["units_done"] == summary["store"]["bases"]["units_total"]
     assert summary["store"]["complete"]
     assert_same_bytes(tmp_path / "local.zarr", tmp_path / "ray.zarr")
+
+
+def test_ray_haplotype_perbase_store_equals_local_store(ray_session, tmp_path):
+    """`segment --vcf` on Ray: the same bytes (reference and every haplotype) and the same
+    forward passes as the local run."""
+    from perbase_helpers import write_haplotype_vcf
+
+    model = tiny_segment_checkpoint(tmp_path / "seg")
+    vcf = write_haplotype_vcf(tmp_path)
+    bed = tmp_path / "r.bed"
+    bed.write_text("20\t1000000\t1002000\n")
+    cfgs = [
+        perbase_config(
+            model, tmp_path / f"{name}.zarr", regions=str(bed), vcf=str(vcf), unit_windows=2
+        )  # fmt: skip
+        for name in ("local", "ray")
+    ]
+    local = run_local(PerBaseJob.plan_from_config(cfgs[0]))
+    remote = run_ray(PerBaseJob.plan_from_config(cfgs[1]), max_actors=2)
+    assert remote["store"]["complete"]
+    assert remote["run"]["forward_passes"] == local["run"]["forward_passes"]
+    assert_same_bytes(tmp_path / "local.zarr", tmp_path / "ray.zarr")
