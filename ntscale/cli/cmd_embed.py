@@ -15,6 +15,7 @@ from ntscale.cli.common import (
     ActorStartTimeoutOpt,
     BatchSizeOpt,
     ConfigOpt,
+    ContigMapOpt,
     DevicesPerActorOpt,
     DtypeOpt,
     FastaOpt,
@@ -25,7 +26,10 @@ from ntscale.cli.common import (
     ProgressOpt,
     RayOpt,
     RevisionOpt,
+    SamplesOpt,
+    SpeciesOpt,
     TrustPickleOpt,
+    UnphasedOpt,
     WindowBpOpt,
     command_line,
     command_settings,
@@ -61,10 +65,7 @@ def embed(
             "haplotypes instead of the reference.",
         ),
     ] = None,
-    samples: Annotated[
-        str | None,
-        Opt(rich_help_panel=INPUT, help="Samples of the VCF, comma-separated (default: all)."),
-    ] = None,
+    samples: SamplesOpt = None,
     include_contigs: Annotated[
         str | None, Opt(rich_help_panel=INPUT, help="Contig names or patterns to include.")
     ] = None,
@@ -110,12 +111,7 @@ def embed(
         bool | None,
         Opt("--cls/--no-cls", rich_help_panel=OUTPUTS, help="Also keep the CLS token embedding."),
     ] = None,
-    unphased: Annotated[
-        str | None,
-        Opt(
-            rich_help_panel=INPUT, help="Unphased heterozygous genotypes: error, ref, alt or skip."
-        ),
-    ] = None,
+    unphased: UnphasedOpt = None,
     unit_windows: Annotated[
         int | None,
         Opt(
@@ -124,13 +120,7 @@ def embed(
             "their strands and haplotypes.",
         ),
     ] = None,
-    contig_map: Annotated[
-        str | None,
-        Opt(
-            rich_help_panel=INPUT,
-            help="VCF contig names: 'auto' (add/strip 'chr') or FASTA=VCF pairs, comma-separated.",
-        ),
-    ] = None,
+    contig_map: ContigMapOpt = None,
     dedup: Annotated[
         bool | None,
         Opt(
@@ -140,10 +130,7 @@ def embed(
             "--no-dedup runs every row (same numbers, for checking).",
         ),
     ] = None,
-    species: Annotated[
-        str | None,
-        Opt(rich_help_panel=MODEL, help="NTv3 post-trained: the species conditioning the model."),
-    ] = None,
+    species: SpeciesOpt = None,
     batch_size: BatchSizeOpt = None,
     devices_per_actor: DevicesPerActorOpt = None,
     dtype: DtypeOpt = None,

@@ -16,6 +16,7 @@ from ntscale.cli.common import (
     ActorStartTimeoutOpt,
     BatchSizeOpt,
     ConfigOpt,
+    ContigMapOpt,
     DevicesPerActorOpt,
     DtypeOpt,
     FastaOpt,
@@ -26,6 +27,7 @@ from ntscale.cli.common import (
     ProgressOpt,
     RayOpt,
     RevisionOpt,
+    SpeciesOpt,
     TrustPickleOpt,
     WindowBpOpt,
     command_line,
@@ -52,13 +54,7 @@ def score(
             ".parquet) with chrom, pos (1-based), ref, alt.",
         ),
     ] = None,
-    contig_map: Annotated[
-        str | None,
-        Opt(
-            rich_help_panel=INPUT,
-            help="VCF contig names: 'auto' (add/strip 'chr') or FASTA=VCF pairs, comma-separated.",
-        ),
-    ] = None,
+    contig_map: ContigMapOpt = None,
     model: ModelOpt = None,
     revision: RevisionOpt = None,
     out: OutOpt = None,
@@ -186,10 +182,7 @@ def score(
     unit_bases: Annotated[
         int | None, Opt(rich_help_panel=EXECUTION, help="Bases per work unit of --tracks.")
     ] = None,
-    species: Annotated[
-        str | None,
-        Opt(rich_help_panel=MODEL, help="NTv3 post-trained: the species conditioning the model."),
-    ] = None,
+    species: SpeciesOpt = None,
     track_names: Annotated[
         str | None,
         Opt(

@@ -16,12 +16,12 @@ import typer
 from ntscale.cli.common import (
     EXECUTION,
     INPUT,
-    MODEL,
     OUTPUTS,
     WINDOWS,
     ActorStartTimeoutOpt,
     BatchSizeOpt,
     ConfigOpt,
+    ContigMapOpt,
     DtypeOpt,
     FastaOpt,
     JsonOpt,
@@ -30,7 +30,10 @@ from ntscale.cli.common import (
     OutOpt,
     ProgressOpt,
     RayOpt,
+    SamplesOpt,
+    SpeciesOpt,
     TrustPickleOpt,
+    UnphasedOpt,
     WindowBpOpt,
     command_line,
     command_settings,
@@ -83,10 +86,7 @@ def segment(
         float | None,
         Opt(rich_help_panel=OUTPUTS, help="Value at or above which a base is in an element (0.5)."),
     ] = None,
-    species: Annotated[
-        str | None,
-        Opt(rich_help_panel=MODEL, help="NTv3 post-trained: the species conditioning the model."),
-    ] = None,
+    species: SpeciesOpt = None,
     track_names: Annotated[
         str | None,
         Opt(
@@ -103,23 +103,9 @@ def segment(
             "reference coordinates (docs/store.md, per-base haplotypes).",
         ),
     ] = None,
-    samples: Annotated[
-        str | None,
-        Opt(rich_help_panel=INPUT, help="Samples of the VCF, comma-separated (default: all)."),
-    ] = None,
-    unphased: Annotated[
-        str | None,
-        Opt(
-            rich_help_panel=INPUT, help="Unphased heterozygous genotypes: error, ref, alt or skip."
-        ),
-    ] = None,
-    contig_map: Annotated[
-        str | None,
-        Opt(
-            rich_help_panel=INPUT,
-            help="VCF contig names: 'auto' (add/strip 'chr') or FASTA=VCF pairs, comma-separated.",
-        ),
-    ] = None,
+    samples: SamplesOpt = None,
+    unphased: UnphasedOpt = None,
+    contig_map: ContigMapOpt = None,
     export_haplotypes: Annotated[
         str | None,
         Opt(

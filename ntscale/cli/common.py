@@ -98,6 +98,38 @@ DtypeOpt = Annotated[
         help="Compute dtype: auto (bf16 on GPU/TPU, fp32 on CPU), bf16 or fp32.",
     ),
 ]
+SpeciesOpt = Annotated[
+    str | None,
+    Opt(
+        "--species",
+        rich_help_panel=MODEL,
+        help="NTv3 post-trained: the species conditioning the model.",
+    ),
+]
+ContigMapOpt = Annotated[
+    str | None,
+    Opt(
+        "--contig-map",
+        rich_help_panel=INPUT,
+        help="VCF contig names: 'auto' (add/strip 'chr') or FASTA=VCF pairs, comma-separated.",
+    ),
+]
+UnphasedOpt = Annotated[
+    str | None,
+    Opt(
+        "--unphased",
+        rich_help_panel=INPUT,
+        help="Unphased heterozygous genotypes: error, ref, alt or skip.",
+    ),
+]
+SamplesOpt = Annotated[
+    str | None,
+    Opt(
+        "--samples",
+        rich_help_panel=INPUT,
+        help="Samples of the VCF, comma-separated (default: all).",
+    ),
+]
 RayOpt = Annotated[
     str | None,
     Opt(
