@@ -21,7 +21,7 @@ _SETTINGS = {
     "JAX_COMPILATION_CACHE_DIR": None,  # the session's folder, filled in by `start`
     "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
     "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
-    "JAX_COMPILATION_CACHE_MAX_SIZE": str(8 << 30),
+    "JAX_COMPILATION_CACHE_MAX_SIZE": str(2 << 30),
 }
 _folder: list[str] = []
 
