@@ -5,10 +5,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import jaxcache
+import leakcheck
 import pytest
-from leakcheck import pytest_configure, pytest_sessionfinish  # noqa: F401 - the leak check
+from leakcheck import pytest_sessionfinish  # noqa: F401 - the leak check
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    leakcheck.pytest_configure(config)
+    jaxcache.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    jaxcache.stop()
 
 
 # Everything the tests read lives in the repository. tests/data/shared/ holds trimmed copies

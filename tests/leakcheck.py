@@ -21,8 +21,9 @@ import uuid
 import pytest
 
 MARK_VAR = "NTSCALE_TEST_SESSION"
-WAIT_S = 20.0
-"""How long processes of the suite may take to exit after the last test."""
+WAIT_S = float(os.environ.get("NTSCALE_LEAK_WAIT_S") or 20.0)
+"""How long processes of the suite may take to exit after the last test (the leak check's
+own test sets NTSCALE_LEAK_WAIT_S for its inner session: its daemon never exits)."""
 
 _dirs: list[str] = []
 
@@ -84,10 +85,10 @@ def suite_processes(token: str, dirs: list[str], root: int | None = None) -> dic
     return found
 
 
-def reap(token: str, dirs: list[str], wait_s: float = WAIT_S) -> dict[int, str]:
+def reap(token: str, dirs: list[str], wait_s: float | None = None) -> dict[int, str]:
     """Wait up to `wait_s` for the suite's processes to end; kill those left (by pid) and
     return them (pid -> command line)."""
-    deadline = time.monotonic() + wait_s
+    deadline = time.monotonic() + (WAIT_S if wait_s is None else wait_s)
     left = suite_processes(token, dirs)
     while left and time.monotonic() < deadline:
         time.sleep(0.25)

@@ -95,6 +95,7 @@ def test_a_session_that_leaks_a_process_fails_naming_it(tmp_path: Path) -> None:
     """)
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    env["NTSCALE_LEAK_WAIT_S"] = "1"  # its daemon never ends: waiting longer proves nothing
     r = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "leakcheck", "-q", "-p", "no:cacheprovider",
          f"--basetemp={tmp_path / 'bt'}", str(tmp_path / "test_leaky.py")],
