@@ -8,6 +8,8 @@ Python of a throwaway environment given on the command line, e.g.
         --ref-python /tmp/refenv/bin/python --ref-src /tmp/nucleotide-transformer \
         --hf-python /tmp/hfenv/bin/python --tokens 512 1024 2048 --batch 1 2 8
 
+and ends with a markdown table of the best windows/s per shape and the ratios.
+
 `--ref-src` is a checkout of instadeepai/nucleotide-transformer (its model code is
 imported from there, in the child only); the HF environment needs torch and transformers.
 
@@ -213,6 +215,7 @@ def main() -> None:
     if args.hf_python:
         engines.append(("transformers", args.hf_python, COMMON + TRANSFORMERS, base_env))
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
     for rnd in range(args.rounds):
         for tokens in args.tokens:
             for batch in args.batch:
@@ -225,8 +228,41 @@ def main() -> None:
                     row.setdefault("tokens", tokens)
                     row.setdefault("batch", batch)
                     print(json.dumps(row), flush=True)
+                    rows.append(row)
                     with args.out.open("a") as f:
                         f.write(json.dumps(row) + "\n")
+    print(summary(rows))
+
+
+def summary(rows: list[dict]) -> str:
+    """A markdown table: per shape, each engine's best windows/s over the rounds and peak
+    GB, and ntscale's speed and memory ratios to each peer (peer time / ntscale time;
+    ntscale GB / peer GB)."""
+    best: dict[tuple[int, int], dict[str, tuple[float, float]]] = {}
+    for row in rows:
+        if "error" in row:
+            continue
+        cell = best.setdefault((row["tokens"], row["batch"]), {})
+        old = cell.get(row["engine"], (0.0, 0.0))
+        cell[row["engine"]] = (max(old[0], row["windows_per_s_best"]), row["peak_rss_gb"])
+    peers = ("reference", "transformers")
+    lines = [
+        "| tokens x batch | ntscale w/s, GB | reference | transformers | speed vs ref | "
+        "vs transformers | memory vs transformers |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
+    for (tokens, batch), cell in sorted(best.items()):
+        ours = cell.get("ntscale")
+        cols = [
+            f"{w:.3g}, {gb:.2f}" if (w, gb) != (0, 0) else "-"
+            for w, gb in (cell.get(e, (0, 0)) for e in ("ntscale", *peers))
+        ]
+        ratios = [f"{ours[0] / cell[e][0]:.2f}" if ours and e in cell else "-" for e in peers]
+        mem = "-"
+        if ours and "transformers" in cell:
+            mem = f"{ours[1] / cell['transformers'][1]:.2f}"
+        lines.append(f"| {tokens} x {batch} | " + " | ".join([*cols, *ratios, mem]) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,12 @@
 A fixed batch of 8 was a poor CPU default: on the 2-core CPU of issue 28, batch 2 ran 30%
 more windows per second than batch 8 at 1,024 tokens (the activations of 8 windows leave
 the caches; XLA's CPU matmuls are already efficient at 2 x 1,024 rows). Accelerators want
-large batches to fill the device. The table holds measured (CPU) or usual (GPU/TPU) values;
-the resolved value is recorded in the store (`config.execution.batch_size`) and a user's
-`--batch-size` / `batch_size:` always wins.
+large batches to fill the device. Re-measured after the attention ran rows one at a time
+(issue 28, second round; 4 layers of the 12 x 512 v1 shape, CPU s per window, best of 4,
+load ~10): 1,000 tokens, batch 1/2/4/8: 0.55 / 0.46 / 0.54 / 0.55; 512 tokens: 0.194 /
+0.192 / 0.194 / 0.21, so the CPU rows stand. The table holds measured (CPU) or usual
+(GPU/TPU) values; the resolved value is recorded in the store
+(`config.execution.batch_size`) and a user's `--batch-size` / `batch_size:` always wins.
 """
 
 from __future__ import annotations

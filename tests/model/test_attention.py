@@ -170,3 +170,59 @@ def test_model_rows_equal_across_batch_sizes(models):
         part = fn(tokens[:n])["embeddings"]
         for layer in (1, 2):
             np.testing.assert_array_equal(np.asarray(part[layer]), np.asarray(full[layer])[:n])
+
+
+@pytest.mark.parametrize("t", [40, 130])
+def test_rows_one_at_a_time_equal_the_whole_batch_path(t):
+    """The CPU default (batch rows one at a time) and the accelerator path (the whole batch
+    per block) compute the same attention, both equal to XLA's."""
+    q, k, v = _qkv(4, t, 2, 8, seed=t)
+    mask = jnp.asarray(np.arange(t)[None, :] < np.array([t, t // 2, 3, t - 1])[:, None])
+    run = functools.partial(chunked_attention, key_mask=mask, scale=0.3, query_block=16)
+    rows, whole = run(q, k, v, row_by_row=True), run(q, k, v, row_by_row=False)
+    np.testing.assert_allclose(np.asarray(rows), np.asarray(whole), rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(
+        np.asarray(rows), np.asarray(_xla(q, k, v, mask, 0.3)), rtol=2e-6, atol=2e-6
+    )
+
+
+def test_rows_one_at_a_time_keep_the_blocks_small_at_batch_8():
+    """Row by row, a block's scores are [H, Q, C]: the program's temporaries at batch 8 are
+    smaller than one block of the whole-batch path ([B, H, Q, C])."""
+    b, t, h, kd = 8, 512, 4, 16
+    spec = jax.ShapeDtypeStruct((b, t, h, kd), jnp.float32)
+    mask = jax.ShapeDtypeStruct((b, t), jnp.bool_)
+
+    def temp_bytes(row_by_row: bool) -> int:
+        fn = functools.partial(chunked_attention, scale=0.25, row_by_row=row_by_row)
+        compiled = jax.jit(lambda q, k, v, m: fn(q, k, v, key_mask=m)).lower(spec, spec, spec, mask)
+        return compiled.compile().memory_analysis().temp_size_in_bytes
+
+    whole_block = b * h * attention_mod.QUERY_BLOCK * t * 4
+    assert temp_bytes(False) >= whole_block  # the comparison means something
+    assert temp_bytes(True) < whole_block / 2
+
+
+def test_cpu_runs_rows_one_at_a_time_by_default_when_a_rows_block_is_large(monkeypatch):
+    """Rows one at a time from one row's block of `ROW_BLOCK_BYTES` on (decided by the
+    shape without B, so every batch size of a shape takes the same path)."""
+    seen = []
+    real = attention_mod._attention_rows
+
+    def spy(q, *a, **kw):
+        seen.append(q.shape[0])
+        return real(q, *a, **kw)
+
+    monkeypatch.setattr(attention_mod, "_attention_rows", spy)
+    q, k, v = _qkv(3, 16, 2, 4)
+    mask = jnp.ones((3, 16), bool)
+    chunked_attention(q, k, v, key_mask=mask, scale=0.5)
+    assert seen == [3]  # 2 x 16 x 16 x 4 bytes: the whole batch per block
+    assert attention_mod._row_block_bytes(q.shape) < attention_mod.ROW_BLOCK_BYTES
+    # the 12 x 512 shape of the benchmarks (16 heads) at 512 tokens: 4 MB per row
+    assert attention_mod._row_block_bytes((1, 512, 16, 32)) >= attention_mod.ROW_BLOCK_BYTES
+    # the 4-head test model at its longest (2,048 tokens) keeps the whole-batch path
+    assert attention_mod._row_block_bytes((1, 2048, 4, 16)) < attention_mod.ROW_BLOCK_BYTES
+    monkeypatch.setattr(attention_mod, "ROW_BLOCK_BYTES", attention_mod._row_block_bytes(q.shape))
+    chunked_attention(q, k, v, key_mask=mask, scale=0.5)
+    assert seen == [3, 1]  # traced once, for one row, under lax.map
