@@ -26,7 +26,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntscale.model.forward import forward
-from ntscale.model.host_memory import keep_freed_memory
 from ntscale.model.precision import AttentionImpl, matmul_context
 
 if TYPE_CHECKING:
@@ -72,7 +71,6 @@ class Program:
     def __init__(self, model: NTModel, layers: tuple[int, ...], logits: bool, post: Post | None):
         # settings only, never the model: the cache must not keep parameters alive
         self._settings = (model.config, model.precision, layers, logits, post)
-        keep_freed_memory()  # XLA's temporaries reused between calls, not faulted in anew
         self.attention: AttentionImpl = model.attention
         self.traces = 0
         self.shapes: set[tuple[Any, ...]] = set()
