@@ -51,6 +51,12 @@ def _free_port() -> int:
 @contextmanager
 def running_s3(timeout_s: float = 60.0) -> Iterator[S3Server]:
     """Start moto's S3 server on a free loopback port, create the bucket, stop it after."""
+    import s3fs
+
+    # s3fs keeps one filesystem per constructor arguments; the endpoint comes from the
+    # environment, so an instance made for an earlier server (another test's, now
+    # stopped) would be reused: start and end with none cached
+    s3fs.S3FileSystem.clear_instance_cache()
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
@@ -78,6 +84,7 @@ def running_s3(timeout_s: float = 60.0) -> Iterator[S3Server]:
         server.filesystem().mkdir(BUCKET)
         yield server
     finally:
+        s3fs.S3FileSystem.clear_instance_cache()
         proc.terminate()
         try:
             proc.wait(timeout=10)
