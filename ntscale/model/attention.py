@@ -18,12 +18,9 @@ On CPU, batch rows run one at a time (an outer `lax.map`), so a block's scores a
 whatever the batch size: at 16 heads, 128 x 512 blocks hold 4 MB, which stays in the CPU's
 caches where [B, H, Q, C] at batch 8 did not (issue 28: the attention of a 12 x 512 model
 took 40-53% of the forward's CPU time at 512-1,024 tokens for 14-25% of its FLOPs; per row
-with 128-row query blocks the attention alone runs 1.6-2.2x faster at batch 8 and 1.9x at
-512 x 2, the same bits; the whole 12-layer forward took 1-8% less CPU time, measured
-under load). It also makes a row's bits independent of the batch by construction: every
-row runs the same program on the same shapes. Accelerators keep the whole batch per block,
-and so do shapes whose one-row blocks are under 2 MiB (`ROW_BLOCK_BYTES`: the small test
-models, whose stored golden values keep their bits).
+with 128-row query blocks it runs 1.6-2.2x faster at batch 8 and 1.9x at 512 x 2, the
+same bits). It also makes a row's bits independent of the batch by construction: every
+row runs the same program on the same shapes. Accelerators keep the whole batch per block.
 
 Masked keys (pads, and the padding added to reach a whole number of blocks) get -inf; a
 block where every key so far is masked keeps a zero contribution instead of NaN. Callers
@@ -44,24 +41,6 @@ scores: measured against 64 and 256 on the 12 x 512 shape at 512-1,024 tokens, b
 at a time (then the block held [B, H, Q, C])."""
 KEY_BLOCK = 512
 """Default key columns per block (the online softmax folds blocks of this width)."""
-
-
-ROW_BLOCK_BYTES = 2 << 20
-"""On CPU, rows run one at a time when one row's score block ([H, Q, C] float32) is at least
-this large (2 MiB: 16 heads at 256 tokens and up; the 12 x 512 benchmark shape at 512
-tokens has 4 MiB per row, 16 MiB for 2 rows, where rows one at a time ran 1.9x faster).
-Below it the whole batch's blocks are small anyway, and the small test models (4 heads:
-at most 1 MiB) keep the whole-batch path and the bits of their stored golden values
-(rows one at a time round the tiny model's outputs differently, ~2e-6). The test depends
-on the model and T, never on B, so every batch size of a shape runs the same path (a
-row's bits do not depend on its batch)."""
-
-
-def _row_block_bytes(shape: tuple[int, ...]) -> int:
-    """Bytes of one batch row's float32 score block for q of this [B, T, H, K] shape."""
-    _, t, h, _ = shape
-    qb, kb = block_sizes(t)
-    return h * qb * kb * 4
 
 
 def block_sizes(
@@ -100,15 +79,14 @@ def chunked_attention(
         scale: logit scale (1/sqrt(K)).
         query_block: query rows per block (Q).
         key_block: key columns per block (C).
-        row_by_row: run batch rows one at a time (cache-sized blocks); None: on CPU when
-            one row's block is at least `ROW_BLOCK_BYTES` (an accelerator wants the whole
-            batch in each block).
+        row_by_row: run batch rows one at a time (cache-sized blocks); None: on CPU only
+            (an accelerator wants the whole batch in each block).
 
     Returns:
         [B, T, H, K] in q's dtype.
     """
     if row_by_row is None:
-        row_by_row = jax.default_backend() == "cpu" and _row_block_bytes(q.shape) >= ROW_BLOCK_BYTES
+        row_by_row = jax.default_backend() == "cpu"
     if (
         row_by_row and q.shape[0] > 1
     ):  # one batch row at a time: cache-sized blocks, batch-free bits

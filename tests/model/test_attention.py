@@ -203,26 +203,14 @@ def test_rows_one_at_a_time_keep_the_blocks_small_at_batch_8():
     assert temp_bytes(True) < whole_block / 2
 
 
-def test_cpu_runs_rows_one_at_a_time_by_default_when_a_rows_block_is_large(monkeypatch):
-    """Rows one at a time from one row's block of `ROW_BLOCK_BYTES` on (decided by the
-    shape without B, so every batch size of a shape takes the same path)."""
+def test_cpu_runs_rows_one_at_a_time_by_default(monkeypatch):
     seen = []
     real = attention_mod._attention_rows
-
-    def spy(q, *a, **kw):
-        seen.append(q.shape[0])
-        return real(q, *a, **kw)
-
-    monkeypatch.setattr(attention_mod, "_attention_rows", spy)
+    monkeypatch.setattr(
+        attention_mod,
+        "_attention_rows",
+        lambda q, *a, **kw: seen.append(q.shape[0]) or real(q, *a, **kw),
+    )
     q, k, v = _qkv(3, 16, 2, 4)
-    mask = jnp.ones((3, 16), bool)
-    chunked_attention(q, k, v, key_mask=mask, scale=0.5)
-    assert seen == [3]  # 2 x 16 x 16 x 4 bytes: the whole batch per block
-    assert attention_mod._row_block_bytes(q.shape) < attention_mod.ROW_BLOCK_BYTES
-    # the 12 x 512 shape of the benchmarks (16 heads) at 512 tokens: 4 MB per row
-    assert attention_mod._row_block_bytes((1, 512, 16, 32)) >= attention_mod.ROW_BLOCK_BYTES
-    # the 4-head test model at its longest (2,048 tokens) keeps the whole-batch path
-    assert attention_mod._row_block_bytes((1, 2048, 4, 16)) < attention_mod.ROW_BLOCK_BYTES
-    monkeypatch.setattr(attention_mod, "ROW_BLOCK_BYTES", attention_mod._row_block_bytes(q.shape))
-    chunked_attention(q, k, v, key_mask=mask, scale=0.5)
-    assert seen == [3, 1]  # traced once, for one row, under lax.map
+    chunked_attention(q, k, v, key_mask=jnp.ones((3, 16), bool), scale=0.5)
+    assert seen == [1]  # traced once, for one row, under lax.map
