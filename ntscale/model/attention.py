@@ -14,14 +14,6 @@ matmul (V gets a ones column) rather than a separate sum: XLA's CPU fusions roun
 sum differently with the batch size, and a row's bits must not depend on how many rows
 share its batch (dedup and short last batches rely on it; `tests/model/test_attention.py`).
 
-On CPU, batch rows run one at a time (an outer `lax.map`), so a block's scores are [H, Q, C]
-whatever the batch size: at 16 heads, 128 x 512 blocks hold 4 MB, which stays in the CPU's
-caches where [B, H, Q, C] at batch 8 did not (issue 28: the attention of a 12 x 512 model
-took 40-53% of the forward's CPU time at 512-1,024 tokens for 14-25% of its FLOPs; per row
-with 128-row query blocks it runs 1.6-2.2x faster at batch 8 and 1.9x at 512 x 2, the
-same bits). It also makes a row's bits independent of the batch by construction: every
-row runs the same program on the same shapes. Accelerators keep the whole batch per block.
-
 Masked keys (pads, and the padding added to reach a whole number of blocks) get -inf; a
 block where every key so far is masked keeps a zero contribution instead of NaN. Callers
 guarantee each row has at least one valid key (`NucleotideTransformer` does).
@@ -34,11 +26,9 @@ import jax.numpy as jnp
 
 F32 = jnp.float32
 
-QUERY_BLOCK = 128
-"""Default query rows per block. Per batch row, 128 x 512 blocks of 16 heads are 4 MB of
-scores: measured against 64 and 256 on the 12 x 512 shape at 512-1,024 tokens, batch 2-8
-(docs/benchmarks.md, issue 28's second section); 256 was the default before rows ran one
-at a time (then the block held [B, H, Q, C])."""
+QUERY_BLOCK = 256
+"""Default query rows per block (measured at 2,048 tokens x 8, 1 layer of 12 x 512: 256 x 512
+blocks peak at 0.87 GB against 1.29 GB for 512 x 1,024, at no measurable speed cost)."""
 KEY_BLOCK = 512
 """Default key columns per block (the online softmax folds blocks of this width)."""
 
@@ -69,7 +59,6 @@ def chunked_attention(
     scale: float,
     query_block: int = QUERY_BLOCK,
     key_block: int = KEY_BLOCK,
-    row_by_row: bool | None = None,
 ) -> jax.Array:
     """Softmax(q k^T * scale, masked) v, computed block by block.
 
@@ -79,41 +68,10 @@ def chunked_attention(
         scale: logit scale (1/sqrt(K)).
         query_block: query rows per block (Q).
         key_block: key columns per block (C).
-        row_by_row: run batch rows one at a time (cache-sized blocks); None: on CPU only
-            (an accelerator wants the whole batch in each block).
 
     Returns:
         [B, T, H, K] in q's dtype.
     """
-    if row_by_row is None:
-        row_by_row = jax.default_backend() == "cpu"
-    if (
-        row_by_row and q.shape[0] > 1
-    ):  # one batch row at a time: cache-sized blocks, batch-free bits
-
-        def one_row(row: tuple[jax.Array, ...]) -> jax.Array:
-            qr, kr, vr, mr = (x[None] for x in row)
-            return _attention_rows(
-                qr, kr, vr, mr, scale=scale, query_block=query_block, key_block=key_block
-            )[0]
-
-        return jax.lax.map(one_row, (q, k, v, key_mask))
-    return _attention_rows(
-        q, k, v, key_mask, scale=scale, query_block=query_block, key_block=key_block
-    )
-
-
-def _attention_rows(
-    q: jax.Array,
-    k: jax.Array,
-    v: jax.Array,
-    key_mask: jax.Array,
-    *,
-    scale: float,
-    query_block: int,
-    key_block: int,
-) -> jax.Array:
-    """`chunked_attention` for all rows of the batch at once (the caller passes one)."""
     b, t, h, kd = q.shape
     qb, kb = block_sizes(t, query_block=query_block, key_block=key_block)
     nq, nk = -(-t // qb), -(-t // kb)
