@@ -38,8 +38,7 @@ from ntscale.cli.common import (
     command_line,
     command_settings,
     emit_json,
-    print_summary,
-    run_job,
+    plan_or_run,
     say,
     trust_pickle,
 )
@@ -137,8 +136,6 @@ def segment(
     """Per-base values for every real base: SegmentNT elements, NTv3 tracks and annotation."""
     settings = command_settings(config, locals())
     settings.pop("export_haplotypes", None)
-    import json
-
     from ntscale.config import PerBaseConfig
     from ntscale.runner.perbase_job import PerBaseJob
 
@@ -149,15 +146,18 @@ def segment(
             "--export-haplotypes needs --vcf", param_hint="--export-haplotypes"
         )
     job = PerBaseJob.plan_from_config(cfg, command_line=command_line())
-    if dry_run:
-        from ntscale.runner.perbase_plan_report import describe_perbase_plan, format_perbase_plan
-
-        described = describe_perbase_plan(job)
-        typer.echo(json.dumps(described, indent=1) if as_json else format_perbase_plan(described))
+    haps = [] if dry_run else _export_haplotypes(export_haplotypes, job.haplotype_names)
+    summary = plan_or_run(
+        job,
+        cfg.execution,
+        store=cfg.out,
+        label="bases",
+        what="per-base values",
+        dry_run=dry_run,
+        as_json=as_json,
+    )
+    if summary is None:  # the dry run's plan is printed
         return
-    haps = _export_haplotypes(export_haplotypes, job.haplotype_names)
-    summary = run_job(job, cfg.execution, label="bases")
-    print_summary(summary, store=cfg.out, what="per-base values", err=as_json)
     cov = summary.get("perbase_coverage") or {}
     if cov:
         say(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ntscale.genome import intervals as iv
+from ntscale.runner.perbase_plan_report import describe_perbase_plan, format_perbase_plan
 
 if TYPE_CHECKING:
     from ntscale.runner.embed_job import EmbedJob
@@ -393,5 +394,6 @@ PLAN_REPORTS: dict[str, tuple[Any, Any]] = {
     "tracks": (describe_track_plan, format_track_plan),
     "ntv3_embed": (describe_ntv3_embed_plan, format_ntv3_embed_plan),
     "ntv3_score": (describe_ntv3_score_plan, format_ntv3_score_plan),
+    "perbase": (describe_perbase_plan, format_perbase_plan),
 }
 """Job kind (`Job.KIND`) -> (describe: job -> plan dict, format: plan dict -> text)."""
