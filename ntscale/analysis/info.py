@@ -126,7 +126,8 @@ def format_info(info: dict[str, Any]) -> str:
     if phap:
         lines.append(
             f"haplotypes: {phap['n_haplotypes']:,} from {phap['vcf']}, values in reference "
-            "coordinates (hap_perbase_values)"
+            "coordinates, each distinct window sequence stored once "
+            "(ntscale.store.haplotype_perbase)"
         )
     cov = info.get("coverage")
     if cov:

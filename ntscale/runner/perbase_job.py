@@ -70,6 +70,14 @@ class PerBasePlan:
     def n_bases(self) -> int:
         return int(self.offset[-1])
 
+    def most_windows_per_unit(self, unit_bases: int) -> int:
+        """The most windows one unit of `unit_bases` rows runs (`windows_for_rows`)."""
+        a = np.arange(0, self.n_bases, max(1, unit_bases), dtype=np.int64)
+        b = np.minimum(a + unit_bases, self.n_bases)
+        lo = np.searchsorted(self.keep_hi, a, side="right")
+        hi = np.searchsorted(self.keep_lo, b, side="left")
+        return int((hi - lo).max()) if len(a) else 0
+
     def windows_for_rows(self, a: int, b: int) -> np.ndarray:
         """Indices of the windows whose kept rows meet base rows [a, b)."""
         lo = int(np.searchsorted(self.keep_hi, a, side="right"))
@@ -274,6 +282,10 @@ class PerBaseJob(JobBase):
             base_dtype=self.config.value_dtype,
             n_intervals=len(self.plan.start),
             base_haplotypes=len(self.haplotype_names),
+            # segments a unit may write: one per window it runs (at least 1)
+            base_hap_segments=(
+                max(1, self.plan.most_windows_per_unit(self.unit_size)) if self.samples else 0
+            ),
         )
 
     def own_fingerprint(self) -> dict:

@@ -18,6 +18,7 @@ from ntscale.runner.job import UnitResult
 
 if TYPE_CHECKING:
     from ntscale.runner.perbase_job import PerBaseJob
+    from ntscale.store.perbase_haps import HapSegments
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,10 @@ class PerBaseWorker:
         n_tracks = len(job.spec.track_names)
         values = np.full((b - a, n_tracks), np.nan, np.float32)
         wins = plan.windows_for_rows(a, b)
-        hap_values = None
+        hap_segments = None
         if job.samples:
-            hap_values = np.full((b - a, len(job.haplotype_names), n_tracks), np.nan, np.float32)
             t_model = time.perf_counter()
-            n_forward, model_seconds = self._haplotype_unit(wins, a, b, values, hap_values)
+            n_forward, model_seconds, hap_segments = self._haplotype_unit(wins, a, b, values)
         else:
             seqs = [
                 self.input()
@@ -111,7 +111,7 @@ class PerBaseWorker:
             for w, v in zip(wins, outs, strict=True):
                 lo, hi, first_row = self._kept(w, a, b)
                 values[lo - a : hi - a] = v[lo - first_row : hi - first_row]
-        nbytes = self.writer.write_base_unit(unit, values, hap_values)
+        nbytes = self.writer.write_base_unit(unit, values, hap_segments)
         self.writer.mark_done(unit, part="bases")
         valued = int(np.isfinite(values[:, 0]).sum()) if n_tracks else 0
         counts = {"valued": valued}
@@ -136,18 +136,25 @@ class PerBaseWorker:
         return lo, hi, int(plan.keep_lo[w]) - self._keep_offset(w)
 
     def _haplotype_unit(
-        self, wins: np.ndarray, a: int, b: int, values: np.ndarray, hap_values: np.ndarray
-    ) -> tuple[int, float]:
+        self, wins: np.ndarray, a: int, b: int, values: np.ndarray
+    ) -> tuple[int, float, HapSegments]:
         """Reference and haplotype values of one unit's windows, one forward pass per
         distinct (fitted) sequence of each window; values lifted to reference coordinates.
 
-        Returns (forward passes, model seconds).
+        Each window's kept rows are one segment; each distinct non-reference sequence of
+        it has its values kept once (`HapSegments`), a haplotype of the reference's
+        sequence points at the reference values. Returns (forward passes, model seconds,
+        segments).
         """
         from ntscale.genome.perbase_haplotypes import fit_haplotype, lift_to_reference
+        from ntscale.store.perbase_haps import HapSegments
+        from ntscale.store.schema import HAP_ROW_NONE, HAP_ROW_REFERENCE
 
         plan, spec = self.job.plan, self.job.spec
         src = self.haplotypes()
         n_forward, model_seconds = 0, 0.0
+        starts, ends, rows, parts = [], [], [], []
+        n_rows = 0
         for w in wins:
             contig, s, e = str(plan.win_contig[w]), int(plan.win_start[w]), int(plan.win_end[w])
             lo, hi, first_row = self._kept(w, a, b)
@@ -174,14 +181,28 @@ class PerBaseWorker:
             n_forward += len(seqs)
             keep = slice(lo - first_row, hi - first_row)
             slot_of_hap = pattern_slot[inverse]  # [H], -1: no value (left NaN)
+            row = np.where(slot_of_hap == 0, HAP_ROW_REFERENCE, HAP_ROW_NONE).astype(np.int64)
             for d, (v, m) in enumerate(zip(outs, maps, strict=True)):
                 lifted = lift_to_reference(v, m, s, e)[keep]
                 if d == 0:
                     values[lo - a : hi - a] = lifted
-                haps = np.flatnonzero(slot_of_hap == d)
-                if haps.size:  # one slot at a time: no [H, n, T] temporary
-                    hap_values[lo - a : hi - a, haps] = lifted[:, None, :]
-        return n_forward, model_seconds
+                    continue
+                haps = slot_of_hap == d
+                if haps.any():  # stored once, whatever the number of its haplotypes
+                    row[haps] = n_rows
+                    parts.append(lifted)
+                    n_rows += hi - lo
+            starts.append(lo)
+            ends.append(hi)
+            rows.append(row)
+        n_tracks = values.shape[1]
+        segments = HapSegments(
+            start=np.asarray(starts, np.int64),
+            end=np.asarray(ends, np.int64),
+            row=np.stack(rows) if rows else np.zeros((0, len(self.job.haplotype_names)), np.int64),
+            values=np.concatenate(parts) if parts else np.zeros((0, n_tracks), np.float32),
+        )
+        return n_forward, model_seconds, segments
 
     def _keep_offset(self, w: int) -> int:
         """Bases between window w's start and the first base it keeps."""

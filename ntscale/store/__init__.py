@@ -7,11 +7,13 @@ then per unit `write_window_unit` / `write_variant_unit` followed by `mark_done`
 Analysis: `open(url)` gives the xarray Dataset at the store root (what `xr.open_zarr`
 reads), backed by dask arrays; `store_summary(url)` a summary; `verify(url)` re-reads
 every done unit against its checksum. Cohort stores (a VCF): `haplotype_embeddings`,
-`sample_embeddings` and `haplotype_rows` give values per haplotype / sample / row.
+`sample_embeddings` and `haplotype_rows` give values per haplotype / sample / row;
+per-base stores with haplotypes (`segment --vcf`): `haplotype_perbase` [base, haplotype, track].
 """
 
 from ntscale.store.cohort import haplotype_embeddings, haplotype_rows, sample_embeddings
 from ntscale.store.create import create_or_open, finalize
+from ntscale.store.perbase_haps import haplotype_perbase
 from ntscale.store.reader import open, store_summary
 from ntscale.store.schema import PENDING, SCHEMA_VERSION, StoreLayout
 from ntscale.store.verify import verify
@@ -25,6 +27,7 @@ __all__ = [
     "create_or_open",
     "finalize",
     "haplotype_embeddings",
+    "haplotype_perbase",
     "haplotype_rows",
     "open",
     "open_writer",

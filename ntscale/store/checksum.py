@@ -30,7 +30,12 @@ from ntscale.store import backend
 from ntscale.store.schema import (
     BASE_VALUES,
     COHORT_WINDOW_FIELDS,
+    HAP_BASE_ARRAYS,
     HAP_BASE_VALUES,
+    HAP_ROW_COUNTS,
+    HAP_SEGMENT_END,
+    HAP_SEGMENT_ROW,
+    HAP_SEGMENT_START,
     HAPLOTYPE_FIELDS,
     SEQUENCE_COUNTS,
     SEQUENCE_FIELDS,
@@ -54,7 +59,8 @@ def unit_arrays(layout: StoreLayout, part: str) -> list[tuple[str, int]]:
     distinct-sequence count.
     """
     if part == "bases":
-        return [(BASE_VALUES, 0)] + ([(HAP_BASE_VALUES, 0)] if layout.base_haplotypes else [])
+        haps = [(name, 0) for name in HAP_BASE_ARRAYS] if layout.base_haplotypes else []
+        return sorted([(BASE_VALUES, 0), *haps])
     if part == "windows" and layout.cohort:
         out = [(f.stored, 0) for f in (*COHORT_WINDOW_FIELDS.values(), *HAPLOTYPE_FIELDS.values())]
         out += [(f.stored, 0) for f in SEQUENCE_FIELDS.values()]
@@ -99,7 +105,8 @@ def unit_regions(
     group: Any, layout: StoreLayout, part: str, unit: int
 ) -> list[tuple[str, int, int, int]]:
     """(array name, row axis, first row, end row) of every array region unit `unit` owns
-    (cohort stores: the sequence arrays' written slots, read from the unit's count)."""
+    (cohort stores: the sequence arrays' written slots, read from the unit's count; per-base
+    haplotype stores: the hap_row rows written, read from the unit's count, and its segments)."""
     lo, hi = layout.rows(part, unit)
     rows = {}  # array name -> its rows of this unit
     if part == "windows" and layout.cohort:
@@ -108,6 +115,11 @@ def unit_regions(
         rows = {f.stored: (s_lo, s_hi) for f in SEQUENCE_FIELDS.values()}
         rows.update({embedding_name(k): (s_lo, s_hi) for k in embedding_kinds(layout)})
         rows[SEQUENCE_COUNTS] = (unit, unit + 1)
+    if part == "bases" and layout.base_haplotypes:
+        seg = layout.hap_segments(unit)
+        rows = {HAP_BASE_VALUES: layout.hap_rows(unit, int(group[HAP_ROW_COUNTS][unit]))}
+        rows.update({name: seg for name in (HAP_SEGMENT_START, HAP_SEGMENT_END, HAP_SEGMENT_ROW)})
+        rows[HAP_ROW_COUNTS] = (unit, unit + 1)
     return [(name, axis, *rows.get(name, (lo, hi))) for name, axis in unit_arrays(layout, part)]
 
 

@@ -25,6 +25,10 @@ from ntscale.store.schema import (
     BASE_VALUES,
     COHORT_WINDOW_FIELDS,
     HAP_BASE_VALUES,
+    HAP_ROW_COUNTS,
+    HAP_SEGMENT_END,
+    HAP_SEGMENT_ROW,
+    HAP_SEGMENT_START,
     HAPLOTYPE_FIELDS,
     INTERVAL_FIELDS,
     LAYER_COORD,
@@ -421,20 +425,23 @@ def _init_haplotype_names(make: Any, haplotype_names: list[str]) -> None:
 
 
 def _init_perbase_haplotypes(make: Any, layout: StoreLayout, haplotype_names: list[str]) -> None:
-    """Per-base values of every haplotype [base, haplotype, track], chunked by unit."""
+    """Per-base haplotype values once per distinct window sequence (store/perbase_haps.py):
+    values on `hap_row`, per-unit segments and their [segment, haplotype] rows, counts."""
     n_tracks, h = len(layout.track_names), layout.base_haplotypes
-    make(
-        HAP_BASE_VALUES,
-        (layout.n_bases, h, n_tracks),
-        (layout.unit_bases, h, n_tracks),
-        layout.base_dtype,
-        float("nan"),
-        ("base", "haplotype", TRACK_COORD),
-        attrs={
-            "description": "per-base values of each haplotype in reference coordinates "
-            "(NaN: deleted on the haplotype, or no value)"
-        },
-    )
+    n_rows, c = layout.n_base_units * layout.unit_hap_rows, layout.hap_row_chunk
+    make(HAP_BASE_VALUES, (n_rows, n_tracks), (c, n_tracks), layout.base_dtype, float("nan"),
+         ("hap_row", TRACK_COORD), attrs={"description": "per-base values of each distinct "
+         "haplotype window sequence in reference coordinates (haplotype_perbase gives them "
+         "per haplotype)"})  # fmt: skip
+    n_seg, s = layout.n_base_units * layout.base_hap_segments, layout.base_hap_segments
+    for name, doc in ((HAP_SEGMENT_START, "first base row of a unit's window segment"),
+                      (HAP_SEGMENT_END, "end base row of the segment")):  # fmt: skip
+        make(name, (n_seg,), (s,), "int64", -1, ("hap_segment",), attrs={"description": doc})
+    make(HAP_SEGMENT_ROW, (n_seg, h), (s, h), "int64", -1, ("hap_segment", "haplotype"),
+         attrs={"description": "hap_row of the haplotype's value at the segment's first "
+         "base; -2: the reference's values, -1: none"})  # fmt: skip
+    make(HAP_ROW_COUNTS, (layout.n_base_units,), (1,), "int64", 0, ("base_unit",),
+         compressors=None)  # fmt: skip
     _init_haplotype_names(make, haplotype_names)
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ntscale.errors import StoreError
 from ntscale.store import backend
+from ntscale.store.perbase_haps import read_haplotype_rows
 from ntscale.store.reader import _open_root
 from ntscale.store.schema import (
     BASE_UNITS_DONE,
@@ -70,26 +71,22 @@ def iter_intervals(
         track: only this track ([n, 1] blocks).
     """
     group, attrs, _ = _open_complete(url)
+    layout = _open_root(url)[2]
     cols = {k: np.asarray(group[f.stored][:]) for k, f in INTERVAL_FIELDS.items()}
     order = _order([(str(c), int(n)) for c, n in attrs["contigs"]])
     rank = np.array([order.get(str(c), len(order)) for c in cols["contig"]], np.int64)
     cut = slice(None) if track is None else slice(track, track + 1)
-    if haplotype is None:
-        values = group[BASE_VALUES]
-        pick = (cut,)
-    else:
-        values = group[HAP_BASE_VALUES]
-        pick = (int(haplotype), cut)
+    values = group[BASE_VALUES]
     for i in np.lexsort((cols["start"], rank)):
         contig, s, e, off = cols["contig"][i], cols["start"][i], cols["end"][i], cols["offset"][i]
         for lo in range(int(s), int(e), block_bases):
             hi = min(lo + block_bases, int(e))
             row = int(off) + lo - int(s)
-            yield (
-                str(contig),
-                lo,
-                np.asarray(values[(slice(row, row + hi - lo), *pick)], np.float32),
-            )
+            if haplotype is None:
+                block = np.asarray(values[row : row + hi - lo, cut], np.float32)
+            else:  # stored once per distinct window sequence: store/perbase_haps.py
+                block = read_haplotype_rows(group, layout, int(haplotype), row, row + hi - lo, cut)
+            yield str(contig), lo, block
 
 
 def haplotype_index(url: str, name: str) -> int:

@@ -32,6 +32,7 @@ from ntscale.store.schema import (
     BASE_UNITS_DONE,
     BASE_VALUES,
     COHORT_WINDOW_FIELDS,
+    HAP_ROW_COUNTS,
     HAPLOTYPE_COORDS,
     INTERVAL_FIELDS,
     LAYER_COORD,
@@ -117,6 +118,8 @@ def open(url: str) -> xr.Dataset:  # noqa: A001 - the package's public name: nts
     target = backend.xarray_target(str(url))
     if layout.cohort:
         ds = _open_cohort(target, chunks, opts)
+    elif layout.base_haplotypes:
+        ds = _open_lazy_dim(target, chunks, opts, "hap_row", list(HAPLOTYPE_COORDS))
     else:
         ds = xr.open_zarr(target, chunks=chunks, **opts)
     # The per-row coordinates are small and used in every selection: read them once.
@@ -161,15 +164,22 @@ def _open_cohort(target: Any, chunks: dict[str, int], opts: dict[str, Any]) -> x
     more to index it). Lazily indexed zarr arrays hold no per-chunk state; selecting them
     by `sequence_index` reads only the chunks the selection touches.
     """
-    lazy = xr.open_zarr(target, chunks=None, **opts)
-    on_seq = [name for name, var in lazy.variables.items() if "sequence" in var.dims]
-    ds = xr.open_zarr(target, chunks=chunks, drop_variables=on_seq, **opts)
-    coords = {n: lazy.variables[n] for n in on_seq if n in lazy.coords}
-    # the per-window and per-haplotype coordinates are read whole anyway (`open`): one
-    # zarr read each, not one dask task per window unit (20 s at 240,000 windows)
     small = [f.stored for f in COHORT_WINDOW_FIELDS.values()] + list(HAPLOTYPE_COORDS)
+    return _open_lazy_dim(target, chunks, opts, "sequence", small)
+
+
+def _open_lazy_dim(
+    target: Any, chunks: dict[str, int], opts: dict[str, Any], dim: str, small: list[str]
+) -> xr.Dataset:
+    """The arrays on `dim` (a long, mostly absent axis: a cohort's `sequence`, a per-base
+    haplotype store's `hap_row`) lazily indexed, the rest dask; the `small` coordinates
+    read whole (one zarr read each, not one dask task per unit: 20 s at 240,000 windows)."""
+    lazy = xr.open_zarr(target, chunks=None, **opts)
+    on_dim = [name for name, var in lazy.variables.items() if dim in var.dims]
+    ds = xr.open_zarr(target, chunks=chunks, drop_variables=on_dim, **opts)
+    coords = {n: lazy.variables[n] for n in on_dim if n in lazy.coords}
     coords.update({n: lazy.variables[n].load() for n in small if n in lazy.coords})
-    data = {n: lazy[n] for n in on_seq if n in lazy.data_vars}
+    data = {n: lazy[n] for n in on_dim if n in lazy.data_vars}
     return ds.assign_coords(coords).assign(data)
 
 
@@ -235,6 +245,10 @@ def store_summary(url: str) -> dict[str, Any]:
             "units_total": int(done.shape[0]),
             "units_done": int(done.sum()),
         }
+        if layout.base_haplotypes:  # rows of distinct haplotype window values stored
+            counts = np.asarray(group[HAP_ROW_COUNTS][:], np.int64)
+            summary["bases"]["haplotypes"] = layout.base_haplotypes
+            summary["bases"]["haplotype_rows_stored"] = int(counts[done].sum())
         complete = bool(done.all())  # a per-base store has no window rows
     summary["complete"] = bool(complete)
     return summary

@@ -133,8 +133,19 @@ LAYER_COORD = "layer"
 
 # Per-base part (SegmentNT, NTv3 tracks): values [base, track] over the N-free intervals.
 BASE_VALUES = "perbase_values"
-# Haplotype input (`segment --vcf`): [base, haplotype, track], in reference coordinates.
-HAP_BASE_VALUES = "hap_perbase_values"
+# Haplotype input (`segment --vcf`), in reference coordinates, once per distinct window
+# sequence (docs/store.md): values on the `hap_row` axis, per-unit segments (a window's kept
+# rows) on `hap_segment`, and [hap_segment, haplotype] the row of each haplotype's values.
+HAP_BASE_VALUES = "hap_perbase_values"  # [hap_row, track]
+HAP_SEGMENT_START = "hap_segment_start"  # [hap_segment] first base row (-1: unused)
+HAP_SEGMENT_END = "hap_segment_end"  # [hap_segment] end base row (-1: unused)
+HAP_SEGMENT_ROW = "hap_segment_row"  # [hap_segment, haplotype] first hap_row, or below
+HAP_ROW_REFERENCE = -2  # the haplotype's window sequence is the reference's: perbase_values
+HAP_ROW_NONE = -1  # no value (NaN): skipped, or no sequence the model takes
+HAP_ROW_COUNTS = "completion/hap_row_counts"  # hap_row rows each base unit used
+HAP_ROW_CHUNK = 1 << 14  # hap_row rows per chunk (at most a unit's bases)
+HAP_BASE_ARRAYS = (HAP_BASE_VALUES, HAP_SEGMENT_START, HAP_SEGMENT_END, HAP_SEGMENT_ROW,
+                   HAP_ROW_COUNTS)  # fmt: skip
 TRACK_COORD = "track"
 BASE_UNITS_DONE = "completion/base_units"
 BASE_CHECKSUMS = "completion/base_checksums"
@@ -180,6 +191,9 @@ class StoreLayout:
         n_haplotypes: H > 0 makes a cohort store (window x haplotype arrays, a sequence
             axis); 0 = one row per window (reference windows).
         sequence_chunk: c, sequence slots per chunk of the sequence axis (cohort stores).
+        base_haplotypes: H > 0: a per-base store with haplotype values (`segment --vcf`).
+        base_hap_segments: segments (windows) reserved per base unit on `hap_segment`
+            (the most windows any unit runs); required with base_haplotypes.
     """
 
     n_windows: int
@@ -202,6 +216,7 @@ class StoreLayout:
     base_dtype: str = "float16"
     n_intervals: int = 0
     base_haplotypes: int = 0
+    base_hap_segments: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(int(x) for x in self.layers))
@@ -283,6 +298,32 @@ class StoreLayout:
         return math.ceil(self.n_windows / self.unit_windows)
 
     @property
+    def hap_row_chunk(self) -> int:
+        """Rows per chunk of the `hap_row` axis (per-base haplotype values)."""
+        return max(1, min(HAP_ROW_CHUNK, self.unit_bases))
+
+    @property
+    def unit_hap_rows(self) -> int:
+        """hap_row rows reserved per base unit: its bases x H (every haplotype distinct),
+        rounded up to whole chunks, so units write disjoint chunks."""
+        c = self.hap_row_chunk
+        return math.ceil(self.unit_bases * self.base_haplotypes / c) * c
+
+    def hap_rows(self, unit: int, n_rows: int) -> tuple[int, int]:
+        """hap_row rows [lo, hi) unit `unit` writes for n_rows values (whole chunks)."""
+        _check_unit(unit, self.n_base_units, "base")
+        c, cap = self.hap_row_chunk, self.unit_hap_rows
+        if not 0 <= n_rows <= cap:
+            raise StoreError(f"base unit {unit}: {n_rows} haplotype rows, the unit has {cap}")
+        lo = unit * cap
+        return lo, lo + math.ceil(n_rows / c) * c
+
+    def hap_segments(self, unit: int) -> tuple[int, int]:
+        """hap_segment rows [lo, hi) reserved for base unit `unit`."""
+        _check_unit(unit, self.n_base_units, "base")
+        return unit * self.base_hap_segments, (unit + 1) * self.base_hap_segments
+
+    @property
     def n_variant_units(self) -> int:
         return math.ceil(self.n_variants / self.unit_variants)
 
@@ -336,6 +377,7 @@ class StoreLayout:
                 data.pop(name)
         if not self.base_haplotypes:  # reference per-base stores read as before it existed
             data.pop("base_haplotypes")
+            data.pop("base_hap_segments")
         return to_plain(data)
 
     @classmethod
@@ -369,6 +411,13 @@ def _perbase_problems(layout: StoreLayout) -> list[str]:
         problems.append(
             f"base_haplotypes={layout.base_haplotypes!r} must be >= 0 and not set together "
             "with n_haplotypes (a per-base store's haplotypes are on its base arrays)"
+        )
+    if layout.base_haplotypes > 0 and layout.base_hap_segments < 1:
+        problems.append(
+            f"base_haplotypes={layout.base_haplotypes!r} without base_hap_segments: a store "
+            "of the dense per-haplotype layout (hap_perbase_values [base, haplotype, track], "
+            "ntscale before per-window deduplication); run `ntscale segment --vcf` again into "
+            "a new --out, or read it with the ntscale version that wrote it"
         )
     return problems
 

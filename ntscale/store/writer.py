@@ -27,12 +27,12 @@ from ntscale.store.checksum import (
     unit_digest,
     unit_keys,
 )
+from ntscale.store.perbase_haps import HapSegments, unit_blocks
 from ntscale.store.schema import (
     BASE_CHECKSUMS,
     BASE_UNITS_DONE,
     BASE_VALUES,
     COHORT_WINDOW_FIELDS,
-    HAP_BASE_VALUES,
     HAPLOTYPE_FIELDS,
     INTERVAL_FIELDS,
     REFERENCE_NAME,
@@ -510,12 +510,13 @@ class StoreWriter:
         return nbytes
 
     def write_base_unit(
-        self, unit: int, values: np.ndarray, hap_values: np.ndarray | None = None
+        self, unit: int, values: np.ndarray, haplotypes: HapSegments | None = None
     ) -> int:
         """Write one per-base unit: values [rows, n_tracks] of the base axis rows it owns.
 
         Cast to the store's `base_dtype` (float16 by default; NaN = no value). A store with
-        haplotypes (`layout.base_haplotypes` H) also takes `hap_values` [rows, H, n_tracks].
+        haplotypes (`layout.base_haplotypes` H) also takes `haplotypes`: the unit's values
+        of each distinct window sequence once (`store.perbase_haps.HapSegments`).
 
         Returns:
             Bytes of array data written (uncompressed).
@@ -532,19 +533,19 @@ class StoreWriter:
                 f"base unit {unit} (rows {lo}-{hi}): values have shape {values.shape}, "
                 f"expected {want}"
             )
-        block = values.astype(self.layout.base_dtype)
-        blocks = {BASE_VALUES: block}
-        h = self.layout.base_haplotypes
-        if h or hap_values is not None:
-            hv = np.asarray(hap_values) if hap_values is not None else None
-            if hv is None or hv.shape != (hi - lo, h, want[1]):
-                raise StoreError(
-                    f"base unit {unit} (rows {lo}-{hi}): haplotype values have shape "
-                    f"{None if hv is None else hv.shape}, expected {(hi - lo, h, want[1])}"
-                )
-            blocks[HAP_BASE_VALUES] = hv.astype(self.layout.base_dtype)
-        nbytes = self._write_all(slice(lo, hi), [(k, 0, v) for k, v in blocks.items()])
-        self._digests[("bases", unit)] = self._written_digest("bases", unit, blocks)
+        blocks = [(BASE_VALUES, 0, slice(lo, hi), values.astype(self.layout.base_dtype))]
+        if bool(self.layout.base_haplotypes) != (haplotypes is not None):
+            raise StoreError(
+                f"base unit {unit} (rows {lo}-{hi}): the store holds "
+                f"{self.layout.base_haplotypes} haplotypes; haplotype values "
+                f"{'missing' if haplotypes is None else 'given'}"
+            )
+        if haplotypes is not None:
+            blocks += [(n, 0, r, v) for n, r, v in unit_blocks(self.layout, unit, haplotypes)]
+        nbytes = self._write_regions(blocks)
+        self._digests[("bases", unit)] = self._written_digest(
+            "bases", unit, {p: v for p, _, _, v in blocks}
+        )
         return nbytes
 
     def write_intervals(self, columns: dict[str, np.ndarray]) -> None:

@@ -117,22 +117,42 @@ def haplotype_expectations(job, model, positions, haplotypes):  # noqa: ANN001, 
     return out
 
 
-def distinct_window_sequences(job, windows) -> int:  # noqa: ANN001
-    """Distinct sequences (reference and every fitted haplotype) summed over `windows`,
-    each haplotype built alone (the count a `--vcf` per-base run must forward)."""
+def window_sequence_sets(job, windows):  # noqa: ANN001, ANN201
+    """Per window: (reference sequence, the set of distinct sequences: reference and every
+    fitted haplotype), each haplotype built alone, no grouping (independent of the worker)."""
     from ntscale.genome import WindowSource
 
     plan, m = job.plan, job.spec.multiple_bp
     src = WindowSource(job.config.fasta, tokenizer="v2", max_tokens=2**62, vcf_path=job.config.vcf)
-    total = 0
+    out = []
     for w in windows:
         ws, we = int(plan.win_start[w]), int(plan.win_end[w])
         i = int(np.searchsorted(plan.start, ws, side="right")) - 1
         last = int(plan.end[i]) <= we
-        seqs = {src.fetch_window("20", ws, we).sequence.upper()}
+        ref = src.fetch_window("20", ws, we).sequence.upper()
+        seqs = {ref}
         for h in range(len(src.haplotype_names)):
             s = src.fetch_window("20", ws, we, haplotype=h).sequence.upper()
             n = len(s) // m * m
             seqs.add(s[len(s) - n :] if last else s[:n])
-        total += len(seqs)
+        out.append((ref, seqs))
+    return out
+
+
+def distinct_window_sequences(job, windows) -> int:  # noqa: ANN001
+    """Distinct sequences (reference and every fitted haplotype) summed over `windows`
+    (the count a `--vcf` per-base run must forward)."""
+    return sum(len(seqs) for _, seqs in window_sequence_sets(job, windows))
+
+
+def stored_haplotype_rows(job) -> int:  # noqa: ANN001
+    """Rows the store must hold on `hap_row`: per unit and window, the distinct
+    non-reference sequences x the rows of the unit that window keeps."""
+    plan, total = job.plan, 0
+    for u in range(job.n_units()):
+        a, b = job.unit_range(u)
+        wins = plan.windows_for_rows(a, b)
+        for w, (_, seqs) in zip(wins, window_sequence_sets(job, wins), strict=True):
+            kept = min(int(plan.keep_hi[w]), b) - max(int(plan.keep_lo[w]), a)
+            total += (len(seqs) - 1) * kept
     return total

@@ -13,6 +13,7 @@ from perbase_helpers import (
     distinct_window_sequences,
     haplotype_expectations,
     perbase_config,
+    stored_haplotype_rows,
     tiny_segment_checkpoint,
     write_haplotype_vcf,
 )
@@ -25,7 +26,7 @@ from ntscale.model.ntv3_perbase import NTv3TrackModel
 from ntscale.model.perbase import SegmentModel, perbase_spec
 from ntscale.runner.local import run_local
 from ntscale.runner.perbase_job import PerBaseJob
-from ntscale.store import open_writer, verify
+from ntscale.store import haplotype_perbase, open_writer, store_summary, verify
 
 POST = Path(__file__).resolve().parents[1] / "data" / "ntv3_reference" / "post"
 START, END = 1_000_000, 1_002_000
@@ -43,7 +44,9 @@ def _run(inputs, name: str, model=None, **kw):  # noqa: ANN001, ANN202
     seg, vcf, bed, tmp = inputs
     cfg = perbase_config(model or seg, tmp / name, regions=str(bed), vcf=str(vcf), **kw)
     job = PerBaseJob.plan_from_config(cfg)
-    return job, run_local(job), xr.open_zarr(tmp / name)
+    summary = run_local(job)
+    ds = xr.open_zarr(tmp / name)
+    return job, summary, ds.assign(hap=haplotype_perbase(tmp / name).drop_vars("sample"))
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +58,8 @@ def test_store_holds_every_haplotype_in_reference_coordinates(run):
     job, summary, ds = run
     assert list(ds.haplotype.values) == [f"S{i}:{p}" for i in range(1, 5) for p in (0, 1)]
     assert list(ds.sample.values) == [f"S{i}" for i in range(1, 5) for _ in (0, 1)]
-    hv = ds.hap_perbase_values
+    hv = ds.hap
+    assert ds.hap_perbase_values.dims == ("hap_row", "track")  # distinct values, once
     assert hv.dims == ("base", "haplotype", "track") and hv.shape == (END - START, 8, 14)
     assert hv.dtype == np.float16
     assert summary["store"]["complete"] and verify(str(job.store_url))["ok"]
@@ -84,6 +88,36 @@ def test_forward_passes_equal_the_distinct_window_sequences(run):
     assert expected < runs * 9
 
 
+def test_stored_rows_equal_an_independent_count_of_distinct_window_sequences(run):
+    job, _, ds = run
+    stored = store_summary(str(job.store_url))["bases"]["haplotype_rows_stored"]
+    assert stored == stored_haplotype_rows(job)
+    # far fewer than the dense layout's rows x haplotypes (most windows carry no variant)
+    assert 0 < stored < 0.5 * ds.hap.shape[0] * ds.hap.shape[1]
+
+
+def test_a_killed_unit_is_redone_on_resume_to_the_same_bytes(run, inputs, tmp_path):
+    """A unit killed after writing part of its arrays (damaged and missing objects, no
+    done mark) is redone; the store then equals the complete run byte for byte."""
+    import dataclasses
+    import shutil
+
+    from storecmp import assert_same_bytes
+
+    job, _, _ = run
+    url = tmp_path / "k.zarr"
+    shutil.copytree(job.store_url, url)
+    writer = open_writer(str(url))
+    writer.clear_done([1], part="bases")
+    first = writer.layout.hap_rows(1, 0)[0] // writer.layout.hap_row_chunk
+    (url / "hap_perbase_values" / "c" / str(first) / "0").write_bytes(b"half-written")
+    (url / "hap_segment_row" / "c" / "1" / "0").unlink()
+    cfg = dataclasses.replace(job.config, out=str(url))
+    again = run_local(PerBaseJob.plan_from_config(cfg))
+    assert again["run"]["units_run"] == 1 and verify(str(url))["ok"]
+    assert_same_bytes(job.store_url, url)
+
+
 def test_haplotype_values_equal_a_direct_forward_of_the_haplotype_window(run, inputs):
     job, _, ds = run
     seg = SegmentModel(load(inputs[0]))
@@ -91,7 +125,7 @@ def test_haplotype_values_equal_a_direct_forward_of_the_haplotype_window(run, in
     positions = [START, START + 100, START + 229, START + 500, START + 504, START + 900,
                  START + 901, START + 1332, START + 1335, END - 1, START + 1777]  # fmt: skip
     want = haplotype_expectations(job, seg, positions, range(8))
-    hv = ds.hap_perbase_values
+    hv = ds.hap
     for (pos, h), value in want.items():
         stored = hv[pos - START, h].values.astype(np.float32)
         np.testing.assert_allclose(stored, value, atol=2e-3, rtol=0, err_msg=f"{pos} {h}")
@@ -105,14 +139,14 @@ def test_reference_values_equal_a_run_without_the_vcf(run, inputs):
     ref = xr.open_zarr(tmp / "ref.zarr").perbase_values.values.astype(np.float32)
     np.testing.assert_allclose(ds.perbase_values.values.astype(np.float32), ref, atol=2.0**-11)
     # a haplotype with no variant nearby equals the reference there
-    hv = ds.hap_perbase_values.values.astype(np.float32)
+    hv = ds.hap.values.astype(np.float32)
     np.testing.assert_allclose(hv[1600:1700, 4], ref[1600:1700], atol=2.0**-11)
 
 
 def test_haplotype_values_do_not_depend_on_unit_windows(run, inputs):
     _, _, ds = run
     _, summary, other = _run(inputs, "u1.zarr", unit_windows=1)
-    np.testing.assert_array_equal(other.hap_perbase_values.values, ds.hap_perbase_values.values)
+    np.testing.assert_array_equal(other.hap.values, ds.hap.values)
     assert summary["run"]["forward_passes"] > 0
 
 
@@ -120,7 +154,7 @@ def test_ntv3_tracks_take_haplotypes_too(inputs):
     job, summary, ds = _run(inputs, "ntv3.zarr", model=POST, species="human", window_bp=512,
                             unit_windows=2, batch_size=3)  # fmt: skip
     plan = job.plan
-    assert ds.hap_perbase_values.shape == (END - START, 8, 6)
+    assert ds.hap.shape == (END - START, 8, 6)
     expected = sum(
         distinct_window_sequences(job, plan.windows_for_rows(*job.unit_range(u)))
         for u in range(job.n_units())
@@ -129,7 +163,7 @@ def test_ntv3_tracks_take_haplotypes_too(inputs):
     model = NTv3TrackModel(load_ntv3(POST), species="human")
     want = haplotype_expectations(job, model, [START + 101, START + 503, START + 900], (0, 3))
     for (pos, h), value in want.items():
-        stored = ds.hap_perbase_values[pos - START, h].values.astype(np.float32)
+        stored = ds.hap[pos - START, h].values.astype(np.float32)
         np.testing.assert_allclose(stored, value, atol=3e-3, rtol=2e-3, err_msg=f"{pos} {h}")
 
 

@@ -1,5 +1,6 @@
-"""Per-base stores with haplotypes (`segment --vcf`): the [base, haplotype, track] array,
-its checksums and verify, exports per haplotype, and the bigWig writer's child processes."""
+"""Per-base stores with haplotypes (`segment --vcf`): values once per distinct window
+sequence, the lazy [base, haplotype, track] view, checksums and verify, exports per
+haplotype, and the bigWig writer's child processes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import xarray as xr
 
 from ntscale.errors import StoreError
-from ntscale.store import StoreLayout, create_or_open, finalize, verify
+from ntscale.store import StoreLayout, create_or_open, finalize, haplotype_perbase, verify
 from ntscale.store.perbase_export import (
     export_bed,
     export_bigwig,
@@ -17,18 +18,52 @@ from ntscale.store.perbase_export import (
     haplotype_index,
     iter_intervals,
 )
+from ntscale.store.perbase_haps import HapSegments
+from ntscale.store.schema import HAP_ROW_NONE, HAP_ROW_REFERENCE
 
 HAPS = ["A:0", "A:1", "B:0", "B:1"]
 
 
-def _store(tmp_path, *, tracks=("t", "u", "v"), unit_bases: int = 5) -> tuple[str, np.ndarray]:
+def segments_from_dense(
+    lo: int, ref: np.ndarray, hap: np.ndarray, cuts: list[int] | None = None
+) -> HapSegments:
+    """The unit's dense [rows, H, T] values as segments (split at `cuts`, rows relative to
+    lo), each distinct haplotype column stored once, the reference's and all-NaN ones not."""
+    bounds = [0, *(cuts or []), hap.shape[0]]
+    starts, ends, rows, parts, n = [], [], [], [], 0
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        row = np.full(hap.shape[1], HAP_ROW_NONE, np.int64)
+        seen: dict[bytes, int] = {}
+        for j in range(hap.shape[1]):
+            col = hap[a:b, j]
+            if np.isnan(col).all():
+                continue
+            if np.array_equal(col, ref[a:b], equal_nan=True):
+                row[j] = HAP_ROW_REFERENCE
+                continue
+            key = col.tobytes()
+            if key not in seen:
+                seen[key] = n
+                parts.append(col)
+                n += b - a
+            row[j] = seen[key]
+        starts.append(lo + a)
+        ends.append(lo + b)
+        rows.append(row)
+    return HapSegments(np.array(starts), np.array(ends), np.stack(rows),
+                       np.concatenate(parts) if parts else np.zeros((0, ref.shape[1])))  # fmt: skip
+
+
+def _store(
+    tmp_path, *, tracks=("t", "u", "v"), unit_bases: int = 5, same: bool = False
+) -> tuple[str, np.ndarray]:
     """Interval c:[10, 30) (20 bases); haplotype h's values = reference + h / 10, with
-    bases 4-6 of B:0 deleted (NaN)."""
+    bases 4-6 of B:0 deleted (NaN); `same`: A:0 is the reference, A:1 = B:1."""
     url = str(tmp_path / "h.zarr")
     n, nt = 20, len(tracks)
     layout = StoreLayout(n_windows=0, unit_windows=1, n_bases=n, unit_bases=unit_bases,
                          track_names=tracks, n_intervals=1, base_dtype="float32",
-                         base_haplotypes=len(HAPS))  # fmt: skip
+                         base_haplotypes=len(HAPS), base_hap_segments=2)  # fmt: skip
     w = create_or_open(url, layout, fingerprint={"job": "hand"}, attrs={},
                        contigs=[("c", 40)], haplotype_names=HAPS)  # fmt: skip
     w.write_intervals({"contig": np.array(["c"]), "start": np.array([10]),
@@ -37,28 +72,65 @@ def _store(tmp_path, *, tracks=("t", "u", "v"), unit_bases: int = 5) -> tuple[st
     ref = np.linspace(0, 0.5, n * nt, dtype=np.float32).reshape(n, nt)
     hap = ref[:, None, :] + (np.arange(len(HAPS), dtype=np.float32) / 10)[None, :, None]
     hap[4:7, 2] = np.nan
+    if same:
+        hap[:, 0], hap[:, 1] = ref, hap[:, 3]
     for u in range(layout.n_base_units):
         lo, hi = layout.base_rows(u)
-        w.write_base_unit(u, ref[lo:hi], hap[lo:hi])
+        cuts = [2] if hi - lo > 2 else []  # two windows' segments per unit
+        w.write_base_unit(u, ref[lo:hi], segments_from_dense(lo, ref[lo:hi], hap[lo:hi], cuts))
         w.mark_done(u, part="bases")
     finalize(url)
     return url, hap
 
 
-def test_haplotype_values_open_with_xarray_and_verify(tmp_path):
-    url, hap = _store(tmp_path)
-    ds = xr.open_zarr(url)
-    assert ds.hap_perbase_values.dims == ("base", "haplotype", "track")
-    np.testing.assert_array_equal(ds.hap_perbase_values.sel(haplotype="B:0").values, hap[:, 2])
-    assert list(ds.sample.values) == ["A", "A", "B", "B"]
+@pytest.mark.parametrize("unit_bases", [5, 7, 20])
+@pytest.mark.parametrize("same", [False, True])
+def test_the_lazy_view_equals_the_dense_values_and_verify_passes(tmp_path, unit_bases, same):
+    url, hap = _store(tmp_path, unit_bases=unit_bases, same=same)
+    view = haplotype_perbase(url, block_haplotypes=3)
+    assert view.dims == ("base", "haplotype", "track") and view.chunks is not None
+    assert view.dtype == np.float32 and list(view.sample.values) == ["A", "A", "B", "B"]
+    np.testing.assert_array_equal(view.values, hap)
+    np.testing.assert_array_equal(view.sel(haplotype="B:0", track="u").values, hap[:, 2, 1])
+    one = haplotype_perbase(url, ["B:1"]).isel(base=slice(3, 9))
+    np.testing.assert_array_equal(one.values[:, 0], hap[3:9, 3])
     assert verify(url)["ok"]
+
+
+def test_rows_are_stored_once_per_distinct_sequence_and_the_reference_not_at_all(tmp_path):
+    """With A:0 = reference and A:1 = B:1, a segment stores 2 columns (B:0, B:1), not 4."""
+    from ntscale.store import store_summary
+
+    url, _ = _store(tmp_path, unit_bases=20, same=True)
+    ds = xr.open_zarr(url)
+    bases = store_summary(url)["bases"]
+    assert bases["haplotype_rows_stored"] == 2 * 20 and bases["haplotypes"] == 4
+    rows = ds.hap_segment_row.values[:2]  # the unit's two segments
+    assert (rows[:, 0] == HAP_ROW_REFERENCE).all() and (rows[:, 1] == rows[:, 3]).all()
+    assert (rows[:, 2] >= 0).all() and len({*rows[:, 1], *rows[:, 2]}) == 4
+
+
+def test_open_keeps_the_hap_row_axis_lazy_and_indexable(tmp_path):
+    from ntscale.store import open as open_store
+
+    url, hap = _store(tmp_path, unit_bases=5)
+    ds = open_store(url)
+    assert ds.hap_perbase_values.chunks is None  # lazily indexed zarr, not dask
+    r = int(ds.hap_segment_row.values[0, 1])
+    np.testing.assert_array_equal(ds.hap_perbase_values.isel(hap_row=slice(r, r + 2)).values,
+                                  hap[0:2, 1])  # fmt: skip
+    assert list(ds.haplotype.values) == HAPS
 
 
 def test_verify_finds_a_damaged_haplotype_chunk(tmp_path):
     url, _ = _store(tmp_path)
-    chunk = next(p for p in (tmp_path / "h.zarr" / "hap_perbase_values").rglob("*") if p.is_file())
-    chunk.write_bytes(b"garbage")
-    assert not verify(url)["ok"]
+    for name in ("hap_perbase_values", "hap_segment_row"):
+        chunk = next(p for p in (tmp_path / "h.zarr" / name).rglob("*") if p.is_file())
+        saved = chunk.read_bytes()
+        chunk.write_bytes(b"garbage")
+        assert not verify(url)["ok"], name
+        chunk.write_bytes(saved)
+    assert verify(url)["ok"]
 
 
 def test_iter_intervals_reads_one_haplotype_and_one_track(tmp_path):
@@ -106,8 +178,11 @@ def test_exports_of_a_store_without_haplotypes_say_so(tmp_path):
     w.mark_done(0, part="bases")
     with pytest.raises(StoreError, match="made without --vcf"):
         export_bigwig(url, tmp_path / "x", haplotype="A:0")
-    with pytest.raises(StoreError, match="haplotype values"):
-        w.write_base_unit(0, np.zeros((2, 1)), np.zeros((2, 1, 1)))
+    segs = HapSegments(np.array([0]), np.array([2]), np.zeros((1, 1)), np.zeros((2, 1)))
+    with pytest.raises(StoreError, match="haplotype values given"):
+        w.write_base_unit(0, np.zeros((2, 1)), segs)
+    with pytest.raises(StoreError, match="no haplotype values"):
+        haplotype_perbase(url)
 
 
 def test_layout_refuses_haplotypes_on_both_axes():
@@ -117,6 +192,40 @@ def test_layout_refuses_haplotypes_on_both_axes():
         StoreLayout(n_windows=4, unit_windows=2, base_haplotypes=-1)
     plain = StoreLayout(n_windows=0, unit_windows=1, n_bases=3, track_names=("t",))
     assert "base_haplotypes" not in plain.to_json()  # reference stores read as before
+    assert "base_hap_segments" not in plain.to_json()
+
+
+def test_a_store_of_the_dense_layout_is_refused_with_a_clear_error():
+    old = {"n_windows": 0, "unit_windows": 1, "n_bases": 3, "track_names": ["t"],
+           "base_haplotypes": 4}  # fmt: skip
+    with pytest.raises(StoreError, match="dense per-haplotype layout.*new --out"):
+        StoreLayout.from_json(old)
+
+
+def test_wrong_segments_are_refused_before_anything_is_written(tmp_path):
+    url, _ = _store(tmp_path)
+    w = create_or_open(url, StoreLayout.from_json(xr.open_zarr(url).attrs["layout"]),
+                       fingerprint={"job": "hand"}, attrs={}, contigs=[("c", 40)],
+                       haplotype_names=HAPS)  # fmt: skip
+    ref, rows = np.zeros((5, 3)), np.zeros((1, 4), np.int64)
+    bad = {
+        "shapes": HapSegments(np.array([0]), np.array([5]), np.zeros((1, 3)), np.zeros((5, 3))),
+        "3 segments": HapSegments(
+            np.arange(3), np.arange(3) + 1, np.zeros((3, 4)), np.zeros((1, 3))
+        ),  # fmt: skip
+        "outside rows": HapSegments(np.array([0]), np.array([6]), rows, np.zeros((6, 3))),
+        "past the 4 value rows": HapSegments(
+            np.array([0]), np.array([5]), rows, np.zeros((4, 3))
+        ),  # fmt: skip
+        "below -2": HapSegments(np.array([0]), np.array([5]), rows - 3, np.zeros((5, 3))),
+    }
+    for match, segs in bad.items():
+        with pytest.raises(StoreError, match=match):
+            w.write_base_unit(0, ref, segs)
+    with pytest.raises(StoreError, match="haplotype values missing"):
+        w.write_base_unit(0, ref)
+    finalize(url)
+    assert verify(url)["ok"]
 
 
 @pytest.mark.parametrize("processes", [1, 2])
@@ -135,7 +244,7 @@ def test_reopening_with_other_haplotypes_is_refused(tmp_path):
     url, _ = _store(tmp_path)
     layout = StoreLayout(n_windows=0, unit_windows=1, n_bases=20, unit_bases=5,
                          track_names=("t", "u", "v"), n_intervals=1, base_dtype="float32",
-                         base_haplotypes=2)  # fmt: skip
+                         base_haplotypes=2, base_hap_segments=2)  # fmt: skip
     with pytest.raises(StoreError):
         create_or_open(url, layout, fingerprint={"job": "hand"}, attrs={},
                        contigs=[("c", 40)], haplotype_names=HAPS[:2])  # fmt: skip
