@@ -3,7 +3,8 @@
 Uses `PerBaseJob.plan_from_config` (the code a real run uses): intervals, windows and the
 coverage record are exact; forward passes are exact for reference runs (a window kept by
 two units runs in both, as in the run) and an upper bound with `--vcf` (every haplotype
-distinct; a run forwards each distinct window sequence once). Memory figures are host
+distinct; a run forwards and stores each distinct window sequence once, so the store
+size is an upper bound there too). Memory figures are host
 buffers of one worker unit, computed from the shapes (estimates, not measurements).
 """
 
@@ -45,9 +46,14 @@ def describe_perbase_plan(job: PerBaseJob) -> dict[str, Any]:
         (len(plan.windows_for_rows(*job.unit_range(u))) for u in range(job.n_units())), default=0
     )
     unit_rows = job.unit_size
+    # haplotype values: each distinct window sequence once (at most every haplotype), and
+    # per unit an index [segment = window run, haplotype] of int64 (docs/store.md)
+    segments = per_unit_windows if n_haps else 0
+    index_bytes = job.n_units() * segments * n_haps * 8
     memory = {
-        # float32 buffers of one unit: reference values, then every haplotype's
+        # float32 buffers of one unit: reference values, then at most every haplotype's
         "unit_values": unit_rows * n_tracks * 4 * (1 + n_haps),
+        "unit_segment_index": segments * n_haps * 8,
         # one window's outputs lifted to reference coordinates: reference + each distinct
         # sequence (at most every haplotype) + the NaN slot
         "window_outputs": longest * n_tracks * 4 * (2 + n_haps),
@@ -75,7 +81,10 @@ def describe_perbase_plan(job: PerBaseJob) -> dict[str, Any]:
         "forward_passes": runs * (1 + n_haps),
         "forward_passes_upper_bound": bool(n_haps),
         "coverage": plan.coverage(),
-        "store_bytes_uncompressed": int(plan.n_bases * n_tracks * value_bytes * (1 + n_haps)),
+        "store_bytes_uncompressed": int(plan.n_bases * n_tracks * value_bytes * (1 + n_haps))
+        + index_bytes,
+        "store_bytes_upper_bound": bool(n_haps),
+        "hap_segments_per_unit": segments,
         "worker_host_memory_bytes": memory,
         "worker_host_memory_total": int(sum(memory.values())),
         "bases_per_window_run": round(plan.n_bases / runs, 1) if runs else None,
@@ -117,8 +126,14 @@ def format_perbase_plan(p: dict[str, Any]) -> str:
             if p["forward_passes_upper_bound"]
             else f"{p['forward_passes']:,}"
         ),
-        f"store (uncompressed): {_size(p['store_bytes_uncompressed'])}"
-        + (f" (reference + {haps:,} haplotypes)" if haps else ""),
+        f"store (uncompressed): {'at most ' if haps else ''}"
+        f"{_size(p['store_bytes_uncompressed'])}"
+        + (
+            f" (reference + each distinct window sequence of {haps:,} haplotypes once, "
+            "and the index of each window's haplotypes)"
+            if haps
+            else ""
+        ),
         "host memory per worker unit (estimate): "
         + ", ".join(f"{k} {_size(v)}" for k, v in p["worker_host_memory_bytes"].items())
         + f"; total {_size(p['worker_host_memory_total'])} (device memory: the model's)",

@@ -9,10 +9,10 @@ import numpy as np
 import pyBigWig
 import pysam
 import pytest
-import xarray as xr
 from cli_helpers import FASTA, invoke
 
 from ntscale.model import get_preset, init_model
+from ntscale.store import haplotype_perbase
 
 START, END = 1_000_000, 1_001_000
 
@@ -86,7 +86,10 @@ def test_dry_run_json_counts_what_the_run_does(inputs, tmp_path):
                                         "--vcf", vcf)).out)  # fmt: skip
     assert with_vcf["haplotypes"] == 4 and with_vcf["forward_passes_upper_bound"]
     assert with_vcf["forward_passes"] == 5 * plan["forward_passes"]
-    assert with_vcf["store_bytes_uncompressed"] == 5 * plan["store_bytes_uncompressed"]
+    index = with_vcf["units"] * with_vcf["hap_segments_per_unit"] * 4 * 8  # int64 rows
+    assert with_vcf["hap_segments_per_unit"] >= plan["unit_bases"] // 120  # windows per unit
+    assert with_vcf["store_bytes_upper_bound"] and not plan["store_bytes_upper_bound"]
+    assert with_vcf["store_bytes_uncompressed"] == 5 * plan["store_bytes_uncompressed"] + index
 
 
 def test_vcf_run_exports_chosen_haplotypes(inputs, tmp_path):
@@ -97,17 +100,17 @@ def test_vcf_run_exports_chosen_haplotypes(inputs, tmp_path):
     args[args.index(root / "s.zarr")] = out
     res = invoke(*args)
     assert res.code == 0, res.err
-    ds = xr.open_zarr(out)
-    assert ds.hap_perbase_values.shape == (1000, 4, 14)
+    hap = haplotype_perbase(out)
+    assert hap.shape == (1000, 4, 14)
     names = sorted(p.name for p in (tmp_path / "bw").iterdir())
     assert len(names) == 14 * 3  # reference, S2:0, S2:1
     assert "seg.S2_0.exon.bw" in names and "seg.exon.bw" in names
     assert (tmp_path / "calls.S2_0.bed").exists() and (tmp_path / "calls.S2_1.bed").exists()
     # the haplotype bigWig holds that haplotype's values; the deleted bases have none
     bw = pyBigWig.open(str(tmp_path / "bw" / "seg.S2_0.exon.bw"))
-    track = list(ds.track.values).index("exon")
+    track = list(hap.track.values).index("exon")
     got = np.array(bw.values("20", START, END), np.float32)
-    want = ds.hap_perbase_values[:, 2, track].values.astype(np.float32)
+    want = hap[:, 2, track].values.astype(np.float32)
     np.testing.assert_allclose(got, want, rtol=1e-3)  # NaN where deleted, on both
     assert np.isnan(got[600:604]).all() and np.isfinite(got[:600]).all()
     info = invoke("info", out)
