@@ -119,17 +119,35 @@ def read_unit(group: object, layout: StoreLayout, unit: int, haps: np.ndarray) -
             out[start[k] - lo : end[k] - lo, j] = ref[start[k] - lo : end[k] - lo]
     stored = rows >= 0
     if stored.any():
-        # every value row used, read at once (zarr fetches only the chunks they are in)
         firsts, at = np.unique(rows[stored], return_inverse=True)
-        seg_of = np.nonzero(stored)[0]
         lens = np.zeros(len(firsts), np.int64)
-        lens[at] = (end - start)[seg_of]
-        want = np.concatenate([np.arange(f, f + n) for f, n in zip(firsts, lens, strict=True)])
-        data = np.asarray(group[HAP_BASE_VALUES].oindex[want, :])  # type: ignore[index]
+        lens[at] = (end - start)[np.nonzero(stored)[0]]
+        data = _read_runs(group[HAP_BASE_VALUES], firsts, lens)  # type: ignore[index]
         offset = np.concatenate([[0], np.cumsum(lens)[:-1]])
         for (k, j), i in zip(zip(*np.nonzero(stored), strict=True), at, strict=True):
             out[start[k] - lo : end[k] - lo, j] = data[offset[i] : offset[i] + lens[i]]
     return out
+
+
+def _read_runs(arr: object, firsts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Rows [f, f + n) of `arr` for each (f, n), one after the other. Adjacent ranges are
+    read as one slice, all slices at once; never an integer-array selection, whose cost
+    in zarr grows with the axis' chunk count (1e9 on a whole-genome cohort)."""
+    import asyncio
+
+    from zarr.core.sync import sync as zarr_sync
+
+    ends = firsts + lens
+    first_of_run = np.flatnonzero(np.concatenate([[True], firsts[1:] != ends[:-1]]))
+    run_lo = firsts[first_of_run]
+    run_hi = ends[np.append(first_of_run[1:], len(firsts)) - 1]
+    a = arr.async_array  # type: ignore[attr-defined]
+
+    async def read() -> list[np.ndarray]:
+        sel = [(slice(int(x), int(y)), slice(None)) for x, y in zip(run_lo, run_hi, strict=True)]
+        return await asyncio.gather(*(a.getitem(s) for s in sel))
+
+    return np.concatenate([np.asarray(x) for x in zarr_sync(read())])
 
 
 def read_haplotype_rows(
