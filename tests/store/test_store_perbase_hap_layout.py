@@ -193,11 +193,8 @@ def test_a_whole_genome_cohort_shaped_store_opens_and_reads_a_region_quickly(tmp
         bounds = np.linspace(lo, hi, 5).astype(np.int64)
         pick = rng.integers(-2, 3, size=(4, h))  # -2 reference, -1 none, 0..2 a distinct one
         seg_len = np.diff(bounds)
-        row = np.where(
-            pick >= 0,
-            pick * seg_len[:, None] + 3 * np.cumsum(np.r_[0, seg_len[:-1]])[:, None],
-            pick,
-        )  # noqa: E501
+        first_of_seg = 3 * np.concatenate([[0], np.cumsum(seg_len[:-1])])  # 3 copies each
+        row = np.where(pick >= 0, pick * seg_len[:, None] + first_of_seg[:, None], pick)
         values = rng.random((3 * (hi - lo), 2), dtype=np.float32)
         ref = rng.random((hi - lo, 2), dtype=np.float32)
         w.write_base_unit(u, ref, HapSegments(bounds[:-1], bounds[1:], row, values))
