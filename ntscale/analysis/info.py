@@ -129,6 +129,13 @@ def format_info(info: dict[str, Any]) -> str:
             "coordinates, each distinct window sequence stored once "
             "(ntscale.store.haplotype_perbase)"
         )
+    if bases and "haplotype_rows_stored" in bases:
+        dense = bases["rows_done"] * bases["haplotypes"]
+        lines.append(
+            f"haplotype values stored: {bases['haplotype_rows_stored']:,} rows for "
+            f"{dense:,} (base, haplotype) pairs done"
+            + (f" ({bases['haplotype_rows_stored'] / dense:.2%})" if dense else "")
+        )
     cov = info.get("coverage")
     if cov:
         lines.append(format_coverage(cov))

@@ -12,7 +12,7 @@ import pytest
 from cli_helpers import FASTA, invoke
 
 from ntscale.model import get_preset, init_model
-from ntscale.store import haplotype_perbase
+from ntscale.store import haplotype_perbase, store_summary
 
 START, END = 1_000_000, 1_001_000
 
@@ -115,6 +115,9 @@ def test_vcf_run_exports_chosen_haplotypes(inputs, tmp_path):
     assert np.isnan(got[600:604]).all() and np.isfinite(got[:600]).all()
     info = invoke("info", out)
     assert info.code == 0 and "haplotypes: 4 from v.vcf.gz, values in reference" in info.out
+    stored = store_summary(str(out))["bases"]["haplotype_rows_stored"]
+    assert 0 < stored < 4 * 1000  # the reference's and shared sequences are not copied
+    assert f"haplotype values stored: {stored:,} rows for 4,000 (base, haplotype)" in info.out
 
 
 def test_export_haplotypes_needs_a_vcf_and_known_names(inputs, tmp_path):
