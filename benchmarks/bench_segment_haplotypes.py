@@ -49,8 +49,7 @@ def dense_bytes(url: Path, out: Path, unit_bases: int) -> tuple[int, float]:
     arr = zarr.create_array(str(out), shape=view.shape, chunks=(unit_bases, 256, view.shape[2]),
                             dtype=view.dtype, fill_value=np.nan,
                             compressors=backend.compressors("zstd"))  # fmt: skip
-    for i, lo in enumerate(range(0, view.shape[0], unit_bases)):
-        del i
+    for lo in range(0, view.shape[0], unit_bases):
         for h in range(0, view.shape[1], 256):
             arr[lo : lo + unit_bases, h : h + 256] = view[lo : lo + unit_bases, h : h + 256].values
     return _disk(out), time.perf_counter() - t0

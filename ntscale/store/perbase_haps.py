@@ -171,6 +171,15 @@ def haplotype_perbase(
     chunks of one unit's bases x `block_haplotypes`; equal to the dense array of earlier
     stores (NaN where a haplotype has no value). Select haplotypes here on a large cohort.
 
+    Args:
+        url: a store made by `ntscale segment --vcf`.
+        haplotypes: "SAMPLE:phase" names, in the order wanted (default: all, store order).
+        block_haplotypes: haplotypes per dask chunk (a task reads one unit for them).
+
+    Returns:
+        DataArray `hap_perbase_values` (base, haplotype, track) in the store's dtype, with
+        coordinates haplotype, sample (per haplotype) and track.
+
     Raises:
         StoreError: not a per-base store with haplotypes, or an unknown haplotype.
     """
