@@ -269,3 +269,24 @@ def test_a_deletion_ends_a_called_element_on_its_haplotype(tmp_path):
     rows = [line.split("\t")[:3] for line in path.read_text().splitlines()]
     assert rows == [["c", "10", "14"], ["c", "17", "30"]] and n == 2
     assert np.isnan(hap[4:7, 2, 0]).all()
+
+
+def test_a_store_written_with_the_dense_layout_is_refused_by_every_reader(tmp_path):
+    """A store of the earlier layout (base_haplotypes, no base_hap_segments): info, verify,
+    the view, exports and a resume all stop with the same clear StoreError."""
+    import zarr
+
+    from ntscale.store import store_summary
+
+    url, _ = _store(tmp_path)
+    root = zarr.open_group(url, mode="r+")
+    layout = dict(root.attrs["layout"])
+    layout.pop("base_hap_segments")
+    root.attrs["layout"] = layout
+    for read in (store_summary, verify, haplotype_perbase, lambda u: iter_intervals(u).__next__()):
+        with pytest.raises(StoreError, match="dense per-haplotype layout"):
+            read(url)
+    with pytest.raises(StoreError, match="base_hap_segments"):
+        create_or_open(url, StoreLayout.from_json({**layout, "base_hap_segments": 2}),
+                       fingerprint={"job": "hand"}, attrs={}, contigs=[("c", 40)],
+                       haplotype_names=HAPS)  # fmt: skip
