@@ -75,11 +75,8 @@ def unit_blocks(
         problems.append(f"{s} segments, the unit has {layout.base_hap_segments}")
     elif s and ((start < lo).any() or (end > hi).any() or (end < start).any()):
         problems.append(f"a segment outside rows [{lo}, {hi})")
-    elif s and (row >= 0).any():
-        used = row >= 0
-        last = (row + (end - start)[:, None])[used]
-        if row[used].min() < 0 or last.max() > n:
-            problems.append(f"a haplotype row past the {n} value rows")
+    elif s and (row >= 0).any() and (row + (end - start)[:, None])[row >= 0].max() > n:
+        problems.append(f"a haplotype row past the {n} value rows")
     if (row < HAP_ROW_REFERENCE).any():
         problems.append(f"a row below {HAP_ROW_REFERENCE}")
     if problems:
