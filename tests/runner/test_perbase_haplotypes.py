@@ -211,3 +211,26 @@ def test_a_rerun_resumes_and_other_samples_are_refused(run, inputs):
     other = perbase_config(seg, tmp / "a.zarr", regions=str(bed), vcf=str(vcf), samples=("S1",))
     with pytest.raises(StoreError, match="haplotypes"):
         run_local(PerBaseJob.plan_from_config(other))
+
+
+@pytest.mark.slow
+def test_a_killed_cli_run_resumes_to_the_bytes_of_an_uninterrupted_one(inputs, tmp_path):
+    """`ntscale segment --vcf` killed (SIGKILL, whole process group) after its first unit
+    is done, run again to the end: the store equals an uninterrupted run's byte for byte.
+    6 kb in 25 units of one window each, so units still run when the first is marked."""
+    import sys
+
+    from ntv3_helpers import kill_resume_compare
+    from perbase_helpers import CHR20
+
+    seg, vcf, _, _ = inputs
+    bed = tmp_path / "r.bed"
+    bed.write_text(f"20\t{START}\t{START + 6000}\n")
+
+    def cmd(out: Path) -> list[str]:
+        return [sys.executable, "-m", "ntscale", "segment", "--fasta", str(CHR20), "--model",
+                str(seg), "--out", str(out), "--regions", str(bed), "--vcf", str(vcf),
+                "--window", "480", "--unit-windows", "1", "--batch-size", "4",
+                "--no-progress"]  # fmt: skip
+
+    kill_resume_compare(cmd, tmp_path, part="bases", total=6000 // 240)
