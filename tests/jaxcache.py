@@ -29,6 +29,7 @@ _folder: list[str] = []
 def start() -> str | None:
     """Create the session's cache folder and point JAX (here and in children) at it."""
     if os.environ.get("NTSCALE_TEST_JAX_CACHE") == "0":
+        os.environ["NTSCALE_JAX_CACHE"] = "0"  # nor the CLI's default cache (timing tests)
         return None
     folder = tempfile.mkdtemp(prefix="ntscale-test-jax-cache-")
     _folder.append(folder)

@@ -51,6 +51,10 @@ def _root(
     # well printed each one twice.
     logging.getLogger("huggingface_hub").propagate = False
     _state["debug"] = debug or verbose >= 2
+    # before any command imports JAX: compiled programs are reused across processes
+    from ntscale.cli.compile_cache import enable_compile_cache
+
+    enable_compile_cache()
 
 
 LOG_LEVEL_ENV = "NTSCALE_LOG_LEVEL"

@@ -24,6 +24,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from ntscale.usercache import cache_dir
+
 log = logging.getLogger(__name__)
 
 FileKey = tuple[str, int, int, int]
@@ -46,14 +48,6 @@ def digest_key(paths: Sequence[Path]) -> DigestKey:
         st = os.stat(path)
         out.append((str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino))
     return tuple(out)
-
-
-def cache_dir() -> Path:
-    """The user cache folder for ntscale's small caches."""
-    if os.environ.get("NTSCALE_CACHE_DIR"):
-        return Path(os.environ["NTSCALE_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ntscale"
 
 
 def _encode(key: DigestKey) -> str:
