@@ -77,7 +77,7 @@ def _group_shared_fixtures(config: pytest.Config, items: list[pytest.Item]) -> N
     module- or class-scoped fixture go to one worker as one group: otherwise each worker
     would build that fixture (a Ray head, a whole dry run) again. Other tests are spread one
     by one."""
-    if config.getoption("dist", "no") != "loadgroup":
+    if not getattr(config.option, "loadgroup", False):  # set in xdist's workers
         return
     for item in items:
         defs = getattr(item, "_fixtureinfo", None)
