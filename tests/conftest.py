@@ -48,9 +48,7 @@ def _has_gpu() -> bool:
         return False
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups it adds
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    _group_shared_fixtures(config, items)
     if any("gpu" in item.keywords for item in items) and not _has_gpu():
         skip = pytest.mark.skip(reason="needs a GPU")
         for item in items:
@@ -70,21 +68,3 @@ def _digest_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The checkpoint digest cache file (ntscale.model.checkpoint_digest) goes under the
     session's tmp folder, not the user's cache folder."""
     os.environ["NTSCALE_CACHE_DIR"] = str(tmp_path_factory.mktemp("ntscale-cache"))
-
-
-def _group_shared_fixtures(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist's `--dist loadgroup` (scripts/run-tests.sh), tests that share a
-    module- or class-scoped fixture go to one worker as one group: otherwise each worker
-    would build that fixture (a Ray head, a whole dry run) again. Other tests are spread one
-    by one."""
-    if not getattr(config.option, "loadgroup", False):  # set in xdist's workers
-        return
-    for item in items:
-        defs = getattr(item, "_fixtureinfo", None)
-        scopes = {
-            fixturedef.scope
-            for fixturedefs in (defs.name2fixturedefs.values() if defs else ())
-            for fixturedef in fixturedefs
-        }
-        if scopes & {"module", "class", "package"}:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
