@@ -21,4 +21,9 @@ fi
 # point at another checkout when NTSCALE_VENV is shared).
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 RAY_USAGE_STATS_ENABLED=0 JAX_PLATFORMS="${JAX_PLATFORMS:-cpu}"
-exec "$venv/bin/python" -m pytest "$@"
+# Tests run in NTSCALE_TEST_WORKERS pytest-xdist processes (default 2: on the 2-core CI machine
+# many tests wait on subprocesses, Ray start-up and sockets rather than compute). Tests go to
+# whichever worker is free (--dist load). Arguments come after, so `-n 0` (or
+# NTSCALE_TEST_WORKERS=0) runs serially.
+workers="${NTSCALE_TEST_WORKERS:-2}"
+exec "$venv/bin/python" -m pytest -n "$workers" --dist load "$@"

@@ -8,14 +8,14 @@ from pathlib import Path
 import jaxcache
 import leakcheck
 import pytest
-from leakcheck import pytest_sessionfinish  # noqa: F401 - the leak check
+from leakcheck import pytest_sessionfinish, pytest_testnodedown  # noqa: F401 - the leak check
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     leakcheck.pytest_configure(config)
-    jaxcache.start()
+    jaxcache.start(xdist_worker=hasattr(config, "workerinput"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

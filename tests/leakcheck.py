@@ -9,6 +9,8 @@ Every process the suite starts is found by one of three marks:
 At the end of the session those still alive get a bounded wait (Ray workers take a moment
 to exit), then are killed by pid, and the run fails naming each (pid and command line).
 NTSCALE_LEAK_CHECK=0 turns the check off (e.g. while debugging with a cluster kept on).
+Under pytest-xdist every worker has its own mark and checks its own processes; it hands
+what it found to the controller (xdist's `workeroutput`), which reports it and fails the run.
 """
 
 from __future__ import annotations
@@ -114,16 +116,31 @@ def pytest_configure(config: pytest.Config) -> None:
 _TOKEN = pytest.StashKey[str]()
 
 
+_WORKER_KEY = "ntscale_leaked_processes"
+_from_workers: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """(xdist controller) Keep what a finished worker's leak check found."""
+    _from_workers.extend(getattr(node, "workeroutput", {}).get(_WORKER_KEY, []))
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if os.environ.get("NTSCALE_LEAK_CHECK") == "0" or _TOKEN not in session.config.stash:
+    config = session.config
+    if os.environ.get("NTSCALE_LEAK_CHECK") == "0" or _TOKEN not in config.stash:
         return
-    left = reap(session.config.stash[_TOKEN], _dirs)
-    if not left:
+    left = reap(config.stash[_TOKEN], _dirs)
+    found = [f"  pid {pid}: {cmd[:300]}" for pid, cmd in sorted(left.items())]
+    if hasattr(config, "workeroutput"):  # an xdist worker: the controller reports it
+        config.workeroutput[_WORKER_KEY] = found
         return
-    lines = [f"the test suite left {len(left)} process(es) running (killed now):"]
-    lines += [f"  pid {pid}: {cmd[:300]}" for pid, cmd in sorted(left.items())]
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    found += _from_workers
+    if not found:
+        return
+    lines = [f"the test suite left {len(found)} process(es) running (killed now):", *found]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_sep("=", "leaked processes", red=True)
         for line in lines:

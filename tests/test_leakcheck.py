@@ -79,26 +79,31 @@ def test_a_process_that_ends_within_the_wait_is_not_reported() -> None:
 
 
 @pytest.mark.slow
-def test_a_session_that_leaks_a_process_fails_naming_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_session_that_leaks_a_process_fails_naming_it(tmp_path: Path, workers: list) -> None:
+    """Also under pytest-xdist: a worker's leak is handed to the controller, which fails."""
     (tmp_path / "test_leaky.py").write_text(
         textwrap.dedent(f"""
-        import subprocess, sys
+        import os, subprocess, sys
+        from pathlib import Path
 
-        def test_leaves_a_daemon(tmp_path):
+        def test_leaves_a_daemon():
             p = subprocess.Popen([sys.executable, "-c", {SLEEP!r}, "leaked-by-test"],
                                  start_new_session=True, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
-            (tmp_path.parent.parent / "pid").write_text(str(p.pid))
+            Path(os.environ["LEAKY_PID_FILE"]).write_text(str(p.pid))
 
         def test_passes():
             assert True
     """)
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), *sys.path])
     env["NTSCALE_LEAK_WAIT_S"] = "1"  # its daemon never ends: waiting longer proves nothing
+    env["LEAKY_PID_FILE"] = str(tmp_path / "pid")
     r = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "leakcheck", "-q", "-p", "no:cacheprovider",
-         f"--basetemp={tmp_path / 'bt'}", str(tmp_path / "test_leaky.py")],
+         *workers, f"--basetemp={tmp_path / 'bt'}", str(tmp_path / "test_leaky.py")],
         capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
     )  # fmt: skip
     pid = int((tmp_path / "pid").read_text())

@@ -5,6 +5,9 @@
                                  later units run normally because PATH exists.
   NTSCALE_FAULT_UNIT_DELAY=SECS  every unit sleeps this long first, so a test can kill the
                                  driver while units are still running.
+  NTSCALE_FAULT_HOLD=PATH        every unit waits while PATH exists, so a test decides when
+                                 units may go on (e.g. after a node joined), however slow
+                                 the machine is.
 
 The Ray executor forwards every NTSCALE_* variable of the driver to its actors.
 """
@@ -16,10 +19,14 @@ import time
 
 EXIT_ONCE = "NTSCALE_FAULT_EXIT_ONCE"
 UNIT_DELAY = "NTSCALE_FAULT_UNIT_DELAY"
+HOLD = "NTSCALE_FAULT_HOLD"
 
 
 def before_unit(unit: int) -> None:
     """Apply the configured faults at the start of a unit."""
+    hold = os.environ.get(HOLD)
+    while hold and os.path.exists(hold):
+        time.sleep(0.1)
     delay = os.environ.get(UNIT_DELAY)
     if delay:
         time.sleep(float(delay))

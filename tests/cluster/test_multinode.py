@@ -89,9 +89,13 @@ def _local_reference(out: Path, bed: Path) -> None:
     run_local(EmbedJob.plan_from_config(build_config(EmbedConfig, values)))
 
 
-def _driver(head: RayHead, out: Path | str, bed: Path, log: Path, delay_s: float):
+def _driver(
+    head: RayHead, out: Path | str, bed: Path, log: Path, delay_s: float, hold: Path | None = None
+):
     # Look for new nodes every 2 s instead of 10 s: a shorter test.
     env = {**head.env, "NTSCALE_FAULT_UNIT_DELAY": str(delay_s), SCALE_CHECK_ENV: "2"}
+    if hold is not None:  # units wait while this file exists (ntscale/runner/faults.py)
+        env["NTSCALE_FAULT_HOLD"] = str(hold)
     cmd = [str(VENV_BIN / "ntscale"), "-v", "embed", *_args(out, bed)]
     cmd += ["--ray", head.gcs_address]
     return subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
@@ -168,13 +172,18 @@ def test_node_added_mid_run_gets_an_actor_and_units_run_on_both(cluster, tmp_pat
     bed = tmp_path / "r.bed"
     bed.write_text("20\t1000000\t1012000\n")  # 20 windows, 10 units of 2
     out, log = tmp_path / "grow.zarr", tmp_path / "grow.log"
-    driver = _driver(head, out, bed, log, delay_s=2.5)
+    # Units wait until the second actor is up: on a loaded machine the first actor could
+    # otherwise finish every unit while the new node starts.
+    hold = tmp_path / "hold"
+    hold.touch()
+    driver = _driver(head, out, bed, log, delay_s=2.5, hold=hold)
     try:
         _wait_for(lambda: 0 in _ready(log) or driver.poll() is not None, "the first actor")
         assert driver.poll() is None, log.read_text()[-3000:]
         assert len(_ready(log)) == 1  # one CPU in the cluster: one actor
         nodes.append(start_node(head, num_cpus=1))  # the cluster grows mid-run
         _wait_for(lambda: 1 in _ready(log) or driver.poll() is not None, "a second actor")
+        hold.unlink()
         new_pid = _ready(log)[1][1]
         assert new_pid in nodes[0].pids(), "the new actor is not on the new node"
         # Every process of the cluster (Ray's daemons, the driver, both actors) connects

@@ -51,11 +51,13 @@ RNG = np.random.default_rng(0)
 
 
 def _apply(fn, *args):
-    """Init with random params (seed 1) and apply a function of the blocks."""
+    """Init with random params (seed 1) and apply a function of the blocks.
+
+    Compiled (jit), as the model runs: op by op, each of a block's ops is compiled alone."""
     f = hk.without_apply_rng(hk.transform(fn))
-    params = f.init(jax.random.PRNGKey(1), *args)
+    params = jax.jit(f.init)(jax.random.PRNGKey(1), *args)
     params = jax.tree_util.tree_map(lambda p: p + 0.3 * jnp.ones_like(p), params)
-    return f.apply(params, *args), params
+    return jax.jit(f.apply)(params, *args), params
 
 
 def test_conv1d_is_a_same_padded_correlation():

@@ -3,11 +3,19 @@
 The store code talks to it through its real client path (zarr -> fsspec -> s3fs ->
 aiobotocore -> HTTP), configured the way a MinIO or Ceph user configures it: the
 AWS_ENDPOINT_URL environment variable. The server runs as a subprocess stopped by its pid.
+
+Two things differ from `python -m moto.server`, both so that tests in parallel (pytest-xdist
+workers, racing threads) see what a real S3 gives them:
+- the server binds port 0 itself and prints the port it got: a port picked free beforehand
+  could be taken by another worker's server before this one binds it;
+- requests are applied one at a time (a lock around moto's app; connections are still
+  served by threads). S3 applies a conditional write (`If-None-Match: *`) atomically; moto
+  checks the condition and then writes, so two racing claims could both be created.
 """
 
 from __future__ import annotations
 
-import socket
+import select
 import subprocess
 import sys
 import time
@@ -42,10 +50,33 @@ class S3Server:
         return {p[len(root) + 1 :]: fs.cat_file(p) for p in sorted(fs.find(root))}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# moto's own server (moto.server.main) with the two changes above
+_LAUNCH = """
+import os, threading
+from werkzeug.serving import make_server
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication, MotoRequestHandler, create_backend_app)
+app = DomainDispatcherApplication(create_backend_app)
+app.debug = True
+lock = threading.Lock()
+def one_at_a_time(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+server = make_server("127.0.0.1", 0, one_at_a_time, threaded=True,
+                     request_handler=MotoRequestHandler)
+os.environ["MOTO_PORT"] = str(server.port)
+print(server.port, flush=True)
+server.serve_forever()
+"""
+
+
+def _read_port(proc: subprocess.Popen, timeout_s: float) -> int:
+    """The port the server printed, or RuntimeError if it ended or said nothing in time."""
+    ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+    line = proc.stdout.readline() if ready else ""
+    if not line.strip().isdigit():
+        raise RuntimeError(f"moto S3 server did not start (rc {proc.poll()}, said {line!r})")
+    return int(line)
 
 
 @contextmanager
@@ -57,15 +88,15 @@ def running_s3(timeout_s: float = 60.0) -> Iterator[S3Server]:
     # environment, so an instance made for an earlier server (another test's, now
     # stopped) would be reused: start and end with none cached
     s3fs.S3FileSystem.clear_instance_cache()
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, "-c", _LAUNCH, "ntscale-test-moto-s3"],
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         deadline = time.monotonic() + timeout_s
+        endpoint = f"http://127.0.0.1:{_read_port(proc, timeout_s)}"
         while True:
             try:
                 with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):

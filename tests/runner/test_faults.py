@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from ntscale.runner.faults import EXIT_ONCE, UNIT_DELAY, before_unit, forwarded_env
+from ntscale.runner.faults import EXIT_ONCE, HOLD, UNIT_DELAY, before_unit, forwarded_env
 
 UNITS = "from ntscale.runner.faults import before_unit\nfor u in (4, 5): before_unit(u); print(u)"
 
@@ -42,6 +42,25 @@ def test_unit_delay_sleeps_first(monkeypatch):
     t0 = time.perf_counter()
     before_unit(0)
     assert time.perf_counter() - t0 >= 0.2
+
+
+def test_a_unit_waits_while_the_hold_file_exists(tmp_path, monkeypatch):
+    hold = tmp_path / "hold"
+    hold.touch()
+    for key in (EXIT_ONCE, UNIT_DELAY):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv(HOLD, str(hold))
+    proc = subprocess.Popen([sys.executable, "-c", UNITS], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.0)
+        assert proc.poll() is None  # held at unit 4
+        hold.unlink()
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and out == "4\n5\n"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_only_ntscale_variables_are_forwarded(monkeypatch):
