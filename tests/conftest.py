@@ -15,7 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def pytest_configure(config: pytest.Config) -> None:
     leakcheck.pytest_configure(config)
-    jaxcache.start(xdist_worker=hasattr(config, "workerinput"))
+    jaxcache.start()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

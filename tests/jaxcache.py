@@ -8,8 +8,7 @@ the environment. A cached program is the compiled executable itself, so results 
 same bit for bit. `max_size` turns on JAX's file lock, so that two processes writing the
 same entry at once (two Ray actors) never let a third read half a file.
 NTSCALE_TEST_JAX_CACHE=0 turns it off (e.g. to time compilation).
-Under pytest-xdist the controller makes the folder and its workers share it (they inherit
-the controller's environment): a program one worker compiled is loaded by the other.
+Under pytest-xdist every worker has its own folder (see `start`).
 """
 
 from __future__ import annotations
@@ -29,24 +28,17 @@ _folder: list[str] = []  # folders this process made (and removes)
 _PREFIX = "ntscale-test-jax-cache-"
 
 
-def start(xdist_worker: bool = False) -> str | None:
+def start() -> str | None:
     """Create the session's cache folder and point JAX (here and in children) at it.
 
-    `xdist_worker`: this process is a pytest-xdist worker; it uses the folder its
-    controller made (and leaves removing it to the controller)."""
+    Under pytest-xdist each worker makes its own folder (shared with the processes it
+    starts, as in a serial run): with one folder for both workers, a worker died without a
+    word twice in two whole-suite runs (docs/benchmarks.md, "two workers, coordinator")."""
     if os.environ.get("NTSCALE_TEST_JAX_CACHE") == "0":
         os.environ["NTSCALE_JAX_CACHE"] = "0"  # nor the CLI's default cache (timing tests)
         return None
-    inherited = os.environ.get("JAX_COMPILATION_CACHE_DIR", "")
-    if (
-        xdist_worker
-        and os.path.basename(inherited).startswith(_PREFIX)
-        and os.path.isdir(inherited)
-    ):
-        folder = inherited
-    else:
-        folder = tempfile.mkdtemp(prefix=_PREFIX)
-        _folder.append(folder)
+    folder = tempfile.mkdtemp(prefix=_PREFIX)
+    _folder.append(folder)
     for name, value in _SETTINGS.items():
         os.environ[name] = value or folder
     if "jax" in sys.modules:  # imported already (a plugin): its config read the old env
