@@ -32,7 +32,7 @@ import numpy as np
 
 from ntscale.model.attention import chunked_attention
 from ntscale.model.config import NTConfig, rotary_base
-from ntscale.model.precision import AttentionImpl, Precision
+from ntscale.model.precision import BLOCKED_IMPLS, AttentionImpl, Precision
 
 F32 = jnp.float32
 
@@ -144,8 +144,8 @@ class TokenEmbedding(hk.Module):
 class SelfAttention(hk.Module):
     """Multi-head self-attention with biases.
 
-    "cudnn" and "xla" run `jax.nn.dot_product_attention`; "chunked" runs the blocked
-    online softmax of `ntscale.model.attention`. XLA's and the chunked implementation mask
+    "cudnn" and "xla" run `jax.nn.dot_product_attention`; "chunked" and "headwise" run the
+    blocked online softmax of `ntscale.model.attention`. XLA's and the blocked ones mask
     pads with a boolean key mask; cuDNN's uses key sequence lengths (valid because the
     tokenizer right-pads).
     """
@@ -185,8 +185,10 @@ class SelfAttention(hk.Module):
             out = jax.nn.dot_product_attention(
                 q, k, v, scale=scale, key_value_seq_lengths=kv_len, implementation="cudnn"
             )
-        elif self.attention == "chunked":
-            out = chunked_attention(q, k, v, key_mask=key_mask, scale=scale)
+        elif self.attention in BLOCKED_IMPLS:
+            out = chunked_attention(
+                q, k, v, key_mask=key_mask, scale=scale, headwise=self.attention == "headwise"
+            )
         else:
             out = jax.nn.dot_product_attention(
                 q, k, v, mask=key_mask[:, None, None, :], scale=scale, implementation="xla"

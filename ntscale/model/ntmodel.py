@@ -50,7 +50,7 @@ class NTModel:
         digest: sha256 of the checkpoint's parameter file(s) (of the arrays, for random init).
         params: stacked parameter tree on device (matrices in the compute dtype).
         precision: compute policy; `dtype` is its name ("float32" or "bfloat16").
-        attention: attention implementation ("chunked", "xla" or "cudnn").
+        attention: attention implementation ("headwise", "chunked", "xla" or "cudnn").
     """
 
     def __init__(
@@ -200,7 +200,8 @@ def init_model(
         config: an `NTConfig` or a published model name (its preset shape).
         seed: random seed.
         dtype: "float32" or "bfloat16" ("fp32"/"bf16" accepted).
-        attention: force "chunked", "xla" or "cudnn" (default: cuDNN on GPU in bf16, else chunked).
+        attention: force "headwise", "chunked", "xla" or "cudnn" (default: cuDNN on GPU in
+            bf16, headwise on CPU, else chunked).
     """
     cfg = _coerce_config(config)
     flat = init_official(cfg, seed=seed)
@@ -273,7 +274,8 @@ def load(
             repository id ("owner/name").
         dtype: compute dtype, "float32" or "bfloat16" (also "fp32", "bf16").
         name: model name to record (default: the published name or the folder name).
-        attention: force "chunked", "xla" or "cudnn" (default: cuDNN on GPU in bf16, else chunked).
+        attention: force "headwise", "chunked", "xla" or "cudnn" (default: cuDNN on GPU in
+            bf16, headwise on CPU, else chunked).
 
     Raises:
         CheckpointError: unknown source, download failure, or an invalid checkpoint.

@@ -36,7 +36,7 @@ import numpy as np
 from ntscale.model.attention import chunked_attention
 from ntscale.model.modules import apply_rotary, rotary_tables
 from ntscale.model.ntv3_config import NTv3Config
-from ntscale.model.precision import AttentionImpl, Precision
+from ntscale.model.precision import BLOCKED_IMPLS, AttentionImpl, Precision
 
 F32 = jnp.float32
 
@@ -178,9 +178,10 @@ def transformer_block(
         q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
         q, k, v = q.astype(ctx.cd), k.astype(ctx.cd), v.astype(ctx.cd)
         scale = 1.0 / float(np.sqrt(c.key_size))
-        if ctx.attention == "chunked":  # blocked online softmax (ntscale.model.attention)
+        if ctx.attention in BLOCKED_IMPLS:  # blocked online softmax (ntscale.model.attention)
             valid = jnp.ones((b, t), bool) if block_valid is None else block_valid
-            att = chunked_attention(q, k, v, key_mask=valid, scale=scale)
+            headwise = ctx.attention == "headwise"
+            att = chunked_attention(q, k, v, key_mask=valid, scale=scale, headwise=headwise)
         elif block_valid is None:
             att = jax.nn.dot_product_attention(q, k, v, scale=scale, implementation=ctx.attention)
         elif ctx.attention == "cudnn":

@@ -73,20 +73,24 @@ def matmul_context(precision: Precision) -> Any:
     return jax.default_matmul_precision(prec) if prec else contextlib.nullcontext()
 
 
-AttentionImpl = Literal["xla", "cudnn", "chunked"]
-ATTENTION_IMPLS: tuple[str, ...] = ("xla", "cudnn", "chunked")
+AttentionImpl = Literal["xla", "cudnn", "chunked", "headwise"]
+ATTENTION_IMPLS: tuple[str, ...] = ("xla", "cudnn", "chunked", "headwise")
+BLOCKED_IMPLS: tuple[str, ...] = ("chunked", "headwise")
+"""The two schedules of `ntscale.model.attention.chunked_attention`."""
 
 
 def attention_backend(precision: Precision, platform: str | None = None) -> AttentionImpl:
     """Which attention implementation to use.
 
     cuDNN's fused kernel (`jax.nn.dot_product_attention`) needs a GPU and 16-bit inputs.
-    Everywhere else (CPU, GPU in float32, TPU) the blocked online-softmax attention of
-    `ntscale.model.attention` ("chunked") runs: XLA's implementation ("xla", still
-    available when asked for) materialises the whole [B, H, T, T] score tensor, 7 GB at
-    2,048 tokens x batch 8, and on CPU is slower too. Softmax is float32 in all three.
+    Everywhere else the blocked online-softmax attention of `ntscale.model.attention` runs:
+    on CPU one head of one row per block ("headwise", whose scores stay in cache: ~2x
+    faster there), on GPU in float32 and TPU every row and head per block ("chunked", few
+    large operations). XLA's implementation ("xla", still available when asked for)
+    materialises the whole [B, H, T, T] score tensor, 7 GB at 2,048 tokens x batch 8, and on
+    CPU is slower too. Softmax is float32 in all of them.
     """
     platform = platform or jax.default_backend()
     if platform in ("gpu", "cuda") and precision.name == "bfloat16":
         return "cudnn"
-    return "chunked"
+    return "headwise" if platform == "cpu" else "chunked"

@@ -104,8 +104,8 @@ def test_unknown_dtype():
 def test_attention_backend_choice():
     assert attention_backend(precision_policy("bf16"), "gpu") == "cudnn"
     assert attention_backend(precision_policy("fp32"), "gpu") == "chunked"
-    assert attention_backend(precision_policy("bf16"), "cpu") == "chunked"
-    assert attention_backend(precision_policy("fp32"), "cpu") == "chunked"
+    assert attention_backend(precision_policy("bf16"), "cpu") == "headwise"
+    assert attention_backend(precision_policy("fp32"), "cpu") == "headwise"
 
 
 @pytest.mark.parametrize(
