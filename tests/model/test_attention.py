@@ -201,9 +201,9 @@ def test_a_rows_bits_do_not_depend_on_the_batch_size(t, qb, kb, headwise):
 
 
 def test_model_rows_equal_across_batch_sizes(models):
-    """The whole forward (CPU default: head-wise attention) gives a row the same bits in a batch of 8 and
-    in batches of 2 and 4, as the store's dedup and short last batches need (batches of
-    one row compile differently: `batch_rows` never makes them)."""
+    """The whole forward (CPU default: head-wise attention) gives a row the same bits in a
+    batch of 8 and in batches of 2 and 4, as the store's dedup and short last batches need
+    (batches of one row compile differently: `batch_rows` never makes them)."""
     model = models("v2")
     rng = np.random.default_rng(0)
     t = model.config.max_tokens

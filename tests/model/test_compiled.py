@@ -127,7 +127,8 @@ def test_unknown_attention_backend(micro_cfg):
     from ntscale.errors import ConfigError
 
     with pytest.raises(
-        ConfigError, match=r"attention must be one of 'xla', 'cudnn', 'chunked', 'headwise', got 'flash'"
+        ConfigError,
+        match=r"attention must be one of 'xla', 'cudnn', 'chunked', 'headwise', got 'flash'",
     ):
         init_model(micro_cfg["v2"], attention="flash")
 
