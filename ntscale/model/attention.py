@@ -20,7 +20,7 @@ Two schedules of the same arithmetic:
   operations, what accelerators want.
 - "headwise": one block holds one head of one row, [Q, C] scores, and a loop runs over rows,
   heads and query blocks. On CPU this keeps the scores in cache between the two matmuls and
-  the softmax: the attention core runs ~1.8-2.7x faster than "chunked" on the project's
+  the softmax: the attention core runs 1.25-2.3x faster than "chunked" on the project's
   2-core AVX-512 VM (docs/benchmarks.md, "Head-wise attention on CPU").
 
 Masked keys (pads, and the padding added to reach a whole number of blocks) get -inf; a
@@ -45,7 +45,8 @@ of this width)."""
 HEAD_SCORES = 1 << 20
 """Score elements per block of the "headwise" schedule (4 MB in float32): the query block is
 this over the key block, 128-1,024 rows (1,024 x 1,024 and 512 x 2,048 were the fastest of
-128-1,024 rows at 1,024 and 2,048 tokens)."""
+128-1,024 rows at 1,024 and 2,048 tokens), evened out so T splits without padding where it
+can."""
 HEAD_KEY_BLOCK = 2048
 """Default key columns per block of the "headwise" schedule: 12 kb windows (2,048 tokens)
 take one block, longer contexts (NTv3) fold blocks with the online softmax."""
@@ -66,6 +67,13 @@ def _pad_tokens(x: jax.Array, n: int) -> jax.Array:
     widths = [(0, 0)] * x.ndim
     widths[1] = (0, extra)
     return jnp.pad(x, widths)
+
+
+def _even_blocks(t: int, widest: int) -> int:
+    """The block size that splits t into as few blocks as blocks of `widest` would, evenly
+    (1,500 tokens in 512-row blocks: 3 blocks of 500, not 1,536 rows with 36 padded)."""
+    n = -(-t // widest)
+    return -(-t // n)
 
 
 def _attend_query_block(
@@ -137,8 +145,10 @@ def chunked_attention(
     """
     b, t, h, kd = q.shape
     if headwise:
-        key_block = key_block or HEAD_KEY_BLOCK
-        query_block = query_block or min(1024, max(128, HEAD_SCORES // min(key_block, t)))
+        key_block = key_block or _even_blocks(t, HEAD_KEY_BLOCK)
+        query_block = query_block or _even_blocks(
+            t, min(1024, max(128, HEAD_SCORES // min(key_block, t)))
+        )
     qb, kb = block_sizes(
         t, query_block=query_block or QUERY_BLOCK, key_block=key_block or KEY_BLOCK
     )

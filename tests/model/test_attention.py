@@ -104,7 +104,7 @@ def test_block_sizes_never_exceed_the_tokens():
 
 def test_headwise_default_blocks_hold_about_a_million_scores(monkeypatch):
     """The head-wise schedule's query block is HEAD_SCORES over the key block (128-1,024
-    rows): seen through the block sizes it hands to the block stacks."""
+    rows), both evened out over T: seen through the block sizes it hands to the stacks."""
     seen = []
     real = attention_mod.block_sizes
 
@@ -113,10 +113,19 @@ def test_headwise_default_blocks_hold_about_a_million_scores(monkeypatch):
         return seen[-1]
 
     monkeypatch.setattr(attention_mod, "block_sizes", spy)
-    for t in (512, 1024, 2048, 4096, 8192):
+    for t in (512, 1000, 1024, 1500, 2048, 3000, 4096, 8192):
         q, k, v = _qkv(1, t, 1, 4, seed=1)
         chunked_attention(q, k, v, key_mask=jnp.ones((1, t), bool), scale=0.5, headwise=True)
-    assert seen == [(512, 512), (1024, 1024), (512, 2048), (512, 2048), (512, 2048)]
+    assert seen == [
+        (512, 512),
+        (1000, 1000),
+        (1024, 1024),
+        (500, 1500),  # 2^20 / 1,500 = 699 rows: 3 even blocks of 500, nothing padded
+        (512, 2048),
+        (600, 1500),  # keys in 2 even blocks of 1,500; queries in 5 of 600
+        (512, 2048),
+        (512, 2048),
+    ]
 
 
 def test_one_query_block_program_holds_no_full_score_tensor():
