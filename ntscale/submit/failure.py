@@ -54,16 +54,20 @@ def format_failure(
     )
 
 
-def settled_logs(read: Callable[[], str], *, wait_s: float = 5.0, step_s: float = 0.5) -> str:
-    """A finished job's log once it stops growing: Ray can report FAILED before the last
-    lines the job printed reach the log (seen on a loaded 2-core machine)."""
+def settled_logs(
+    read: Callable[[], str], *, wait_s: float = 10.0, step_s: float = 0.5, quiet_reads: int = 4
+) -> str:
+    """A finished job's log once it has stopped growing for `quiet_reads` reads in a row
+    (2 s at the defaults), or the last read after `wait_s`: Ray can report FAILED before the
+    lines the job printed reach the log, and on a loaded 2-core machine the log stayed the
+    same for one 0.5 s step and then grew (a job's 30 printed lines missing from its tail)."""
     logs = read()
+    same = 0
     deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
+    while same < quiet_reads and time.monotonic() < deadline:
         time.sleep(step_s)
         again = read()
-        if again == logs:
-            break
+        same = same + 1 if again == logs else 0
         logs = again
     return logs
 

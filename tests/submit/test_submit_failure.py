@@ -123,8 +123,13 @@ def test_agent_errors_are_best_effort_when_the_log_api_does_not_answer():
 def test_settled_logs_waits_until_the_log_stops_growing() -> None:
     from ntscale.submit.failure import settled_logs
 
-    reads = iter(["a\n", "a\nb\n", "a\nb\nc\n", "a\nb\nc\n", "never read\n"])
+    reads = iter(["a\n", "a\nb\n", "a\nb\nc\n", *["a\nb\nc\n"] * 4, "never read\n"])
     assert settled_logs(lambda: next(reads), wait_s=5.0, step_s=0.01) == "a\nb\nc\n"
+    # a log that stays the same for fewer than `quiet_reads` reads, then grows (Ray's lag
+    # on a loaded machine): the lines printed late are still in the tail
+    late = iter(["entrypoint\n"] * 3 + ["entrypoint\nline 0\n"] * 5 + ["never read\n"])
+    got = settled_logs(lambda: next(late), wait_s=5.0, step_s=0.01, quiet_reads=4)
+    assert got == "entrypoint\nline 0\n"
     growing = iter(f"{'x' * i}\n" for i in range(10_000))
     # gives up after wait_s with the last log read
     assert settled_logs(lambda: next(growing), wait_s=0.05, step_s=0.01).startswith("x")
