@@ -21,11 +21,11 @@ fi
 # point at another checkout when NTSCALE_VENV is shared).
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 RAY_USAGE_STATS_ENABLED=0 JAX_PLATFORMS="${JAX_PLATFORMS:-cpu}"
-# NTSCALE_TEST_WORKERS=2 runs the tests in two pytest-xdist workers, a whole test file at a time
-# (--dist loadfile: a module-scoped fixture is built once): ~12 min instead of ~21 on 2 cores,
-# but a worker died without a message in 3 of 3 whole-suite runs of the merged tree (cause not
-# found; docs/benchmarks.md), so the default stays one process. A dead worker ends the run
-# (--max-worker-restart 0): pytest-xdist 3.8 can wait forever after replacing a worker under
-# loadfile (its issue #784). Arguments come after, so `-n 2` also works.
-workers="${NTSCALE_TEST_WORKERS:-0}"
+# Two pytest-xdist workers by default, a whole test file at a time (--dist loadfile: a
+# module-scoped fixture is built once): ~12 min instead of ~21 on 2 cores (docs/benchmarks.md,
+# "the lost xdist worker"). NTSCALE_TEST_WORKERS=0 runs in one process (or `-n 0` after it).
+# A dead worker ends the run (--max-worker-restart 0): pytest-xdist 3.8 can wait forever after
+# replacing a worker under loadfile (its issue #784). When a worker ended without a message,
+# its in-process Ray driver had exited: /tmp/ntsr*/session_latest/logs/python-core-driver-*.log.
+workers="${NTSCALE_TEST_WORKERS:-2}"
 exec "$venv/bin/python" -m pytest -n "$workers" --dist loadfile --max-worker-restart 0 "$@"

@@ -87,22 +87,30 @@ def suite_processes(token: str, dirs: list[str], root: int | None = None) -> dic
     return found
 
 
-def reap(token: str, dirs: list[str], wait_s: float | None = None) -> dict[int, str]:
+def reap(
+    token: str, dirs: list[str], wait_s: float | None = None, root: int | None = None
+) -> dict[int, str]:
     """Wait up to `wait_s` for the suite's processes to end; kill those left (by pid) and
-    return them (pid -> command line)."""
+    return them (pid -> command line).
+
+    `root` (default: this process) is whose descendants count as the suite's. A test of the
+    check itself must pass a process of its own: reaping from inside a test process also
+    kills that process's live session fixtures, such as the in-process Ray of `ray_session`
+    (its driver then exits 60 s later: "Failed to connect to GCS"; docs/benchmarks.md,
+    "the lost xdist worker")."""
     deadline = time.monotonic() + (WAIT_S if wait_s is None else wait_s)
-    left = suite_processes(token, dirs)
+    left = suite_processes(token, dirs, root)
     while left and time.monotonic() < deadline:
         time.sleep(0.25)
-        left = suite_processes(token, dirs)
+        left = suite_processes(token, dirs, root)
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in suite_processes(token, dirs):
+        for pid in suite_processes(token, dirs, root):
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
         end = time.monotonic() + 3.0
-        while suite_processes(token, dirs) and time.monotonic() < end:
+        while suite_processes(token, dirs, root) and time.monotonic() < end:
             time.sleep(0.1)
     return left
 

@@ -41,41 +41,58 @@ def _kill(*pids: int) -> None:
             os.kill(pid, 9)
 
 
+def _stand_in(child_code: str) -> tuple[subprocess.Popen, int]:
+    """A stand-in for a test process: it starts one child running `child_code`, prints its
+    pid, waits for it, then sleeps. The check runs with it as `root`, never with this
+    process: reaping here would also kill this process's live session fixtures (the
+    in-process Ray of `ray_session`, whose driver then ends this worker 60 s later)."""
+    code = (
+        "import subprocess, sys, time; "
+        f"c = subprocess.Popen([sys.executable, '-c', {child_code!r}]); "
+        "print(c.pid, flush=True); c.wait(); time.sleep(120)"
+    )
+    root = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    return root, int(root.stdout.readline())
+
+
 def test_children_marked_daemons_and_named_dirs_are_the_suites_others_not() -> None:
     token = "t" + os.urandom(6).hex()
     cluster_dir = tempfile.mkdtemp(prefix="ntlk", dir="/tmp")
     clean = {k: v for k, v in os.environ.items() if k != leakcheck.MARK_VAR}
-    child = subprocess.Popen([sys.executable, "-c", SLEEP])
+    root, child = _stand_in(SLEEP)
+    mine = subprocess.Popen([sys.executable, "-c", SLEEP])  # this process's, as a fixture's
     marked = _daemon({**clean, leakcheck.MARK_VAR: token})
     named = _daemon(clean, f"--temp-dir={cluster_dir}/session_1")
     bystander = _daemon(clean, "--temp-dir=/tmp/elsewhere")
     try:
-        found = leakcheck.suite_processes(token, [cluster_dir])
-        assert {child.pid, marked, named} <= set(found)
-        assert bystander not in found and os.getpid() not in found
-        assert SLEEP in found[child.pid]
-        left = leakcheck.reap(token, [cluster_dir], wait_s=0.5)
-        assert {child.pid, marked, named} <= set(left)
-        child.wait(timeout=10)
+        found = leakcheck.suite_processes(token, [cluster_dir], root.pid)
+        assert {child, marked, named} <= set(found)
+        assert not {bystander, mine.pid, root.pid, os.getpid()} & set(found)
+        assert SLEEP in found[child]
+        left = leakcheck.reap(token, [cluster_dir], wait_s=0.5, root=root.pid)
+        assert {child, marked, named} <= set(left)
         deadline = time.monotonic() + 10
-        while not (_gone(marked) and _gone(named)) and time.monotonic() < deadline:
+        while not (_gone(child) and _gone(marked) and _gone(named)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert _gone(marked) and _gone(named) and not _gone(bystander)
+        assert _gone(child) and _gone(marked) and _gone(named)
+        assert not _gone(bystander) and root.poll() is None and mine.poll() is None
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        _kill(marked, named, bystander)
+        for proc in (root, mine):
+            proc.kill()
+            proc.wait()
+        _kill(child, marked, named, bystander)
         os.rmdir(cluster_dir)
 
 
 def test_a_process_that_ends_within_the_wait_is_not_reported() -> None:
     token = "t" + os.urandom(6).hex()
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1)"])
+    root, _ = _stand_in("import time; time.sleep(1)")
     try:
-        assert leakcheck.reap(token, [], wait_s=15) == {}
+        assert leakcheck.reap(token, [], wait_s=15, root=root.pid) == {}
+        assert root.poll() is None  # the root itself is never the suite's
     finally:
-        child.wait(timeout=30)
+        root.kill()
+        root.wait()
 
 
 @pytest.mark.slow
