@@ -191,6 +191,11 @@ def test_runtime_env_failure_shows_the_real_reason(run_cli, ray_head, tmp_path):
     assert f"ntscale jobs logs {job_id}" in res.stderr
 
 
+def _default_sigint() -> None:
+    """(in the child, before exec) SIGINT back to its default disposition."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("words", "signum", "code"),
     [(["submit"], signal.SIGINT, 130), (["jobs", "logs"], signal.SIGTERM, 143)],
@@ -210,6 +215,9 @@ def test_interrupted_follow_leaves_the_job_running(ray_head, head_env, words, si
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a suite started in the background (`cmd &`) runs with SIGINT
+        # ignored, which children inherit, and Python then never raises KeyboardInterrupt
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 60
