@@ -84,7 +84,7 @@ def attention_backend(precision: Precision, platform: str | None = None) -> Atte
 
     cuDNN's fused kernel (`jax.nn.dot_product_attention`) needs a GPU and 16-bit inputs.
     Everywhere else the blocked online-softmax attention of `ntscale.model.attention` runs:
-    on CPU one head of one row per block ("headwise", whose scores stay in cache: ~2x
+    on CPU one head of one row per block ("headwise", whose scores stay in cache: 1.25-2.3x
     faster there), on GPU in float32 and TPU every row and head per block ("chunked", few
     large operations). XLA's implementation ("xla", still available when asked for)
     materialises the whole [B, H, T, T] score tensor, 7 GB at 2,048 tokens x batch 8, and on
