@@ -28,4 +28,7 @@ export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 RAY_USAGE_STATS_ENABLED=0 JAX_PLATFOR
 # replacing a worker under loadfile (its issue #784). When a worker ended without a message,
 # its in-process Ray driver had exited: /tmp/ntsr*/session_latest/logs/python-core-driver-*.log.
 workers="${NTSCALE_TEST_WORKERS:-2}"
-exec "$venv/bin/python" -m pytest -n "$workers" --dist loadfile --max-worker-restart 0 "$@"
+# Files go out longest first (--no-loadscope-reorder keeps the order tests/conftest.py sets
+# from tests/file_seconds.json; xdist would otherwise order files by their number of tests).
+exec "$venv/bin/python" -m pytest -n "$workers" --dist loadfile --no-loadscope-reorder \
+  --max-worker-restart 0 "$@"

@@ -8,7 +8,7 @@ the environment. A cached program is the compiled executable itself, so results 
 same bit for bit. `max_size` turns on JAX's file lock, so that two processes writing the
 same entry at once (two Ray actors) never let a third read half a file.
 NTSCALE_TEST_JAX_CACHE=0 turns it off (e.g. to time compilation).
-Under pytest-xdist every worker has its own folder (see `start`).
+Under pytest-xdist the workers share the controller's folder (see `start`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 
 _SETTINGS = {
     "JAX_COMPILATION_CACHE_DIR": None,  # the session's folder, filled in by `start`
@@ -31,14 +32,19 @@ _PREFIX = "ntscale-test-jax-cache-"
 def start() -> str | None:
     """Create the session's cache folder and point JAX (here and in children) at it.
 
-    Under pytest-xdist each worker makes its own folder (shared with the processes it
-    starts, as in a serial run): with one folder for both workers, a worker died without a
-    word twice in two whole-suite runs (docs/benchmarks.md, "two workers, coordinator")."""
+    Under pytest-xdist the workers use the controller's folder (they inherit its
+    environment), so a program one worker compiled the other loads; the controller removes
+    it. (Workers once had a folder each while a dying worker was blamed on the shared one;
+    the cause was the leak check's own test: docs/benchmarks.md, "the lost xdist worker".)"""
     if os.environ.get("NTSCALE_TEST_JAX_CACHE") == "0":
         os.environ["NTSCALE_JAX_CACHE"] = "0"  # nor the CLI's default cache (timing tests)
         return None
-    folder = tempfile.mkdtemp(prefix=_PREFIX)
-    _folder.append(folder)
+    inherited = os.environ.get("JAX_COMPILATION_CACHE_DIR", "")
+    if os.environ.get("PYTEST_XDIST_WORKER") and Path(inherited).name.startswith(_PREFIX):
+        folder = inherited  # the controller's: it made and removes it
+    else:
+        folder = tempfile.mkdtemp(prefix=_PREFIX)
+        _folder.append(folder)
     for name, value in _SETTINGS.items():
         os.environ[name] = value or folder
     if "jax" in sys.modules:  # imported already (a plugin): its config read the old env

@@ -34,3 +34,32 @@ def test_a_child_stores_its_program_and_the_next_child_loads_it() -> None:
     assert runs[0][0] == runs[1][0]  # the same result from the loaded program
     assert runs[0][1] == "MISS" and runs[1][1] == "HIT", runs
     assert set(folder.iterdir()) - before  # the first child wrote its entry here
+
+
+START = """
+import os, sys
+sys.path.insert(0, {tests!r})
+import jaxcache
+print(jaxcache.start())
+jaxcache.stop()
+"""
+
+
+@pytest.mark.parametrize("worker", ["gw1", ""])
+def test_an_xdist_worker_uses_the_controllers_folder_and_leaves_it(tmp_path, worker) -> None:
+    controllers = tmp_path / "ntscale-test-jax-cache-controller"
+    controllers.mkdir()
+    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(controllers)}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    if worker:
+        env["PYTEST_XDIST_WORKER"] = worker
+    code = START.format(tests=str(Path(__file__).parent))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120, check=True)  # fmt: skip
+    folder = Path(proc.stdout.split()[-1])
+    if worker:  # the controller's folder, left in place by the worker's stop()
+        assert folder == controllers
+    else:  # a session of its own: its own folder, removed by its stop()
+        assert folder != controllers and folder.name.startswith("ntscale-test-jax-cache-")
+        assert not folder.exists()
+    assert controllers.is_dir()
