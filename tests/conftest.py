@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import jaxcache
 import leakcheck
 import pytest
-from file_seconds import FILE_SECONDS, longest_files_first
+from file_seconds import FILE_SECONDS, longest_files_first, recorded_seconds
 from leakcheck import pytest_sessionfinish, pytest_testnodedown  # noqa: F401 - the leak check
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +51,7 @@ def _has_gpu() -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER") and FILE_SECONDS.is_file():
-        longest_files_first(items, json.loads(FILE_SECONDS.read_text())["seconds"])
+        longest_files_first(items, recorded_seconds())
     if any("gpu" in item.keywords for item in items) and not _has_gpu():
         skip = pytest.mark.skip(reason="needs a GPU")
         for item in items:

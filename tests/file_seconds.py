@@ -19,6 +19,11 @@ from pathlib import Path
 FILE_SECONDS = Path(__file__).resolve().parent / "file_seconds.json"
 
 
+def recorded_seconds(path: Path = FILE_SECONDS) -> dict[str, float]:
+    """{test file path: seconds} as `main` wrote them."""
+    return json.loads(path.read_text())["seconds"]
+
+
 def longest_files_first(items: list, seconds: dict[str, float]) -> None:
     """Order pytest `items` by their file's recorded seconds, longest first (a stable sort:
     a file's tests keep their order; files not on record keep theirs, after the others).

@@ -30,7 +30,8 @@ _PREFIX = "ntscale-test-jax-cache-"
 
 
 def start() -> str | None:
-    """Create the session's cache folder and point JAX (here and in children) at it.
+    """Point JAX (here and in children) at the session's cache folder: one made here, or
+    in an xdist worker the controller's.
 
     Under pytest-xdist the workers use the controller's folder (they inherit its
     environment), so a program one worker compiled the other loads; the controller removes

@@ -3,14 +3,13 @@ recorded run took per file (tests/file_seconds.json, written by tests/file_secon
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from file_seconds import FILE_SECONDS, file_seconds, longest_files_first
+from file_seconds import FILE_SECONDS, file_seconds, longest_files_first, recorded_seconds
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +45,7 @@ def test_the_script_writes_the_file_conftest_reads(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(script), str(report), "--out", str(out)],
                           capture_output=True, text=True, check=True)  # fmt: skip
     assert "3 files" in proc.stdout
-    assert json.loads(out.read_text())["seconds"]["tests/b/test_long.py"] == 42.25
+    assert recorded_seconds(out)["tests/b/test_long.py"] == 42.25
 
 
 def test_longest_files_go_first_and_each_file_keeps_its_order() -> None:
@@ -59,7 +58,7 @@ def test_longest_files_go_first_and_each_file_keeps_its_order() -> None:
 
 
 def test_the_recorded_seconds_name_files_of_this_suite() -> None:
-    recorded = json.loads(FILE_SECONDS.read_text())["seconds"]
+    recorded = recorded_seconds()
     assert len(recorded) > 150
     missing = [f for f in recorded if not (REPO_ROOT / f).is_file()]
     assert not missing, f"stale entries in {FILE_SECONDS.name} (rerun tests/file_seconds.py)"
@@ -68,7 +67,7 @@ def test_the_recorded_seconds_name_files_of_this_suite() -> None:
 
 @pytest.mark.skipif(not os.environ.get("PYTEST_XDIST_WORKER"), reason="xdist workers only")
 def test_this_worker_collected_the_longest_recorded_file_first(request) -> None:
-    recorded = json.loads(FILE_SECONDS.read_text())["seconds"]
+    recorded = recorded_seconds()
     files = list(dict.fromkeys(i.nodeid.split("::")[0] for i in request.session.items))
     known = [f for f in files if f in recorded]
     assert files[: len(known)] == known  # files on record first, the others after them
